@@ -1,0 +1,80 @@
+/**
+ * File and host operations done through a CommandRunner with POSIX sh, so backends
+ * that keep files (PID files, unit files, plists) work the same locally and over SSH.
+ * Paths are passed as arguments ("$1"), never spliced into the script text.
+ */
+import { ProvctlError } from "../core/errors.ts";
+import type { CommandRunner, HostInfo, RunResult } from "./runner.ts";
+
+/** Runs a POSIX sh script with positional arguments. */
+export function sh(
+  runner: CommandRunner,
+  script: string,
+  args: readonly string[] = [],
+  options: { stdin?: string; timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<RunResult> {
+  return runner.run("/bin/sh", ["-c", script, "provctl", ...args], options);
+}
+
+function failed(action: string, path: string, result: RunResult): ProvctlError {
+  const reason = result.stderr.trim().split("\n").pop() || `exit code ${result.code}`;
+  const kind = /permission denied|read-only file system/i.test(reason) ? "PermissionDenied" : "CommandFailed";
+  return new ProvctlError(kind, "errors.file_op_failed", { params: { action, path, reason } });
+}
+
+/**
+ * Writes `content` to `path` atomically: a temp file in the same directory, then a
+ * rename, so readers never see a half-written file. Creates parent directories.
+ */
+export async function writeFileAtomic(
+  runner: CommandRunner,
+  path: string,
+  content: string,
+  options: { mode?: string } = {},
+): Promise<void> {
+  const script = `set -e
+dir=$(dirname -- "$1"); mkdir -p -- "$dir"
+tmp="$1.tmp.$$"
+trap 'rm -f -- "$tmp"' EXIT
+cat > "$tmp"
+chmod "$2" "$tmp"
+mv -f -- "$tmp" "$1"
+trap - EXIT`;
+  const result = await sh(runner, script, [path, options.mode ?? "0644"], { stdin: content });
+  if (result.code !== 0) throw failed("write", path, result);
+}
+
+/** The file's text, or undefined when it does not exist. */
+export async function readFileIfExists(runner: CommandRunner, path: string): Promise<string | undefined> {
+  const result = await sh(runner, `[ -e "$1" ] || exit 3; exec cat -- "$1"`, [path]);
+  if (result.code === 3) return undefined;
+  if (result.code !== 0) throw failed("read", path, result);
+  return result.stdout;
+}
+
+/** Removes a file; a missing file is fine. */
+export async function removeFile(runner: CommandRunner, path: string): Promise<void> {
+  const result = await sh(runner, `rm -f -- "$1"`, [path]);
+  if (result.code !== 0) throw failed("remove", path, result);
+}
+
+/** Resolves the facts about the runner's machine in one command. */
+export async function probeHost(runner: CommandRunner): Promise<HostInfo> {
+  const script = `printf '%s\\n' "$(uname -s)" "$HOME" "\${TMPDIR:-/tmp}" "$(id -u)" "$(id -un)" "\${XDG_STATE_HOME:-}" "\${XDG_CONFIG_HOME:-}"`;
+  const result = await sh(runner, script);
+  if (result.code !== 0) {
+    throw new ProvctlError("CommandFailed", "errors.host_probe_failed", {
+      params: { target: runner.target, reason: result.stderr.trim() || `exit code ${result.code}` },
+    });
+  }
+  const [os, home, tmp, uid, user, xdgState, xdgConfig] = result.stdout.split("\n");
+  return {
+    os,
+    home,
+    tmp: tmp.replace(/\/+$/, "") || "/tmp",
+    uid: Number(uid),
+    user,
+    xdgStateHome: xdgState || undefined,
+    xdgConfigHome: xdgConfig || undefined,
+  };
+}
