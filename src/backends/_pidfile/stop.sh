@@ -1,0 +1,46 @@
+# stop PIDFILE EXITFILE SIGNAL TIMEOUT_MS
+# Signals the service's process group only when the recorded process is still the one
+# provctl started (same PID, start time and process group). Prints:
+#   result=stopped | result=killed | result=notrunning [reason=...]
+pidfile=$1 exitfile=$2 sig=$3 timeout_ms=$4
+if [ ! -e "$pidfile" ]; then
+  rm -f "$exitfile"
+  echo "result=notrunning reason=none"
+  exit 0
+fi
+pid=$(field pid "$pidfile") start=$(field start "$pidfile") pgid=$(field pgid "$pidfile")
+case $pid$pgid in '' | *[!0-9]*)
+  rm -f "$pidfile" "$exitfile"
+  echo "result=notrunning reason=corrupt"
+  exit 0
+  ;;
+esac
+if ! alive "$pid" "$start" "$pgid"; then
+  rm -f "$pidfile" "$exitfile"
+  echo "result=notrunning reason=dead"
+  exit 0
+fi
+kill "-$sig" -- "-$pgid" 2>/dev/null || kill "-$sig" "$pid" 2>/dev/null
+# Poll every 50 ms until the process is gone or the stop timeout passes.
+waited=0
+while alive "$pid" "$start" "$pgid"; do
+  if [ "$waited" -ge "$timeout_ms" ]; then
+    kill -KILL -- "-$pgid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
+    i=0
+    while alive "$pid" "$start" "$pgid" && [ $i -lt 100 ]; do
+      sleep 0.05
+      i=$((i + 1))
+    done
+    if alive "$pid" "$start" "$pgid"; then
+      echo "result=stuck pid=$pid"
+      exit 5
+    fi
+    rm -f "$pidfile" "$exitfile"
+    echo "result=killed pid=$pid"
+    exit 0
+  fi
+  sleep 0.05
+  waited=$((waited + 50))
+done
+rm -f "$pidfile" "$exitfile"
+echo "result=stopped pid=$pid"

@@ -1,0 +1,273 @@
+/**
+ * The PID-file backend: works wherever there is a POSIX sh (Linux, macOS, over SSH).
+ *
+ * Each operation is one sh script run through the CommandRunner (scripts in
+ * ./_pidfile/), so it costs one process locally and one round trip remotely. A small
+ * supervisor shell in its own session starts the service, records its identity
+ * (PID, process group, start time) in the PID file, and records its exit status. The
+ * identity is checked before any signal is sent, so a reused PID is never signalled.
+ */
+import { ProvctlError } from "../core/errors.ts";
+import { type ProcessStatus, Status } from "../core/process_status.ts";
+import type { ServiceDefinition } from "../core/service_definition.ts";
+import { parseServiceName, type ServiceName } from "../core/service_name.ts";
+import { signalNameOf } from "../core/signals.ts";
+import { readFileIfExists, sh } from "../exec/host_fs.ts";
+import type { CommandRunner } from "../exec/runner.ts";
+import type { Backend, LogOptions, StartResult, StopResult } from "./backend.ts";
+import { followFile } from "./_log_tail.ts";
+import common from "./_pidfile/common.sh" with { type: "text" };
+import startScript from "./_pidfile/start.sh" with { type: "text" };
+import statusScript from "./_pidfile/status.sh" with { type: "text" };
+import stopScript from "./_pidfile/stop.sh" with { type: "text" };
+
+export interface PidfilePaths {
+  /** Directory for definitions (services/) and locks (locks/). */
+  readonly stateDir: string;
+  readonly pidFile: (name: ServiceName) => string;
+  readonly logFile: (name: ServiceName) => string;
+}
+
+export interface PidfileBackendOptions {
+  readonly runner: CommandRunner;
+  readonly paths: PidfilePaths;
+  /** A service that exits within this time after start did not start. */
+  readonly startGraceMs: number;
+  /** How long start waits for another provctl starting the same service. */
+  readonly lockMs: number;
+  /** Upper bound for one script (a stop waits up to the stop timeout on top). */
+  readonly commandTimeoutMs: number;
+}
+
+const START = `${common}\n${startScript.replace("@COMMON@", common)}`;
+const STATUS = `${common}\n${statusScript}`;
+const STOP = `${common}\n${stopScript}`;
+
+/** Parses "k=v k=v" output of the scripts. */
+function fields(stdout: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const token of stdout.trim().split(/\s+/)) {
+    const eq = token.indexOf("=");
+    if (eq > 0) out[token.slice(0, eq)] = token.slice(eq + 1);
+  }
+  return out;
+}
+
+function epoch(seconds: string | undefined): Date | undefined {
+  const n = Number(seconds);
+  return seconds && Number.isFinite(n) ? new Date(n * 1000) : undefined;
+}
+
+export class PidfileBackend implements Backend {
+  readonly name = "pidfile";
+  readonly #o: PidfileBackendOptions;
+
+  constructor(options: PidfileBackendOptions) {
+    this.#o = options;
+  }
+
+  #exitFile(name: ServiceName): string {
+    return `${this.#o.paths.pidFile(name)}.exit`;
+  }
+  #defFile(name: ServiceName): string {
+    return `${this.#o.paths.stateDir}/services/${name}.json`;
+  }
+  #lockFile(name: ServiceName): string {
+    return `${this.#o.paths.stateDir}/locks/${name}.lock`;
+  }
+
+  async start(def: ServiceDefinition): Promise<StartResult> {
+    if (def.restartPolicy !== "no") {
+      throw new ProvctlError("Unsupported", "pidfile.restart_policy_unsupported", {
+        params: { service: def.name, policy: def.restartPolicy },
+      });
+    }
+    if (def.user !== undefined) {
+      throw new ProvctlError("Unsupported", "pidfile.user_unsupported", { params: { service: def.name, user: def.user } });
+    }
+    const env = { ...(def.envFile ? await this.#readEnvFile(def) : {}), ...def.env };
+    const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+    const { runner, paths } = this.#o;
+    const result = await sh(runner, START, [
+      paths.pidFile(def.name),
+      this.#exitFile(def.name),
+      paths.logFile(def.name),
+      this.#lockFile(def.name),
+      this.#defFile(def.name),
+      String(this.#o.startGraceMs),
+      String(this.#o.lockMs),
+      def.workingDir ?? "",
+      JSON.stringify(def),
+      String(envArgs.length),
+      ...envArgs,
+      def.binary,
+      ...def.args,
+    ], { timeoutMs: this.#o.commandTimeoutMs + this.#o.lockMs + this.#o.startGraceMs });
+    const out = fields(result.stdout);
+    const params = { service: def.name, binary: def.binary, target: runner.target };
+    switch (result.code) {
+      case 0:
+        return { status: Status.running(Number(out.pid), epoch(out.started)), changed: true };
+      case 10:
+        throw new ProvctlError("AlreadyRunning", "pidfile.already_running", { params: { ...params, pid: out.pid } });
+      case 11: {
+        const code = Number(out.code);
+        const how = code > 128 ? signalNameOf(code - 128) : `exit code ${out.code || "unknown"}`;
+        const lastLines = await this.#tail(def.name, 10);
+        throw new ProvctlError("StartFailed", "pidfile.died_at_start", {
+          params: { ...params, how, grace_ms: this.#o.startGraceMs, log: paths.logFile(def.name), last_lines: lastLines },
+        });
+      }
+      case 12:
+        throw new ProvctlError("Locked", "pidfile.lock_timeout", { params: { ...params, ms: this.#o.lockMs } });
+      case 13:
+        throw new ProvctlError("InvalidArgument", "pidfile.workdir_missing", { params: { ...params, dir: out.dir } });
+      case 14:
+        throw new ProvctlError("PermissionDenied", "pidfile.state_unwritable", { params: { ...params, dir: out.dir } });
+      case 126:
+        throw new ProvctlError("SpawnFailed", "errors.program_not_executable", { params: { program: def.binary } });
+      case 127:
+        throw new ProvctlError("SpawnFailed", "errors.program_not_found", { params: { program: def.binary } });
+      default:
+        throw this.#scriptFailed("start", def.name, result);
+    }
+  }
+
+  async stop(name: ServiceName): Promise<StopResult> {
+    const def = await this.#definition(name);
+    const known = def !== undefined || (await this.status(name)).state !== "not-running";
+    const signal = def?.stopSignal ?? "SIGTERM";
+    const timeoutMs = def?.stopTimeoutMs ?? 10_000;
+    const result = await sh(this.#o.runner, STOP, [
+      this.#o.paths.pidFile(name),
+      this.#exitFile(name),
+      signal.replace(/^SIG/, ""),
+      String(timeoutMs),
+    ], { timeoutMs: this.#o.commandTimeoutMs + timeoutMs + 5000 });
+    const out = fields(result.stdout);
+    if (result.code === 5) {
+      throw new ProvctlError("StopFailed", "pidfile.stuck", { params: { service: name, pid: out.pid } });
+    }
+    if (result.code !== 0) throw this.#scriptFailed("stop", name, result);
+    if (out.result === "notrunning") {
+      if (!known) throw new ProvctlError("NotFound", "pidfile.unknown_service", { params: { service: name } });
+      return { changed: false };
+    }
+    return { changed: true, killed: out.result === "killed" };
+  }
+
+  async restart(name: ServiceName, def?: ServiceDefinition): Promise<StartResult> {
+    const definition = def ?? await this.#definition(name);
+    if (!definition) throw new ProvctlError("NotFound", "pidfile.unknown_service", { params: { service: name } });
+    await this.stop(name).catch((e) => {
+      if (!(e instanceof ProvctlError && e.kind === "NotFound")) throw e;
+    });
+    return await this.start(definition);
+  }
+
+  async status(name: ServiceName): Promise<ProcessStatus> {
+    const result = await sh(this.#o.runner, STATUS, [this.#o.paths.pidFile(name), this.#exitFile(name)], {
+      timeoutMs: this.#o.commandTimeoutMs,
+    });
+    if (result.code !== 0) throw this.#scriptFailed("status", name, result);
+    const out = fields(result.stdout);
+    switch (out.state) {
+      case "running":
+        return Status.running(Number(out.pid), epoch(out.started));
+      case "exited":
+        return Status.exited(Number(out.code), epoch(out.at));
+      case "terminated":
+        return Status.terminated(signalNameOf(Number(out.signal)), epoch(out.at));
+      case "stale":
+        return Status.notRunning(out.reason === "reused" ? "stale_reused" : "stale_dead");
+      case "corrupt":
+        return Status.notRunning("corrupt");
+      default:
+        return Status.notRunning();
+    }
+  }
+
+  async logs(name: ServiceName, options: LogOptions, sink: (chunk: Uint8Array) => void): Promise<void> {
+    await followFile(this.#o.runner, this.#o.paths.logFile(name), options, sink, () =>
+      new ProvctlError("NotFound", "pidfile.no_logs", {
+        params: { service: name, log: this.#o.paths.logFile(name) },
+      }));
+  }
+
+  async list(): Promise<ServiceName[]> {
+    const result = await sh(this.#o.runner, `cd -- "$1" 2>/dev/null || exit 0; for f in *.json; do [ -e "$f" ] && echo "\${f%.json}"; done`, [
+      `${this.#o.paths.stateDir}/services`,
+    ]);
+    const names: ServiceName[] = [];
+    for (const line of result.stdout.split("\n")) {
+      try {
+        if (line) names.push(parseServiceName(line));
+      } catch { /* a stray file that is not a service: ignore */ }
+    }
+    return names.sort();
+  }
+
+  async uninstall(name: ServiceName): Promise<void> {
+    await this.stop(name).catch((e) => {
+      if (!(e instanceof ProvctlError && e.kind === "NotFound")) throw e;
+    });
+    const result = await sh(this.#o.runner, `rm -f -- "$@"`, [
+      this.#defFile(name),
+      this.#o.paths.pidFile(name),
+      this.#exitFile(name),
+      this.#lockFile(name),
+      this.#o.paths.logFile(name),
+    ]);
+    if (result.code !== 0) throw this.#scriptFailed("uninstall", name, result);
+  }
+
+  /** The definition stored at the last start (used by restart and stop). */
+  async #definition(name: ServiceName): Promise<ServiceDefinition | undefined> {
+    const text = await readFileIfExists(this.#o.runner, this.#defFile(name));
+    if (text === undefined) return undefined;
+    try {
+      return JSON.parse(text) as ServiceDefinition;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #readEnvFile(def: ServiceDefinition): Promise<Record<string, string>> {
+    const text = await readFileIfExists(this.#o.runner, def.envFile!);
+    if (text === undefined) {
+      throw new ProvctlError("InvalidArgument", "pidfile.env_file_missing", { params: { service: def.name, file: def.envFile } });
+    }
+    return parseEnvLines(text);
+  }
+
+  async #tail(name: ServiceName, lines: number): Promise<string> {
+    const result = await sh(this.#o.runner, `tail -n "$1" -- "$2" 2>/dev/null`, [String(lines), this.#o.paths.logFile(name)]);
+    return result.stdout.trimEnd();
+  }
+
+  #scriptFailed(action: string, name: ServiceName, result: { code: number; stderr: string; timedOut: boolean }) {
+    if (result.timedOut) {
+      return new ProvctlError("Timeout", "pidfile.script_timeout", { params: { action, service: name } });
+    }
+    return new ProvctlError("CommandFailed", "pidfile.script_failed", {
+      params: { action, service: name, code: result.code, reason: result.stderr.trim().split("\n").pop() ?? "" },
+    });
+  }
+}
+
+/** KEY=VALUE lines; '#' comments; optional matching quotes around the value. */
+export function parseEnvLines(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const raw of text.split("\n")) {
+    const line = raw.trim().replace(/^export\s+/, "");
+    if (!line || line.startsWith("#")) continue;
+    const eq = line.indexOf("=");
+    if (eq <= 0) continue;
+    let value = line.slice(eq + 1).trim();
+    if (value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.endsWith(value[0])) {
+      value = value.slice(1, -1);
+    }
+    env[line.slice(0, eq).trim()] = value;
+  }
+  return env;
+}

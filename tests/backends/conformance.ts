@@ -1,0 +1,212 @@
+/**
+ * The shared backend conformance suite: every Backend (pidfile, systemd, launchd) must
+ * pass these cases. A backend's test file only calls runBackendConformance with a
+ * setup that gives a backend, its runner and a scratch directory on the runner's machine.
+ */
+import assert from "node:assert/strict";
+import type { Backend } from "../../src/backends/backend.ts";
+import { isProvctlError, ProvctlError } from "../../src/core/errors.ts";
+import { defineService } from "../../src/core/service_definition.ts";
+import { parseServiceName, type ServiceName } from "../../src/core/service_name.ts";
+import type { CommandRunner } from "../../src/exec/runner.ts";
+
+export interface ConformanceFixture {
+  readonly backend: Backend;
+  readonly runner: CommandRunner;
+  /** A writable directory on the runner's machine. */
+  readonly scratchDir: string;
+  teardown(): Promise<void>;
+}
+
+export interface ConformanceOptions {
+  readonly name: string;
+  /** A reason to register every case as ignored (e.g. "systemd needs root"). */
+  readonly ignore?: string | false;
+  readonly setup: () => Promise<ConformanceFixture>;
+}
+
+let counter = 0;
+function uniqueName(prefix: string): ServiceName {
+  counter++;
+  return parseServiceName(`conf-${prefix}-${Deno.pid}-${counter}`);
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+async function collectLogs(backend: Backend, name: ServiceName, lines: number): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  await backend.logs(name, { lines }, (c) => chunks.push(c));
+  return new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c])));
+}
+
+async function expectError(kind: ProvctlError["kind"], fn: () => Promise<unknown>): Promise<ProvctlError> {
+  try {
+    await fn();
+  } catch (e) {
+    assert.ok(isProvctlError(e), `expected ProvctlError ${kind}, got ${e}`);
+    assert.equal(e.kind, kind, `expected ${kind}, got ${e.kind}: ${e.message}`);
+    return e;
+  }
+  assert.fail(`expected ProvctlError ${kind}, but it succeeded`);
+}
+
+export function runBackendConformance(options: ConformanceOptions): void {
+  let fixture: ConformanceFixture | undefined;
+  const used: ServiceName[] = [];
+  const ignore = Boolean(options.ignore);
+  if (options.ignore) console.error(`[${options.name}] conformance suite skipped: ${options.ignore}`);
+
+  const name = (prefix: string) => {
+    const n = uniqueName(prefix);
+    used.push(n);
+    return n;
+  };
+  const get = async () => (fixture ??= await options.setup());
+  const test = (title: string, fn: (f: ConformanceFixture) => Promise<void>) =>
+    Deno.test({
+      name: `${options.name} conformance: ${title}`,
+      ignore,
+      sanitizeResources: false,
+      sanitizeOps: false,
+      fn: async () => await fn(await get()),
+    });
+
+  test("start, status running, logs, stop, status not running", async ({ backend }) => {
+    const n = name("basic");
+    const def = defineService(n).binary("/bin/sh").args(["-c", "echo conformance-started; exec sleep 300"]).build();
+    const started = await backend.start(def);
+    assert.equal(started.status.state, "running");
+    const status = await backend.status(n);
+    assert.equal(status.state, "running");
+    if (status.state === "running") assert.ok(status.pid > 0);
+    await until("log line", async () => (await collectLogs(backend, n, 20)).includes("conformance-started"));
+    const stopped = await backend.stop(n);
+    assert.equal(stopped.changed, true);
+    const after = await backend.status(n);
+    assert.notEqual(after.state, "running");
+    await backend.uninstall(n);
+  });
+
+  test("restart gives a new process", async ({ backend }) => {
+    const n = name("restart");
+    await backend.start(defineService(n).binary("/bin/sh").args(["-c", "exec sleep 300"]).build());
+    const first = await backend.status(n);
+    assert.equal(first.state, "running");
+    const again = await backend.restart(n);
+    assert.equal(again.status.state, "running");
+    const second = await backend.status(n);
+    assert.equal(second.state, "running");
+    if (first.state === "running" && second.state === "running") assert.notEqual(first.pid, second.pid);
+    await backend.uninstall(n);
+  });
+
+  test("double start is refused as AlreadyRunning and leaves the first running", async ({ backend }) => {
+    const n = name("double");
+    const def = defineService(n).binary("/bin/sh").args(["-c", "exec sleep 300"]).build();
+    await backend.start(def);
+    const before = await backend.status(n);
+    await expectError("AlreadyRunning", () => backend.start(def));
+    const after = await backend.status(n);
+    assert.deepEqual(after, before);
+    await backend.uninstall(n);
+  });
+
+  test("arguments with spaces, quotes, $ and backslashes arrive unchanged", async ({ backend, runner, scratchDir }) => {
+    const n = name("args");
+    const out = `${scratchDir}/${n}.args`;
+    const hostile = ["two words", `it's "quoted"`, "$HOME and ${PATH}", "back\\slash", "100%", "semi;colon", ""];
+    const script = `for a in "$@"; do printf '[%s]\\n' "$a"; done > "$0.tmp" && mv "$0.tmp" "$0"; exec sleep 300`;
+    await backend.start(defineService(n).binary("/bin/sh").args(["-c", script, out, ...hostile]).build());
+    let text = "";
+    await until("argument file", async () => {
+      const r = await runner.run("cat", [out]);
+      text = r.stdout;
+      return r.code === 0;
+    });
+    assert.equal(text, hostile.map((a) => `[${a}]\n`).join(""));
+    await backend.uninstall(n);
+    await runner.run("rm", ["-f", out]);
+  });
+
+  test("environment variables reach the service", async ({ backend }) => {
+    const n = name("env");
+    const def = defineService(n).binary("/bin/sh").args(["-c", 'echo "value=$PROVCTL_TEST_VALUE"; exec sleep 300'])
+      .env("PROVCTL_TEST_VALUE", "a b $c").build();
+    await backend.start(def);
+    await until("env log line", async () => (await collectLogs(backend, n, 20)).includes("value=a b $c"));
+    await backend.uninstall(n);
+  });
+
+  test("a service that exits at once is reported, with its exit code", async ({ backend }) => {
+    const n = name("fails");
+    const def = defineService(n).binary("/bin/sh").args(["-c", "echo about-to-fail >&2; exit 7"]).build();
+    let error: unknown;
+    try {
+      await backend.start(def);
+    } catch (e) {
+      error = e;
+    }
+    // A backend either refuses the start (pidfile: grace period) or reports the failure in status.
+    if (error !== undefined) {
+      assert.ok(isProvctlError(error), String(error));
+      assert.equal(error.kind, "StartFailed");
+    }
+    await until("failed status", async () => (await backend.status(n)).state !== "running");
+    const status = await backend.status(n);
+    assert.ok(
+      (status.state === "exited" && status.code === 7) || (status.state === "failed" && status.code === 7),
+      `unexpected status ${JSON.stringify(status)}`,
+    );
+    await until("log says why", async () => (await collectLogs(backend, n, 20)).includes("about-to-fail"));
+    await backend.uninstall(n);
+  });
+
+  test("stop of a service never started is NotFound", async ({ backend }) => {
+    await expectError("NotFound", () => backend.stop(name("never")));
+  });
+
+  test("status of a service never started is not running", async ({ backend }) => {
+    const status = await backend.status(name("unknown"));
+    assert.equal(status.state, "not-running");
+  });
+
+  test("a service that ignores the stop signal is killed", async ({ backend }) => {
+    const n = name("stubborn");
+    const def = defineService(n).binary("/bin/sh").args(["-c", "trap '' TERM; while :; do sleep 1; done"])
+      .stopTimeoutMs(500).build();
+    await backend.start(def);
+    const stopped = await backend.stop(n);
+    assert.equal(stopped.changed, true);
+    assert.notEqual((await backend.status(n)).state, "running");
+    await backend.uninstall(n);
+  });
+
+  test("list shows started services; uninstall removes them", async ({ backend }) => {
+    const n = name("listed");
+    await backend.start(defineService(n).binary("/bin/sh").args(["-c", "exec sleep 300"]).build());
+    assert.ok((await backend.list()).includes(n));
+    await backend.uninstall(n);
+    assert.ok(!(await backend.list()).includes(n));
+    assert.equal((await backend.status(n)).state, "not-running");
+  });
+
+  Deno.test({
+    name: `${options.name} conformance: teardown`,
+    ignore,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: async () => {
+      if (!fixture) return;
+      for (const n of used) await fixture.backend.uninstall(n).catch(() => {});
+      await fixture.teardown();
+      fixture = undefined;
+    },
+  });
+}
