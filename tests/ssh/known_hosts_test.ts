@@ -1,0 +1,547 @@
+/**
+ * known_hosts against real OpenSSH: a real sshd on 127.0.0.1, files written by
+ * ssh-keyscan, ssh-keygen -H and the ssh client, lookups cross-checked with
+ * ssh-keygen -F, and lines written by appendKnownHost accepted by the ssh client.
+ */
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { isProvctlError, type ProvctlError } from "../../src/core/errors.ts";
+import { embeddedMessages, Messages } from "../../src/config/messages.ts";
+import { fingerprintSha256 } from "../../src/ssh/fingerprint.ts";
+import {
+  appendKnownHost,
+  type HostKeyCheck,
+  knownHostKeyTypes,
+  verifyHostKey,
+} from "../../src/ssh/known_hosts.ts";
+
+interface Out {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function exec(program: string, args: string[]): Promise<Out> {
+  const out = await new Deno.Command(program, {
+    args,
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  })
+    .output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+async function ok(program: string, args: string[]): Promise<string> {
+  const out = await exec(program, args);
+  assert.equal(out.code, 0, `${program} ${args.join(" ")}: ${out.stderr}`);
+  return out.stdout;
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+async function blobOf(pubFile: string): Promise<Uint8Array> {
+  const field = (await Deno.readTextFile(pubFile)).trim().split(/\s+/)[1];
+  return new Uint8Array(Buffer.from(field, "base64"));
+}
+
+/** Lines numbers ssh-keygen -F reports for `name` in `file`. */
+async function keygenFind(name: string, file: string): Promise<number[]> {
+  const out = await exec("ssh-keygen", ["-F", name, "-f", file]);
+  return [...out.stdout.matchAll(/found: line (\d+)/g)].map((m) => Number(m[1]));
+}
+
+async function rejects(
+  promise: Promise<unknown>,
+  kind: ProvctlError["kind"],
+): Promise<ProvctlError> {
+  try {
+    await promise;
+  } catch (e) {
+    assert.ok(isProvctlError(e, kind), `expected ProvctlError ${kind}, got ${e}`);
+    return e;
+  }
+  assert.fail(`expected ProvctlError ${kind}, but it resolved`);
+}
+
+const messages = new Messages(embeddedMessages());
+
+Deno.test("known_hosts against a real sshd and OpenSSH tools", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "provctl-kh-" });
+  let sshd: Deno.ChildProcess | undefined;
+  try {
+    await Deno.mkdir("/run/sshd", { recursive: true, mode: 0o755 });
+    await ok("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/host_ed25519`]);
+    await ok("ssh-keygen", ["-q", "-t", "ecdsa", "-N", "", "-f", `${dir}/host_ecdsa`]);
+    await ok("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/other_ed25519`]);
+    await ok("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/client`]);
+    await Deno.copyFile(`${dir}/client.pub`, `${dir}/authorized_keys`);
+    const port = freePort();
+    await Deno.writeTextFile(
+      `${dir}/sshd_config`,
+      [
+        `Port ${port}`,
+        "ListenAddress 127.0.0.1",
+        `HostKey ${dir}/host_ed25519`,
+        `HostKey ${dir}/host_ecdsa`,
+        `PidFile ${dir}/sshd.pid`,
+        `AuthorizedKeysFile ${dir}/authorized_keys`,
+        "PermitRootLogin prohibit-password",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "UsePAM no",
+        "StrictModes no",
+        "",
+      ].join("\n"),
+    );
+    sshd = new Deno.Command("setsid", {
+      args: ["/usr/sbin/sshd", "-D", "-e", "-f", `${dir}/sshd_config`],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    await waitForPort(port);
+
+    const ed = await blobOf(`${dir}/host_ed25519.pub`);
+    const ec = await blobOf(`${dir}/host_ecdsa.pub`);
+    const other = await blobOf(`${dir}/other_ed25519.pub`);
+    const name = `[127.0.0.1]:${port}`;
+    const check = (file: string | string[], extra: Partial<HostKeyCheck> = {}): HostKeyCheck => ({
+      host: "127.0.0.1",
+      port,
+      keyBlob: ed,
+      knownHostsFiles: Array.isArray(file) ? file : [file],
+      policy: "strict",
+      ...extra,
+    });
+    // The ssh client with only this file, no user config, no global known_hosts.
+    const sshArgs = (file: string, strict: string, extra: string[] = []) => [
+      "-F",
+      "/dev/null",
+      "-i",
+      `${dir}/client`,
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      `UserKnownHostsFile=${file}`,
+      "-o",
+      "GlobalKnownHostsFile=/dev/null",
+      "-o",
+      `StrictHostKeyChecking=${strict}`,
+      "-o",
+      "HashKnownHosts=yes",
+      ...extra,
+      "-p",
+      String(port),
+      "root@127.0.0.1",
+      "true",
+    ];
+
+    const plain = `${dir}/plain`;
+    await Deno.writeTextFile(plain, await ok("ssh-keyscan", ["-p", String(port), "127.0.0.1"]));
+
+    await t.step("plain [host]:port lines from ssh-keyscan", async () => {
+      assert.match(
+        await Deno.readTextFile(plain),
+        new RegExp(`^\\[127\\.0\\.0\\.1\\]:${port} `, "m"),
+      );
+      const found = await keygenFind(name, plain);
+      const edVerdict = await verifyHostKey(check(plain));
+      const ecVerdict = await verifyHostKey(check(plain, { keyBlob: ec }));
+      assert.equal(edVerdict.status, "known");
+      assert.equal(ecVerdict.status, "known");
+      assert.deepEqual(
+        [ecVerdict, edVerdict].map((v) => v.status === "known" ? v.line : 0).sort(),
+        found.sort(),
+      );
+      // Same host, default port: not the same entry.
+      await rejects(verifyHostKey(check(plain, { port: 22 })), "HostKeyUnknown");
+      await rejects(verifyHostKey(check(plain, { host: "127.0.0.2" })), "HostKeyUnknown");
+    });
+
+    await t.step("hashed [host]:port lines from ssh-keyscan -H", async () => {
+      const hashed = `${dir}/hashed`;
+      await Deno.writeTextFile(
+        hashed,
+        await ok("ssh-keyscan", ["-H", "-p", String(port), "127.0.0.1"]),
+      );
+      assert.match(await Deno.readTextFile(hashed), /^\|1\|/m);
+      const verdict = await verifyHostKey(check(hashed));
+      assert.equal(verdict.status, "known");
+      assert.deepEqual(
+        await keygenFind(name, hashed).then((l) => l.includes((verdict as { line: number }).line)),
+        true,
+      );
+      await rejects(verifyHostKey(check(hashed, { port: port + 1 })), "HostKeyUnknown");
+    });
+
+    await t.step("port 22 entries: plain names and ssh-keygen -H hashed", async () => {
+      const file = `${dir}/port22`;
+      const edLine = (await Deno.readTextFile(`${dir}/host_ed25519.pub`)).trim().split(/\s+/).slice(
+        0,
+        2,
+      ).join(" ");
+      await Deno.writeTextFile(
+        file,
+        `# a comment\n\nweb1.example ${edLine}\n   \nLocalHost ${edLine}\n`,
+      );
+      const at22 = (host: string) => check(file, { host, port: 22 });
+      assert.deepEqual(await verifyHostKey(at22("web1.example")), {
+        status: "known",
+        file,
+        line: 3,
+      });
+      // Host names are case-insensitive.
+      assert.deepEqual(await verifyHostKey(at22("WEB1.example")), {
+        status: "known",
+        file,
+        line: 3,
+      });
+      assert.deepEqual(await verifyHostKey(at22("localhost")), { status: "known", file, line: 5 });
+      await rejects(verifyHostKey(check(file, { host: "web1.example" })), "HostKeyUnknown");
+      await ok("ssh-keygen", ["-q", "-H", "-f", file]);
+      const text = await Deno.readTextFile(file);
+      assert.doesNotMatch(text, /web1/);
+      const verdict = await verifyHostKey(at22("web1.example"));
+      assert.equal(verdict.status, "known");
+      assert.deepEqual(await keygenFind("web1.example", file), [
+        (verdict as { line: number }).line,
+      ]);
+      await rejects(verifyHostKey(at22("web2.example")), "HostKeyUnknown");
+    });
+
+    await t.step("comma lists, wildcards and negation agree with ssh-keygen -F", async () => {
+      const key = (await Deno.readTextFile(`${dir}/host_ed25519.pub`)).trim().split(/\s+/).slice(
+        0,
+        2,
+      ).join(" ");
+      const cases: { hosts: string; match: boolean }[] = [
+        { hosts: `db1,${name},db2`, match: true },
+        { hosts: "db1,db2", match: false },
+        { hosts: `[127.0.0.?]:${port}`, match: true },
+        { hosts: "[127.0.0.*]:*", match: true },
+        { hosts: "*", match: true },
+        { hosts: "127.0.0.1", match: false },
+        { hosts: `*,!${name}`, match: false },
+        { hosts: "[127.0.0.*]:*,![127.0.0.1]:*", match: false },
+        { hosts: "[127.0.0.*]:*,![127.0.0.2]:*", match: true },
+      ];
+      for (const [i, c] of cases.entries()) {
+        const file = `${dir}/pattern${i}`;
+        await Deno.writeTextFile(file, `${c.hosts} ${key}\n`);
+        assert.equal(
+          (await keygenFind(name, file)).length > 0,
+          c.match,
+          `ssh-keygen -F on ${c.hosts}`,
+        );
+        if (c.match) {
+          assert.deepEqual(
+            await verifyHostKey(check(file)),
+            { status: "known", file, line: 1 },
+            c.hosts,
+          );
+        } else {
+          await rejects(verifyHostKey(check(file)), "HostKeyUnknown");
+        }
+      }
+    });
+
+    await t.step("a line written by the ssh client (accept-new, hashed) is known", async () => {
+      const file = `${dir}/by_ssh`;
+      const out = await exec(
+        "ssh",
+        sshArgs(file, "accept-new", ["-o", "HostKeyAlgorithms=ssh-ed25519"]),
+      );
+      assert.equal(out.code, 0, out.stderr);
+      assert.match(await Deno.readTextFile(file), /^\|1\|\S+ ssh-ed25519 /);
+      assert.deepEqual(await verifyHostKey(check(file)), { status: "known", file, line: 1 });
+      assert.deepEqual(
+        await knownHostKeyTypes({ host: "127.0.0.1", port, knownHostsFiles: [file] }),
+        [
+          "ssh-ed25519",
+        ],
+      );
+    });
+
+    await t.step(
+      "accept-new creates ~/.ssh (0700) and a 0600 file; the ssh client accepts it",
+      async () => {
+        const sshDir = `${dir}/home/.ssh`;
+        const file = `${sshDir}/known_hosts`;
+        assert.deepEqual(await verifyHostKey(check(file, { policy: "accept-new" })), {
+          status: "added",
+          file,
+        });
+        assert.equal((await Deno.stat(sshDir)).mode! & 0o777, 0o700);
+        assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
+        const text = await Deno.readTextFile(file);
+        assert.match(text, /^\|1\|[A-Za-z0-9+/=]+\|[A-Za-z0-9+/=]+ ssh-ed25519 [A-Za-z0-9+/=]+\n$/);
+        assert.deepEqual(await verifyHostKey(check(file, { policy: "accept-new" })), {
+          status: "known",
+          file,
+          line: 1,
+        });
+        assert.deepEqual(await verifyHostKey(check(file)), { status: "known", file, line: 1 });
+        assert.deepEqual(await keygenFind(name, file), [1]);
+        const out = await exec(
+          "ssh",
+          sshArgs(file, "yes", ["-o", "HostKeyAlgorithms=ssh-ed25519"]),
+        );
+        assert.equal(out.code, 0, out.stderr);
+        assert.equal(await Deno.readTextFile(file), text);
+      },
+    );
+
+    await t.step(
+      "accept-new keeps existing lines and mode, and appends to the first file",
+      async () => {
+        const first = `${dir}/keep`;
+        const second = `${dir}/keep2`;
+        const before =
+          "# mine\nweb1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAuV7RrlYdK0emDyXw9aytnJt5mz7bNZSmWDCYH2BK2f"; // no final newline
+        await Deno.writeTextFile(first, before);
+        await Deno.chmod(first, 0o644);
+        const verdict = await verifyHostKey(
+          check([first, second], { policy: "accept-new", keyBlob: ec }),
+        );
+        assert.deepEqual(verdict, { status: "added", file: first });
+        const text = await Deno.readTextFile(first);
+        assert.ok(text.startsWith(before + "\n"));
+        assert.equal(text.split("\n").length, 4);
+        assert.equal((await Deno.stat(first)).mode! & 0o777, 0o644);
+        await assert.rejects(Deno.stat(second), Deno.errors.NotFound);
+        assert.deepEqual(await verifyHostKey(check([second, first], { keyBlob: ec })), {
+          status: "known",
+          file: first,
+          line: 3,
+        });
+        // No temp files left behind.
+        const names = [];
+        for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+        assert.deepEqual(names.filter((n) => n.endsWith(".tmp")), []);
+      },
+    );
+
+    await t.step("concurrent appends lose no line", async () => {
+      const file = `${dir}/concurrent`;
+      await Promise.all(
+        Array.from({ length: 12 }, (_, i) => appendKnownHost(file, `10.0.0.${i}`, 2200 + i, ed)),
+      );
+      const lines = (await Deno.readTextFile(file)).trim().split("\n");
+      assert.equal(lines.length, 12);
+      for (let i = 0; i < 12; i++) {
+        assert.deepEqual(await keygenFind(`[10.0.0.${i}]:${2200 + i}`, file), [
+          (await verifyHostKey({ ...check(file), host: `10.0.0.${i}`, port: 2200 + i }) as {
+            line: number;
+          }).line,
+        ]);
+      }
+      // Appending a key that is already there does not duplicate it.
+      await appendKnownHost(file, "10.0.0.3", 2203, ed);
+      assert.equal((await Deno.readTextFile(file)).trim().split("\n").length, 12);
+    });
+
+    await t.step(
+      "a changed key is a mismatch naming both fingerprints and file:line; nothing written",
+      async () => {
+        const file = `${dir}/changed`;
+        const otherLine = (await Deno.readTextFile(`${dir}/other_ed25519.pub`)).trim().split(/\s+/)
+          .slice(0, 2).join(" ");
+        await Deno.writeTextFile(file, `# pinned\n${name} ${otherLine}\n`);
+        const before = await Deno.readTextFile(file);
+        for (const policy of ["strict", "accept-new"] as const) {
+          const e = await rejects(verifyHostKey(check(file, { policy })), "HostKeyMismatch");
+          assert.equal(e.params.expected, fingerprintSha256(other));
+          assert.equal(e.params.presented, fingerprintSha256(ed));
+          assert.equal(e.params.line, 2);
+          assert.equal(e.params.file, file);
+          const text = messages.format(e.key, e.params);
+          assert.match(text, /has CHANGED/);
+          assert.ok(text.includes(`${name}`) && text.includes(`${file}:2`), text);
+          assert.ok(messages.has(e.hint!));
+        }
+        assert.equal(await Deno.readTextFile(file), before);
+        // OpenSSH agrees: accept-new refuses a changed key.
+        const out = await exec(
+          "ssh",
+          sshArgs(file, "accept-new", ["-o", "HostKeyAlgorithms=ssh-ed25519"]),
+        );
+        assert.equal(out.code, 255);
+        assert.match(out.stderr, /REMOTE HOST IDENTIFICATION HAS CHANGED/);
+        // A matching line anywhere (even in a later file) wins over a stale one.
+        const good = `${dir}/changed_good`;
+        await Deno.writeTextFile(good, await ok("ssh-keyscan", ["-p", String(port), "127.0.0.1"]));
+        assert.equal((await verifyHostKey(check([file, good]))).status, "known");
+      },
+    );
+
+    await t.step("host known only with another key type: unknown, never added", async () => {
+      const file = `${dir}/other_type`;
+      const ecOnly = (await Deno.readTextFile(plain)).split("\n").filter((l) => l.includes("ecdsa"))
+        .join("\n");
+      await Deno.writeTextFile(file, ecOnly + "\n");
+      for (const policy of ["strict", "accept-new"] as const) {
+        const e = await rejects(verifyHostKey(check(file, { policy })), "HostKeyUnknown");
+        assert.equal(e.key, "known_hosts.unknown_other_types");
+        assert.equal(e.params.known_types, "ecdsa-sha2-nistp256");
+      }
+      assert.equal(await Deno.readTextFile(file), ecOnly + "\n");
+      assert.deepEqual(
+        await knownHostKeyTypes({ host: "127.0.0.1", port, knownHostsFiles: [file] }),
+        [
+          "ecdsa-sha2-nistp256",
+        ],
+      );
+      // What OpenSSH 9.2 does in the same situation: it refuses too (as a changed key).
+      const out = await exec(
+        "ssh",
+        sshArgs(file, "accept-new", ["-o", "HostKeyAlgorithms=ssh-ed25519"]),
+      );
+      assert.equal(out.code, 255);
+      assert.equal(await Deno.readTextFile(file), ecOnly + "\n");
+    });
+
+    await t.step("@revoked refuses even when another line lists the key", async () => {
+      const file = `${dir}/revoked`;
+      const edLine = (await Deno.readTextFile(`${dir}/host_ed25519.pub`)).trim().split(/\s+/).slice(
+        0,
+        2,
+      ).join(" ");
+      await Deno.writeTextFile(file, `${name} ${edLine}\n@revoked * ${edLine}\n`);
+      for (const policy of ["strict", "accept-new"] as const) {
+        const e = await rejects(verifyHostKey(check(file, { policy })), "HostKeyRevoked");
+        assert.equal(e.params.line, 2);
+        assert.match(messages.format(e.key, e.params), /REVOKED/);
+      }
+      // Other keys of the host are unaffected.
+      await Deno.writeTextFile(file, (await Deno.readTextFile(plain)) + `@revoked * ${edLine}\n`);
+      assert.equal((await verifyHostKey(check(file, { keyBlob: ec }))).status, "known");
+      const out = await exec("ssh", sshArgs(file, "yes", ["-o", "HostKeyAlgorithms=ssh-ed25519"]));
+      assert.equal(out.code, 255);
+      assert.match(out.stderr, /REVOKED/);
+    });
+
+    await t.step("@cert-authority is unsupported, never a silent accept", async () => {
+      const file = `${dir}/ca`;
+      const caLine = (await Deno.readTextFile(`${dir}/other_ed25519.pub`)).trim().split(/\s+/)
+        .slice(0, 2).join(" ");
+      await Deno.writeTextFile(file, `@cert-authority [127.0.0.*]:* ${caLine}\n`);
+      for (const policy of ["strict", "accept-new"] as const) {
+        const e = await rejects(verifyHostKey(check(file, { policy })), "Unsupported");
+        assert.equal(e.key, "known_hosts.cert_authority");
+        assert.match(messages.format(e.key, e.params), /not supported yet/);
+      }
+      assert.equal(await Deno.readTextFile(file), `@cert-authority [127.0.0.*]:* ${caLine}\n`);
+      // A CA for other hosts does not get in the way.
+      await Deno.writeTextFile(
+        file,
+        `@cert-authority *.example.com ${caLine}\n` + await Deno.readTextFile(plain),
+      );
+      assert.equal((await verifyHostKey(check(file))).status, "known");
+    });
+
+    await t.step("missing files: strict says unknown with a hint", async () => {
+      const missing = `${dir}/nope/known_hosts`;
+      const e = await rejects(verifyHostKey(check([missing, `${dir}/nope2`])), "HostKeyUnknown");
+      assert.equal(e.key, "known_hosts.unknown");
+      assert.equal(e.hint, "known_hosts.hint_unknown");
+      const hint = messages.format(e.hint!, e.params);
+      assert.ok(hint.includes(`provctl hostkey trust 127.0.0.1:${port}`), hint);
+      assert.ok(hint.includes(`ssh-keyscan -H -p ${port} 127.0.0.1 >> ${missing}`), hint);
+      assert.ok(messages.format(e.key, e.params).includes(fingerprintSha256(ed)));
+      await assert.rejects(Deno.stat(`${dir}/nope`), Deno.errors.NotFound);
+    });
+
+    await t.step("garbled lines: skipped for other hosts, an error for this host", async () => {
+      const file = `${dir}/garbled`;
+      const good = await Deno.readTextFile(plain);
+      await Deno.writeTextFile(
+        file,
+        [
+          "justonefield",
+          "db1 ssh-ed25519",
+          "db2 ssh-ed25519 !!!notbase64!!!",
+          "|1|bad|hash ssh-ed25519 AAAA",
+          "@bogus db3 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAuV7RrlYdK0emDyXw9aytnJt5mz7bNZSmWDCYH2BK2f",
+          good,
+        ].join("\n"),
+      );
+      assert.equal((await verifyHostKey(check(file))).status, "known");
+      await Deno.writeTextFile(file, `# x\n${name} ssh-ed25519 AAAAB3NzaC1yc2EAAAADAQABAAABAQ\n`);
+      const e = await rejects(
+        verifyHostKey(check(file, { policy: "accept-new" })),
+        "InvalidConfig",
+      );
+      assert.equal(e.params.line, 2);
+      assert.match(messages.format(e.key, e.params), new RegExp(`${file}:2: `));
+      assert.equal((await Deno.readTextFile(file)).split("\n").length, 3);
+    });
+
+    await t.step(
+      "HostKeyAlias is looked up (and recorded) without a port, like ssh does",
+      async () => {
+        const file = `${dir}/alias`;
+        const out = await exec(
+          "ssh",
+          sshArgs(file, "accept-new", [
+            "-o",
+            "HostKeyAlias=myalias",
+            "-o",
+            "HostKeyAlgorithms=ssh-ed25519",
+          ]),
+        );
+        assert.equal(out.code, 0, out.stderr);
+        assert.deepEqual(await verifyHostKey(check(file, { hostKeyAlias: "myalias" })), {
+          status: "known",
+          file,
+          line: 1,
+        });
+        await rejects(verifyHostKey(check(file)), "HostKeyUnknown");
+        const added = `${dir}/alias_added`;
+        await verifyHostKey(check(added, { hostKeyAlias: "MyAlias2", policy: "accept-new" }));
+        assert.deepEqual(await keygenFind("myalias2", added), [1]);
+      },
+    );
+
+    await t.step("policy off reads nothing and says unverified", async () => {
+      assert.deepEqual(await verifyHostKey(check(`${dir}/never`, { policy: "off" })), {
+        status: "unverified",
+      });
+      await assert.rejects(Deno.stat(`${dir}/never`), Deno.errors.NotFound);
+    });
+
+    await t.step("an unreadable known_hosts path is an InvalidConfig error", async () => {
+      await Deno.mkdir(`${dir}/adir`);
+      const e = await rejects(verifyHostKey(check(`${dir}/adir`)), "InvalidConfig");
+      assert.equal(e.key, "known_hosts.unreadable");
+    });
+  } finally {
+    if (sshd) {
+      try {
+        sshd.kill("SIGTERM");
+      } catch { /* already gone */ }
+      await sshd.stderr.cancel();
+      await sshd.status;
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+async function waitForPort(port: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
