@@ -1,0 +1,282 @@
+/**
+ * The schema of defaults.toml, derived from the embedded configs/defaults.toml: every
+ * table and key there exists, with the type of its default value. Adding a key to
+ * defaults.toml is all it takes to make it configurable; extra rules (allowed values,
+ * ranges, placeholders) go in KEY_CONSTRAINTS below.
+ */
+import embeddedDefaults from "../../configs/defaults.toml" with { type: "text" };
+import { ProvctlError } from "../core/errors.ts";
+import { RESTART_POLICIES } from "../core/service_definition.ts";
+import { parseSignal, SIGNALS } from "../core/signals.ts";
+import {
+  coerce,
+  type ConfigValue,
+  invalid,
+  isTable,
+  MAX_INTEGER,
+  tomlTypeOf,
+  unknownKey,
+  type ValueType,
+  type Where,
+  wrongType,
+} from "./_check.ts";
+import { parseTomlDocument, type TomlDocument } from "./_toml_file.ts";
+import { listPlaceholders, PATH_PLACEHOLDERS, scanTemplate } from "./placeholders.ts";
+
+export type { ConfigValue, ValueType };
+
+/** Extra rules for one key, on top of its type. */
+export interface KeyConstraint {
+  /** The allowed string values. */
+  readonly oneOf?: readonly string[];
+  /** Maps accepted spellings to the canonical value (e.g. TERM -> SIGTERM); undefined = invalid. */
+  readonly normalize?: (value: string) => string | undefined;
+  /** Smallest and largest allowed number. */
+  readonly min?: number;
+  readonly max?: number;
+  /** The value is a path template that may use these placeholders. */
+  readonly placeholders?: readonly string[];
+  /** Placeholders the template must use. */
+  readonly requiredPlaceholders?: readonly string[];
+}
+
+/** Placeholders any global path may use ({state_dir} itself may not use {state_dir}). */
+const GLOBAL_PLACEHOLDERS = ["home", "tmp", "xdg_state_home", "state_dir"];
+
+/**
+ * Per-key rules, by full dotted key. Generic rules apply on top (see `constraintFor`):
+ * integer keys ending in `_ms` are >= 0, and string keys in [paths] or ending in
+ * `_dir`, `_file` or `_path` are path templates (any of PATH_PLACEHOLDERS).
+ * Engineers adding tables to defaults.toml add their keys' rules here.
+ */
+export const KEY_CONSTRAINTS: Record<string, KeyConstraint> = {
+  "general.backend": { oneOf: ["auto", "systemd", "launchd", "pidfile"] },
+  "general.output": { oneOf: ["text", "json"] },
+  "general.color": { oneOf: ["auto", "always", "never"] },
+  "paths.state_dir": { placeholders: ["home", "tmp", "xdg_state_home"] },
+  "paths.pid_file": { requiredPlaceholders: ["service_name"] },
+  "paths.log_file": { requiredPlaceholders: ["service_name"] },
+  "paths.services_file": { placeholders: GLOBAL_PLACEHOLDERS },
+  "service.stop_signal": { oneOf: Object.keys(SIGNALS), normalize: normalizeSignal },
+  "service.restart": { oneOf: RESTART_POLICIES },
+  "logs.lines": { min: 0 },
+};
+
+function normalizeSignal(value: string): string | undefined {
+  try {
+    return parseSignal(value);
+  } catch {
+    return undefined;
+  }
+}
+
+export interface KeySpec {
+  /** Full dotted key, e.g. "timeouts.stop_ms". */
+  readonly key: string;
+  readonly type: ValueType;
+  /** The embedded default. */
+  readonly default: ConfigValue;
+  /** `defaults.toml:LINE` of the default, for `config show`. */
+  readonly origin: string;
+}
+
+/** One key/value read from a layer, checked against the schema. */
+export interface CheckedEntry {
+  readonly key: string;
+  readonly value: ConfigValue;
+  /** `file:line` */
+  readonly origin: string;
+}
+
+export class ConfigSchema {
+  readonly keys: ReadonlyMap<string, KeySpec>;
+  /** Every table, including nested ones ("ssh", "ssh.retry"). */
+  readonly tables: ReadonlySet<string>;
+  readonly #constraints: Readonly<Record<string, KeyConstraint>>;
+
+  constructor(
+    keys: ReadonlyMap<string, KeySpec>,
+    tables: ReadonlySet<string>,
+    constraints: Readonly<Record<string, KeyConstraint>> = KEY_CONSTRAINTS,
+  ) {
+    this.keys = keys;
+    this.tables = tables;
+    this.#constraints = constraints;
+  }
+
+  /** The explicit rules for `key` merged with the generic ones. */
+  constraintFor(key: string): KeyConstraint {
+    const spec = this.keys.get(key);
+    const generic: { min?: number; placeholders?: readonly string[] } = {};
+    if (spec?.type === "integer" && key.endsWith("_ms")) generic.min = 0;
+    if (spec?.type === "string" && (key.startsWith("paths.") || /_(dir|file|path)$/.test(key))) {
+      generic.placeholders = PATH_PLACEHOLDERS;
+    }
+    return { ...generic, ...this.#constraints[key] };
+  }
+
+  /** True if `key` is a path template (its placeholders are checked at load time). */
+  isPath(key: string): boolean {
+    return this.constraintFor(key).placeholders !== undefined ||
+      this.constraintFor(key).requiredPlaceholders !== undefined;
+  }
+
+  /**
+   * Checks a typed value against the key's rules; returns the canonical value.
+   * Throws InvalidConfig naming `where` (a file position or an environment variable).
+   */
+  check(key: string, value: ConfigValue, where: Where): ConfigValue {
+    const rule = this.constraintFor(key);
+    if (typeof value === "string") {
+      let result = value;
+      if (rule.normalize) result = rule.normalize(value) ?? value;
+      if (rule.oneOf && !rule.oneOf.includes(result)) {
+        throw invalid("not_allowed", key, where, { value, allowed: rule.oneOf.join(", ") });
+      }
+      if (rule.placeholders || rule.requiredPlaceholders) {
+        checkTemplate(key, value, rule, where);
+      }
+      return result;
+    }
+    if (typeof value === "number") {
+      const min = rule.min ?? -Infinity;
+      const max = Math.min(
+        rule.max ?? Infinity,
+        this.keys.get(key)?.type === "integer" ? MAX_INTEGER : Infinity,
+      );
+      if (!(value >= min && value <= max)) {
+        throw invalid("out_of_range", key, where, { value, range: describeRange(min, max) });
+      }
+    }
+    return value;
+  }
+
+  /**
+   * Reads one defaults.toml layer: every key must exist in the schema with the right
+   * type and pass its rules; errors point at the key's `file:line:col`.
+   */
+  read(doc: TomlDocument): CheckedEntry[] {
+    const out: CheckedEntry[] = [];
+    const candidates = [...this.tables, ...this.keys.keys()];
+    const walk = (tree: Record<string, unknown>, prefix: string[]) => {
+      for (const [name, raw] of Object.entries(tree)) {
+        const path = [...prefix, name];
+        const key = path.join(".");
+        // A quoted key with a dot ("timeouts.stop_ms" = 1) is not the dotted key.
+        const known = !name.includes(".");
+        if (known && this.tables.has(key)) {
+          if (!isTable(raw)) throw wrongType(key, "table", raw, { location: doc.locate(path) });
+          walk(raw, path);
+          continue;
+        }
+        const spec = known ? this.keys.get(key) : undefined;
+        if (!spec) {
+          throw unknownKey(key, doc.locate(path), candidates, "config.hint_keys");
+        }
+        const where = { location: doc.locate(path) };
+        if (typeof raw === "bigint" && (raw > BigInt(MAX_INTEGER) || raw < -BigInt(MAX_INTEGER))) {
+          throw invalid("out_of_range", key, where, {
+            value: String(raw),
+            range: describeRange(-MAX_INTEGER, MAX_INTEGER),
+          });
+        }
+        const value = coerce(raw, spec.type);
+        if (value === undefined) throw wrongType(key, spec.type, raw, where);
+        out.push({ key, value: this.check(key, value, where), origin: doc.origin(path) });
+      }
+    };
+    walk(doc.tree, []);
+    return out;
+  }
+}
+
+function checkTemplate(key: string, template: string, rule: KeyConstraint, where: Where): void {
+  const allowed = rule.placeholders ?? PATH_PLACEHOLDERS;
+  const { names, strayBrace } = scanTemplate(template);
+  if (strayBrace) throw invalid("stray_brace", key, where, { template, example: "{home}" });
+  for (const name of names) {
+    if (!allowed.includes(name)) {
+      throw invalid("unknown_placeholder_at", key, where, {
+        placeholder: `{${name}}`,
+        template,
+        allowed: listPlaceholders(allowed),
+      });
+    }
+  }
+  for (const name of rule.requiredPlaceholders ?? []) {
+    if (!names.includes(name)) {
+      throw invalid("missing_placeholder", key, where, { template, placeholder: `{${name}}` });
+    }
+  }
+}
+
+function describeRange(min: number, max: number): string {
+  if (min === -Infinity) return `<= ${max}`;
+  if (max === Infinity) return `>= ${min}`;
+  return `between ${min} and ${max}`;
+}
+
+/**
+ * Derives a schema from a defaults.toml text: tables become tables, values become keys
+ * typed by their value. A value of another type (date, mixed array) is a bug in the
+ * file, reported as Internal; so is a default that breaks its own rules.
+ */
+export function deriveSchema(
+  text: string,
+  options: { file?: string; constraints?: Readonly<Record<string, KeyConstraint>> } = {},
+): ConfigSchema {
+  const file = options.file ?? "defaults.toml";
+  const doc = parseTomlDocument(text, file);
+  const keys = new Map<string, KeySpec>();
+  const tables = new Set<string>();
+  const bug = (detail: string) =>
+    new ProvctlError("Internal", "errors.internal", { params: { detail } });
+  const walk = (tree: Record<string, unknown>, prefix: string[]) => {
+    for (const [name, raw] of Object.entries(tree)) {
+      const path = [...prefix, name];
+      const key = path.join(".");
+      if (name.includes(".")) {
+        throw bug(`${doc.locate(path)}: key ${JSON.stringify(name)} contains a dot`);
+      }
+      if (isTable(raw)) {
+        tables.add(key);
+        walk(raw, path);
+        continue;
+      }
+      const type = typeOfDefault(raw);
+      if (!type) throw bug(`${doc.locate(path)}: ${key} has unsupported type ${tomlTypeOf(raw)}`);
+      keys.set(key, { key, type, default: coerce(raw, type)!, origin: doc.origin(path) });
+    }
+  };
+  walk(doc.tree, []);
+  const schema = new ConfigSchema(keys, tables, options.constraints);
+  for (const spec of keys.values()) {
+    try {
+      schema.check(spec.key, spec.default, { location: spec.origin });
+    } catch (e) {
+      throw bug(`the default of ${spec.key} breaks its own rules: ${(e as Error).message}`);
+    }
+  }
+  return schema;
+}
+
+function typeOfDefault(value: unknown): ValueType | undefined {
+  if (typeof value === "bigint") return "integer";
+  if (typeof value === "number") return "float";
+  if (typeof value === "string") return "string";
+  if (typeof value === "boolean") return "boolean";
+  if (Array.isArray(value) && value.every((v) => typeof v === "string")) return "string[]";
+  return undefined;
+}
+
+let cached: ConfigSchema | undefined;
+/** The schema of the embedded configs/defaults.toml (derived once). */
+export function defaultsSchema(): ConfigSchema {
+  cached ??= deriveSchema(embeddedDefaults, { file: "defaults.toml (embedded)" });
+  return cached;
+}
+
+/** The embedded configs/defaults.toml text. */
+export function embeddedDefaultsText(): string {
+  return embeddedDefaults;
+}
