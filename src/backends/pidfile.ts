@@ -16,6 +16,7 @@ import { readFileIfExists, sh } from "../exec/host_fs.ts";
 import type { CommandRunner } from "../exec/runner.ts";
 import type { Backend, LogOptions, StartResult, StopResult } from "./backend.ts";
 import { followFile } from "./_log_tail.ts";
+import { parseEnvFile } from "../config/services_file.ts";
 import common from "./_pidfile/common.sh" with { type: "text" };
 import startScript from "./_pidfile/start.sh" with { type: "text" };
 import statusScript from "./_pidfile/status.sh" with { type: "text" };
@@ -83,7 +84,9 @@ export class PidfileBackend implements Backend {
       });
     }
     if (def.user !== undefined) {
-      throw new ProvctlError("Unsupported", "pidfile.user_unsupported", { params: { service: def.name, user: def.user } });
+      throw new ProvctlError("Unsupported", "pidfile.user_unsupported", {
+        params: { service: def.name, user: def.user },
+      });
     }
     const env = { ...(def.envFile ? await this.#readEnvFile(def) : {}), ...def.env };
     const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
@@ -109,25 +112,43 @@ export class PidfileBackend implements Backend {
       case 0:
         return { status: Status.running(Number(out.pid), epoch(out.started)), changed: true };
       case 10:
-        throw new ProvctlError("AlreadyRunning", "pidfile.already_running", { params: { ...params, pid: out.pid } });
+        throw new ProvctlError("AlreadyRunning", "pidfile.already_running", {
+          params: { ...params, pid: out.pid },
+        });
       case 11: {
         const code = Number(out.code);
         const how = code > 128 ? signalNameOf(code - 128) : `exit code ${out.code || "unknown"}`;
         const lastLines = await this.#tail(def.name, 10);
         throw new ProvctlError("StartFailed", "pidfile.died_at_start", {
-          params: { ...params, how, grace_ms: this.#o.startGraceMs, log: paths.logFile(def.name), last_lines: lastLines },
+          params: {
+            ...params,
+            how,
+            grace_ms: this.#o.startGraceMs,
+            log: paths.logFile(def.name),
+            last_lines: lastLines,
+          },
         });
       }
       case 12:
-        throw new ProvctlError("Locked", "pidfile.lock_timeout", { params: { ...params, ms: this.#o.lockMs } });
+        throw new ProvctlError("Locked", "pidfile.lock_timeout", {
+          params: { ...params, ms: this.#o.lockMs },
+        });
       case 13:
-        throw new ProvctlError("InvalidArgument", "pidfile.workdir_missing", { params: { ...params, dir: out.dir } });
+        throw new ProvctlError("InvalidArgument", "pidfile.workdir_missing", {
+          params: { ...params, dir: out.dir },
+        });
       case 14:
-        throw new ProvctlError("PermissionDenied", "pidfile.state_unwritable", { params: { ...params, dir: out.dir } });
+        throw new ProvctlError("PermissionDenied", "pidfile.state_unwritable", {
+          params: { ...params, dir: out.dir },
+        });
       case 126:
-        throw new ProvctlError("SpawnFailed", "errors.program_not_executable", { params: { program: def.binary } });
+        throw new ProvctlError("SpawnFailed", "errors.program_not_executable", {
+          params: { program: def.binary },
+        });
       case 127:
-        throw new ProvctlError("SpawnFailed", "errors.program_not_found", { params: { program: def.binary } });
+        throw new ProvctlError("SpawnFailed", "errors.program_not_found", {
+          params: { program: def.binary },
+        });
       default:
         throw this.#scriptFailed("start", def.name, result);
     }
@@ -146,11 +167,17 @@ export class PidfileBackend implements Backend {
     ], { timeoutMs: this.#o.commandTimeoutMs + timeoutMs + 5000 });
     const out = fields(result.stdout);
     if (result.code === 5) {
-      throw new ProvctlError("StopFailed", "pidfile.stuck", { params: { service: name, pid: out.pid } });
+      throw new ProvctlError("StopFailed", "pidfile.stuck", {
+        params: { service: name, pid: out.pid },
+      });
     }
     if (result.code !== 0) throw this.#scriptFailed("stop", name, result);
     if (out.result === "notrunning") {
-      if (!known) throw new ProvctlError("NotFound", "pidfile.unknown_service", { params: { service: name } });
+      if (!known) {
+        throw new ProvctlError("NotFound", "pidfile.unknown_service", {
+          params: { service: name },
+        });
+      }
       return { changed: false };
     }
     return { changed: true, killed: out.result === "killed" };
@@ -158,7 +185,9 @@ export class PidfileBackend implements Backend {
 
   async restart(name: ServiceName, def?: ServiceDefinition): Promise<StartResult> {
     const definition = def ?? await this.#definition(name);
-    if (!definition) throw new ProvctlError("NotFound", "pidfile.unknown_service", { params: { service: name } });
+    if (!definition) {
+      throw new ProvctlError("NotFound", "pidfile.unknown_service", { params: { service: name } });
+    }
     await this.stop(name).catch((e) => {
       if (!(e instanceof ProvctlError && e.kind === "NotFound")) throw e;
     });
@@ -166,7 +195,10 @@ export class PidfileBackend implements Backend {
   }
 
   async status(name: ServiceName): Promise<ProcessStatus> {
-    const result = await sh(this.#o.runner, STATUS, [this.#o.paths.pidFile(name), this.#exitFile(name)], {
+    const result = await sh(this.#o.runner, STATUS, [
+      this.#o.paths.pidFile(name),
+      this.#exitFile(name),
+    ], {
       timeoutMs: this.#o.commandTimeoutMs,
     });
     if (result.code !== 0) throw this.#scriptFailed("status", name, result);
@@ -187,17 +219,31 @@ export class PidfileBackend implements Backend {
     }
   }
 
-  async logs(name: ServiceName, options: LogOptions, sink: (chunk: Uint8Array) => void): Promise<void> {
-    await followFile(this.#o.runner, this.#o.paths.logFile(name), options, sink, () =>
-      new ProvctlError("NotFound", "pidfile.no_logs", {
-        params: { service: name, log: this.#o.paths.logFile(name) },
-      }));
+  async logs(
+    name: ServiceName,
+    options: LogOptions,
+    sink: (chunk: Uint8Array) => void,
+  ): Promise<void> {
+    await followFile(
+      this.#o.runner,
+      this.#o.paths.logFile(name),
+      options,
+      sink,
+      () =>
+        new ProvctlError("NotFound", "pidfile.no_logs", {
+          params: { service: name, log: this.#o.paths.logFile(name) },
+        }),
+    );
   }
 
   async list(): Promise<ServiceName[]> {
-    const result = await sh(this.#o.runner, `cd -- "$1" 2>/dev/null || exit 0; for f in *.json; do [ -e "$f" ] && echo "\${f%.json}"; done`, [
-      `${this.#o.paths.stateDir}/services`,
-    ]);
+    const result = await sh(
+      this.#o.runner,
+      `cd -- "$1" 2>/dev/null || exit 0; for f in *.json; do [ -e "$f" ] && echo "\${f%.json}"; done`,
+      [
+        `${this.#o.paths.stateDir}/services`,
+      ],
+    );
     const names: ServiceName[] = [];
     for (const line of result.stdout.split("\n")) {
       try {
@@ -235,39 +281,38 @@ export class PidfileBackend implements Backend {
   async #readEnvFile(def: ServiceDefinition): Promise<Record<string, string>> {
     const text = await readFileIfExists(this.#o.runner, def.envFile!);
     if (text === undefined) {
-      throw new ProvctlError("InvalidArgument", "pidfile.env_file_missing", { params: { service: def.name, file: def.envFile } });
+      throw new ProvctlError("InvalidArgument", "pidfile.env_file_missing", {
+        params: { service: def.name, file: def.envFile },
+      });
     }
-    return parseEnvLines(text);
+    return parseEnvFile(text, def.envFile!);
   }
 
   async #tail(name: ServiceName, lines: number): Promise<string> {
-    const result = await sh(this.#o.runner, `tail -n "$1" -- "$2" 2>/dev/null`, [String(lines), this.#o.paths.logFile(name)]);
+    const result = await sh(this.#o.runner, `tail -n "$1" -- "$2" 2>/dev/null`, [
+      String(lines),
+      this.#o.paths.logFile(name),
+    ]);
     return result.stdout.trimEnd();
   }
 
-  #scriptFailed(action: string, name: ServiceName, result: { code: number; stderr: string; timedOut: boolean }) {
+  #scriptFailed(
+    action: string,
+    name: ServiceName,
+    result: { code: number; stderr: string; timedOut: boolean },
+  ) {
     if (result.timedOut) {
-      return new ProvctlError("Timeout", "pidfile.script_timeout", { params: { action, service: name } });
+      return new ProvctlError("Timeout", "pidfile.script_timeout", {
+        params: { action, service: name },
+      });
     }
     return new ProvctlError("CommandFailed", "pidfile.script_failed", {
-      params: { action, service: name, code: result.code, reason: result.stderr.trim().split("\n").pop() ?? "" },
+      params: {
+        action,
+        service: name,
+        code: result.code,
+        reason: result.stderr.trim().split("\n").pop() ?? "",
+      },
     });
   }
-}
-
-/** KEY=VALUE lines; '#' comments; optional matching quotes around the value. */
-export function parseEnvLines(text: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const raw of text.split("\n")) {
-    const line = raw.trim().replace(/^export\s+/, "");
-    if (!line || line.startsWith("#")) continue;
-    const eq = line.indexOf("=");
-    if (eq <= 0) continue;
-    let value = line.slice(eq + 1).trim();
-    if (value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.endsWith(value[0])) {
-      value = value.slice(1, -1);
-    }
-    env[line.slice(0, eq).trim()] = value;
-  }
-  return env;
 }

@@ -5,7 +5,12 @@ export type ProcessStatus =
   | { readonly state: "not-running"; readonly note?: string }
   | { readonly state: "exited"; readonly code: number; readonly at?: Date }
   | { readonly state: "terminated"; readonly signal: string; readonly at?: Date }
-  | { readonly state: "failed"; readonly reason: string; readonly code?: number; readonly signal?: string };
+  | {
+    readonly state: "failed";
+    readonly reason: string;
+    readonly code?: number;
+    readonly signal?: string;
+  };
 
 export type ProcessState = ProcessStatus["state"];
 
@@ -21,6 +26,8 @@ export const Status = {
   }),
 };
 
-export function isRunning(status: ProcessStatus): status is Extract<ProcessStatus, { state: "running" }> {
+export function isRunning(
+  status: ProcessStatus,
+): status is Extract<ProcessStatus, { state: "running" }> {
   return status.state === "running";
 }

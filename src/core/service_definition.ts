@@ -42,7 +42,9 @@ export class ServiceDefinitionBuilder {
 
   binary(path: string): this {
     if (path.length === 0 || path.includes("\0")) {
-      throw new ProvctlError("InvalidArgument", "errors.binary_empty", { params: { service: this.name } });
+      throw new ProvctlError("InvalidArgument", "errors.binary_empty", {
+        params: { service: this.name },
+      });
     }
     this.#binary = path;
     return this;
@@ -80,7 +82,9 @@ export class ServiceDefinitionBuilder {
   }
   stopTimeoutMs(ms: number): this {
     if (!Number.isFinite(ms) || ms < 0) {
-      throw new ProvctlError("InvalidArgument", "errors.stop_timeout_invalid", { params: { value: ms } });
+      throw new ProvctlError("InvalidArgument", "errors.stop_timeout_invalid", {
+        params: { value: ms },
+      });
     }
     this.#stopTimeoutMs = ms;
     return this;
@@ -101,7 +105,9 @@ export class ServiceDefinitionBuilder {
 
   build(): ServiceDefinition {
     if (this.#binary === undefined) {
-      throw new ProvctlError("InvalidArgument", "errors.binary_missing", { params: { service: this.name } });
+      throw new ProvctlError("InvalidArgument", "errors.binary_missing", {
+        params: { service: this.name },
+      });
     }
     return Object.freeze({
       name: this.name,

@@ -12,7 +12,9 @@ export type ServiceName = string & { readonly [brand]: "ServiceName" };
 function describeChar(ch: string): string {
   const code = ch.codePointAt(0)!;
   if (ch === " ") return "space";
-  if (code < 0x20 || code === 0x7f) return `control character U+${code.toString(16).padStart(4, "0")}`;
+  if (code < 0x20 || code === 0x7f) {
+    return `control character U+${code.toString(16).padStart(4, "0")}`;
+  }
   if (/\s/u.test(ch)) return `whitespace U+${code.toString(16).padStart(4, "0")}`;
   return `'${ch}'`;
 }
@@ -32,7 +34,9 @@ export function parseServiceName(raw: string): ServiceName {
   if (raw.length === 0) fail("errors.name_empty");
   if (raw.length > SERVICE_NAME_MAX_LENGTH) fail("errors.name_too_long", { length: raw.length });
   for (const [index, ch] of [...raw].entries()) {
-    if (!ALLOWED.test(ch)) fail("errors.name_bad_char", { char: describeChar(ch), position: index + 1 });
+    if (!ALLOWED.test(ch)) {
+      fail("errors.name_bad_char", { char: describeChar(ch), position: index + 1 });
+    }
   }
   if (raw.startsWith("-") || raw.startsWith(".")) fail("errors.name_bad_start", { char: raw[0] });
   if (raw.includes("..")) fail("errors.name_dotdot");

@@ -18,7 +18,9 @@ export function sh(
 
 function failed(action: string, path: string, result: RunResult): ProvctlError {
   const reason = result.stderr.trim().split("\n").pop() || `exit code ${result.code}`;
-  const kind = /permission denied|read-only file system/i.test(reason) ? "PermissionDenied" : "CommandFailed";
+  const kind = /permission denied|read-only file system/i.test(reason)
+    ? "PermissionDenied"
+    : "CommandFailed";
   return new ProvctlError(kind, "errors.file_op_failed", { params: { action, path, reason } });
 }
 
@@ -45,7 +47,10 @@ trap - EXIT`;
 }
 
 /** The file's text, or undefined when it does not exist. */
-export async function readFileIfExists(runner: CommandRunner, path: string): Promise<string | undefined> {
+export async function readFileIfExists(
+  runner: CommandRunner,
+  path: string,
+): Promise<string | undefined> {
   const result = await sh(runner, `[ -e "$1" ] || exit 3; exec cat -- "$1"`, [path]);
   if (result.code === 3) return undefined;
   if (result.code !== 0) throw failed("read", path, result);
@@ -60,7 +65,8 @@ export async function removeFile(runner: CommandRunner, path: string): Promise<v
 
 /** Resolves the facts about the runner's machine in one command. */
 export async function probeHost(runner: CommandRunner): Promise<HostInfo> {
-  const script = `printf '%s\\n' "$(uname -s)" "$HOME" "\${TMPDIR:-/tmp}" "$(id -u)" "$(id -un)" "\${XDG_STATE_HOME:-}" "\${XDG_CONFIG_HOME:-}"`;
+  const script =
+    `printf '%s\\n' "$(uname -s)" "$HOME" "\${TMPDIR:-/tmp}" "$(id -u)" "$(id -un)" "\${XDG_STATE_HOME:-}" "\${XDG_CONFIG_HOME:-}"`;
   const result = await sh(runner, script);
   if (result.code !== 0) {
     throw new ProvctlError("CommandFailed", "errors.host_probe_failed", {

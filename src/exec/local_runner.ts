@@ -6,7 +6,10 @@ const decoder = new TextDecoder();
 
 function spawnError(program: string, error: unknown): ProvctlError {
   if (error instanceof Deno.errors.NotFound) {
-    return new ProvctlError("SpawnFailed", "errors.program_not_found", { params: { program }, cause: error });
+    return new ProvctlError("SpawnFailed", "errors.program_not_found", {
+      params: { program },
+      cause: error,
+    });
   }
   if (error instanceof Deno.errors.PermissionDenied) {
     return new ProvctlError("PermissionDenied", "errors.program_not_executable", {
@@ -24,7 +27,11 @@ export class LocalRunner implements CommandRunner {
   readonly target = "local";
   readonly remote = false;
 
-  async run(program: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  async run(
+    program: string,
+    args: readonly string[],
+    options: RunOptions = {},
+  ): Promise<RunResult> {
     const command = new Deno.Command(program, {
       args: [...args],
       env: options.env ? { ...options.env } : undefined,
@@ -53,7 +60,9 @@ export class LocalRunner implements CommandRunner {
     try {
       if (options.stdin !== undefined) {
         const writer = child.stdin.getWriter();
-        const data = typeof options.stdin === "string" ? new TextEncoder().encode(options.stdin) : options.stdin;
+        const data = typeof options.stdin === "string"
+          ? new TextEncoder().encode(options.stdin)
+          : options.stdin;
         await writer.write(data).catch(() => {});
         await writer.close().catch(() => {});
       }
@@ -103,7 +112,15 @@ export class LocalRunner implements CommandRunner {
 
 function signalNumber(name: Deno.Signal): number {
   const table: Partial<Record<Deno.Signal, number>> = {
-    SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15,
+    SIGHUP: 1,
+    SIGINT: 2,
+    SIGQUIT: 3,
+    SIGABRT: 6,
+    SIGKILL: 9,
+    SIGSEGV: 11,
+    SIGPIPE: 13,
+    SIGALRM: 14,
+    SIGTERM: 15,
   };
   return table[name] ?? 0;
 }

@@ -1,0 +1,28 @@
+#!/bin/sh
+# Runs provctl's whole test suite. On a fresh Debian machine, as root, it first installs
+# what the tests drive for real: OpenSSH (sshd fleets on loopback), systemd (run in its
+# own namespaces by the systemd tests), python3 (plist checks) and util-linux tools.
+set -eu
+cd "$(dirname "$0")/.."
+
+need=""
+command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need="$need openssh-server"
+command -v ssh-keyscan >/dev/null 2>&1 || need="$need openssh-client"
+[ -x /lib/systemd/systemd ] || need="$need systemd"
+command -v python3 >/dev/null 2>&1 || need="$need python3"
+command -v nsenter >/dev/null 2>&1 || need="$need util-linux"
+command -v ip >/dev/null 2>&1 || need="$need iproute2"
+if [ -n "$need" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing test dependencies:$need" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $need >/dev/null
+  else
+    echo "missing test dependencies:$need (tests that need them are skipped)" >&2
+  fi
+fi
+mkdir -p -m 0755 /run/sshd 2>/dev/null || true
+
+exec deno test --allow-all --quiet "$@" tests/

@@ -1,0 +1,234 @@
+/**
+ * The command tree. Command implementations are loaded lazily (`loader`), so
+ * `provctl status` never pays for SSH or HTTP modules it does not use.
+ */
+import { buildApplication, buildCommand, buildRouteMap } from "@stricli/core";
+import type { ProvctlContext } from "./context.ts";
+import { globalAliases, type GlobalFlags, globalFlagSpecs } from "./global_flags.ts";
+import { brief } from "./help_text.ts";
+import { applicationText } from "./stricli_text.ts";
+import { VERSION } from "../version.ts";
+import type { StartFlags } from "./commands/start.ts";
+import type { LogsFlags } from "./commands/logs.ts";
+
+const names = (placeholder: string, minimum = 0) => ({
+  kind: "array" as const,
+  parameter: { brief: brief("arg_names"), parse: String, placeholder },
+  minimum,
+});
+
+const start = buildCommand<StartFlags, string[], ProvctlContext>({
+  loader: async () => (await import("./commands/start.ts")).default,
+  parameters: {
+    flags: {
+      ...globalFlagSpecs,
+      binary: {
+        kind: "parsed",
+        parse: String,
+        optional: true,
+        placeholder: "PATH",
+        brief: brief("flag_binary"),
+      },
+      arg: {
+        kind: "parsed",
+        parse: String,
+        optional: true,
+        variadic: true,
+        placeholder: "ARG",
+        brief: brief("flag_arg"),
+      },
+      env: {
+        kind: "parsed",
+        parse: String,
+        optional: true,
+        variadic: true,
+        placeholder: "K=V",
+        brief: brief("flag_env"),
+      },
+      envFile: {
+        kind: "parsed",
+        parse: String,
+        optional: true,
+        placeholder: "FILE",
+        brief: brief("flag_env_file"),
+      },
+      workdir: {
+        kind: "parsed",
+        parse: String,
+        optional: true,
+        placeholder: "DIR",
+        brief: brief("flag_workdir"),
+      },
+      user: {
+        kind: "parsed",
+        parse: String,
+        optional: true,
+        placeholder: "USER",
+        brief: brief("flag_user"),
+      },
+      stopSignal: {
+        kind: "parsed",
+        parse: String,
+        optional: true,
+        placeholder: "SIG",
+        brief: brief("flag_stop_signal"),
+      },
+      stopTimeout: {
+        kind: "parsed",
+        parse: parseMs,
+        optional: true,
+        placeholder: "MS",
+        brief: brief("flag_stop_timeout"),
+      },
+      restart: {
+        kind: "parsed",
+        parse: String,
+        optional: true,
+        placeholder: "POLICY",
+        brief: brief("flag_restart"),
+      },
+      description: {
+        kind: "parsed",
+        parse: String,
+        optional: true,
+        placeholder: "TEXT",
+        brief: brief("flag_description"),
+      },
+    },
+    aliases: { ...globalAliases, e: "env", w: "workdir" },
+    positional: {
+      kind: "array",
+      parameter: { brief: brief("arg_start"), parse: String, placeholder: "NAME [-- CMD ARGS...]" },
+      minimum: 1,
+    },
+  },
+  docs: { brief: brief("cmd_start"), fullDescription: brief("cmd_start_full") },
+});
+
+const simple = (load: () => Promise<unknown>, docKey: string, minimum = 1) =>
+  buildCommand<GlobalFlags, string[], ProvctlContext>({
+    // deno-lint-ignore no-explicit-any
+    loader: load as any,
+    parameters: {
+      flags: globalFlagSpecs,
+      aliases: globalAliases,
+      positional: names("NAME", minimum),
+    },
+    docs: { brief: brief(docKey) },
+  });
+
+const stop = simple(async () => (await import("./commands/stop.ts")).default, "cmd_stop");
+const restart = simple(async () => (await import("./commands/restart.ts")).default, "cmd_restart");
+const status = simple(async () => (await import("./commands/status.ts")).default, "cmd_status", 0);
+
+const logs = buildCommand<LogsFlags, [string], ProvctlContext>({
+  loader: async () => (await import("./commands/logs.ts")).default,
+  parameters: {
+    flags: {
+      ...globalFlagSpecs,
+      lines: {
+        kind: "parsed",
+        parse: parseCount,
+        optional: true,
+        placeholder: "N",
+        brief: brief("flag_lines"),
+      },
+      follow: { kind: "boolean", optional: true, withNegated: false, brief: brief("flag_follow") },
+    },
+    // -f is --follow here, as in kubectl logs and tail; the services file is --file.
+    aliases: { o: "output", v: "verbose", q: "quiet", n: "lines", f: "follow" },
+    positional: {
+      kind: "tuple",
+      parameters: [{ brief: brief("arg_name"), parse: String, placeholder: "NAME" }],
+    },
+  },
+  docs: { brief: brief("cmd_logs") },
+});
+
+const noArgs = (load: () => Promise<unknown>, docKey: string) =>
+  buildCommand<GlobalFlags, [], ProvctlContext>({
+    // deno-lint-ignore no-explicit-any
+    loader: load as any,
+    parameters: { flags: globalFlagSpecs, aliases: globalAliases },
+    docs: { brief: brief(docKey) },
+  });
+
+const config = buildRouteMap({
+  routes: {
+    show: noArgs(async () => (await import("./commands/config.ts")).show, "cmd_config_show"),
+    path: noArgs(async () => (await import("./commands/config.ts")).path, "cmd_config_path"),
+  },
+  docs: { brief: brief("cmd_config") },
+});
+
+const version = noArgs(async () => (await import("./commands/version.ts")).default, "cmd_version");
+const doctor = noArgs(async () => (await import("./commands/doctor.ts")).default, "cmd_doctor");
+
+const completion = buildCommand<GlobalFlags, ["bash" | "zsh" | "fish"], ProvctlContext>({
+  loader: async () => (await import("./commands/completion.ts")).default,
+  parameters: {
+    flags: globalFlagSpecs,
+    aliases: globalAliases,
+    positional: {
+      kind: "tuple",
+      parameters: [{
+        brief: brief("arg_shell"),
+        placeholder: "SHELL",
+        parse: (s: string) => {
+          if (s === "bash" || s === "zsh" || s === "fish") return s;
+          throw new Error(brief("shell_invalid"));
+        },
+      }],
+    },
+  },
+  docs: { brief: brief("cmd_completion") },
+});
+
+const complete = buildCommand<Record<string, never>, string[], ProvctlContext>({
+  loader: async () => (await import("./commands/complete.ts")).default,
+  parameters: {
+    flags: {},
+    positional: { kind: "array", parameter: { brief: brief("arg_names"), parse: String } },
+  },
+  docs: { brief: brief("cmd_completion") },
+});
+
+export const routes = buildRouteMap({
+  routes: {
+    start,
+    stop,
+    restart,
+    status,
+    logs,
+    config,
+    version,
+    doctor,
+    completion,
+    __complete: complete,
+  },
+  docs: { brief: brief("app"), hideRoute: { __complete: true } },
+});
+
+export const app = buildApplication(routes, {
+  name: "provctl",
+  versionInfo: { currentVersion: VERSION },
+  scanner: { caseStyle: "allow-kebab-for-camel", allowArgumentEscapeSequence: true },
+  documentation: {
+    caseStyle: "convert-camel-to-kebab",
+    useAliasInUsageLine: true,
+    disableAnsiColor: false,
+  },
+  localization: { loadText: () => applicationText() },
+});
+
+function parseMs(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new Error(brief("ms_invalid"));
+  return n;
+}
+
+function parseCount(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new Error(brief("count_invalid"));
+  return n;
+}

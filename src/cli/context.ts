@@ -1,0 +1,48 @@
+/**
+ * The context every command runs with: where output goes, the environment, and
+ * whether stdout/stderr are terminals. Tests build one with captured streams.
+ */
+import type { CommandContext } from "@stricli/core";
+
+export interface Writable {
+  write(text: string): void;
+}
+
+export interface ProvctlContext extends CommandContext {
+  readonly process: {
+    readonly stdout: Writable;
+    readonly stderr: Writable;
+    readonly env: Readonly<Record<string, string>>;
+    exitCode?: number | string | null;
+  };
+  readonly stdoutIsTty: boolean;
+  readonly stderrIsTty: boolean;
+  readonly stdinIsTty: boolean;
+  readonly cwd: string;
+}
+
+const encoder = new TextEncoder();
+
+function writerFor(file: { writeSync(p: Uint8Array): number }): Writable {
+  return {
+    write(text: string) {
+      let data = encoder.encode(text);
+      // writeSync may write part of the buffer to a pipe; loop until all is out.
+      while (data.length > 0) data = data.subarray(file.writeSync(data));
+    },
+  };
+}
+
+export function processContext(): ProvctlContext {
+  return {
+    process: {
+      stdout: writerFor(Deno.stdout),
+      stderr: writerFor(Deno.stderr),
+      env: Deno.env.toObject(),
+    },
+    stdoutIsTty: Deno.stdout.isTerminal(),
+    stderrIsTty: Deno.stderr.isTerminal(),
+    stdinIsTty: Deno.stdin.isTerminal(),
+    cwd: Deno.cwd(),
+  };
+}

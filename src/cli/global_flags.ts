@@ -1,0 +1,51 @@
+/**
+ * Flags every command accepts (kubectl-style global flags). Stricli has no global
+ * flags, so each command spreads these into its own flag set.
+ */
+import type { TypedFlagParameter } from "@stricli/core";
+import { BACKEND_NAMES, type BackendName } from "../backends/backend.ts";
+import { brief } from "./help_text.ts";
+import type { ProvctlContext } from "./context.ts";
+
+export type OutputFormat = "text" | "json";
+
+export interface GlobalFlags {
+  readonly output?: OutputFormat;
+  readonly backend?: "auto" | BackendName;
+  readonly configDir?: string;
+  readonly file?: string;
+  readonly verbose?: boolean;
+  readonly quiet?: boolean;
+  readonly noColor?: boolean;
+}
+
+type FlagSpec<T> = { readonly [K in keyof T]-?: TypedFlagParameter<T[K], ProvctlContext> };
+
+export const globalFlagSpecs: FlagSpec<GlobalFlags> = {
+  output: { kind: "enum", values: ["text", "json"], optional: true, brief: brief("flag_output") },
+  backend: {
+    kind: "enum",
+    values: ["auto", ...BACKEND_NAMES],
+    optional: true,
+    brief: brief("flag_backend"),
+  },
+  configDir: {
+    kind: "parsed",
+    parse: String,
+    optional: true,
+    placeholder: "DIR",
+    brief: brief("flag_config_dir"),
+  },
+  file: {
+    kind: "parsed",
+    parse: String,
+    optional: true,
+    placeholder: "FILE",
+    brief: brief("flag_file"),
+  },
+  verbose: { kind: "boolean", optional: true, withNegated: false, brief: brief("flag_verbose") },
+  quiet: { kind: "boolean", optional: true, withNegated: false, brief: brief("flag_quiet") },
+  noColor: { kind: "boolean", optional: true, withNegated: false, brief: brief("flag_no_color") },
+};
+
+export const globalAliases = { o: "output", f: "file", v: "verbose", q: "quiet" } as const;

@@ -1,0 +1,153 @@
+/**
+ * Session: what one command invocation needs, built lazily from the context and the
+ * global flags — configuration, messages, output, the runner and the backend.
+ */
+import type { Backend, BackendName } from "../backends/backend.ts";
+import { isProvctlError, type MessageParams, ProvctlError } from "../core/errors.ts";
+import type { ServiceName } from "../core/service_name.ts";
+import type { Messages } from "../config/messages.ts";
+import { LocalRunner } from "../exec/local_runner.ts";
+import type { CommandRunner, HostInfo } from "../exec/runner.ts";
+import type { ProvctlContext } from "./context.ts";
+import type { GlobalFlags, OutputFormat } from "./global_flags.ts";
+import { type Palette, palette } from "./render.ts";
+import { loadSettings, type Settings } from "./settings.ts";
+import { renderError } from "./errors.ts";
+
+export class Session {
+  readonly ctx: ProvctlContext;
+  readonly flags: GlobalFlags;
+  #settings?: Settings;
+  #runner?: CommandRunner;
+  #hostInfo?: HostInfo;
+  readonly #backends = new Map<string, Backend>();
+
+  constructor(ctx: ProvctlContext, flags: GlobalFlags) {
+    this.ctx = ctx;
+    this.flags = flags;
+  }
+
+  async settings(): Promise<Settings> {
+    this.#settings ??= await loadSettings({ ctx: this.ctx, flags: this.flags });
+    return this.#settings;
+  }
+
+  /** Settings already loaded (commands call settings() first). */
+  get loaded(): Settings {
+    if (!this.#settings) throw new Error("settings() not awaited");
+    return this.#settings;
+  }
+
+  get messages(): Messages {
+    return this.loaded.messages;
+  }
+
+  get output(): OutputFormat {
+    return this.flags.output ?? this.#settings?.output ?? "text";
+  }
+
+  get colors(): Palette {
+    const env = this.ctx.process.env;
+    const mode = this.#settings?.color ?? "auto";
+    const enabled = !this.flags.noColor && env.NO_COLOR === undefined &&
+      (mode === "always" || (mode === "auto" && this.ctx.stdoutIsTty && env.TERM !== "dumb"));
+    return palette(enabled);
+  }
+
+  /** The answer: stdout. */
+  out(text: string): void {
+    this.ctx.process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+  }
+
+  /** Progress and notes: stderr, silenced by -q. */
+  note(key: string, params: MessageParams = {}): void {
+    if (this.flags.quiet) return;
+    this.ctx.process.stderr.write(`${this.messages.format(key, params)}\n`);
+  }
+
+  /** Details shown with -v. */
+  debug(text: string): void {
+    if (this.flags.verbose) this.ctx.process.stderr.write(`${text}\n`);
+  }
+
+  format(key: string, params: MessageParams = {}): string {
+    return this.messages.format(key, params);
+  }
+
+  runner(): CommandRunner {
+    this.#runner ??= new LocalRunner();
+    return this.#runner;
+  }
+
+  async hostInfo(): Promise<HostInfo> {
+    if (!this.#hostInfo) {
+      const env = this.ctx.process.env;
+      const home = env.HOME ?? "/";
+      this.#hostInfo = {
+        os: Deno.build.os === "darwin"
+          ? "Darwin"
+          : Deno.build.os === "linux"
+          ? "Linux"
+          : Deno.build.os,
+        home,
+        tmp: (env.TMPDIR ?? "/tmp").replace(/\/+$/, "") || "/tmp",
+        uid: Deno.uid() ?? 0,
+        user: env.USER ?? env.LOGNAME ?? "",
+        xdgStateHome: env.XDG_STATE_HOME || undefined,
+        xdgConfigHome: env.XDG_CONFIG_HOME || undefined,
+      };
+    }
+    return this.#hostInfo;
+  }
+
+  /** The backend for a service: --backend, then the service file's, then config, then auto. */
+  async backend(requested?: string): Promise<Backend> {
+    const settings = await this.settings();
+    // Values from the services file and config were validated by the loader.
+    const choice = (this.flags.backend ?? requested ?? settings.backend) as BackendName | "auto";
+    const cached = this.#backends.get(choice);
+    if (cached) return cached;
+    const { createBackend } = await import("../backends/select.ts");
+    const backend = await createBackend(choice, {
+      runner: this.runner(),
+      host: await this.hostInfo(),
+      settings,
+    });
+    this.#backends.set(choice, backend);
+    return backend;
+  }
+
+  /** Prints an error the way users should see it and returns its exit code. */
+  fail(error: unknown): number {
+    const { text, exitCode } = renderError(error, {
+      messages: this.#settings?.messages,
+      verbose: this.flags.verbose ?? false,
+      colors: this.colors,
+    });
+    this.ctx.process.stderr.write(text);
+    return exitCode;
+  }
+}
+
+/** Wraps a command body: errors become a message and an exit code, never an uncaught throw. */
+export function command<F extends GlobalFlags, A extends unknown[]>(
+  body: (session: Session, flags: F, ...args: A) => Promise<number | void>,
+) {
+  return async function (this: ProvctlContext, flags: F, ...args: A): Promise<void> {
+    const session = new Session(this, flags);
+    let code: number;
+    try {
+      await session.settings();
+      code = (await body(session, flags, ...args)) ?? 0;
+    } catch (error) {
+      code = session.fail(error);
+    }
+    this.process.exitCode = code;
+  };
+}
+
+export function serviceNotFound(name: ServiceName): ProvctlError {
+  return new ProvctlError("NotFound", "cli.service_unknown", { params: { service: name } });
+}
+
+export { isProvctlError };

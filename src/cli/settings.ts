@@ -1,0 +1,67 @@
+/**
+ * Settings: the typed view of the merged configuration that commands and backends use.
+ * Built from the layered config loader (src/config/loader.ts).
+ */
+import type { BackendName } from "../backends/backend.ts";
+import type { Messages } from "../config/messages.ts";
+import type { RestartPolicy } from "../core/service_definition.ts";
+import type { SignalName } from "../core/signals.ts";
+import type { ProvctlContext } from "./context.ts";
+import type { GlobalFlags, OutputFormat } from "./global_flags.ts";
+import { loadConfig, type LoadedConfig } from "../config/loader.ts";
+
+export interface Settings {
+  readonly config: LoadedConfig;
+  readonly messages: Messages;
+  readonly backend: "auto" | BackendName;
+  readonly output: OutputFormat;
+  readonly color: "auto" | "always" | "never";
+  readonly paths: {
+    readonly stateDir: string;
+    readonly pidFile: string;
+    readonly logFile: string;
+    readonly servicesFile: string;
+  };
+  readonly timeouts: {
+    readonly stopMs: number;
+    readonly startGraceMs: number;
+    readonly lockMs: number;
+    readonly commandMs: number;
+  };
+  readonly service: { readonly stopSignal: SignalName; readonly restart: RestartPolicy };
+  readonly logLines: number;
+}
+
+export async function loadSettings(
+  options: { ctx: ProvctlContext; flags: GlobalFlags },
+): Promise<Settings> {
+  const config = await loadConfig({
+    configDir: options.flags.configDir,
+    env: options.ctx.process.env,
+  });
+  const c = config;
+  return {
+    config,
+    messages: config.messages,
+    backend: c.string("general.backend") as Settings["backend"],
+    output: c.string("general.output") as OutputFormat,
+    color: c.string("general.color") as Settings["color"],
+    paths: {
+      stateDir: c.string("paths.state_dir"),
+      pidFile: c.string("paths.pid_file"),
+      logFile: c.string("paths.log_file"),
+      servicesFile: c.string("paths.services_file"),
+    },
+    timeouts: {
+      stopMs: c.integer("timeouts.stop_ms"),
+      startGraceMs: c.integer("timeouts.start_grace_ms"),
+      lockMs: c.integer("timeouts.lock_ms"),
+      commandMs: c.integer("timeouts.command_ms"),
+    },
+    service: {
+      stopSignal: c.string("service.stop_signal") as SignalName,
+      restart: c.string("service.restart") as RestartPolicy,
+    },
+    logLines: c.integer("logs.lines"),
+  };
+}
