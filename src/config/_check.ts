@@ -104,13 +104,13 @@ export function unknownKey(
   key: string,
   location: string,
   candidates: Iterable<string>,
-  hint?: string,
+  options: { hint?: string; params?: Record<string, string> } = {},
 ) {
   const suggestion = nearest(key, candidates);
   return new ProvctlError(
     "InvalidConfig",
     suggestion ? "config.unknown_key_suggest" : "config.unknown_key",
-    { params: { location, key, suggestion }, hint },
+    { params: { ...options.params, location, key, suggestion }, hint: options.hint },
   );
 }
 
@@ -125,7 +125,10 @@ export function nearest(name: string, candidates: Iterable<string>): string | un
   let bestScore = Infinity;
   for (const candidate of candidates) {
     const c = candidate.toLowerCase();
-    const score = lastSegment(c) === last && c !== lower ? 1 : editDistance(lower, c);
+    let score = editDistance(lower, c);
+    // The same name in another table (a key in the wrong table) or a cut-off name.
+    if (lastSegment(c) === last && c !== lower) score = Math.min(score, 1);
+    else if (last.length >= 3 && lastSegment(c).startsWith(last)) score = Math.min(score, 2);
     if (score < bestScore || (score === bestScore && best !== undefined && candidate < best)) {
       best = candidate;
       bestScore = score;

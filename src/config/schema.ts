@@ -145,7 +145,7 @@ export class ConfigSchema {
         this.keys.get(key)?.type === "integer" ? MAX_INTEGER : Infinity,
       );
       if (!(value >= min && value <= max)) {
-        throw invalid("out_of_range", key, where, { value, range: describeRange(min, max) });
+        throw invalid("out_of_range", key, where, { value, range: describeRange(min, max, value) });
       }
     }
     return value;
@@ -171,13 +171,13 @@ export class ConfigSchema {
         }
         const spec = known ? this.keys.get(key) : undefined;
         if (!spec) {
-          throw unknownKey(key, doc.locate(path), candidates, "config.hint_keys");
+          throw unknownKey(key, doc.locate(path), candidates, { hint: "config.hint_keys" });
         }
         const where = { location: doc.locate(path) };
         if (typeof raw === "bigint" && (raw > BigInt(MAX_INTEGER) || raw < -BigInt(MAX_INTEGER))) {
           throw invalid("out_of_range", key, where, {
             value: String(raw),
-            range: describeRange(-MAX_INTEGER, MAX_INTEGER),
+            range: describeRange(-MAX_INTEGER, MAX_INTEGER, Number(raw)),
           });
         }
         const value = coerce(raw, spec.type);
@@ -210,10 +210,9 @@ function checkTemplate(key: string, template: string, rule: KeyConstraint, where
   }
 }
 
-function describeRange(min: number, max: number): string {
-  if (min === -Infinity) return `<= ${max}`;
-  if (max === Infinity) return `>= ${min}`;
-  return `between ${min} and ${max}`;
+/** The bound `value` broke, e.g. ">= 0". */
+function describeRange(min: number, max: number, value: number): string {
+  return value < min ? `>= ${min}` : `<= ${max}`;
 }
 
 /**
