@@ -128,7 +128,7 @@ export function nearest(name: string, candidates: Iterable<string>): string | un
     let score = editDistance(lower, c);
     // The same name in another table (a key in the wrong table) or a cut-off name.
     if (lastSegment(c) === last && c !== lower) score = Math.min(score, 1);
-    else if (last.length >= 3 && lastSegment(c).startsWith(last)) score = Math.min(score, 2);
+    else if (last.length >= 3 && isAbbreviation(last, lastSegment(c))) score = Math.min(score, 2);
     if (score < bestScore || (score === bestScore && best !== undefined && candidate < best)) {
       best = candidate;
       bestScore = score;
@@ -136,6 +136,14 @@ export function nearest(name: string, candidates: Iterable<string>): string | un
   }
   const limit = Math.max(2, Math.floor(last.length / 3));
   return bestScore <= limit ? best : undefined;
+}
+
+/** "lock" for "lock_ms", "workdir" for "working_dir": the letters in order, most of them. */
+function isAbbreviation(short: string, long: string): boolean {
+  if (long.length > 2 * short.length) return false;
+  let i = 0;
+  for (const ch of long) if (ch === short[i]) i++;
+  return i === short.length;
 }
 
 function lastSegment(key: string): string {
