@@ -1,0 +1,435 @@
+/**
+ * ssh_config resolution compared with what the real OpenSSH client resolves
+ * (`ssh -G HOST -F FILE`), plus error cases.
+ */
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { isProvctlError, type ProvctlError } from "../../src/core/errors.ts";
+import { embeddedMessages, Messages } from "../../src/config/messages.ts";
+import { resolveSshHost, type SshHostConfig } from "../../src/ssh/ssh_config.ts";
+
+const FIXTURES = fileURLToPath(new URL("./fixtures/", import.meta.url));
+// ssh expands ~ with the passwd entry of the user running it; the tests compare with that.
+const HOME = "/root";
+const USER = "root";
+const messages = new Messages(embeddedMessages());
+
+async function exec(
+  program: string,
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(program, {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** `ssh -G` output as keyword -> values (identityfile repeats). */
+async function sshG(
+  alias: string,
+  file: string,
+  runner: string[] = [],
+): Promise<Map<string, string[]>> {
+  const out = await exec(runner[0] ?? "ssh", [
+    ...runner.slice(1),
+    ...(runner.length ? ["ssh"] : []),
+    "-G",
+    alias,
+    "-F",
+    file,
+  ]);
+  assert.equal(out.code, 0, `ssh -G ${alias} -F ${file}: ${out.stderr}`);
+  const map = new Map<string, string[]>();
+  for (const line of out.stdout.split("\n")) {
+    const space = line.indexOf(" ");
+    if (space < 0) continue;
+    const key = line.slice(0, space);
+    map.set(key, [...(map.get(key) ?? []), line.slice(space + 1)]);
+  }
+  return map;
+}
+
+function expectedIdentity(raw: string, home: string): string {
+  return raw.startsWith("~/") ? home + raw.slice(1) : raw;
+}
+
+/** Asserts that our resolution equals ssh -G's on every field provctl uses. */
+async function compareWithSsh(
+  alias: string,
+  file: string,
+  options: { home?: string; runner?: string[]; oursFile?: string } = {},
+) {
+  const home = options.home ?? HOME;
+  const ours = await resolveSshHost(alias, {
+    configFile: options.oursFile ?? file,
+    home,
+    user: USER,
+  });
+  const g = await sshG(alias, file, options.runner);
+  // ssh expanded ~ to /root; in the namespace test that directory is our `home`.
+  const one = (key: string) => g.get(key)?.[0]?.replaceAll(`${HOME}/`, `${home}/`);
+  const ctx = `${alias} in ${file}`;
+  assert.equal(ours.alias, alias);
+  assert.equal(ours.hostname, one("hostname"), `hostname of ${ctx}`);
+  assert.equal(ours.user ?? USER, one("user"), `user of ${ctx}`);
+  assert.equal(String(ours.port), one("port"), `port of ${ctx}`);
+  assert.equal(
+    ours.identitiesOnly ? "yes" : "no",
+    one("identitiesonly"),
+    `identitiesonly of ${ctx}`,
+  );
+  // ssh -G prints a multi-hop ProxyJump as written; ssh:// URIs mean the same hop.
+  const jump = (one("proxyjump") ?? "").split(",").map((h) =>
+    h.replace(/^ssh:\/\/(.*?)\/?$/, "$1")
+  );
+  assert.equal(ours.proxyJump.join(","), jump.join(","), `proxyjump of ${ctx}`);
+  const strict = { yes: "true", no: "false", off: "false", ask: "ask", "accept-new": "accept-new" };
+  assert.equal(
+    strict[ours.strictHostKeyChecking ?? "ask"],
+    one("stricthostkeychecking"),
+    `strict of ${ctx}`,
+  );
+  assert.equal(
+    ours.userKnownHostsFiles.join(" ") || "none",
+    one("userknownhostsfile"),
+    `known hosts of ${ctx}`,
+  );
+  assert.equal(ours.hostKeyAlias, one("hostkeyalias"), `hostkeyalias of ${ctx}`);
+  assert.equal(
+    String(ours.connectTimeoutSec ?? "none"),
+    one("connecttimeout") === "0" ? "none" : one("connecttimeout"),
+  );
+  assert.equal(
+    String(ours.serverAliveIntervalSec ?? 0),
+    one("serveraliveinterval"),
+    `serveraliveinterval of ${ctx}`,
+  );
+  assert.equal(
+    String(ours.serverAliveCountMax ?? 3),
+    one("serveralivecountmax"),
+    `serveralivecountmax of ${ctx}`,
+  );
+  // ssh -G prints identity files before token expansion; those without tokens compare directly.
+  const files = g.get("identityfile") ?? [];
+  assert.equal(ours.identityFiles.length, files.length, `identity files of ${ctx}: ${files}`);
+  files.forEach((f, i) => {
+    if (!f.includes("%")) assert.equal(ours.identityFiles[i], expectedIdentity(f, home), ctx);
+  });
+  return ours;
+}
+
+async function rejects(
+  promise: Promise<unknown>,
+  kind: ProvctlError["kind"],
+): Promise<ProvctlError> {
+  try {
+    await promise;
+  } catch (e) {
+    assert.ok(isProvctlError(e, kind), `expected ProvctlError ${kind}, got ${e}`);
+    return e;
+  }
+  assert.fail(`expected ProvctlError ${kind}, but it resolved`);
+}
+
+Deno.test("fixture configs resolve like ssh -G", async () => {
+  const cases: [string, string[]][] = [
+    ["basic.ssh_config", [
+      "web1",
+      "web2",
+      "WEB1",
+      "db-1",
+      "db-10",
+      "bastion",
+      "api.prod",
+      "legacy.prod",
+      "other",
+    ]],
+    ["forms.ssh_config", ["quoted1", "plain", "other"]],
+    ["match.ssh_config", ["short", "long.example", "other", "short2"]],
+  ];
+  for (const [file, aliases] of cases) {
+    for (const alias of aliases) await compareWithSsh(alias, FIXTURES + file);
+  }
+});
+
+Deno.test("resolved values of the fixtures (beyond ssh -G agreement)", async () => {
+  const basic = FIXTURES + "basic.ssh_config";
+  const web1 = await resolveSshHost("web1", { configFile: basic, home: "/home/u", user: "u" });
+  assert.deepEqual(
+    web1,
+    {
+      alias: "web1",
+      hostname: "web1.internal.example",
+      user: "deploy",
+      port: 2201,
+      identityFiles: ["/home/u/.ssh/id_ed25519"],
+      identitiesOnly: false,
+      proxyJump: [],
+      strictHostKeyChecking: "accept-new",
+      userKnownHostsFiles: ["/home/u/.ssh/known_hosts", "/home/u/.ssh/known_hosts2"],
+      connectTimeoutSec: 15,
+      serverAliveIntervalSec: 60,
+      serverAliveCountMax: 5,
+    } satisfies SshHostConfig,
+  );
+  const db = await resolveSshHost("db-1", { configFile: basic, home: "/home/u", user: "u" });
+  assert.equal(db.hostname, "10.1.0.%lit");
+  assert.deepEqual(db.identityFiles, ["/home/u/.ssh/db_key", "/home/u/.ssh/id_ed25519"]);
+  const prod = await resolveSshHost("api.prod", { configFile: basic, home: "/home/u", user: "u" });
+  assert.deepEqual(prod.proxyJump, ["bastion", "ops@relay.example:2222"]);
+  assert.equal(prod.strictHostKeyChecking, "yes");
+  assert.deepEqual(prod.userKnownHostsFiles, [
+    "/home/u/.ssh/known_hosts_prod",
+    "/etc/ssh/prod_known_hosts",
+  ]);
+  const legacy = await resolveSshHost("legacy.prod", {
+    configFile: basic,
+    home: "/home/u",
+    user: "u",
+  });
+  assert.deepEqual(legacy.proxyJump, []);
+  assert.equal(legacy.strictHostKeyChecking, "no");
+  const forms = await resolveSshHost("quoted1", {
+    configFile: FIXTURES + "forms.ssh_config",
+    home: "/h",
+  });
+  assert.deepEqual(forms.identityFiles, [
+    "/tmp/dir with spaces/id",
+    "/tmp/single quoted",
+    "/tmp/escaped space",
+  ]);
+  assert.equal(forms.hostname, "first.example");
+  assert.equal(forms.strictHostKeyChecking, "off");
+  assert.equal(forms.connectTimeoutSec, 90);
+  assert.deepEqual(forms.userKnownHostsFiles, []);
+  assert.deepEqual(forms.proxyJump, ["hop@jump.example:2200", "[::1]:23"]);
+});
+
+Deno.test("generated configs: includes, token expansion, first-wins, proxy precedence", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "provctl-sshcfg-" });
+  try {
+    await Deno.mkdir(`${dir}/conf.d`);
+    await Deno.writeTextFile(`${dir}/conf.d/10-a.conf`, "Host inc*\n  Port 3001\n  User from-a\n");
+    await Deno.writeTextFile(
+      `${dir}/conf.d/20-b.conf`,
+      `Host *\n  Port 3002\n  Include ${dir}/nested.conf\n`,
+    );
+    await Deno.writeTextFile(`${dir}/conf.d/.hidden.conf`, "Port 9999\n");
+    await Deno.writeTextFile(`${dir}/nested.conf`, "HostKeyAlias nested-alias\nHost never\n");
+    await Deno.writeTextFile(`${dir}/inactive.conf`, "Port 3999\nHost *\nUser from-inactive\n");
+    const main = `${dir}/main.conf`;
+    await Deno.writeTextFile(
+      main,
+      [
+        `Host nothing-matches`,
+        `  Include ${dir}/inactive.conf`,
+        `Host *`,
+        `  Include ${dir}/conf.d/*.conf ${dir}/missing-*.conf ${dir}/missing.conf`,
+        `  ConnectTimeout 5`,
+        `Host pc`,
+        `  ProxyCommand none`,
+        `  ProxyJump ignored-after-proxycommand`,
+        `Host pj`,
+        `  ProxyJump a,b@c:2,d`,
+        `  ProxyCommand nc %h %p`,
+        `Host *`,
+        `  IdentityFile ~/.ssh/id_%r_%h_%u_%d_%%`,
+        `  UserKnownHostsFile ~/kh_%h %d/kh2`,
+      ].join("\n"),
+    );
+    for (const alias of ["inc1", "other", "pc", "pj"]) await compareWithSsh(alias, main);
+    const inc = await resolveSshHost("inc1", { configFile: main, home: "/h", user: "me" });
+    assert.equal(inc.port, 3001);
+    assert.equal(inc.user, "from-a");
+    assert.equal(inc.hostKeyAlias, "nested-alias");
+    assert.equal(inc.connectTimeoutSec, 5);
+    assert.deepEqual(inc.identityFiles, ["/h/.ssh/id_from-a_inc1_me_/h_%"]);
+    assert.deepEqual(inc.userKnownHostsFiles, ["/h/kh_inc1", "/h/kh2"]);
+    assert.deepEqual((await resolveSshHost("pj", { configFile: main })).proxyJump, [
+      "a",
+      "b@c:2",
+      "d",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("identity file tokens expand like the ssh client's (ssh -v against a loopback listener)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "provctl-sshcfg-" });
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  // Accept and drop connections: ssh loads its identity files right after connecting.
+  const accepting = (async () => {
+    for await (const conn of listener) conn.close();
+  })();
+  try {
+    const file = `${dir}/config`;
+    await Deno.writeTextFile(
+      file,
+      [
+        "Host web",
+        "  HostName 127.0.0.1",
+        `  Port ${port}`,
+        "  User bob",
+        "  IdentityFile ~/.ssh/id_%r_%h_%u_%d",
+        `  IdentityFile ${dir}/%%lit_%n_%p_%h`,
+        "  IdentityFile /tmp/${HOME}_x",
+      ].join("\n"),
+    );
+    const out = await exec("ssh", [
+      "-v",
+      "-F",
+      file,
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "ConnectTimeout=5",
+      "web",
+      "true",
+    ]);
+    const loaded = [...out.stderr.matchAll(/identity file (\S+) type/g)].map((m) => m[1])
+      .filter((f) => !f.endsWith("-cert"));
+    assert.equal(loaded.length, 3, out.stderr);
+    const ours = await resolveSshHost("web", {
+      configFile: file,
+      home: HOME,
+      user: Deno.env.get("USER") ?? USER,
+    });
+    assert.deepEqual(ours.identityFiles, loaded);
+  } finally {
+    listener.close();
+    await accepting.catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("default ~/.ssh/config and relative Include resolve like ssh with that home", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "provctl-sshhome-" });
+  try {
+    await Deno.mkdir(`${dir}/.ssh/includes`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/.ssh/config`, "Include includes/*\nHost *\n  User outer\n");
+    await Deno.writeTextFile(
+      `${dir}/.ssh/includes/one`,
+      "Host rel\n  Port 4001\n  IdentityFile ~/.ssh/rel_key\n",
+    );
+    // Make ssh see `dir` as root's home: bind-mount it over /root in a private mount namespace.
+    const runner = ["unshare", "-m", "sh", "-c", `mount --bind "$0" /root && exec "$@"`, dir];
+    for (const alias of ["rel", "other"]) {
+      {
+        await compareWithSsh(alias, `${HOME}/.ssh/config`, {
+          runner,
+          home: dir,
+          oursFile: `${dir}/.ssh/config`,
+        });
+      }
+    }
+    // The same through the default path (no configFile), which also reads /etc/ssh/ssh_config.
+    const rel = await resolveSshHost("rel", { home: dir, user: USER });
+    assert.equal(rel.port, 4001);
+    assert.equal(rel.user, "outer");
+    assert.deepEqual(rel.identityFiles, [`${dir}/.ssh/rel_key`]);
+    const missing = await resolveSshHost("x", { home: `${dir}/nowhere`, user: USER });
+    assert.equal(missing.port, 22);
+    assert.equal(missing.hostname, "x");
+    assert.deepEqual(missing.userKnownHostsFiles, [
+      `${dir}/nowhere/.ssh/known_hosts`,
+      `${dir}/nowhere/.ssh/known_hosts2`,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("malformed values are InvalidConfig naming file:line, as ssh also refuses them", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "provctl-sshcfg-" });
+  try {
+    const cases: { text: string; line: number; key: string }[] = [
+      { text: "Host x\n  Port abc\n", line: 2, key: "ssh_config.bad_value" },
+      { text: "Host nomatch\n\n  Port 70000\n", line: 3, key: "ssh_config.bad_value" },
+      { text: "Port 0\n", line: 1, key: "ssh_config.bad_value" },
+      { text: "# c\nIdentitiesOnly maybe\n", line: 2, key: "ssh_config.bad_value" },
+      { text: "StrictHostKeyChecking sometimes\n", line: 1, key: "ssh_config.bad_value" },
+      { text: "ConnectTimeout 1x\n", line: 1, key: "ssh_config.bad_value" },
+      { text: "ServerAliveCountMax -1\n", line: 1, key: "ssh_config.bad_value" },
+      { text: "ProxyJump bad:port:x\n", line: 1, key: "ssh_config.bad_value" },
+      { text: "IdentityFile /a /b\n", line: 1, key: "ssh_config.extra_arguments" },
+      { text: "Port\n", line: 1, key: "ssh_config.missing_argument" },
+      { text: "Host\n", line: 1, key: "ssh_config.missing_argument" },
+      { text: "Match bogus x\n", line: 1, key: "ssh_config.match_syntax" },
+      { text: "HostName a%xb\n", line: 1, key: "ssh_config.bad_token" },
+      { text: 'IdentityFile "/unterminated\n', line: 1, key: "ssh_config.syntax" },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const file = `${dir}/bad${i}`;
+      await Deno.writeTextFile(file, c.text);
+      const e = await rejects(resolveSshHost("x", { configFile: file }), "InvalidConfig");
+      assert.equal(e.key, c.key, c.text);
+      assert.equal(e.params.file, file);
+      assert.equal(e.params.line, c.line, c.text);
+      const text = messages.format(e.key, e.params);
+      assert.ok(text.startsWith(`${file}:${c.line}: `), text);
+      assert.doesNotMatch(text, /\{[a-z_]+\}/, text);
+      // The real client refuses the same file.
+      assert.notEqual(
+        (await exec("ssh", ["-G", "x", "-F", file])).code,
+        0,
+        `ssh accepted ${c.text}`,
+      );
+    }
+    // An Include that includes itself hits the depth limit instead of looping.
+    const loop = `${dir}/loop`;
+    await Deno.writeTextFile(loop, `Host *\nInclude ${loop}\n`);
+    const e = await rejects(resolveSshHost("x", { configFile: loop }), "InvalidConfig");
+    assert.equal(e.key, "ssh_config.include_depth");
+    assert.equal((await exec("ssh", ["-G", "x", "-F", loop])).code, 255);
+    // A missing explicit config file is an error, unlike a missing ~/.ssh/config.
+    assert.equal(
+      (await rejects(resolveSshHost("x", { configFile: `${dir}/none` }), "InvalidConfig")).key,
+      "ssh_config.not_found",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("settings provctl cannot honour fail instead of being silently ignored", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "provctl-sshcfg-" });
+  try {
+    const file = `${dir}/config`;
+    await Deno.writeTextFile(
+      file,
+      [
+        'Match host agent-only exec "true"',
+        "  IdentityAgent ~/.agent.sock", // not a keyword we use: block is harmless
+        'Match host guarded exec "test -e /tmp"',
+        "  Port 2999",
+        'Match host elsewhere exec "true"',
+        "  Port 2998",
+        "Host viacommand",
+        "  ProxyCommand nc %h %p",
+        "Host *",
+        "  Port 2000",
+      ].join("\n"),
+    );
+    assert.equal((await resolveSshHost("agent-only", { configFile: file })).port, 2000);
+    // A block that sets Port and could apply (host matches, exec unknown): refuse to guess.
+    const e = await rejects(resolveSshHost("guarded", { configFile: file }), "Unsupported");
+    assert.equal(e.key, "ssh_config.match_unsupported");
+    assert.equal(e.params.line, 3);
+    assert.match(messages.format(e.key, e.params), /Match host guarded exec test -e \/tmp/);
+    // ssh really applies it, which is why provctl must not ignore it.
+    assert.equal((await sshG("guarded", file)).get("port")?.[0], "2999");
+    // The same kind of block for another host does not matter.
+    assert.equal((await resolveSshHost("other", { configFile: file })).port, 2000);
+    const pc = await rejects(resolveSshHost("viacommand", { configFile: file }), "Unsupported");
+    assert.equal(pc.key, "ssh_config.proxy_command");
+    assert.equal(pc.params.line, 8);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
