@@ -125,6 +125,7 @@ export function nearest(name: string, candidates: Iterable<string>): string | un
   let bestScore = Infinity;
   for (const candidate of candidates) {
     const c = candidate.toLowerCase();
+    if (lower.startsWith(`${c}.`)) continue; // the table the unknown key is in
     let score = editDistance(lower, c);
     // The same name in another table (a key in the wrong table) or a cut-off name.
     if (lastSegment(c) === last && c !== lower) score = Math.min(score, 1);
