@@ -6,6 +6,12 @@
 import { type ApplicationText, formatMessageForArgumentScannerError, text_en } from "@stricli/core";
 import { helpMessages } from "./help_text.ts";
 
+/** Stricli names flags in camelCase internally; users type --kebab-case. */
+const flag = (name: string) =>
+  `--${name.replace(/^-+/, "").replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`)}`;
+/** Positional placeholders are upper case (NAME, SHELL); anything else is a flag. */
+const parameter = (name: string) => (name === name.toUpperCase() ? name : flag(name));
+
 export function applicationText(): ApplicationText {
   const m = helpMessages();
   const t = (key: string, params: Record<string, string | number> = {}) =>
@@ -34,7 +40,10 @@ export function applicationText(): ApplicationText {
     noCommandRegisteredForInput: ({ input, corrections }) =>
       usageLine(
         corrections.length > 0
-          ? t("unknown_command_suggest", { input, suggestion: corrections.join(", ") })
+          ? t("unknown_command_suggest", {
+            input,
+            suggestion: corrections.map((c) => c.replaceAll("`", "")).join(", "),
+          })
           : t("unknown_command", { input }),
       ),
     exceptionWhileParsingArguments: (exc: unknown) => {
@@ -45,30 +54,30 @@ export function applicationText(): ApplicationText {
         FlagNotFoundError: (x) =>
           x.corrections.length > 0
             ? t("unknown_flag_suggest", {
-              flag: x.input,
-              suggestion: x.corrections.map((c) => `--${c}`).join(", "),
+              flag: flag(x.input),
+              suggestion: x.corrections.map(flag).join(", "),
             })
-            : t("unknown_flag", { flag: x.input }),
+            : t("unknown_flag", { flag: flag(x.input) }),
         AliasNotFoundError: (x) => t("unknown_alias", { flag: `-${x.input}` }),
         ArgumentParseError: (x) =>
           t("bad_value", {
-            name: x.externalFlagNameOrPlaceholder,
+            name: parameter(x.externalFlagNameOrPlaceholder),
             value: x.input,
             reason: x.exception instanceof Error ? x.exception.message : String(x.exception),
           }),
         EnumValidationError: (x) =>
           t("bad_choice", {
-            name: x.externalFlagName,
+            name: flag(x.externalFlagName),
             value: x.input,
             allowed: x.values.join(", "),
           }),
-        UnsatisfiedFlagError: (x) => t("missing_flag_value", { name: x.externalFlagName }),
+        UnsatisfiedFlagError: (x) => t("missing_flag_value", { name: flag(x.externalFlagName) }),
         UnexpectedPositionalError: (x) =>
           t("unexpected_argument", { value: x.input, count: x.expectedCount }),
         UnsatisfiedPositionalError: (x) => t("missing_argument", { name: x.placeholder }),
         InvalidNegatedFlagSyntaxError: (x) =>
-          t("bad_negation", { name: x.externalFlagName, value: x.valueText }),
-        UnexpectedFlagError: (x) => t("repeated_flag", { name: x.externalFlagName }),
+          t("bad_negation", { name: flag(x.externalFlagName), value: x.valueText }),
+        UnexpectedFlagError: (x) => t("repeated_flag", { name: flag(x.externalFlagName) }),
       });
       return usageLine(text);
     },
