@@ -1,0 +1,120 @@
+/**
+ * The slice of npm:ssh2 provctl uses, typed structurally (the package ships no types and
+ * @types/ssh2 is not a dependency), and its lazy loader: importing ssh2 costs ~60 ms of
+ * start-up, so only connect paths call loadSsh2().
+ */
+
+export interface Ssh2Readable {
+  on(event: "data", listener: (chunk: Uint8Array) => void): this;
+  on(event: "end" | "close", listener: () => void): this;
+  on(event: "error", listener: (error: Error) => void): this;
+  pause(): this;
+  resume(): this;
+}
+
+/** A session channel (exec) or a direct-tcpip channel (forwardOut). */
+export interface Ssh2Channel extends Ssh2Readable {
+  readonly stderr: Ssh2Readable;
+  on(event: "data", listener: (chunk: Uint8Array) => void): this;
+  on(event: "end" | "close", listener: () => void): this;
+  on(event: "error", listener: (error: Error) => void): this;
+  on(
+    event: "exit",
+    listener: (code: number | null, signal?: string, coreDumped?: boolean, desc?: string) => void,
+  ): this;
+  write(data: Uint8Array | string, callback?: (error?: Error | null) => void): boolean;
+  end(data?: Uint8Array | string): this;
+  close(): void;
+  signal(name: string): void;
+  destroy(): void;
+}
+
+export type Ssh2AuthMethod =
+  | { type: "publickey"; username: string; key: unknown }
+  | { type: "password"; username: string; password: string }
+  | { type: "agent"; username: string; agent: unknown }
+  | { type: "none"; username: string };
+
+export interface Ssh2ConnectConfig {
+  sock: unknown;
+  username: string;
+  hostVerifier: (key: Uint8Array, verify: (ok: boolean) => void) => void;
+  authHandler: (
+    methodsLeft: string[] | null,
+    partialSuccess: boolean | null,
+    next: (method: Ssh2AuthMethod | false) => void,
+  ) => void;
+  readyTimeout: number;
+  keepaliveInterval?: number;
+  keepaliveCountMax?: number;
+}
+
+export interface Ssh2Client {
+  on(event: "ready" | "close" | "end", listener: () => void): this;
+  on(event: "handshake", listener: (negotiated: unknown) => void): this;
+  on(event: "error", listener: (error: Error & { level?: string; code?: string }) => void): this;
+  once(event: "ready" | "close" | "end", listener: () => void): this;
+  connect(config: Ssh2ConnectConfig): this;
+  exec(
+    command: string,
+    options: Record<string, never>,
+    callback: (error: Error | undefined, channel: Ssh2Channel) => void,
+  ): boolean;
+  forwardOut(
+    srcIP: string,
+    srcPort: number,
+    dstIP: string,
+    dstPort: number,
+    callback: (error: Error | undefined, channel: Ssh2Channel) => void,
+  ): boolean;
+  setNoDelay(noDelay: boolean): this;
+  end(): this;
+  destroy(): this;
+}
+
+export interface Ssh2ParsedKey {
+  readonly type: string;
+  readonly comment: string;
+  isPrivateKey(): boolean;
+  getPublicSSH(): Uint8Array;
+}
+
+export interface Ssh2AgentIdentity {
+  getPublicSSH(): Uint8Array;
+}
+
+export interface Ssh2Module {
+  Client: new () => Ssh2Client;
+  OpenSSHAgent: new (socketPath: string) => {
+    getIdentities(cb: (error: Error | undefined, keys?: Ssh2AgentIdentity[]) => void): void;
+  };
+  utils: {
+    parseKey(data: Uint8Array | string, passphrase?: string): Ssh2ParsedKey | Error;
+  };
+}
+
+let loaded: Promise<Ssh2Module> | undefined;
+
+/** Loads npm:ssh2 once, on first use. */
+export function loadSsh2(): Promise<Ssh2Module> {
+  loaded ??= import("ssh2").then((m) => (m.default ?? m) as unknown as Ssh2Module);
+  return loaded;
+}
+
+/**
+ * Sends a "signal" channel request. Channel.signal() of ssh2 silently does nothing once
+ * stdin was ended (it checks `writable`), and provctl always ends stdin, so this goes to
+ * the protocol object directly while the channel is still open.
+ */
+export function sendSignal(channel: Ssh2Channel, name: string): void {
+  const inner = channel as unknown as {
+    type?: string;
+    outgoing?: { id: number; state: string };
+    _client?: { _protocol?: { signal(id: number, name: string): void } };
+  };
+  if (
+    inner.type !== "session" ||
+    (inner.outgoing?.state !== "open" && inner.outgoing?.state !== "eof")
+  ) return;
+  inner._client?._protocol?.signal(inner.outgoing.id, name);
+}

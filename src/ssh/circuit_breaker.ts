@@ -1,0 +1,230 @@
+/**
+ * A circuit breaker per host whose state lives in <state_dir>/breakers/<host>.json, so
+ * separate provctl invocations (a shell loop) share it: after `threshold` consecutive
+ * connection failures the circuit opens and connects fail fast with CircuitOpen until
+ * `cooldownMs` has passed; then one attempt (half-open probe) decides whether it closes
+ * again or stays open for another cooldown. cockatiel's CircuitBreakerPolicy holds the
+ * logic; its toJSON()/initialState carry it between processes.
+ */
+import {
+  BrokenCircuitError,
+  circuitBreaker,
+  CircuitState,
+  ConsecutiveBreaker,
+  handleWhen,
+} from "cockatiel";
+import { ProvctlError } from "../core/errors.ts";
+import { isRetryable } from "./retry.ts";
+
+export interface BreakerOptions {
+  /** provctl's state dir; files go to <stateDir>/breakers/. */
+  readonly stateDir: string;
+  /** Consecutive failures that open the circuit. */
+  readonly threshold: number;
+  /** How long an open circuit fails fast before one probe is let through. */
+  readonly cooldownMs: number;
+}
+
+/** What `provctl hosts breakers` shows for one host. */
+export interface BreakerStatus {
+  readonly host: string;
+  readonly state: "closed" | "open" | "half-open";
+  readonly consecutiveFailures: number;
+  /** When an open circuit lets the next probe through (ISO 8601). */
+  readonly probeAt?: string;
+  readonly lastError?: string;
+  readonly updatedAt: string;
+}
+
+interface BreakerFile {
+  readonly version: 1;
+  readonly host: string;
+  readonly cooldownMs: number;
+  readonly lastError?: string;
+  readonly updatedAt: string;
+  /** cockatiel's CircuitBreakerPolicy.toJSON(). */
+  readonly policy: CockatielState;
+}
+
+interface CockatielState {
+  ownState: { value: CircuitState; openedAt?: number; attemptNo?: number };
+  breakerState: number;
+}
+
+/** The breaker file of `host` ("host:port"); unsafe characters become '_'. */
+export function breakerPath(stateDir: string, host: string): string {
+  return `${stateDir}/breakers/${host.replace(/[^A-Za-z0-9._@-]/g, "_")}.json`;
+}
+
+/**
+ * Runs `fn` (a connect attempt, retries included) under the breaker of `host`:
+ * fails fast with CircuitOpen while open; records the outcome of transient failures.
+ */
+export async function withBreaker<T>(
+  host: string,
+  options: BreakerOptions,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const path = breakerPath(options.stateDir, host);
+  const saved = await readBreakerFile(path);
+  const policy = circuitBreaker(handleWhen(isRetryable), {
+    breaker: new ConsecutiveBreaker(options.threshold),
+    halfOpenAfter: options.cooldownMs,
+    initialState: saved?.policy,
+  });
+  const before = JSON.stringify(policy.toJSON());
+  let lastError = saved?.lastError;
+  // The probe: other processes keep failing fast for another cooldown while it runs.
+  const halfOpen = policy.onHalfOpen(() => {
+    const state = policy.toJSON() as CockatielState;
+    state.ownState = { ...state.ownState, value: CircuitState.Open, openedAt: Date.now() };
+    void writeBreakerFile(path, {
+      version: 1,
+      host,
+      cooldownMs: options.cooldownMs,
+      lastError,
+      updatedAt: now(),
+      policy: state,
+    })
+      .catch(() => {});
+  });
+  try {
+    return await policy.execute(fn);
+  } catch (error) {
+    if (error instanceof BrokenCircuitError) throw openError(host, saved, options);
+    if (isRetryable(error)) lastError = error instanceof Error ? describe(error) : String(error);
+    throw error;
+  } finally {
+    halfOpen.dispose();
+    const after = policy.toJSON() as CockatielState;
+    if (JSON.stringify(after) !== before || saved === undefined && after.breakerState > 0) {
+      await writeBreakerFile(path, {
+        version: 1,
+        host,
+        cooldownMs: options.cooldownMs,
+        lastError: after.breakerState === 0 && after.ownState.value === CircuitState.Closed
+          ? undefined
+          : lastError,
+        updatedAt: now(),
+        policy: after,
+      });
+    }
+  }
+}
+
+function openError(
+  host: string,
+  saved: BreakerFile | undefined,
+  options: BreakerOptions,
+): ProvctlError {
+  const status = saved ? toStatus(saved) : undefined;
+  const probeAt = status?.probeAt ?? now();
+  const seconds = Math.max(0, Math.ceil((Date.parse(probeAt) - Date.now()) / 1000));
+  return new ProvctlError("CircuitOpen", "ssh.circuit_open", {
+    params: {
+      host,
+      failures: status?.consecutiveFailures ?? options.threshold,
+      probe_at: probeAt,
+      probe_in: `${seconds}s`,
+      last_error: status?.lastError ?? "unknown",
+    },
+    hint: "ssh.circuit_hint",
+  });
+}
+
+function describe(error: Error): string {
+  if (error instanceof ProvctlError) {
+    const p = error.params;
+    return [p.where, p.reason ?? p.which].filter((x) => x !== undefined).join(": ") || error.key;
+  }
+  return error.message;
+}
+
+function toStatus(file: BreakerFile): BreakerStatus {
+  const own = file.policy.ownState;
+  let state: BreakerStatus["state"] = "closed";
+  let probeAt: string | undefined;
+  if (own.value === CircuitState.Open || own.value === CircuitState.HalfOpen) {
+    const at = (own.openedAt ?? 0) + file.cooldownMs;
+    probeAt = new Date(at).toISOString();
+    state = Date.now() >= at ? "half-open" : "open";
+  }
+  return {
+    host: file.host,
+    state,
+    consecutiveFailures: file.policy.breakerState,
+    probeAt,
+    lastError: file.lastError,
+    updatedAt: file.updatedAt,
+  };
+}
+
+/** Every persisted breaker, sorted by host ("half-open" = the next connect probes). */
+export async function listBreakers(stateDir: string): Promise<BreakerStatus[]> {
+  const dir = `${stateDir}/breakers`;
+  const result: BreakerStatus[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (!entry.isFile || !entry.name.endsWith(".json")) continue;
+      const file = await readBreakerFile(`${dir}/${entry.name}`);
+      if (file) result.push(toStatus(file));
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return result.sort((a, b) => a.host.localeCompare(b.host));
+}
+
+/**
+ * Forgets the breaker state of `host` ("host:port" or just "host" for every port of it),
+ * or of every host when undefined. Returns the hosts reset.
+ */
+export async function resetBreakers(stateDir: string, host?: string): Promise<string[]> {
+  const reset: string[] = [];
+  for (const status of await listBreakers(stateDir)) {
+    const bare = status.host.replace(/:[0-9]+$/, "").replace(/^\[(.*)\]$/, "$1");
+    if (host !== undefined && status.host !== host && bare !== host) continue;
+    await Deno.remove(breakerPath(stateDir, status.host)).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
+    reset.push(status.host);
+  }
+  return reset;
+}
+
+async function readBreakerFile(path: string): Promise<BreakerFile | undefined> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  try {
+    const data = JSON.parse(text) as BreakerFile;
+    if (data.version !== 1 || typeof data.host !== "string" || !data.policy?.ownState) {
+      return undefined;
+    }
+    return data;
+  } catch {
+    return undefined; // a garbled file is treated as a closed breaker (it is rewritten)
+  }
+}
+
+/** Temp file in the same directory, then rename: readers never see half a file. */
+async function writeBreakerFile(path: string, data: BreakerFile): Promise<void> {
+  const dir = path.slice(0, path.lastIndexOf("/"));
+  await Deno.mkdir(dir, { recursive: true });
+  const tmp = `${path}.tmp.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    await Deno.writeTextFile(tmp, JSON.stringify(data, null, 2) + "\n");
+    await Deno.rename(tmp, path);
+  } catch (error) {
+    await Deno.remove(tmp).catch(() => {});
+    throw error;
+  }
+}
+
+function now(): string {
+  return new Date().toISOString();
+}
