@@ -1,0 +1,83 @@
+/**
+ * provctl must not read repository files at run time (configs are text imports), so a
+ * single-file bundle of src/main.ts — what `deno compile` would embed — works from an
+ * empty directory with nothing but the deno binary.
+ */
+import assert from "node:assert/strict";
+
+const root = new URL("../..", import.meta.url).pathname;
+const dec = new TextDecoder();
+
+Deno.test("a single-file bundle runs from an empty directory on its embedded defaults", async () => {
+  const work = await Deno.makeTempDir({ prefix: "provctl-bundle-" });
+  const home = `${work}/home`;
+  const empty = `${work}/empty`;
+  await Deno.mkdir(home);
+  await Deno.mkdir(empty);
+  const bundle = `${empty}/provctl.js`;
+  try {
+    const built = await new Deno.Command(Deno.execPath(), {
+      args: ["bundle", "--quiet", "--platform", "deno", "-o", bundle, `${root}src/main.ts`],
+      cwd: root,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(built.code, 0, dec.decode(built.stderr));
+    assert.deepEqual([...Deno.readDirSync(empty)].map((e) => e.name), ["provctl.js"]);
+
+    // Only the deno binary: no repository, no config file, no deno.json, fresh HOME.
+    const env: Record<string, string> = {
+      PATH: "/usr/bin:/bin",
+      HOME: home,
+      DENO_DIR: `${work}/deno-dir`,
+      NO_COLOR: "1",
+    };
+    const provctl = async (...args: string[]) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-all", "--no-config", "--quiet", bundle, ...args],
+        cwd: empty,
+        env,
+        clearEnv: true,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+    };
+
+    const version = await provctl("--version");
+    assert.equal(version.code, 0, version.stderr);
+    assert.equal(version.stdout.trim(), "0.1.0");
+
+    const show = await provctl("config", "show", "-o", "json");
+    assert.equal(show.code, 0, show.stderr);
+    const config = JSON.parse(show.stdout);
+    assert.deepEqual(config["general.output"], { value: "text", origin: "embedded" });
+    assert.deepEqual(config["paths.state_dir"], {
+      value: "{xdg_state_home}/provctl",
+      origin: "embedded",
+    });
+
+    const empty0 = await provctl("status");
+    assert.equal(empty0.code, 0, empty0.stderr);
+
+    const start = await provctl("start", "bundled", "--backend", "pidfile", "--", "sleep", "300");
+    assert.equal(start.code, 0, start.stderr);
+    assert.match(start.stdout, /Started bundled \(PID \d+, backend pidfile\)/);
+    // The embedded defaults put state under $HOME/.local/state/provctl.
+    const pidText = await Deno.readTextFile(`${home}/.local/state/provctl/run/bundled.pid`);
+    const pid = Number(/pid=(\d+)/.exec(pidText)![1]);
+
+    const status = await provctl("status", "bundled", "--backend", "pidfile", "-o", "json");
+    assert.equal(JSON.parse(status.stdout).pid, pid);
+
+    const stop = await provctl("stop", "bundled", "--backend", "pidfile");
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.equal(stop.stdout, "Stopped bundled\n");
+
+    const bad = await provctl("start", "../x", "--", "true");
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^provctl: error: invalid service name/);
+  } finally {
+    await Deno.remove(work, { recursive: true });
+  }
+});
