@@ -100,17 +100,32 @@ export function invalid(
   });
 }
 
+/** A key path as written in TOML: bare segments joined by dots, others quoted. */
+export function displayKey(path: readonly string[]): string {
+  return path.map((s) => /^[A-Za-z0-9_-]+$/.test(s) ? s : JSON.stringify(s)).join(".");
+}
+
+/** Unknown key at `path`, with the nearest of `candidates` (dotted keys) as a suggestion. */
 export function unknownKey(
-  key: string,
+  path: readonly string[],
   location: string,
-  candidates: Iterable<string>,
+  candidates: Iterable<string | readonly string[]>,
   options: { hint?: string; params?: Record<string, string> } = {},
 ) {
-  const suggestion = nearest(key, candidates);
+  // Candidates given as paths are matched joined and shown as written in TOML.
+  const shown = new Map<string, string>();
+  for (const c of candidates) {
+    shown.set(typeof c === "string" ? c : c.join("."), typeof c === "string" ? c : displayKey(c));
+  }
+  const match = nearest(path.join("."), shown.keys());
+  const suggestion = match === undefined ? undefined : shown.get(match);
   return new ProvctlError(
     "InvalidConfig",
     suggestion ? "config.unknown_key_suggest" : "config.unknown_key",
-    { params: { ...options.params, location, key, suggestion }, hint: options.hint },
+    {
+      params: { ...options.params, location, key: displayKey(path), suggestion },
+      hint: options.hint,
+    },
   );
 }
 

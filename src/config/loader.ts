@@ -301,7 +301,7 @@ function readMessages(doc: TomlDocument): ConfigEntry[] {
         if (value === undefined) throw wrongType(key, "string", raw, { location });
         out.push({ key, value, origin: doc.origin(path) });
       } else {
-        throw unknownKey(key, location, [...tables, ...known]);
+        throw unknownKey(path, location, [...tables, ...known]);
       }
     }
   };

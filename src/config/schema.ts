@@ -171,7 +171,7 @@ export class ConfigSchema {
         }
         const spec = known ? this.keys.get(key) : undefined;
         if (!spec) {
-          throw unknownKey(key, doc.locate(path), candidates, { hint: "config.hint_keys" });
+          throw unknownKey(path, doc.locate(path), candidates, { hint: "config.hint_keys" });
         }
         const where = { location: doc.locate(path) };
         if (typeof raw === "bigint" && (raw > BigInt(MAX_INTEGER) || raw < -BigInt(MAX_INTEGER))) {

@@ -29,6 +29,7 @@ import { parseServiceName, type ServiceName } from "../core/service_name.ts";
 import { parseSignal, SIGNALS } from "../core/signals.ts";
 import {
   coerce,
+  displayKey,
   invalid,
   isTable,
   MAX_INTEGER,
@@ -100,8 +101,10 @@ export async function loadServicesFile(
   const services = new Map<ServiceName, ServiceEntry>();
 
   for (const [name, raw] of Object.entries(doc.tree)) {
-    if (name !== "services") throw unknownKey(name, doc.locate([name]), ["services"]);
-    if (!isTable(raw)) throw wrongType(name, "table", raw, { location: doc.locate([name]) });
+    if (name !== "services") throw unknownKey([name], doc.locate([name]), ["services"]);
+    if (!isTable(raw)) {
+      throw wrongType(displayKey([name]), "table", raw, { location: doc.locate([name]) });
+    }
   }
   const declared = (doc.tree.services ?? {}) as Record<string, unknown>;
   for (const [rawName, table] of Object.entries(declared)) {
@@ -113,7 +116,7 @@ export async function loadServicesFile(
     } catch (e) {
       throw located(e, location, messages);
     }
-    if (!isTable(table)) throw wrongType(path.join("."), "table", table, { location });
+    if (!isTable(table)) throw wrongType(displayKey(path), "table", table, { location });
     const entry = await readService(doc, name, table, {
       baseDir,
       messages,
@@ -132,15 +135,20 @@ async function readService(
 ): Promise<ServiceEntry> {
   const prefix = ["services", name];
   const locate = (key: string) => doc.locate([...prefix, key]);
-  const fullKey = (key: string) => [...prefix, key].join(".");
+  const fullKey = (key: string) => displayKey([...prefix, key]);
   const values: Record<string, unknown> = {};
   for (const [key, raw] of Object.entries(table)) {
     const type = Object.hasOwn(SERVICE_KEYS, key) ? SERVICE_KEYS[key] : undefined;
     if (!type) {
-      throw unknownKey(fullKey(key), locate(key), Object.keys(SERVICE_KEYS).map(fullKey), {
-        hint: "config.hint_services_keys",
-        params: { allowed: Object.keys(SERVICE_KEYS).join(", ") },
-      });
+      throw unknownKey(
+        [...prefix, key],
+        locate(key),
+        Object.keys(SERVICE_KEYS).map((k) => [...prefix, k]),
+        {
+          hint: "config.hint_services_keys",
+          params: { allowed: Object.keys(SERVICE_KEYS).join(", ") },
+        },
+      );
     }
     if (type === "table") {
       if (!isTable(raw)) throw wrongType(fullKey(key), "table", raw, { location: locate(key) });
@@ -210,9 +218,10 @@ async function readService(
     });
   }
   for (const [k, v] of Object.entries((values.env ?? {}) as Record<string, unknown>)) {
-    const key = `env.${k}`;
     const location = doc.locate([...prefix, "env", k]);
-    if (typeof v !== "string") throw wrongType(fullKey(key), "string", v, { location });
+    if (typeof v !== "string") {
+      throw wrongType(displayKey([...prefix, "env", k]), "string", v, { location });
+    }
     try {
       builder.env(k, v);
     } catch (e) {

@@ -299,7 +299,7 @@ Deno.test("unknown key: file:line:col of the key, full dotted name, nearest vali
       ["[general]\nstop_ms = 5\n", "2:1 general.stop_ms", "timeouts.stop_ms"],
       ["timeouts.stop_ms = 1\ntimeouts.lock = 2\n", "2:10 timeouts.lock", "timeouts.lock_ms"],
       ["logs = { lines = 1, line = 2 }\n", "1:21 logs.line", "logs.lines"],
-      ['[paths]\n"state.dir" = "x"\n', "2:1 paths.state.dir", "paths.state_dir"],
+      ['[paths]\n"state.dir" = "x"\n', '2:1 paths."state.dir"', "paths.state_dir"],
       ["[frobnicate]\nx = 1\n", "1:2 frobnicate", undefined],
     ];
     for (const [text, where, suggestion] of cases) {

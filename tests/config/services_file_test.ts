@@ -121,6 +121,12 @@ Deno.test("services file: errors carry file:line:col and the full key", async ()
         suggestion: "services.web.binary",
         allowed: SERVICE_KEYS,
       }],
+      ['[services."worker@1"]\nbinary = "x"\nbniary = "y"\n', "config.unknown_key_suggest", {
+        location: `${file}:3:1`,
+        key: 'services."worker@1".bniary',
+        suggestion: 'services."worker@1".binary',
+        allowed: SERVICE_KEYS,
+      }],
       ['[services.web]\nbinary = "x"\nworkdir = "y"\n', "config.unknown_key_suggest", {
         location: `${file}:3:1`,
         key: "services.web.workdir",
