@@ -60,6 +60,14 @@ export const KEY_CONSTRAINTS: Record<string, KeyConstraint> = {
   "service.stop_signal": { oneOf: Object.keys(SIGNALS), normalize: normalizeSignal },
   "service.restart": { oneOf: RESTART_POLICIES },
   "logs.lines": { min: 0 },
+  // [ssh]: the allowed values are those its comments in defaults.toml document.
+  "ssh.retry_attempts": { min: 1 },
+  "ssh.retry_backoff": { oneOf: ["exponential", "linear", "fibonacci", "fixed"] },
+  "ssh.retry_jitter_percent": { min: 0, max: 100 },
+  "ssh.breaker_threshold": { min: 0 },
+  "ssh.pool_max_per_host": { min: 1 },
+  "ssh.host_key_policy": { oneOf: ["strict", "accept-new", "off"] },
+  "ssh.keepalive_count_max": { min: 0 },
 };
 
 function normalizeSignal(value: string): string | undefined {

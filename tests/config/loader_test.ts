@@ -394,6 +394,16 @@ Deno.test("allowed values and ranges: enums list the allowed values, *_ms must b
     e = await configError(loadConfig(opts(dirs)), "config.out_of_range");
     assert.equal(e.params.key, "logs.lines");
 
+    // A key with an upper bound (rules of tables other engineers added).
+    if (defaultsSchema().keys.has("ssh.retry_jitter_percent")) {
+      await Deno.writeTextFile(file, "[ssh]\nretry_jitter_percent = 101\n");
+      e = await configError(loadConfig(opts(dirs)), "config.out_of_range");
+      assert.equal(
+        render(e),
+        `${file}:2:1: ssh.retry_jitter_percent = 101 is out of range; it must be <= 100`,
+      );
+    }
+
     // Accepted spellings of a signal are stored canonically.
     await Deno.writeTextFile(file, '[service]\nstop_signal = "hup"\n');
     assert.equal((await loadConfig(opts(dirs))).get("service.stop_signal"), "SIGHUP");
