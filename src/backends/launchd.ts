@@ -31,8 +31,8 @@ export interface LaunchdBackendOptions {
   readonly launchctl?: string;
   /** Where plists go (default: /Library/LaunchDaemons or ~/Library/LaunchAgents). */
   readonly plistDir?: string;
-  /** Where job logs go (default: /Library/Logs/provctl or ~/Library/Logs/provctl). */
-  readonly logDir?: string;
+  /** The job's log file for stdout and stderr (default: /Library/Logs/provctl/NAME.log, or under ~). */
+  readonly logFile?: (name: ServiceName) => string;
   readonly commandTimeoutMs?: number;
   /** A job that stops within this time after start is reported as failed to start. */
   readonly startGraceMs?: number;
@@ -62,7 +62,7 @@ export class LaunchdBackend implements Backend {
   readonly #force: boolean;
   readonly #logLines: number;
   readonly #plistDirOption?: string;
-  readonly #logDirOption?: string;
+  readonly #logFileOption?: (name: ServiceName) => string;
   #domain?: string;
 
   constructor(options: LaunchdBackendOptions) {
@@ -82,7 +82,7 @@ export class LaunchdBackend implements Backend {
     this.#force = options.force ?? false;
     this.#logLines = options.logLinesOnFailure ?? 10;
     this.#plistDirOption = options.plistDir;
-    this.#logDirOption = options.logDir;
+    this.#logFileOption = options.logFile;
   }
 
   /** The domain target: "system", "gui/501" or "user/501". */
@@ -114,13 +114,12 @@ export class LaunchdBackend implements Backend {
     const system = this.#isSystem(domain);
     const plistDir = this.#plistDirOption ??
       (system ? "/Library/LaunchDaemons" : `${this.#host.home}/Library/LaunchAgents`);
-    const logDir = this.#logDirOption ??
-      (system ? "/Library/Logs/provctl" : `${this.#host.home}/Library/Logs/provctl`);
+    const logDir = system ? "/Library/Logs/provctl" : `${this.#host.home}/Library/Logs/provctl`;
     return {
       label,
       target: `${domain}/${label}`,
       plistPath: `${plistDir}/${label}.plist`,
-      logPath: `${logDir}/${name}.log`,
+      logPath: this.#logFileOption?.(name) ?? `${logDir}/${name}.log`,
     };
   }
 

@@ -52,7 +52,12 @@ async function rig(uid = 501): Promise<Rig> {
         launchctl,
         startGraceMs: 50,
         commandTimeoutMs: 10_000,
-        ...(uid === 0 ? { plistDir: `${dir}/LaunchDaemons`, logDir: `${dir}/logs` } : {}),
+        ...(uid === 0
+          ? {
+            plistDir: `${dir}/LaunchDaemons`,
+            logFile: (n: ServiceName) => `${dir}/logs/${n}.log`,
+          }
+          : {}),
         ...extra,
       }),
     calls: async () => {
