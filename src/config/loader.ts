@@ -10,7 +10,7 @@
  * messages.toml is an error too: a typo there would otherwise silently change nothing.
  */
 import { join } from "node:path";
-import { ProvctlError } from "../core/errors.ts";
+import { isProvctlError, ProvctlError } from "../core/errors.ts";
 import {
   coerce,
   type ConfigValue,
@@ -141,7 +141,15 @@ export class LoadedConfig {
    * plus `vars` (e.g. { service_name: "web" }).
    */
   path(key: string, vars: Readonly<Record<string, string>> = {}): string {
-    return expandTemplate(this.string(key), { ...this.#vars, ...vars });
+    try {
+      return expandTemplate(this.string(key), { ...this.#vars, ...vars });
+    } catch (e) {
+      // Placeholders were checked at load time: one missing here was not passed by the caller.
+      if (isProvctlError(e) && e.key === "config.unknown_placeholder") {
+        throw bug(`path(${key}) needs ${e.params.placeholder}`);
+      }
+      throw e;
+    }
   }
 
   /** The placeholder values from the environment and paths.state_dir (undefined if HOME is unset). */

@@ -158,7 +158,7 @@ async function readService(
     if (typeof raw === "bigint" && (raw < 0n || raw > BigInt(MAX_INTEGER))) {
       throw invalid("out_of_range", fullKey(key), { location: locate(key) }, {
         value: String(raw),
-        range: `between 0 and ${MAX_INTEGER}`,
+        range: raw < 0n ? ">= 0" : `<= ${MAX_INTEGER}`,
       });
     }
     const value = coerce(raw, type);

@@ -452,6 +452,13 @@ Deno.test("path(): expands placeholders from the environment, state_dir and call
       "/home/bob/.local/state/provctl/logs/db.log",
     );
     assert.equal(config.placeholders.tmp, "/var/tmp");
+    assert.throws(
+      () => config.path("paths.pid_file"),
+      (e) =>
+        e instanceof ProvctlError && e.kind === "Internal" &&
+        /needs \{service_name\}/.test(String(e.params.detail)),
+      "a caller that forgets service_name is a bug",
+    );
 
     config = await loadConfig(opts(dirs, { env: { ...env, XDG_STATE_HOME: "/xdg/state" } }));
     assert.equal(
