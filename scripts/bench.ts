@@ -91,6 +91,14 @@ async function startupSection(): Promise<string> {
   const env = { PROVCTL_STATE_DIR: `${tmp}/state`, HOME: tmp, NO_COLOR: "1" };
   const main = `${root}src/main.ts`;
   const run = (...args: string[]) => [deno, "run", "--allow-all", "--quiet", main, ...args];
+  // The single-file bundle is what `deno compile` embeds: the shape users download.
+  const bundle = `${tmp}/provctl.js`;
+  const built = await new Deno.Command(deno, {
+    args: ["bundle", "--quiet", "--platform", "deno", "-o", bundle, main],
+    cwd: root,
+  }).output();
+  if (!built.success) throw new Error("deno bundle failed");
+  const runBundle = (...args: string[]) => [deno, "run", "--allow-all", "--no-config", "--quiet", bundle, ...args];
 
   // A real service for `status X` to look at.
   const start = await new Deno.Command(deno, {
@@ -120,12 +128,15 @@ async function startupSection(): Promise<string> {
     await Deno.remove(tmp, { recursive: true });
   }
   const bare = rows[0].medianMs;
-  const status = rows[2].medianMs;
+  const status = rows[1].medianMs;
   const ratio = status / bare;
   const lines = [
     "## CLI start-up",
     "",
     `Each command run ${RUNS} times as a fresh process after ${WARMUP} warm-up runs (module cache warm).`,
+    "\"bundle\" is the single-file program `deno task bundle` writes (what a compiled binary embeds);",
+    "\"source\" is `deno run src/main.ts`, which also resolves the module graph and npm packages.",
+    "`status bench-svc` is a real status of a running PID-file service (one sh process, /proc reads).",
     "",
     "| command | median ms | p95 ms | min ms | ratio to bare | peak RSS MiB |",
     "| --- | ---: | ---: | ---: | ---: | ---: |",
@@ -135,7 +146,7 @@ async function startupSection(): Promise<string> {
       }x | ${r.maxRssKb ? (r.maxRssKb / 1024).toFixed(1) : "n/a"} |`
     ),
     "",
-    `Target: \`provctl status\` within 1.5x of the bare runtime: **${ratio.toFixed(2)}x — ${
+    `Target: \`provctl status\` (bundle) within 1.5x of the bare runtime: **${ratio.toFixed(2)}x — ${
       ratio <= 1.5 ? "met" : "NOT met"
     }**.`,
   ];

@@ -252,16 +252,25 @@ export function deriveSchema(
       }
       const type = typeOfDefault(raw);
       if (!type) throw bug(`${doc.locate(path)}: ${key} has unsupported type ${tomlTypeOf(raw)}`);
-      keys.set(key, { key, type, default: coerce(raw, type)!, origin: doc.origin(path) });
+      // The origin (file:line) is looked up only when someone asks: locating keys costs
+      // a scan of the text, and start-up never needs it.
+      keys.set(key, {
+        key,
+        type,
+        default: coerce(raw, type)!,
+        get origin() {
+          return doc.origin(path);
+        },
+      });
     }
   };
   walk(doc.tree, []);
   const schema = new ConfigSchema(keys, tables, options.constraints);
   for (const spec of keys.values()) {
     try {
-      schema.check(spec.key, spec.default, { location: spec.origin });
+      schema.check(spec.key, spec.default, { location: file });
     } catch (e) {
-      throw bug(`the default of ${spec.key} breaks its own rules: ${(e as Error).message}`);
+      throw bug(`${spec.origin}: the default of ${spec.key} breaks its own rules: ${(e as Error).message}`);
     }
   }
   return schema;
