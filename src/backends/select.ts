@@ -1,20 +1,27 @@
 /**
  * Backend selection and construction: `auto` asks detection (systemd when
  * /run/systemd/system exists and systemctl answers, launchd on macOS, else pidfile);
- * a named backend is built as asked.
+ * a named backend is built as asked, from the settings.
  */
-import { ProvctlError } from "../core/errors.ts";
 import type { ServiceName } from "../core/service_name.ts";
 import { expandTemplate } from "../config/placeholders.ts";
 import type { CommandRunner, HostInfo } from "../exec/runner.ts";
 import type { Settings } from "../cli/settings.ts";
 import type { Backend, BackendName } from "./backend.ts";
+import { detectBackends } from "./detect.ts";
+import type { LaunchdBackend } from "./launchd.ts";
 import { PidfileBackend } from "./pidfile.ts";
+import type { SystemdBackend } from "./systemd.ts";
+import type { SystemdScope } from "./systemd_unit.ts";
 
 export interface BackendEnvironment {
   readonly runner: CommandRunner;
   readonly host: HostInfo;
   readonly settings: Settings;
+  /** --system / --user; otherwise systemd.scope from the settings. */
+  readonly scope?: SystemdScope;
+  /** --force: overwrite or remove units/plists provctl did not write. */
+  readonly force?: boolean;
 }
 
 /** Placeholder values for path templates on the runner's machine. */
@@ -27,7 +34,14 @@ export function pathVariables(host: HostInfo, settings: Settings): Record<string
   return { ...base, state_dir: expandTemplate(settings.paths.stateDir, base) };
 }
 
-export function pidfileBackend(env: BackendEnvironment): PidfileBackend {
+function systemdScope(env: BackendEnvironment): SystemdScope {
+  if (env.scope) return env.scope;
+  const configured = env.settings.systemd.scope;
+  if (configured !== "auto") return configured;
+  return env.host.uid === 0 ? "system" : "user";
+}
+
+function pidfileBackend(env: BackendEnvironment): PidfileBackend {
   const vars = pathVariables(env.host, env.settings);
   const { paths, timeouts } = env.settings;
   return new PidfileBackend({
@@ -45,31 +59,61 @@ export function pidfileBackend(env: BackendEnvironment): PidfileBackend {
   });
 }
 
+// systemd and launchd modules are loaded only when used: start-up stays small.
+async function systemdBackend(env: BackendEnvironment): Promise<SystemdBackend> {
+  const { SystemdBackend } = await import("./systemd.ts");
+  const scope = systemdScope(env);
+  const { settings } = env;
+  return new SystemdBackend({
+    runner: env.runner,
+    scope,
+    unitDir: scope === "system" ? settings.systemd.systemUnitDir : undefined,
+    host: env.host,
+    commandTimeoutMs: settings.timeouts.commandMs,
+    startGraceMs: settings.timeouts.startGraceMs,
+    force: env.force,
+    journalLinesOnFailure: settings.systemd.failureJournalLines,
+  });
+}
+
+async function launchdBackend(env: BackendEnvironment): Promise<LaunchdBackend> {
+  const { LaunchdBackend } = await import("./launchd.ts");
+  const { settings, host } = env;
+  const vars = pathVariables(host, settings);
+  const template = host.uid === 0 ? settings.launchd.systemLogFile : settings.launchd.logFile;
+  return new LaunchdBackend({
+    runner: env.runner,
+    host,
+    domain: settings.launchd.domain,
+    labelPrefix: settings.launchd.labelPrefix,
+    logFile: (name: ServiceName) => expandTemplate(template, { ...vars, service_name: name }),
+    commandTimeoutMs: settings.timeouts.commandMs,
+    startGraceMs: settings.timeouts.startGraceMs,
+    force: env.force,
+  });
+}
+
 export async function resolveBackendName(
   choice: "auto" | BackendName,
   env: BackendEnvironment,
 ): Promise<BackendName> {
   if (choice !== "auto") return choice;
-  try {
-    const { detectBackends } = await import("./detect.ts");
-    return (await detectBackends(env.runner, env.host)).chosen;
-  } catch (error) {
-    if (error instanceof ProvctlError) throw error;
-    return "pidfile";
-  }
+  return (await detectBackends(env.runner, env.host, {
+    scope: systemdScope(env),
+    timeoutMs: env.settings.timeouts.commandMs,
+  })).chosen;
 }
 
 export async function createBackend(
   choice: "auto" | BackendName,
   env: BackendEnvironment,
 ): Promise<Backend> {
-  const name = await resolveBackendName(choice, env);
-  switch (name) {
+  switch (await resolveBackendName(choice, env)) {
     case "pidfile":
       return pidfileBackend(env);
-    default:
-      throw new ProvctlError("BackendUnavailable", "cli.backend_not_built", {
-        params: { backend: name },
-      });
+    case "systemd":
+      return await systemdBackend(env);
+    case "launchd":
+      return await launchdBackend(env);
   }
 }

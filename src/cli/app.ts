@@ -59,12 +59,12 @@ const start = buildCommand<StartFlags, string[], ProvctlContext>({
         placeholder: "DIR",
         brief: brief("flag_workdir"),
       },
-      user: {
+      runAs: {
         kind: "parsed",
         parse: String,
         optional: true,
         placeholder: "USER",
-        brief: brief("flag_user"),
+        brief: brief("flag_run_as"),
       },
       stopSignal: {
         kind: "parsed",
@@ -119,6 +119,12 @@ const simple = (load: () => Promise<unknown>, docKey: string, minimum = 1) =>
 
 const stop = simple(async () => (await import("./commands/stop.ts")).default, "cmd_stop");
 const restart = simple(async () => (await import("./commands/restart.ts")).default, "cmd_restart");
+const enable = simple(async () => (await import("./commands/boot.ts")).enable, "cmd_enable");
+const disable = simple(async () => (await import("./commands/boot.ts")).disable, "cmd_disable");
+const uninstall = simple(
+  async () => (await import("./commands/boot.ts")).uninstall,
+  "cmd_uninstall",
+);
 const status = simple(async () => (await import("./commands/status.ts")).default, "cmd_status", 0);
 
 const logs = buildCommand<LogsFlags, [string], ProvctlContext>({
@@ -200,6 +206,9 @@ export const routes = buildRouteMap({
     restart,
     status,
     logs,
+    enable,
+    disable,
+    uninstall,
     config,
     version,
     doctor,

@@ -17,6 +17,12 @@ export interface GlobalFlags {
   readonly verbose?: boolean;
   readonly quiet?: boolean;
   readonly noColor?: boolean;
+  /** systemd: use the system manager (units in /etc/systemd/system). */
+  readonly system?: boolean;
+  /** systemd: use the user manager (`systemctl --user`). */
+  readonly user?: boolean;
+  /** Overwrite or remove a unit/plist provctl did not write. */
+  readonly force?: boolean;
 }
 
 type FlagSpec<T> = { readonly [K in keyof T]-?: TypedFlagParameter<T[K], ProvctlContext> };
@@ -46,6 +52,9 @@ export const globalFlagSpecs: FlagSpec<GlobalFlags> = {
   verbose: { kind: "boolean", optional: true, withNegated: false, brief: brief("flag_verbose") },
   quiet: { kind: "boolean", optional: true, withNegated: false, brief: brief("flag_quiet") },
   noColor: { kind: "boolean", optional: true, withNegated: false, brief: brief("flag_no_color") },
+  system: { kind: "boolean", optional: true, withNegated: false, brief: brief("flag_system") },
+  user: { kind: "boolean", optional: true, withNegated: false, brief: brief("flag_user_scope") },
+  force: { kind: "boolean", optional: true, withNegated: false, brief: brief("flag_force") },
 };
 
 export const globalAliases = { o: "output", f: "file", v: "verbose", q: "quiet" } as const;

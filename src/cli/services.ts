@@ -26,7 +26,7 @@ export interface DefinitionFlags {
   readonly env?: readonly string[];
   readonly envFile?: string;
   readonly workdir?: string;
-  readonly user?: string;
+  readonly runAs?: string;
   readonly stopSignal?: string;
   readonly stopTimeout?: number;
   readonly restart?: string;
@@ -82,7 +82,7 @@ export async function resolveDefinition(
   if (base?.envFile) builder.envFile(base.envFile);
   const workdir = flags.workdir ?? base?.workingDir;
   if (workdir) builder.workingDir(workdir);
-  const user = flags.user ?? base?.user;
+  const user = flags.runAs ?? base?.user;
   if (user) builder.user(user);
   const description = flags.description ?? base?.description;
   if (description) builder.description(description);

@@ -3,6 +3,7 @@
  * global flags — configuration, messages, output, the runner and the backend.
  */
 import type { Backend, BackendName } from "../backends/backend.ts";
+import type { BackendEnvironment } from "../backends/select.ts";
 import { isProvctlError, type MessageParams, ProvctlError } from "../core/errors.ts";
 import type { ServiceName } from "../core/service_name.ts";
 import type { Messages } from "../config/messages.ts";
@@ -79,7 +80,7 @@ export class Session {
     return this.#runner;
   }
 
-  async hostInfo(): Promise<HostInfo> {
+  hostInfo(): Promise<HostInfo> {
     if (!this.#hostInfo) {
       const env = this.ctx.process.env;
       const home = env.HOME ?? "/";
@@ -97,7 +98,7 @@ export class Session {
         xdgConfigHome: env.XDG_CONFIG_HOME || undefined,
       };
     }
-    return this.#hostInfo;
+    return Promise.resolve(this.#hostInfo);
   }
 
   /** The backend for a service: --backend, then the service file's, then config, then auto. */
@@ -108,13 +109,34 @@ export class Session {
     const cached = this.#backends.get(choice);
     if (cached) return cached;
     const { createBackend } = await import("../backends/select.ts");
-    const backend = await createBackend(choice, {
-      runner: this.runner(),
-      host: await this.hostInfo(),
-      settings,
-    });
+    const backend = await createBackend(choice, await this.backendEnvironment());
     this.#backends.set(choice, backend);
     return backend;
+  }
+
+  /** What backend construction and detection need: runner, host facts, settings, flags. */
+  async backendEnvironment(): Promise<BackendEnvironment> {
+    if (this.flags.system && this.flags.user) {
+      throw new ProvctlError("Usage", "cli.scope_conflict");
+    }
+    return {
+      runner: this.runner(),
+      host: await this.hostInfo(),
+      settings: await this.settings(),
+      scope: this.flags.system ? "system" : this.flags.user ? "user" : undefined,
+      force: this.flags.force,
+    };
+  }
+
+  /** Prints a warning (a message key with parameters) on stderr unless -q. */
+  warn(warning: { key: string; params: MessageParams }): void {
+    if (this.flags.quiet) return;
+    const c = this.colors;
+    this.ctx.process.stderr.write(
+      `${c.yellow(this.format("cli.warning_prefix"))} ${
+        this.format(warning.key, warning.params)
+      }\n`,
+    );
   }
 
   /** Prints an error the way users should see it and returns its exit code. */

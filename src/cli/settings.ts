@@ -30,6 +30,17 @@ export interface Settings {
   };
   readonly service: { readonly stopSignal: SignalName; readonly restart: RestartPolicy };
   readonly logLines: number;
+  readonly systemd: {
+    readonly scope: "auto" | "system" | "user";
+    readonly systemUnitDir: string;
+    readonly failureJournalLines: number;
+  };
+  readonly launchd: {
+    readonly domain: "auto" | "gui" | "user" | "system";
+    readonly labelPrefix: string;
+    readonly logFile: string;
+    readonly systemLogFile: string;
+  };
 }
 
 export async function loadSettings(
@@ -63,5 +74,16 @@ export async function loadSettings(
       restart: c.string("service.restart") as RestartPolicy,
     },
     logLines: c.integer("logs.lines"),
+    systemd: {
+      scope: c.string("systemd.scope") as Settings["systemd"]["scope"],
+      systemUnitDir: c.string("systemd.system_unit_dir"),
+      failureJournalLines: c.integer("systemd.failure_journal_lines"),
+    },
+    launchd: {
+      domain: c.string("launchd.domain") as Settings["launchd"]["domain"],
+      labelPrefix: c.string("launchd.label_prefix"),
+      logFile: c.string("launchd.log_file"),
+      systemLogFile: c.string("launchd.system_log_file"),
+    },
   };
 }

@@ -31,7 +31,11 @@ function uniqueName(prefix: string): ServiceName {
   return parseServiceName(`conf-${prefix}-${Deno.pid}-${counter}`);
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+async function until(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     if (await check()) return;
@@ -46,7 +50,10 @@ async function collectLogs(backend: Backend, name: ServiceName, lines: number): 
   return new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c])));
 }
 
-async function expectError(kind: ProvctlError["kind"], fn: () => Promise<unknown>): Promise<ProvctlError> {
+async function expectError(
+  kind: ProvctlError["kind"],
+  fn: () => Promise<unknown>,
+): Promise<ProvctlError> {
   try {
     await fn();
   } catch (e) {
@@ -61,7 +68,9 @@ export function runBackendConformance(options: ConformanceOptions): void {
   let fixture: ConformanceFixture | undefined;
   const used: ServiceName[] = [];
   const ignore = Boolean(options.ignore);
-  if (options.ignore) console.error(`[${options.name}] conformance suite skipped: ${options.ignore}`);
+  if (options.ignore) {
+    console.error(`[${options.name}] conformance suite skipped: ${options.ignore}`);
+  }
 
   const name = (prefix: string) => {
     const n = uniqueName(prefix);
@@ -80,13 +89,19 @@ export function runBackendConformance(options: ConformanceOptions): void {
 
   test("start, status running, logs, stop, status not running", async ({ backend }) => {
     const n = name("basic");
-    const def = defineService(n).binary("/bin/sh").args(["-c", "echo conformance-started; exec sleep 300"]).build();
+    const def = defineService(n).binary("/bin/sh").args([
+      "-c",
+      "echo conformance-started; exec sleep 300",
+    ]).build();
     const started = await backend.start(def);
     assert.equal(started.status.state, "running");
     const status = await backend.status(n);
     assert.equal(status.state, "running");
     if (status.state === "running") assert.ok(status.pid > 0);
-    await until("log line", async () => (await collectLogs(backend, n, 20)).includes("conformance-started"));
+    await until(
+      "log line",
+      async () => (await collectLogs(backend, n, 20)).includes("conformance-started"),
+    );
     const stopped = await backend.stop(n);
     assert.equal(stopped.changed, true);
     const after = await backend.status(n);
@@ -103,7 +118,9 @@ export function runBackendConformance(options: ConformanceOptions): void {
     assert.equal(again.status.state, "running");
     const second = await backend.status(n);
     assert.equal(second.state, "running");
-    if (first.state === "running" && second.state === "running") assert.notEqual(first.pid, second.pid);
+    if (first.state === "running" && second.state === "running") {
+      assert.notEqual(first.pid, second.pid);
+    }
     await backend.uninstall(n);
   });
 
@@ -121,9 +138,20 @@ export function runBackendConformance(options: ConformanceOptions): void {
   test("arguments with spaces, quotes, $ and backslashes arrive unchanged", async ({ backend, runner, scratchDir }) => {
     const n = name("args");
     const out = `${scratchDir}/${n}.args`;
-    const hostile = ["two words", `it's "quoted"`, "$HOME and ${PATH}", "back\\slash", "100%", "semi;colon", ""];
-    const script = `for a in "$@"; do printf '[%s]\\n' "$a"; done > "$0.tmp" && mv "$0.tmp" "$0"; exec sleep 300`;
-    await backend.start(defineService(n).binary("/bin/sh").args(["-c", script, out, ...hostile]).build());
+    const hostile = [
+      "two words",
+      `it's "quoted"`,
+      "$HOME and ${PATH}",
+      "back\\slash",
+      "100%",
+      "semi;colon",
+      "",
+    ];
+    const script =
+      `for a in "$@"; do printf '[%s]\\n' "$a"; done > "$0.tmp" && mv "$0.tmp" "$0"; exec sleep 300`;
+    await backend.start(
+      defineService(n).binary("/bin/sh").args(["-c", script, out, ...hostile]).build(),
+    );
     let text = "";
     await until("argument file", async () => {
       const r = await runner.run("cat", [out]);
@@ -137,16 +165,23 @@ export function runBackendConformance(options: ConformanceOptions): void {
 
   test("environment variables reach the service", async ({ backend }) => {
     const n = name("env");
-    const def = defineService(n).binary("/bin/sh").args(["-c", 'echo "value=$PROVCTL_TEST_VALUE"; exec sleep 300'])
+    const def = defineService(n).binary("/bin/sh").args([
+      "-c",
+      'echo "value=$PROVCTL_TEST_VALUE"; exec sleep 300',
+    ])
       .env("PROVCTL_TEST_VALUE", "a b $c").build();
     await backend.start(def);
-    await until("env log line", async () => (await collectLogs(backend, n, 20)).includes("value=a b $c"));
+    await until(
+      "env log line",
+      async () => (await collectLogs(backend, n, 20)).includes("value=a b $c"),
+    );
     await backend.uninstall(n);
   });
 
   test("a service that exits at once is reported, with its exit code", async ({ backend }) => {
     const n = name("fails");
-    const def = defineService(n).binary("/bin/sh").args(["-c", "echo about-to-fail >&2; exit 7"]).build();
+    const def = defineService(n).binary("/bin/sh").args(["-c", "echo about-to-fail >&2; exit 7"])
+      .build();
     let error: unknown;
     try {
       await backend.start(def);
@@ -161,10 +196,14 @@ export function runBackendConformance(options: ConformanceOptions): void {
     await until("failed status", async () => (await backend.status(n)).state !== "running");
     const status = await backend.status(n);
     assert.ok(
-      (status.state === "exited" && status.code === 7) || (status.state === "failed" && status.code === 7),
+      (status.state === "exited" && status.code === 7) ||
+        (status.state === "failed" && status.code === 7),
       `unexpected status ${JSON.stringify(status)}`,
     );
-    await until("log says why", async () => (await collectLogs(backend, n, 20)).includes("about-to-fail"));
+    await until(
+      "log says why",
+      async () => (await collectLogs(backend, n, 20)).includes("about-to-fail"),
+    );
     await backend.uninstall(n);
   });
 
@@ -179,7 +218,10 @@ export function runBackendConformance(options: ConformanceOptions): void {
 
   test("a service that ignores the stop signal is killed", async ({ backend }) => {
     const n = name("stubborn");
-    const def = defineService(n).binary("/bin/sh").args(["-c", "trap '' TERM; while :; do sleep 1; done"])
+    const def = defineService(n).binary("/bin/sh").args([
+      "-c",
+      "trap '' TERM; while :; do sleep 1; done",
+    ])
       .stopTimeoutMs(500).build();
     await backend.start(def);
     const stopped = await backend.stop(n);

@@ -12,7 +12,11 @@ runBackendConformance({
       scratchDir: dir,
       backend: new PidfileBackend({
         runner,
-        paths: { stateDir: dir, pidFile: (n) => `${dir}/run/${n}.pid`, logFile: (n) => `${dir}/logs/${n}.log` },
+        paths: {
+          stateDir: dir,
+          pidFile: (n) => `${dir}/run/${n}.pid`,
+          logFile: (n) => `${dir}/logs/${n}.log`,
+        },
         startGraceMs: 300,
         lockMs: 5000,
         commandTimeoutMs: 10_000,

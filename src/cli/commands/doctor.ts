@@ -5,7 +5,11 @@ import { table } from "../render.ts";
 import { detectBackends } from "../../backends/detect.ts";
 
 export default command<GlobalFlags, []>(async (session) => {
-  const report = await detectBackends(session.runner(), await session.hostInfo());
+  const env = await session.backendEnvironment();
+  const report = await detectBackends(env.runner, env.host, {
+    scope: env.scope ??
+      (env.settings.systemd.scope === "auto" ? undefined : env.settings.systemd.scope),
+  });
   if (session.output === "json") {
     const backends = report.backends.map((b) => ({
       name: b.name,
