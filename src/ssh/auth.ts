@@ -5,6 +5,7 @@
  * prompt on a terminal, never from argv, and never appear in messages or errors.
  */
 import type { Ssh2AgentIdentity, Ssh2AuthMethod, Ssh2Module, Ssh2ParsedKey } from "./_ssh2.ts";
+import { fixEcdsaPrivateKey } from "./_ecdsa_fix.ts";
 import { promptSecret } from "./_prompt.ts";
 import type { Endpoint } from "./_plan.ts";
 
@@ -168,6 +169,7 @@ async function loadPrivateKey(
     report.notes.push(`${file}: a public key, not a private key`);
     return undefined;
   }
+  fixEcdsaPrivateKey(parsed);
   return parsed;
 }
 

@@ -40,6 +40,16 @@ export const TRANSIENT_KEYS: ReadonlySet<string> = new Set([
   "ssh.timeout",
 ]);
 
+/** The exit message of a remote command: a code, or the name of the killing signal. */
+export type ExitStatus = { code: number; signal?: undefined } | { code: null; signal: string };
+
+/** A started remote command. */
+export interface ExecHandle {
+  readonly channel: Ssh2Channel;
+  /** Resolves when the channel closes: the exit status, or undefined when none came. */
+  readonly finished: Promise<ExitStatus | undefined>;
+}
+
 export class SshSession {
   readonly plan: ConnectionPlan;
   /** The pool key: every hop and the target. */
@@ -80,14 +90,26 @@ export class SshSession {
   }
 
   /** Opens a session channel running `command` through the remote login shell. */
-  exec(command: string): Promise<Ssh2Channel> {
+  exec(command: string): Promise<ExecHandle> {
     const client = this.#clients[this.#clients.length - 1];
     return new Promise((resolve, reject) => {
       if (this.#closed) return reject(lostError(this.plan, this.#closeReason ?? "closed"));
       try {
         client.exec(command, {}, (error, channel) => {
-          if (error) reject(lostError(this.plan, error.message));
-          else resolve(channel);
+          if (error) return reject(lostError(this.plan, error.message));
+          // Listen right here: exit and close can arrive in the same read as the
+          // channel confirmation, before the caller's code runs again.
+          let status: ExitStatus | undefined;
+          channel.on("exit", (code, signal) => {
+            status = typeof code === "number"
+              ? { code }
+              : { code: null, signal: signal ?? "unknown" };
+          });
+          channel.on("error", () => {/* followed by close */});
+          const finished = new Promise<ExitStatus | undefined>((done) => {
+            channel.on("close", () => done(status));
+          });
+          resolve({ channel, finished });
         });
       } catch (error) {
         reject(lostError(this.plan, error instanceof Error ? error.message : String(error)));

@@ -9,7 +9,7 @@ import { signalNameOf } from "../core/signals.ts";
 import type { CommandRunner, RunOptions, RunResult, StreamingProcess } from "../exec/runner.ts";
 import { sendSignal, type Ssh2Channel } from "./_ssh2.ts";
 import type { SessionLease, SshPool } from "./pool.ts";
-import { whereOf } from "./session.ts";
+import { type ExecHandle, whereOf } from "./session.ts";
 import { remoteCommand, remoteShellCommand } from "./shell_quote.ts";
 import { type ConnectionPlan, endpointLabel } from "./_plan.ts";
 
@@ -100,7 +100,7 @@ export class SshRunner implements CommandRunner {
     try {
       channel.stderr.on("data", (chunk) => stderr.push(chunk));
       writeStdin(channel, options.stdin);
-      const exit = await waitExit(channel, lease, this.plan);
+      const exit = await waitExit(proc.handle, lease, this.plan);
       lease.release();
       return {
         code: exit?.code ?? (timedOut ? 137 : 255),
@@ -155,7 +155,7 @@ export class SshRunner implements CommandRunner {
         ? undefined
         : setTimeout(kill, options.timeoutMs);
       try {
-        const exit = await waitExit(channel, lease, this.plan);
+        const exit = await waitExit(proc.handle, lease, this.plan);
         lease.release();
         return exit ?? { code: 137, signal: "SIGKILL" };
       } catch (error) {
@@ -218,6 +218,7 @@ const MARKER_BYTES = new TextEncoder().encode(PID_MARKER);
  * separation, so the signal request alone is not enough.)
  */
 class RemoteProcess {
+  readonly handle: ExecHandle;
   readonly channel: Ssh2Channel;
   readonly #lease: SessionLease;
   #pid: number | undefined;
@@ -228,10 +229,12 @@ class RemoteProcess {
 
   private constructor(
     lease: SessionLease,
-    channel: Ssh2Channel,
+    handle: ExecHandle,
     onStdout: (chunk: Uint8Array) => void,
   ) {
+    const channel = handle.channel;
     this.#lease = lease;
+    this.handle = handle;
     this.channel = channel;
     this.#onStdout = onStdout;
     channel.on("data", (chunk) => this.#data(chunk));
@@ -254,12 +257,14 @@ class RemoteProcess {
     sendSignal(this.channel, "KILL");
     const pid = this.#pid;
     if (pid !== undefined && !this.#lease.session.closed) {
-      this.#lease.session.exec(`kill -KILL -- -${pid} ${pid} 2>/dev/null`).then((ch) => {
-        ch.on("data", () => {});
-        ch.stderr.on("data", () => {});
-        ch.on("close", () => closeQuietly(this.channel));
-        ch.end();
-      }, () => closeQuietly(this.channel));
+      this.#lease.session.exec(`kill -KILL -- -${pid} ${pid} 2>/dev/null`).then(
+        ({ channel, finished }) => {
+          channel.on("data", () => {});
+          channel.stderr.on("data", () => {});
+          channel.end();
+          return finished;
+        },
+      ).catch(() => {}).finally(() => closeQuietly(this.channel));
       return;
     }
     closeQuietly(this.channel);
@@ -308,32 +313,26 @@ function closeQuietly(channel: Ssh2Channel): void {
  * Resolves with the exit status when the channel closes; undefined when it closed
  * without one (killed by us). Rejects when the connection dropped under the command.
  */
-function waitExit(
-  channel: Ssh2Channel,
+async function waitExit(
+  handle: ExecHandle,
   lease: SessionLease,
   plan: ConnectionPlan,
 ): Promise<Exit | undefined> {
-  return new Promise((resolve, reject) => {
-    let exit: Exit | undefined;
-    channel.on("exit", (code, signal) => {
-      if (typeof code === "number") exit = { code };
-      else if (signal) exit = { code: 128 + signalNumber(signal), signal };
+  const status = await handle.finished;
+  if (status?.code === null) {
+    return { code: 128 + signalNumber(status.signal), signal: status.signal };
+  }
+  if (status) return { code: status.code };
+  // A dropped connection closes every channel: tell that apart from our own close.
+  if (lease.session.closed) {
+    throw new ProvctlError("ConnectionFailed", "ssh.connection_lost", {
+      params: {
+        where: whereOf(plan, plan.hops.length),
+        reason: "the connection closed before the command exited",
+      },
     });
-    const lost = () =>
-      new ProvctlError("ConnectionFailed", "ssh.connection_lost", {
-        params: {
-          where: whereOf(plan, plan.hops.length),
-          reason: "the connection closed before the command exited",
-        },
-      });
-    channel.on("close", () => {
-      if (exit) return resolve(exit);
-      // A dropped connection closes every channel: tell that apart from our own close.
-      if (lease.session.closed) reject(lost());
-      else resolve(undefined);
-    });
-    channel.on("error", () => {/* followed by close */});
-  });
+  }
+  return undefined;
 }
 
 function signalNumber(name: string): number {

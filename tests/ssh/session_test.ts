@@ -8,12 +8,12 @@ import { endpointOf, planOf, quietAuth } from "./_helpers.ts";
 const PASSWORD_USER = { name: "provctl-pw", password: "correct horse 'battery' $(staple)" };
 
 async function execText(session: SshSession, command: string): Promise<string> {
-  const channel = await session.exec(command);
+  const { channel, finished } = await session.exec(command);
   const chunks: Uint8Array[] = [];
   channel.on("data", (c) => chunks.push(c));
   channel.stderr.on("data", () => {});
   channel.end();
-  await new Promise<void>((resolve) => channel.on("close", () => resolve()));
+  await finished;
   return new TextDecoder().decode(await new Blob(chunks as BlobPart[]).bytes());
 }
 
