@@ -1,0 +1,115 @@
+import assert from "node:assert/strict";
+import { isProvctlError } from "../../src/core/errors.ts";
+import { SshPool } from "../../src/ssh/pool.ts";
+import { SshRunner } from "../../src/ssh/ssh_runner.ts";
+import { planKey } from "../../src/ssh/target.ts";
+import { startSshdFleet } from "../fixtures/sshd.ts";
+import { planOf, quietAuth } from "./_helpers.ts";
+
+const NO_RETRY = { attempts: 1, backoff: "fixed", baseMs: 0, maxMs: 0, jitterPercent: 0 } as const;
+
+/** Established TCP connections to a local port (as the kernel sees them). */
+async function connectionsTo(port: number): Promise<number> {
+  const out = await new Deno.Command("ss", {
+    args: ["-tnH", "state", "established", `( dport = :${port} )`],
+  })
+    .output();
+  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l.trim() !== "").length;
+}
+
+Deno.test("SshPool: reuse, limits, idle timeout, statistics, close", async (t) => {
+  const fleet = await startSshdFleet({ count: 2 });
+  const pools: SshPool[] = [];
+  const newPool = (options: ConstructorParameters<typeof SshPool>[0] = {}) => {
+    const pool = new SshPool({ connect: quietAuth, retry: NO_RETRY, ...options });
+    pools.push(pool);
+    return pool;
+  };
+  try {
+    await t.step("sequential commands reuse one connection", async () => {
+      const pool = newPool();
+      const runner = new SshRunner({ plan: planOf(fleet, 0), pool });
+      for (let i = 0; i < 5; i++) {
+        assert.equal((await runner.run("echo", [String(i)])).stdout, `${i}\n`);
+      }
+      const stats = pool.stats();
+      assert.deepEqual(stats.total, { created: 1, reused: 4, idleClosed: 0, failed: 0, waitMs: 0 });
+      assert.deepEqual(Object.keys(stats.hosts), [planKey(planOf(fleet, 0))]);
+    });
+
+    await t.step("at most maxPerHost connections; others wait their turn", async () => {
+      const pool = newPool({ maxPerHost: 2 });
+      const runner = new SshRunner({ plan: planOf(fleet, 0), pool });
+      const baseline = await connectionsTo(fleet.hosts[0].port);
+      const started = performance.now();
+      const running = Promise.all(
+        Array.from({ length: 5 }, (_, i) => runner.run("sh", ["-c", `sleep 0.3; echo ${i}`])),
+      );
+      await new Promise((r) => setTimeout(r, 150));
+      const during = await connectionsTo(fleet.hosts[0].port);
+      const results = await running;
+      const elapsed = performance.now() - started;
+      assert.equal(during - baseline, 2, "two connections to the host while five commands ran");
+      assert.deepEqual(results.map((r) => r.stdout), ["0\n", "1\n", "2\n", "3\n", "4\n"]);
+      const { total } = pool.stats();
+      assert.equal(total.created, 2);
+      assert.equal(total.reused, 3);
+      assert.ok(total.waitMs >= 3 * 250, `waited ${total.waitMs} ms`);
+      assert.ok(elapsed >= 850, `3 waves of 0.3 s took ${elapsed} ms`);
+    });
+
+    await t.step("different users, ports or hop chains are different pool keys", async () => {
+      const pool = newPool();
+      await new SshRunner({ plan: planOf(fleet, 1), pool }).run("true", []);
+      await new SshRunner({ plan: planOf(fleet, 1, { hops: [0] }), pool }).run("true", []);
+      await new SshRunner({ plan: planOf(fleet, 1), pool }).run("true", []);
+      const stats = pool.stats();
+      assert.equal(Object.keys(stats.hosts).length, 2);
+      assert.deepEqual([stats.total.created, stats.total.reused], [2, 1]);
+      assert.ok(
+        Object.keys(stats.hosts).some((k) => k.includes(" > ")),
+        "the hop chain is in the key",
+      );
+    });
+
+    await t.step("idle connections close after the idle timeout", async () => {
+      const pool = newPool({ idleTimeoutMs: 150 });
+      const runner = new SshRunner({ plan: planOf(fleet, 0), pool });
+      await runner.run("true", []);
+      await new Promise((r) => setTimeout(r, 400));
+      await runner.run("true", []);
+      const { total } = pool.stats();
+      assert.deepEqual([total.created, total.idleClosed, total.reused], [2, 1, 0]);
+    });
+
+    await t.step("failed connects are counted", async () => {
+      const pool = newPool();
+      const plan = planOf(fleet, 0, { overrides: { port: 1 } });
+      await assert.rejects(
+        new SshRunner({ plan, pool }).run("true", []),
+        (e) => isProvctlError(e, "ConnectionFailed"),
+      );
+      assert.equal(pool.stats().total.failed, 1);
+    });
+
+    await t.step(
+      "close() ends every connection, lent or idle, and the pool refuses new work",
+      async () => {
+        const pool = newPool();
+        const runner = new SshRunner({ plan: planOf(fleet, 0), pool });
+        await runner.run("true", []);
+        const running = runner.run("sleep", ["30"]);
+        running.catch(() => {});
+        await new Promise((r) => setTimeout(r, 200));
+        const started = performance.now();
+        await pool.close();
+        await assert.rejects(running);
+        assert.ok(performance.now() - started < 3000);
+        await assert.rejects(runner.run("true", []), (e) => isProvctlError(e, "Internal"));
+      },
+    );
+  } finally {
+    for (const pool of pools) await pool.close();
+    await fleet.stop();
+  }
+});
