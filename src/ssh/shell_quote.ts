@@ -7,7 +7,7 @@
  */
 import { ProvctlError } from "../core/errors.ts";
 
-const SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
+const SAFE = /^[A-Za-z0-9_@%+:,./-]+$/;
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** One shell word that the shell reads back as exactly `value`. */
@@ -18,7 +18,7 @@ export function shellQuote(value: string): string {
     });
   }
   // Plain words stay readable in logs; everything else is quoted.
-  if (SAFE.test(value) && !value.startsWith("=")) return value;
+  if (SAFE.test(value)) return value;
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 

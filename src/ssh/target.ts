@@ -154,7 +154,10 @@ function toEndpoint(
   extraIdentities: readonly string[],
 ): Endpoint {
   const home = options.home ?? Deno.env.get("HOME") ?? "/";
-  const configured = [...extraIdentities.map((f) => expandHome(f, home)), ...config.identityFiles];
+  // ssh_config reports OpenSSH's default identity list when none is configured; like
+  // ssh, provctl then uses its defaults only when -i gave none either.
+  const fromConfig = isDefaultList(config.identityFiles, home) ? [] : config.identityFiles;
+  const configured = [...extraIdentities.map((f) => expandHome(f, home)), ...fromConfig];
   const identityFiles = configured.length > 0
     ? dedupe(configured)
     : ["id_ed25519", "id_ecdsa", "id_rsa"].map((name) => `${home}/.ssh/${name}`);
@@ -194,6 +197,21 @@ function policyFrom(value: SshHostConfig["strictHostKeyChecking"]): HostKeyPolic
     default:
       return undefined;
   }
+}
+
+const OPENSSH_DEFAULT_IDENTITIES = [
+  "id_rsa",
+  "id_ecdsa",
+  "id_ecdsa_sk",
+  "id_ed25519",
+  "id_ed25519_sk",
+  "id_xmss",
+  "id_dsa",
+];
+
+function isDefaultList(files: readonly string[], home: string): boolean {
+  const defaults = new Set(OPENSSH_DEFAULT_IDENTITIES.map((name) => `${home}/.ssh/${name}`));
+  return files.length > 0 && files.every((f) => defaults.has(f));
 }
 
 function expandHome(path: string, home: string): string {
