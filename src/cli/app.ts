@@ -13,7 +13,13 @@ import type { LogsFlags } from "./commands/logs.ts";
 
 const names = (placeholder: string, minimum = 0) => ({
   kind: "array" as const,
-  parameter: { brief: brief("arg_names"), parse: String, placeholder },
+  parameter: {
+    get brief() {
+      return brief("arg_names");
+    },
+    parse: String,
+    placeholder,
+  },
   minimum,
 });
 
@@ -27,7 +33,9 @@ const start = buildCommand<StartFlags, string[], ProvctlContext>({
         parse: String,
         optional: true,
         placeholder: "PATH",
-        brief: brief("flag_binary"),
+        get brief() {
+          return brief("flag_binary");
+        },
       },
       arg: {
         kind: "parsed",
@@ -35,7 +43,9 @@ const start = buildCommand<StartFlags, string[], ProvctlContext>({
         optional: true,
         variadic: true,
         placeholder: "ARG",
-        brief: brief("flag_arg"),
+        get brief() {
+          return brief("flag_arg");
+        },
       },
       env: {
         kind: "parsed",
@@ -43,66 +53,95 @@ const start = buildCommand<StartFlags, string[], ProvctlContext>({
         optional: true,
         variadic: true,
         placeholder: "K=V",
-        brief: brief("flag_env"),
+        get brief() {
+          return brief("flag_env");
+        },
       },
       envFile: {
         kind: "parsed",
         parse: String,
         optional: true,
         placeholder: "FILE",
-        brief: brief("flag_env_file"),
+        get brief() {
+          return brief("flag_env_file");
+        },
       },
       workdir: {
         kind: "parsed",
         parse: String,
         optional: true,
         placeholder: "DIR",
-        brief: brief("flag_workdir"),
+        get brief() {
+          return brief("flag_workdir");
+        },
       },
       runAs: {
         kind: "parsed",
         parse: String,
         optional: true,
         placeholder: "USER",
-        brief: brief("flag_run_as"),
+        get brief() {
+          return brief("flag_run_as");
+        },
       },
       stopSignal: {
         kind: "parsed",
         parse: String,
         optional: true,
         placeholder: "SIG",
-        brief: brief("flag_stop_signal"),
+        get brief() {
+          return brief("flag_stop_signal");
+        },
       },
       stopTimeout: {
         kind: "parsed",
         parse: parseMs,
         optional: true,
         placeholder: "MS",
-        brief: brief("flag_stop_timeout"),
+        get brief() {
+          return brief("flag_stop_timeout");
+        },
       },
       restart: {
         kind: "parsed",
         parse: String,
         optional: true,
         placeholder: "POLICY",
-        brief: brief("flag_restart"),
+        get brief() {
+          return brief("flag_restart");
+        },
       },
       description: {
         kind: "parsed",
         parse: String,
         optional: true,
         placeholder: "TEXT",
-        brief: brief("flag_description"),
+        get brief() {
+          return brief("flag_description");
+        },
       },
     },
     aliases: { ...globalAliases, e: "env", w: "workdir" },
     positional: {
       kind: "array",
-      parameter: { brief: brief("arg_start"), parse: String, placeholder: "NAME [-- CMD ARGS...]" },
+      parameter: {
+        get brief() {
+          return brief("arg_start");
+        },
+        parse: String,
+        placeholder: "NAME [-- CMD ARGS...]",
+      },
       minimum: 1,
     },
   },
-  docs: { brief: brief("cmd_start"), fullDescription: brief("cmd_start_full") },
+  docs: {
+    get brief() {
+      return brief("cmd_start");
+    },
+    get fullDescription() {
+      return brief("cmd_start_full");
+    },
+  },
 });
 
 const simple = (load: () => Promise<unknown>, docKey: string, minimum = 1) =>
@@ -114,7 +153,11 @@ const simple = (load: () => Promise<unknown>, docKey: string, minimum = 1) =>
       aliases: globalAliases,
       positional: names("NAME", minimum),
     },
-    docs: { brief: brief(docKey) },
+    docs: {
+      get brief() {
+        return brief(docKey);
+      },
+    },
   });
 
 const stop = simple(async () => (await import("./commands/stop.ts")).default, "cmd_stop");
@@ -137,18 +180,37 @@ const logs = buildCommand<LogsFlags, [string], ProvctlContext>({
         parse: parseCount,
         optional: true,
         placeholder: "N",
-        brief: brief("flag_lines"),
+        get brief() {
+          return brief("flag_lines");
+        },
       },
-      follow: { kind: "boolean", optional: true, withNegated: false, brief: brief("flag_follow") },
+      follow: {
+        kind: "boolean",
+        optional: true,
+        withNegated: false,
+        get brief() {
+          return brief("flag_follow");
+        },
+      },
     },
     // -f is --follow here, as in kubectl logs and tail; the services file is --file.
     aliases: { o: "output", v: "verbose", q: "quiet", n: "lines", f: "follow" },
     positional: {
       kind: "tuple",
-      parameters: [{ brief: brief("arg_name"), parse: String, placeholder: "NAME" }],
+      parameters: [{
+        get brief() {
+          return brief("arg_name");
+        },
+        parse: String,
+        placeholder: "NAME",
+      }],
     },
   },
-  docs: { brief: brief("cmd_logs") },
+  docs: {
+    get brief() {
+      return brief("cmd_logs");
+    },
+  },
 });
 
 const noArgs = (load: () => Promise<unknown>, docKey: string) =>
@@ -156,7 +218,11 @@ const noArgs = (load: () => Promise<unknown>, docKey: string) =>
     // deno-lint-ignore no-explicit-any
     loader: load as any,
     parameters: { flags: globalFlagSpecs, aliases: globalAliases },
-    docs: { brief: brief(docKey) },
+    docs: {
+      get brief() {
+        return brief(docKey);
+      },
+    },
   });
 
 const config = buildRouteMap({
@@ -164,7 +230,11 @@ const config = buildRouteMap({
     show: noArgs(async () => (await import("./commands/config.ts")).show, "cmd_config_show"),
     path: noArgs(async () => (await import("./commands/config.ts")).path, "cmd_config_path"),
   },
-  docs: { brief: brief("cmd_config") },
+  docs: {
+    get brief() {
+      return brief("cmd_config");
+    },
+  },
 });
 
 const version = noArgs(async () => (await import("./commands/version.ts")).default, "cmd_version");
@@ -178,7 +248,9 @@ const completion = buildCommand<GlobalFlags, ["bash" | "zsh" | "fish"], ProvctlC
     positional: {
       kind: "tuple",
       parameters: [{
-        brief: brief("arg_shell"),
+        get brief() {
+          return brief("arg_shell");
+        },
         placeholder: "SHELL",
         parse: (s: string) => {
           if (s === "bash" || s === "zsh" || s === "fish") return s;
@@ -187,16 +259,32 @@ const completion = buildCommand<GlobalFlags, ["bash" | "zsh" | "fish"], ProvctlC
       }],
     },
   },
-  docs: { brief: brief("cmd_completion") },
+  docs: {
+    get brief() {
+      return brief("cmd_completion");
+    },
+  },
 });
 
 const complete = buildCommand<Record<string, never>, string[], ProvctlContext>({
   loader: async () => (await import("./commands/complete.ts")).default,
   parameters: {
     flags: {},
-    positional: { kind: "array", parameter: { brief: brief("arg_names"), parse: String } },
+    positional: {
+      kind: "array",
+      parameter: {
+        get brief() {
+          return brief("arg_names");
+        },
+        parse: String,
+      },
+    },
   },
-  docs: { brief: brief("cmd_completion") },
+  docs: {
+    get brief() {
+      return brief("cmd_completion");
+    },
+  },
 });
 
 export const routes = buildRouteMap({
@@ -215,7 +303,12 @@ export const routes = buildRouteMap({
     completion,
     __complete: complete,
   },
-  docs: { brief: brief("app"), hideRoute: { __complete: true } },
+  docs: {
+    get brief() {
+      return brief("app");
+    },
+    hideRoute: { __complete: true },
+  },
 });
 
 export const app = buildApplication(routes, {

@@ -28,33 +28,88 @@ export interface GlobalFlags {
 type FlagSpec<T> = { readonly [K in keyof T]-?: TypedFlagParameter<T[K], ProvctlContext> };
 
 export const globalFlagSpecs: FlagSpec<GlobalFlags> = {
-  output: { kind: "enum", values: ["text", "json"], optional: true, brief: brief("flag_output") },
+  output: {
+    kind: "enum",
+    values: ["text", "json"],
+    optional: true,
+    get brief() {
+      return brief("flag_output");
+    },
+  },
   backend: {
     kind: "enum",
     values: ["auto", ...BACKEND_NAMES],
     optional: true,
-    brief: brief("flag_backend"),
+    get brief() {
+      return brief("flag_backend");
+    },
   },
   configDir: {
     kind: "parsed",
     parse: String,
     optional: true,
     placeholder: "DIR",
-    brief: brief("flag_config_dir"),
+    get brief() {
+      return brief("flag_config_dir");
+    },
   },
   file: {
     kind: "parsed",
     parse: String,
     optional: true,
     placeholder: "FILE",
-    brief: brief("flag_file"),
+    get brief() {
+      return brief("flag_file");
+    },
   },
-  verbose: { kind: "boolean", optional: true, withNegated: false, brief: brief("flag_verbose") },
-  quiet: { kind: "boolean", optional: true, withNegated: false, brief: brief("flag_quiet") },
-  noColor: { kind: "boolean", optional: true, withNegated: false, brief: brief("flag_no_color") },
-  system: { kind: "boolean", optional: true, withNegated: false, brief: brief("flag_system") },
-  user: { kind: "boolean", optional: true, withNegated: false, brief: brief("flag_user_scope") },
-  force: { kind: "boolean", optional: true, withNegated: false, brief: brief("flag_force") },
+  verbose: {
+    kind: "boolean",
+    optional: true,
+    withNegated: false,
+    get brief() {
+      return brief("flag_verbose");
+    },
+  },
+  quiet: {
+    kind: "boolean",
+    optional: true,
+    withNegated: false,
+    get brief() {
+      return brief("flag_quiet");
+    },
+  },
+  noColor: {
+    kind: "boolean",
+    optional: true,
+    withNegated: false,
+    get brief() {
+      return brief("flag_no_color");
+    },
+  },
+  system: {
+    kind: "boolean",
+    optional: true,
+    withNegated: false,
+    get brief() {
+      return brief("flag_system");
+    },
+  },
+  user: {
+    kind: "boolean",
+    optional: true,
+    withNegated: false,
+    get brief() {
+      return brief("flag_user_scope");
+    },
+  },
+  force: {
+    kind: "boolean",
+    optional: true,
+    withNegated: false,
+    get brief() {
+      return brief("flag_force");
+    },
+  },
 };
 
 export const globalAliases = { o: "output", f: "file", v: "verbose", q: "quiet" } as const;

@@ -1,4 +1,8 @@
-/** Help briefs for commands and flags, from the embedded messages.toml [help] table. */
+/**
+ * Help briefs for commands and flags, from the embedded messages.toml [help] table.
+ * Command and flag specs read them through getters, so the table is only parsed when
+ * help or an error needs it, not on every start.
+ */
 import { embeddedMessages, Messages } from "../config/messages.ts";
 
 let catalog: Messages | undefined;

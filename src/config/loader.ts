@@ -9,7 +9,7 @@
  * reported with its file:line:col before anything runs. An unknown key in an override
  * messages.toml is an error too: a typo there would otherwise silently change nothing.
  */
-import { join } from "node:path";
+import { join } from "./_path.ts";
 import { isProvctlError, ProvctlError } from "../core/errors.ts";
 import {
   coerce,

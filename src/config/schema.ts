@@ -270,7 +270,9 @@ export function deriveSchema(
     try {
       schema.check(spec.key, spec.default, { location: file });
     } catch (e) {
-      throw bug(`${spec.origin}: the default of ${spec.key} breaks its own rules: ${(e as Error).message}`);
+      throw bug(
+        `${spec.origin}: the default of ${spec.key} breaks its own rules: ${(e as Error).message}`,
+      );
     }
   }
   return schema;

@@ -18,7 +18,7 @@
  * running provctl, and merged under `env` (env wins), so the definition carries the
  * values and works the same on a remote host. Mistakes are reported with file:line:col.
  */
-import { dirname, resolve } from "node:path";
+import { dirname, resolve } from "./_path.ts";
 import { isProvctlError, ProvctlError } from "../core/errors.ts";
 import {
   defineService,

@@ -52,10 +52,16 @@ export class LocalRunner implements CommandRunner {
         child.kill("SIGKILL");
       } catch { /* already gone */ }
     };
-    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
+    // AbortSignal.timeout rather than setTimeout: the first setTimeout loads Deno's Node
+    // timers module, which costs several milliseconds of every provctl start-up.
+    const deadline = options.timeoutMs === undefined
+      ? undefined
+      : AbortSignal.timeout(options.timeoutMs);
+    const onDeadline = () => {
       timedOut = true;
       kill();
-    }, options.timeoutMs);
+    };
+    deadline?.addEventListener("abort", onDeadline, { once: true });
     options.signal?.addEventListener("abort", kill, { once: true });
     try {
       if (options.stdin !== undefined) {
@@ -75,7 +81,7 @@ export class LocalRunner implements CommandRunner {
         timedOut,
       };
     } finally {
-      if (timer !== undefined) clearTimeout(timer);
+      deadline?.removeEventListener("abort", onDeadline);
       options.signal?.removeEventListener("abort", kill);
     }
   }

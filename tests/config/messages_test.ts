@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
 import { parse } from "smol-toml";
-import {
-  embeddedMessagesText,
-  Messages,
-  SectionedCatalog,
-} from "../../src/config/messages.ts";
+import { embeddedMessagesText, Messages, SectionedCatalog } from "../../src/config/messages.ts";
 
 function flatten(tree: Record<string, unknown>, prefix = "", out = new Map<string, string>()) {
   for (const [k, v] of Object.entries(tree)) {

@@ -1,42 +1,56 @@
 # Shared helpers of the pidfile backend's scripts (POSIX sh; Linux and macOS).
 # Arguments always arrive as positional parameters, never spliced into this text.
+# The helpers avoid subshells and external programs where the shell can do the work:
+# `provctl status` runs one of these scripts, and every fork is start-up time.
 
-# ident PID: prints "STATE PGID START" of a live process, or fails when there is none.
-# START is /proc/PID/stat field 22 (start time in clock ticks since boot) on Linux and
-# `ps -o lstart` elsewhere: together with the PID it identifies one process over time,
-# so a reused PID is never mistaken for the service.
+# ident PID: sets p_state, p_pgid, p_start of a live process, or fails when there is none.
+# p_start is /proc/PID/stat field 22 (start time in clock ticks since boot) on Linux and
+# `ps -o lstart` elsewhere: with the PID it identifies one process over time, so a
+# reused PID is never mistaken for the service.
 ident() {
   if [ -d /proc/self ]; then
-    s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    rest=${s##*) }
+    { read -r s < "/proc/$1/stat"; } 2>/dev/null || return 1
+    # Fields after the command name, which is in parentheses and may contain spaces.
+    s=${s##*) }
     set -f
     # shellcheck disable=SC2086
-    set -- $rest
+    set -- $s
     set +f
-    echo "$1 $3 ${20}"
+    p_state=$1 p_pgid=$3 p_start=${20}
   else
     line=$(ps -o stat= -o pgid= -p "$1" 2>/dev/null) || return 1
     [ -n "$line" ] || return 1
-    lt=$(ps -o lstart= -p "$1" 2>/dev/null | tr ' ' '_')
+    set -f
     # shellcheck disable=SC2086
-    echo $line "$lt"
+    set -- $line
+    set +f
+    p_state=$1 p_pgid=$2
+    p_start=$(ps -o lstart= -p "$1" 2>/dev/null | tr ' ' '_')
   fi
 }
 
 # alive PID START PGID: the process exists, is not a zombie, and is the one recorded.
 alive() {
-  id=$(ident "$1") || return 1
-  set -f
-  # shellcheck disable=SC2086
-  set -- "$2" "$3" $id
-  set +f
-  case $3 in Z* | X*) return 1 ;; esac
-  [ "$5" = "$1" ] && [ "$4" = "$2" ]
+  ident "$1" || return 1
+  case $p_state in Z* | X*) return 1 ;; esac
+  [ "$p_start" = "$2" ] && [ "$p_pgid" = "$3" ]
 }
 
-# field KEY FILE: the value of KEY=... in a PID or exit file.
-field() {
-  sed -n "s/^$1=//p" "$2" 2>/dev/null | head -n 1
+# load FILE: sets f_pid f_pgid f_start f_started f_code f_at from a PID or exit file
+# (KEY=VALUE lines); unknown keys are ignored, missing ones are empty.
+load() {
+  f_pid='' f_pgid='' f_start='' f_started='' f_code='' f_at=''
+  [ -r "$1" ] || return 1
+  while IFS='=' read -r k v || [ -n "$k" ]; do
+    case $k in
+    pid) f_pid=$v ;;
+    pgid) f_pgid=$v ;;
+    start) f_start=$v ;;
+    started) f_started=$v ;;
+    code) f_code=$v ;;
+    at) f_at=$v ;;
+    esac
+  done < "$1"
 }
 
 # write_atomic FILE: stdin to FILE through a temp name and a rename.
@@ -44,7 +58,6 @@ write_atomic() {
   cat > "$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"
 }
 
-# now_ms: wall clock in milliseconds where date supports it, seconds*1000 otherwise.
 now_s() {
   date +%s
 }

@@ -36,11 +36,10 @@ else
   trap 'rm -rf -- "$lockfile.d"' EXIT
 fi
 
-if [ -e "$pidfile" ]; then
-  pid=$(field pid "$pidfile")
-  case $pid in '' | *[!0-9]*) ;; *)
-    if alive "$pid" "$(field start "$pidfile")" "$(field pgid "$pidfile")"; then
-      echo "pid=$pid"
+if load "$pidfile"; then
+  case $f_pid in '' | *[!0-9]*) ;; *)
+    if alive "$f_pid" "$f_start" "$f_pgid"; then
+      echo "pid=$f_pid"
       exit 10
     fi
     ;;
@@ -81,14 +80,11 @@ else
   "$@" &
 fi
 child=$!
-id=$(ident "$child") || id="- - -"
-set -f
-set -- $id
-set +f
-printf "pid=%s\npgid=%s\nstart=%s\nstarted=%s\n" "$child" "$2" "$3" "$(now_s)" | write_atomic "$pidfile"
+ident "$child" || { p_pgid=- p_start=-; }
+printf "pid=%s\npgid=%s\nstart=%s\nstarted=%s\n" "$child" "$p_pgid" "$p_start" "$(now_s)" | write_atomic "$pidfile"
 wait "$child"
 code=$?
-if [ "$(field pid "$pidfile")" = "$child" ]; then
+if load "$pidfile" && [ "$f_pid" = "$child" ]; then
   printf "pid=%s\ncode=%s\nat=%s\n" "$child" "$code" "$(now_s)" | write_atomic "$exitfile"
 fi'
 helpers=$(cat <<'HELPERS'
@@ -114,7 +110,8 @@ while [ ! -e "$pidfile" ] && [ $i -lt 100 ]; do
   i=$((i + 1))
 done
 [ -e "$pidfile" ] || { echo "reason=no-pidfile"; exit 11; }
-pid=$(field pid "$pidfile") start=$(field start "$pidfile") pgid=$(field pgid "$pidfile")
+load "$pidfile"
+pid=$f_pid start=$f_start pgid=$f_pgid
 
 # The grace period: a service that dies at once did not start.
 waited=0
@@ -129,7 +126,8 @@ if ! alive "$pid" "$start" "$pgid"; then
     sleep 0.05
     i=$((i + 1))
   done
-  echo "code=$(field code "$exitfile")"
+  load "$exitfile"
+  echo "code=$f_code"
   exit 11
 fi
-echo "pid=$pid started=$(field started "$pidfile")"
+echo "pid=$pid started=$f_started"

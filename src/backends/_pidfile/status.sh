@@ -6,8 +6,12 @@
 #   state=stale reason=dead|reused  (the PID file was removed)
 #   state=corrupt                    (the PID file was removed)
 pidfile=$1 exitfile=$2
-[ -e "$pidfile" ] || { echo "state=none"; exit 0; }
-pid=$(field pid "$pidfile") start=$(field start "$pidfile") pgid=$(field pgid "$pidfile")
+[ -e "$pidfile" ] || {
+  echo "state=none"
+  exit 0
+}
+load "$pidfile"
+pid=$f_pid start=$f_start pgid=$f_pgid started=$f_started
 case $pid in '' | *[!0-9]*)
   rm -f "$pidfile"
   echo "state=corrupt"
@@ -20,19 +24,18 @@ if [ -z "$start" ] || [ -z "$pgid" ]; then
   exit 0
 fi
 if alive "$pid" "$start" "$pgid"; then
-  echo "state=running pid=$pid started=$(field started "$pidfile")"
+  echo "state=running pid=$pid started=$started"
   exit 0
 fi
-if [ -e "$exitfile" ] && [ "$(field pid "$exitfile")" = "$pid" ]; then
-  code=$(field code "$exitfile") at=$(field at "$exitfile")
-  if [ "$code" -gt 128 ] 2>/dev/null; then
-    echo "state=terminated signal=$((code - 128)) at=$at"
+if load "$exitfile" && [ "$f_pid" = "$pid" ]; then
+  if [ "$f_code" -gt 128 ] 2>/dev/null; then
+    echo "state=terminated signal=$((f_code - 128)) at=$f_at"
   else
-    echo "state=exited code=$code at=$at"
+    echo "state=exited code=$f_code at=$f_at"
   fi
   exit 0
 fi
 reason=dead
-ident "$pid" >/dev/null 2>&1 && reason=reused
+ident "$pid" && reason=reused
 rm -f "$pidfile"
 echo "state=stale reason=$reason pid=$pid"

@@ -8,7 +8,8 @@ if [ ! -e "$pidfile" ]; then
   echo "result=notrunning reason=none"
   exit 0
 fi
-pid=$(field pid "$pidfile") start=$(field start "$pidfile") pgid=$(field pgid "$pidfile")
+load "$pidfile"
+pid=$f_pid start=$f_start pgid=$f_pgid
 case $pid$pgid in '' | *[!0-9]*)
   rm -f "$pidfile" "$exitfile"
   echo "result=notrunning reason=corrupt"
