@@ -390,16 +390,19 @@ class Deadline {
   #error: unknown;
   #remaining = 0;
   #startedAt = 0;
+  #armed = false;
 
   constructor() {
     this.expired = new Promise((_, reject) => this.#reject = reject);
     this.expired.catch(() => {});
   }
 
+  /** Arms the timer; `ms` <= 0 means no limit. */
   start(error: unknown, ms: number): void {
     this.stop();
     this.#error = error;
     this.#remaining = ms;
+    this.#armed = ms > 0;
     this.resume();
   }
 
@@ -411,7 +414,7 @@ class Deadline {
   }
 
   resume(): void {
-    if (this.#timer !== undefined) return;
+    if (this.#timer !== undefined || !this.#armed) return;
     this.#startedAt = Date.now();
     this.#timer = setTimeout(() => this.#reject(this.#error), Math.max(0, this.#remaining));
   }
@@ -419,6 +422,7 @@ class Deadline {
   stop(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#armed = false;
   }
 }
 

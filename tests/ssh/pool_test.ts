@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { isProvctlError } from "../../src/core/errors.ts";
-import { SshPool } from "../../src/ssh/pool.ts";
+import { loadConfig } from "../../src/config/loader.ts";
+import {
+  poolOptionsFrom,
+  readSshSettings,
+  runnerTimeoutsFrom,
+  SshPool,
+} from "../../src/ssh/pool.ts";
 import { SshRunner } from "../../src/ssh/ssh_runner.ts";
 import { planKey } from "../../src/ssh/target.ts";
 import { startSshdFleet } from "../fixtures/sshd.ts";
@@ -111,5 +117,52 @@ Deno.test("SshPool: reuse, limits, idle timeout, statistics, close", async (t) =
   } finally {
     for (const pool of pools) await pool.close();
     await fleet.stop();
+  }
+});
+
+Deno.test("settings from defaults.toml [ssh] become pool and runner options", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = await loadConfig({
+      env: { HOME: dir },
+      systemDir: `${dir}/etc`,
+      userDir: `${dir}/user`,
+    });
+    const settings = readSshSettings(config);
+    assert.equal(settings.hostKeyPolicy, "strict");
+    assert.equal(settings.retry.backoff, "exponential");
+    assert.ok(settings.connectTimeoutMs > 0 && settings.poolMaxPerHost >= 1);
+    const options = poolOptionsFrom(settings, { stateDir: `${dir}/state` });
+    assert.deepEqual(options.breaker, {
+      stateDir: `${dir}/state`,
+      threshold: settings.breakerThreshold,
+      cooldownMs: settings.breakerCooldownMs,
+    });
+    assert.equal(options.connect?.connectTimeoutMs, settings.connectTimeoutMs);
+    assert.equal(
+      poolOptionsFrom({ ...settings, breakerThreshold: 0 }, { stateDir: dir }).breaker,
+      undefined,
+    );
+    assert.deepEqual(runnerTimeoutsFrom({ ...settings, commandTimeoutMs: 0, totalTimeoutMs: 5 }), {
+      commandTimeoutMs: undefined,
+      totalTimeoutMs: 5,
+    });
+    // An override layer changes them (PROVCTL_* env or a defaults.toml in a config dir).
+    await Deno.mkdir(`${dir}/conf`);
+    await Deno.writeTextFile(
+      `${dir}/conf/defaults.toml`,
+      '[ssh]\nretry_backoff = "fibonacci"\npool_max_per_host = 9\n',
+    );
+    const custom = readSshSettings(
+      await loadConfig({
+        env: { HOME: dir },
+        configDir: `${dir}/conf`,
+        systemDir: `${dir}/etc`,
+        userDir: `${dir}/user`,
+      }),
+    );
+    assert.deepEqual([custom.retry.backoff, custom.poolMaxPerHost], ["fibonacci", 9]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
