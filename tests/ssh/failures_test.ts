@@ -71,6 +71,34 @@ Deno.test("connection failures are named and never hang", async (t) => {
       }
     });
 
+    await t.step("an agent that never answers: auth timeout named", async () => {
+      const socket = `${fleet.dir}/silent-agent.sock`;
+      const listener = Deno.listen({ transport: "unix", path: socket });
+      const accepted: Deno.Conn[] = [];
+      const accepting = (async () => {
+        for await (const conn of listener) accepted.push(conn);
+      })();
+      try {
+        const error = await expectError(
+          connectSession(planOf(fleet, 0), {
+            ...quietAuth,
+            agentSocket: socket,
+            authTimeoutMs: 400,
+          }),
+          "Timeout",
+        );
+        assert.deepEqual([error.params.which, error.params.where], ["auth", `h1:${h1.port}`]);
+      } finally {
+        listener.close();
+        await accepting.catch(() => {});
+        for (const conn of accepted) {
+          try {
+            conn.close();
+          } catch { /* closed */ }
+        }
+      }
+    });
+
     await t.step("total timeout of a run names 'total'", async () => {
       const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
       const accepted: Deno.Conn[] = [];

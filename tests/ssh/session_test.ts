@@ -110,6 +110,13 @@ Deno.test("sessions: jump chains, authentication methods, host key policies", as
       assert.equal(error.params.where, `hop 1 of 2 (h1:${deadPort})`);
     });
 
+    await t.step("an authentication failure on a hop names the hop", async () => {
+      const plan = planOf(fleet, 2, { hops: [0] });
+      const broken = { ...plan, hops: [{ ...plan.hops[0], identityFiles: [`${fleet.dir}/none`] }] };
+      const error = await expectError(connectSession(broken, quietAuth), "AuthFailed");
+      assert.equal(error.params.where, `hop 1 of 1 (h1:${h1.port})`);
+    });
+
     await t.step("every hop's host key is verified (unknown hop under strict)", async () => {
       const empty = `${fleet.dir}/empty_known_hosts`;
       await Deno.writeTextFile(empty, "");
@@ -137,6 +144,29 @@ Deno.test("sessions: jump chains, authentication methods, host key policies", as
         // Without the agent the same plan has nothing to offer.
         const error = await expectError(connectSession(plan, quietAuth), "AuthFailed");
         assert.match(String(error.params.notes), /no-such-key: no such file/);
+
+        // IdentitiesOnly: only agent keys matching an identity file (here by its .pub).
+        const pubOnly = `${fleet.dir}/only-public`;
+        await Deno.copyFile(`${fleet.clientKey}.pub`, `${pubOnly}.pub`);
+        const matching = planOf(fleet, 0, {
+          overrides: { identityFiles: [pubOnly], identitiesOnly: true },
+        });
+        await connect(matching, { ...quietAuth, agentSocket: socket });
+        const other = `${fleet.dir}/other_ed25519`;
+        await sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", other]);
+        const unrelated = planOf(fleet, 0, {
+          overrides: { identityFiles: [`${other}.pub`], identitiesOnly: true },
+        });
+        // Refused: the agent's key does not match the only identity file...
+        await expectError(
+          connectSession(unrelated, { ...quietAuth, agentSocket: socket }),
+          "AuthFailed",
+        );
+        // ...while without IdentitiesOnly the same agent key gets in.
+        await connect({ ...unrelated, target: { ...unrelated.target, identitiesOnly: false } }, {
+          ...quietAuth,
+          agentSocket: socket,
+        });
       } finally {
         Deno.kill(agentPid, "SIGTERM");
       }
