@@ -6,8 +6,8 @@
  * dir is given) and the retry policy. The CLI calls close() in a finally block.
  */
 import { ProvctlError } from "../core/errors.ts";
-import { type BreakerOptions, withBreaker } from "./circuit_breaker.ts";
-import { DEFAULT_RETRY, type RetryOptions, withRetry } from "./retry.ts";
+import type { BreakerOptions } from "./circuit_breaker.ts";
+import type { RetryOptions } from "./retry.ts";
 import { type ConnectOptions, connectSession, type SshSession } from "./session.ts";
 import { type ConnectionPlan, endpointLabel, planKey } from "./_plan.ts";
 
@@ -249,7 +249,16 @@ export class SshPool {
     entry.waiters.shift()?.resolve("slot");
   }
 
-  #open(key: string, plan: ConnectionPlan, signal: AbortSignal | undefined): Promise<SshSession> {
+  async #open(
+    key: string,
+    plan: ConnectionPlan,
+    signal: AbortSignal | undefined,
+  ): Promise<SshSession> {
+    // cockatiel is loaded with the first connection, not with the module.
+    const [{ DEFAULT_RETRY, withRetry }, { withBreaker }] = await Promise.all([
+      import("./retry.ts"),
+      import("./circuit_breaker.ts"),
+    ]);
     const retryOptions = this.#options.retry ?? DEFAULT_RETRY;
     const connect = () =>
       withRetry(() => connectSession(plan, { ...this.#options.connect, signal }), retryOptions, {
@@ -258,8 +267,7 @@ export class SshPool {
       });
     const breaker = this.#options.breaker;
     if (!breaker) return connect();
-    const target = plan.target;
-    const host = endpointLabel(target).replace(/^[^@]*@/, "");
+    const host = endpointLabel(plan.target).replace(/^[^@]*@/, "");
     return withBreaker(host, breaker, connect);
   }
 }

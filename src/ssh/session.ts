@@ -7,7 +7,7 @@
 import { ProvctlError } from "../core/errors.ts";
 import { embeddedMessages, Messages } from "../config/messages.ts";
 import { type AuthOptions, createAuthHandler } from "./auth.ts";
-import { type HostKeyVerdict, verifyHostKey } from "./known_hosts.ts";
+import type { HostKeyCheck, HostKeyVerdict } from "./known_hosts.ts";
 import { loadSsh2, type Ssh2Channel, type Ssh2Client, type Ssh2Module } from "./_ssh2.ts";
 import { type ConnectionPlan, type Endpoint, planKey } from "./_plan.ts";
 
@@ -152,14 +152,16 @@ export async function connectSession(
   plan: ConnectionPlan,
   options: ConnectOptions = {},
 ): Promise<SshSession> {
-  const ssh2 = await loadSsh2();
+  // Loaded here, not at module load: node:crypto and ssh2 cost ~25 + ~60 ms of start-up
+  // that commands without --host should not pay.
+  const [ssh2, { verifyHostKey }] = await Promise.all([loadSsh2(), import("./known_hosts.ts")]);
   const endpoints = [...plan.hops, plan.target];
   const clients: Ssh2Client[] = [];
   try {
     for (const [i, endpoint] of endpoints.entries()) {
       const where = whereOf(plan, i);
       const previous = clients[i - 1];
-      const client = await connectOne(ssh2, endpoint, where, previous, options);
+      const client = await connectOne(ssh2, verifyHostKey, endpoint, where, previous, options);
       clients.push(client);
     }
   } catch (error) {
@@ -175,6 +177,7 @@ export async function connectSession(
 
 async function connectOne(
   ssh2: Ssh2Module,
+  verifyHostKey: (check: HostKeyCheck) => Promise<HostKeyVerdict>,
   endpoint: Endpoint,
   where: string,
   via: Ssh2Client | undefined,
