@@ -1,0 +1,97 @@
+/**
+ * The shared backend conformance suite for the PID-file backend on a "remote" machine:
+ * every command goes through SshRunner to a real sshd (on loopback, so the scratch
+ * directory is visible to both sides, but all work happens in sshd's sessions).
+ */
+import assert from "node:assert/strict";
+import { PidfileBackend } from "../../src/backends/pidfile.ts";
+import { isRunning } from "../../src/core/process_status.ts";
+import { defineService } from "../../src/core/service_definition.ts";
+import { parseServiceName } from "../../src/core/service_name.ts";
+import { SshPool } from "../../src/ssh/pool.ts";
+import { SshRunner } from "../../src/ssh/ssh_runner.ts";
+import { runBackendConformance } from "../backends/conformance.ts";
+import { startSshdFleet } from "../fixtures/sshd.ts";
+import { planOf, quietAuth } from "./_helpers.ts";
+
+runBackendConformance({
+  name: "pidfile over ssh",
+  setup: async () => {
+    const fleet = await startSshdFleet({ count: 1 });
+    const pool = new SshPool({ connect: quietAuth });
+    const dir = await Deno.makeTempDir({ prefix: "provctl-conf-ssh-" });
+    const runner = new SshRunner({ plan: planOf(fleet, 0), pool, commandTimeoutMs: 20_000 });
+    return {
+      runner,
+      scratchDir: dir,
+      backend: new PidfileBackend({
+        runner,
+        paths: {
+          stateDir: dir,
+          pidFile: (n) => `${dir}/run/${n}.pid`,
+          logFile: (n) => `${dir}/logs/${n}.log`,
+        },
+        startGraceMs: 300,
+        lockMs: 5000,
+        commandTimeoutMs: 10_000,
+      }),
+      teardown: async () => {
+        await pool.close();
+        await fleet.stop();
+        await Deno.remove(dir, { recursive: true });
+      },
+    };
+  },
+});
+
+Deno.test("a service started over SSH outlives the connection and is stopped through a new one", async () => {
+  const fleet = await startSshdFleet({ count: 1 });
+  const dir = await Deno.makeTempDir({ prefix: "provctl-remote-svc-" });
+  const backendFor = (pool: SshPool) =>
+    new PidfileBackend({
+      runner: new SshRunner({ plan: planOf(fleet, 0), pool }),
+      paths: {
+        stateDir: dir,
+        pidFile: (n) => `${dir}/run/${n}.pid`,
+        logFile: (n) => `${dir}/logs/${n}.log`,
+      },
+      startGraceMs: 300,
+      lockMs: 5000,
+      commandTimeoutMs: 10_000,
+    });
+  const name = parseServiceName(`remote-${Deno.pid}`);
+  let pid: number | undefined;
+  try {
+    const first = new SshPool({ connect: quietAuth });
+    try {
+      await backendFor(first).start(defineService(name).binary("sleep").args(["300"]).build());
+      const status = await backendFor(first).status(name);
+      assert.ok(isRunning(status));
+      pid = status.pid;
+    } finally {
+      await first.close();
+    }
+    await fleet.kill(0); // even sshd itself going away must not take the service down
+    Deno.kill(pid, "SIGCONT"); // throws if the process is gone
+    await fleet.start(0);
+    const second = new SshPool({ connect: quietAuth });
+    try {
+      const backend = backendFor(second);
+      const status = await backend.status(name);
+      assert.ok(isRunning(status) && status.pid === pid);
+      await backend.stop(name);
+      assert.equal((await backend.status(name)).state, "not-running");
+      pid = undefined;
+    } finally {
+      await second.close();
+    }
+  } finally {
+    if (pid !== undefined) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch { /* gone */ }
+    }
+    await fleet.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
