@@ -1,0 +1,266 @@
+/**
+ * Redactor: hides secrets in commands before they reach the audit log or any output.
+ *
+ * What counts as a secret value:
+ * - the value of a `NAME=value` assignment (env or query string) whose name looks secret;
+ * - the value of a `--name=value`, `--name value`, `-name value` flag whose name looks secret;
+ * - the password of a URL's `user:password@`;
+ * - the value of a header `Name: value` whose name looks secret (`Authorization: Bearer x`);
+ * - a JSON member `"name": "value"` whose name looks secret;
+ * - a PEM private key block;
+ * - whatever the configured extra patterns match.
+ *
+ * A name looks secret when one of its words (split at `_`, `-`, `.` and camelCase) is
+ * password, passwd, passphrase, pass, secret, token, key, credential(s), creds, cookie,
+ * auth/authorization/authn/..., or ends in password/secret/token/apikey/... (DBPASSWORD).
+ * Whole words only, so `--keyboard`, `monkey=1`, `PASSIVE=1`, `GIT_AUTHOR_NAME` and
+ * `TOKENIZER=x` stay readable; names whose last word says the value is a reference
+ * (`--password-file`, `SSH_AUTH_SOCK`, `KEY_ID`, `PASSWORD_STORE_DIR`) stay too, and so
+ * does `PWD` (the working directory). Over-redaction is preferred to leaking: a secret-
+ * looking flag hides the next argument even when that flag takes no value.
+ */
+import { ProvctlError } from "../core/errors.ts";
+
+/** What replaces every secret: constant, so the length is not revealed. */
+export const MASK = "***";
+
+export interface RedactorOptions {
+  /**
+   * Extra regular expressions (source text, as in defaults.toml `observe.redact_patterns`).
+   * Without capture groups the whole match is hidden; with groups, only the groups.
+   */
+  readonly extraPatterns?: readonly (string | RegExp)[];
+}
+
+const EXACT_WORDS = new Set([
+  "password",
+  "passwd",
+  "passphrase",
+  "pass",
+  "secret",
+  "secrets",
+  "token",
+  "tokens",
+  "key",
+  "apikey",
+  "credential",
+  "credentials",
+  "creds",
+  "cookie",
+  "auth",
+  "authn",
+  "authz",
+]);
+const SUFFIXES = [
+  "password",
+  "passwd",
+  "passphrase",
+  "secret",
+  "token",
+  "credential",
+  "credentials",
+  "apikey",
+  "accesskey",
+  "privatekey",
+  "secretkey",
+  "signingkey",
+  "auth",
+];
+/** A last word that says the value names where the secret is, not the secret. */
+const REFERENCE_WORDS = new Set([
+  "file",
+  "path",
+  "dir",
+  "env",
+  "fd",
+  "stdin",
+  "sock",
+  "socket",
+  "id",
+  "name",
+  "prompt",
+  "cmd",
+  "command",
+  "length",
+  "len",
+  "min",
+  "max",
+  "type",
+  "policy",
+  "url", // the URL itself is still scanned for user:password@
+]);
+
+function splitWords(name: string): string[] {
+  return name.replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase().split(/[^a-z0-9]+/)
+    .filter((w) => w !== "");
+}
+
+function secretWord(word: string, index: number, words: readonly string[]): boolean {
+  if (word === "key" && words[index - 1] === "public") return false;
+  if (EXACT_WORDS.has(word)) return true;
+  // "pwd" alone is the shell's working directory; DB_PWD is a password.
+  if (word === "pwd") return words.length > 1;
+  if (word.startsWith("auth")) {
+    // author, authority are not secrets; authorization, authtoken are.
+    return !word.startsWith("author") || word.startsWith("authoriz");
+  }
+  return SUFFIXES.some((s) => word.length > s.length && word.endsWith(s));
+}
+
+/** True when a variable, flag, header or field named `name` probably holds a secret. */
+export function isSecretName(name: string): boolean {
+  const words = splitWords(name);
+  if (words.length === 0) return false;
+  if (words[0] === "no") return false; // --no-password: a switch
+  if (words.length > 1 && REFERENCE_WORDS.has(words[words.length - 1])) return false;
+  return words.some(secretWord);
+}
+
+// Names are bounded ({0,63}) so a long run of letters costs linear, not quadratic, time.
+// Quoted ('...' or "...") or bare up to whitespace, a quote, & or ; (shell and query
+// string separators).
+const VALUE = `(?:'[^']*'|"(?:[^"\\\\]|\\\\.)*"|[^\\s'"&;]+)`;
+const ASSIGNMENT = new RegExp(`(^|[^A-Za-z0-9_.-])([A-Za-z_][A-Za-z0-9_.-]{0,63})=(${VALUE})`, "g");
+const FLAG = new RegExp(`(^|\\s)(--?[A-Za-z][A-Za-z0-9_.-]{0,63})(=|\\s+)(${VALUE})`, "g");
+const URL_USERINFO = /([A-Za-z][A-Za-z0-9+.-]{0,31}:\/\/[^\s:/@'"]*):([^\s@/'"]*)@/g;
+const HEADER = /(^|[\s"'])([A-Za-z][A-Za-z0-9-]{0,63})[ \t]*:[ \t]*([^\n"']+)/g;
+const JSON_MEMBER = /("([A-Za-z0-9_.-]{1,64})"\s*:\s*)("(?:[^"\\]|\\.)*"|[^\s,}\]]+)/g;
+const PEM =
+  /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g;
+const BARE_FLAG = /^--?([A-Za-z][A-Za-z0-9_.-]*)$/;
+const LOOKS_LIKE_FLAG = /^--?[A-Za-z]/;
+
+function maskValue(value: string): string {
+  const q = value[0];
+  return (q === "'" || q === '"') && value.length >= 2 ? `${q}${MASK}${q}` : MASK;
+}
+
+function compile(pattern: string | RegExp): RegExp {
+  if (pattern instanceof RegExp) {
+    return new RegExp(pattern.source, pattern.flags.replace(/[gdy]/g, "") + "gd");
+  }
+  try {
+    return new RegExp(pattern, "gd");
+  } catch (error) {
+    throw new ProvctlError("InvalidConfig", "observe.redact_pattern_invalid", {
+      params: { pattern, reason: error instanceof Error ? error.message : String(error) },
+      cause: error,
+    });
+  }
+}
+
+export class Redactor {
+  readonly #extra: RegExp[];
+
+  constructor(options: RedactorOptions = {}) {
+    this.#extra = (options.extraPatterns ?? []).map(compile);
+  }
+
+  /** Free text (one argument, a shell script, an error message) with secrets masked. */
+  text(text: string): string {
+    if (text === "") return text;
+    let out = text.replace(PEM, MASK);
+    out = out.replace(URL_USERINFO, (_m, head: string) => `${head}:${MASK}@`);
+    out = scan(
+      out,
+      HEADER,
+      ([, lead, name]) => isSecretName(name) ? `${lead}${name}: ${MASK}` : undefined,
+    );
+    out = scan(
+      out,
+      JSON_MEMBER,
+      ([, head, name, value]) => isSecretName(name) ? head + maskValue(value) : undefined,
+    );
+    out = scan(
+      out,
+      FLAG,
+      ([, lead, flag, sep, value]) =>
+        isSecretName(flag) && (sep === "=" || !LOOKS_LIKE_FLAG.test(value))
+          ? `${lead}${flag}${sep}${maskValue(value)}`
+          : undefined,
+    );
+    out = scan(
+      out,
+      ASSIGNMENT,
+      ([, lead, name, value]) =>
+        isSecretName(name) && value !== MASK ? `${lead}${name}=${maskValue(value)}` : undefined,
+    );
+    for (const pattern of this.#extra) out = maskPattern(out, pattern);
+    return out;
+  }
+
+  /** Each argument masked; an argument after a bare secret-looking flag is masked whole. */
+  argv(args: readonly string[]): string[] {
+    const out: string[] = [];
+    let hideNext = false;
+    for (const arg of args) {
+      if (hideNext && !LOOKS_LIKE_FLAG.test(arg)) {
+        out.push(MASK);
+        hideNext = false;
+        continue;
+      }
+      const bare = BARE_FLAG.exec(arg);
+      hideNext = bare !== null && isSecretName(bare[1]);
+      out.push(this.text(arg));
+    }
+    return out;
+  }
+
+  /** `program args...` as one display line, secrets masked, arguments shell-quoted. */
+  command(program: string, args: readonly string[]): string {
+    return [this.text(program), ...this.argv(args)].map(displayQuote).join(" ");
+  }
+}
+
+/**
+ * Replaces each match of the global `re` for which `replace` returns a string. A match
+ * it declines is not consumed: scanning resumes one character after its start, so a
+ * secret inside a declined match (e.g. a header inside an error line) is still found.
+ */
+function scan(
+  text: string,
+  re: RegExp,
+  replace: (match: RegExpExecArray) => string | undefined,
+): string {
+  let out = "";
+  let copied = 0;
+  re.lastIndex = 0;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    const replacement = replace(m);
+    if (replacement === undefined) {
+      re.lastIndex = m.index + 1;
+      continue;
+    }
+    out += text.slice(copied, m.index) + replacement;
+    copied = m.index + m[0].length;
+    if (m[0].length === 0) re.lastIndex++;
+  }
+  return copied === 0 ? text : out + text.slice(copied);
+}
+
+/** An extra pattern's matches masked: its capture groups, or the whole match. */
+function maskPattern(text: string, re: RegExp): string {
+  return scan(text, re, (m) => {
+    if (m[0] === "") return undefined;
+    const spans = (m.indices ?? []).slice(1).filter((s): s is [number, number] =>
+      s !== undefined && s[1] > s[0]
+    );
+    if (m.length === 1) return MASK;
+    let out = "";
+    let at = m.index;
+    for (const [from, to] of spans) {
+      if (from < at) continue; // nested group: its outer group is masked already
+      out += text.slice(at, from) + MASK;
+      at = to;
+    }
+    return out + text.slice(at, m.index + m[0].length);
+  });
+}
+
+const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./*-]+$/;
+
+/** Shell-style quoting for display only (the audit log is read by people and grep). */
+function displayQuote(word: string): string {
+  if (SAFE_WORD.test(word)) return word;
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
