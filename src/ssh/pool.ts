@@ -28,6 +28,8 @@ export interface PoolOptions {
 /** A connection lent to one command: give it back with release(), or discard() it. */
 export interface SessionLease {
   readonly session: SshSession;
+  /** True when the connection was used before (it may have died since, unnoticed). */
+  readonly reused: boolean;
   /** Back to the pool for reuse (a closed session is dropped instead). */
   release(): void;
   /** Close it: the command left it in an unknown state or the connection failed. */
@@ -104,7 +106,7 @@ export class SshPool {
       const idle = this.#takeIdle(entry);
       if (idle) {
         entry.stats.reused++;
-        return this.#lease(entry, idle);
+        return this.#lease(entry, idle, true);
       }
       if (entry.busy < this.#maxPerHost) break;
       const started = performance.now();
@@ -199,13 +201,13 @@ export class SshPool {
     return undefined;
   }
 
-  #lease(entry: Entry, session: SshSession): SessionLease {
+  #lease(entry: Entry, session: SshSession, reused: boolean): SessionLease {
     entry.busy++;
     this.#lent.add(session);
-    return this.#makeLease(entry, session);
+    return this.#makeLease(entry, session, reused);
   }
 
-  #makeLease(entry: Entry, session: SshSession): SessionLease {
+  #makeLease(entry: Entry, session: SshSession, reused = false): SessionLease {
     let done = false;
     const finish = (keep: boolean) => {
       if (done) return;
@@ -220,12 +222,12 @@ export class SshPool {
       const waiter = entry.waiters.shift();
       if (waiter) {
         entry.stats.reused++;
-        waiter.resolve(this.#lease(entry, session));
+        waiter.resolve(this.#lease(entry, session, true));
         return;
       }
       this.#park(entry, session);
     };
-    return { session, release: () => finish(true), discard: () => finish(false) };
+    return { session, reused, release: () => finish(true), discard: () => finish(false) };
   }
 
   #park(entry: Entry, session: SshSession): void {

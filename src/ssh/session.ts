@@ -29,6 +29,7 @@ export interface ConnectOptions extends AuthOptions {
 
 const DEFAULT_CONNECT_MS = 10_000;
 const DEFAULT_AUTH_MS = 15_000;
+const CHANNEL_OPEN_TIMEOUT_MS = 15_000;
 
 /** Message keys of failures worth retrying (transient network conditions). */
 export const TRANSIENT_KEYS: ReadonlySet<string> = new Set([
@@ -94,8 +95,15 @@ export class SshSession {
     const client = this.#clients[this.#clients.length - 1];
     return new Promise((resolve, reject) => {
       if (this.#closed) return reject(lostError(this.plan, this.#closeReason ?? "closed"));
+      // A connection that died without a FIN never answers: give up on it.
+      const timer = setTimeout(() => {
+        this.#closeReason ??= "no answer when opening a channel";
+        this.close();
+        reject(lostError(this.plan, this.#closeReason));
+      }, CHANNEL_OPEN_TIMEOUT_MS);
       try {
         client.exec(command, {}, (error, channel) => {
+          clearTimeout(timer);
           if (error) return reject(lostError(this.plan, error.message));
           // Listen right here: exit and close can arrive in the same read as the
           // channel confirmation, before the caller's code runs again.
@@ -112,6 +120,7 @@ export class SshSession {
           resolve({ channel, finished });
         });
       } catch (error) {
+        clearTimeout(timer);
         reject(lostError(this.plan, error instanceof Error ? error.message : String(error)));
       }
     });

@@ -75,17 +75,14 @@ export class SshRunner implements CommandRunner {
 
   async #run(command: string, options: RunOptions): Promise<RunResult> {
     const started = Date.now();
-    const lease = await this.#acquire(options.signal);
     const stdout: Uint8Array[] = [];
     const stderr: Uint8Array[] = [];
     let timedOut = false;
-    let proc: RemoteProcess;
-    try {
-      proc = await RemoteProcess.start(lease, command, (chunk) => stdout.push(chunk));
-    } catch (error) {
-      lease.discard();
-      throw error;
-    }
+    const { lease, proc } = await this.#start(
+      command,
+      options.signal,
+      (chunk) => stdout.push(chunk),
+    );
     const channel = proc.channel;
     const remaining = this.#totalTimeoutMs === undefined
       ? undefined
@@ -140,13 +137,9 @@ export class SshRunner implements CommandRunner {
     };
     options.signal?.addEventListener("abort", kill, { once: true });
     const done = (async (): Promise<Exit> => {
-      const lease = await this.#acquire(options.signal);
-      try {
-        proc = await RemoteProcess.start(lease, command, (chunk) => out.push(chunk));
-      } catch (error) {
-        lease.discard();
-        throw error;
-      }
+      const started = await this.#start(command, options.signal, (chunk) => out.push(chunk));
+      const lease = started.lease;
+      proc = started.proc;
       const channel = proc.channel;
       if (killed) proc.kill();
       channel.stderr.on("data", (chunk) => err.push(chunk));
@@ -177,6 +170,27 @@ export class SshRunner implements CommandRunner {
       err.error(error);
     }).finally(() => options.signal?.removeEventListener("abort", kill));
     return { stdout: out.stream, stderr: err.stream, done, kill };
+  }
+
+  /**
+   * A connection and the started command. A pooled connection that died while idle
+   * fails when the channel opens, before anything ran: that case gets one fresh
+   * connection (the command cannot have started, so this is not a command retry).
+   */
+  async #start(
+    command: string,
+    signal: AbortSignal | undefined,
+    onStdout: (chunk: Uint8Array) => void,
+  ): Promise<{ lease: SessionLease; proc: RemoteProcess }> {
+    for (let attempt = 0;; attempt++) {
+      const lease = await this.#acquire(signal);
+      try {
+        return { lease, proc: await RemoteProcess.start(lease, command, onStdout) };
+      } catch (error) {
+        lease.discard();
+        if (!lease.reused || attempt > 0) throw error;
+      }
+    }
   }
 
   async #acquire(signal: AbortSignal | undefined): Promise<SessionLease> {

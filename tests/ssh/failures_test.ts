@@ -151,6 +151,23 @@ Deno.test("connection failures are named and never hang", async (t) => {
       }
     });
 
+    await t.step(
+      "sshd restarted while a pooled connection was idle: the next run reconnects",
+      async () => {
+        const pool = new SshPool({ connect: quietAuth, retry: NO_RETRY });
+        try {
+          const runner = new SshRunner({ plan: planOf(fleet, 0), pool });
+          assert.equal((await runner.run("echo", ["1"])).stdout, "1\n");
+          await fleet.kill(0);
+          await fleet.start(0);
+          assert.equal((await runner.run("echo", ["2"])).stdout, "2\n");
+          assert.equal(pool.stats().total.created, 2);
+        } finally {
+          await pool.close();
+        }
+      },
+    );
+
     await t.step("changed host key: refused with both fingerprints, nothing written", async () => {
       const before = await Deno.readTextFile(fleet.knownHosts);
       const oldKey = h2.hostKeyPub;
