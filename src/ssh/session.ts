@@ -228,13 +228,19 @@ async function connectOne(
         if (hostKeyError !== undefined) return reject(hostKeyError);
         reject(mapClientError(error, where, phase, endpoint, report));
       });
-      client.once(
-        "close",
-        () =>
-          reject(
-            new ProvctlError("ConnectionFailed", "ssh.connection_reset", { params: { where } }),
-          ),
-      );
+      client.once("close", () => {
+        if (hostKeyError !== undefined) return reject(hostKeyError);
+        reject(
+          new ProvctlError("ConnectionFailed", "ssh.connection_reset", {
+            params: {
+              where,
+              reason: `the server closed the connection during the ${
+                phase === "auth" ? "authentication" : "handshake"
+              }`,
+            },
+          }),
+        );
+      });
     });
     client.connect({
       sock,
@@ -336,9 +342,7 @@ function mapSocketError(error: Error & { code?: string }, where: string): Provct
     return new ProvctlError("ConnectionFailed", "ssh.host_unreachable", { params, cause: error });
   }
   if (code === "ETIMEDOUT") {
-    return new ProvctlError("Timeout", "ssh.timeout", {
-      params: { which: "connect", where, ms: "the system's" },
-    });
+    return new ProvctlError("ConnectionFailed", "ssh.host_unreachable", { params, cause: error });
   }
   return new ProvctlError("ConnectionFailed", "ssh.connection_reset", { params, cause: error });
 }
