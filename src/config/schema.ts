@@ -68,6 +68,13 @@ export const KEY_CONSTRAINTS: Record<string, KeyConstraint> = {
   "ssh.pool_max_per_host": { min: 1 },
   "ssh.host_key_policy": { oneOf: ["strict", "accept-new", "off"] },
   "ssh.keepalive_count_max": { min: 0 },
+  // [health]
+  "health.timeout_ms": { min: 1 },
+  "health.interval_ms": { min: 1 },
+  "health.healthy_threshold": { min: 1, max: 100 },
+  "health.unhealthy_threshold": { min: 1, max: 100 },
+  "health.wait_timeout_ms": { min: 1 },
+  "health.wait_interval_ms": { min: 1 },
 };
 
 function normalizeSignal(value: string): string | undefined {
