@@ -1,0 +1,499 @@
+/**
+ * AuditLog: the append-only JSON-lines record of every operation provctl performs on a
+ * machine (default `{state_dir}/audit.jsonl`, mode 0600).
+ *
+ * Durability: append() resolves only after the record's bytes were written and
+ * fdatasync'ed, so a crash loses nothing already reported. Concurrent appends within a
+ * process are group-committed: records queued while a write+sync is in flight go out
+ * together in the next write (complete lines only) and share its sync.
+ *
+ * Concurrent processes: the file is opened O_APPEND and each batch is ONE write(2) of
+ * whole lines. On Linux local filesystems an O_APPEND write to a regular file is atomic
+ * with respect to other appenders whatever its size (the kernel holds the inode lock for
+ * the whole write), so lines never interleave. Single records are kept below PIPE_BUF
+ * (4096 bytes; long commands and errors are cut, see MAX_*), which is also the size
+ * POSIX readers of pipes would need. What can still break a line: a short write (disk
+ * full; the rest is written next, possibly after another process's line), NFS (no atomic
+ * append), or a power cut mid-write (a truncated last line). Readers skip and count such
+ * lines; opening the log completes a truncated last line with "\n" so the next record
+ * starts on a line of its own.
+ */
+import { ProvctlError } from "../core/errors.ts";
+import { globMatcher } from "./_glob.ts";
+import { Redactor } from "./redact.ts";
+
+/** How an operation ended. */
+export type AuditResult =
+  | "ok"
+  | "failed" // ran and reported failure (non-zero exit)
+  | "unreachable" // the machine could not be reached (connect, auth, host key, breaker)
+  | "timeout"
+  | "cancelled"
+  | "error"; // provctl could not run it for another reason
+
+/** What a caller reports about one operation. */
+export interface AuditEntry {
+  /** Inventory name of the machine ("local" for this one). */
+  readonly machine: string;
+  /** exec, start, stop, restart, status, logs, deploy.step, rollback, ... */
+  readonly op: string;
+  readonly result: AuditResult;
+  /** The command line; redacted again here, so secrets never reach the file. */
+  readonly command?: string;
+  /** Where it ran, e.g. "ssh deploy@10.0.0.5:22". */
+  readonly target?: string;
+  readonly exitCode?: number;
+  readonly signal?: string;
+  readonly durationMs?: number;
+  readonly attempts?: number;
+  readonly deploymentId?: string;
+  /** A message key (e.g. "ssh.connect_refused") or short text. */
+  readonly error?: string;
+  /** When it ended (default: now). */
+  readonly at?: Date;
+}
+
+/** One line of the audit log, as stored and as `provctl audit -o json` prints it. */
+export interface AuditRecord {
+  ts: string;
+  operator: string;
+  uid: number | null;
+  pid: number;
+  machine: string;
+  target?: string;
+  op: string;
+  command?: string;
+  result: AuditResult;
+  exit_code?: number;
+  signal?: string;
+  duration_ms?: number;
+  attempts?: number;
+  deployment_id?: string;
+  error?: string;
+}
+
+export interface AuditLogOptions {
+  /** Redacts command and error text (default: the built-in rules). */
+  readonly redactor?: Redactor;
+}
+
+/** Longest stored command and error texts (characters), so a record stays < PIPE_BUF. */
+export const MAX_COMMAND_CHARS = 2048;
+export const MAX_ERROR_CHARS = 512;
+const MAX_NAME_CHARS = 256;
+
+const encoder = new TextEncoder();
+
+function reason(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function cut(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…(+${text.length - max} chars)`;
+}
+
+let operatorCache: { name: string; uid: number | null } | undefined;
+
+/** The local user: $USER/$LOGNAME, else the passwd name of the uid, else "uid:N". */
+function localOperator(): { name: string; uid: number | null } {
+  if (operatorCache) return operatorCache;
+  let uid: number | null = null;
+  try {
+    uid = Deno.uid();
+  } catch { /* not available on this platform */ }
+  let name = Deno.env.get("USER") || Deno.env.get("LOGNAME") || "";
+  if (!name && uid !== null) {
+    try {
+      const line = Deno.readTextFileSync("/etc/passwd").split("\n")
+        .find((l) => l.split(":")[2] === String(uid));
+      name = line?.split(":")[0] ?? "";
+    } catch { /* no passwd file */ }
+  }
+  operatorCache = { name: name || (uid === null ? "unknown" : `uid:${uid}`), uid };
+  return operatorCache;
+}
+
+interface Pending {
+  bytes: Uint8Array;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+export class AuditLog {
+  readonly path: string;
+  /** Set when an existing file was readable/writable by others and was chmod'ed to 0600. */
+  readonly modeTightened?: { readonly from: number; readonly to: number };
+  readonly #file: Deno.FsFile;
+  readonly #redactor: Redactor;
+  #queue: Pending[] = [];
+  #flushing: Promise<void> | undefined;
+  #closed = false;
+
+  private constructor(
+    path: string,
+    file: Deno.FsFile,
+    redactor: Redactor,
+    tightened?: { from: number; to: number },
+  ) {
+    this.path = path;
+    this.#file = file;
+    this.#redactor = redactor;
+    this.modeTightened = tightened;
+  }
+
+  /** Opens (creating with mode 0600, and its directory with 0700) the log at `path`. */
+  static async open(path: string, options: AuditLogOptions = {}): Promise<AuditLog> {
+    const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+    const fail = (error: unknown) =>
+      new ProvctlError(
+        error instanceof Deno.errors.PermissionDenied ? "PermissionDenied" : "CommandFailed",
+        "observe.audit_open_failed",
+        { params: { path, reason: reason(error) }, cause: error },
+      );
+    let file: Deno.FsFile;
+    let created = false;
+    try {
+      await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+      try {
+        file = await Deno.open(path, { append: true, createNew: true, mode: 0o600 });
+        created = true;
+      } catch (error) {
+        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+        file = await Deno.open(path, { append: true });
+      }
+    } catch (error) {
+      throw fail(error);
+    }
+    try {
+      const info = await file.stat();
+      if (!info.isFile) {
+        throw new ProvctlError("InvalidConfig", "observe.audit_not_regular", { params: { path } });
+      }
+      let tightened: { from: number; to: number } | undefined;
+      const mode = (info.mode ?? 0) & 0o777;
+      if (info.mode !== null && (mode & 0o077) !== 0) {
+        await Deno.chmod(path, 0o600);
+        tightened = { from: mode, to: 0o600 };
+      }
+      if (created) {
+        // The new directory entry must survive a crash too.
+        await syncDir(dir);
+      } else if (info.size > 0) {
+        await completeLastLine(path, file, info.size);
+      }
+      return new AuditLog(path, file, options.redactor ?? new Redactor(), tightened);
+    } catch (error) {
+      file.close();
+      throw error instanceof ProvctlError ? error : fail(error);
+    }
+  }
+
+  /** The record that `entry` becomes (redacted, cut to size, with operator and time). */
+  record(entry: AuditEntry): AuditRecord {
+    const operator = localOperator();
+    const record: AuditRecord = {
+      ts: (entry.at ?? new Date()).toISOString(),
+      operator: cut(operator.name, MAX_NAME_CHARS),
+      uid: operator.uid,
+      pid: Deno.pid,
+      machine: cut(entry.machine, MAX_NAME_CHARS),
+      op: cut(entry.op, MAX_NAME_CHARS),
+      result: entry.result,
+    };
+    if (entry.target !== undefined) record.target = cut(entry.target, MAX_NAME_CHARS);
+    if (entry.command !== undefined) {
+      // Redact before cutting, so a cut cannot split a secret from its name.
+      record.command = cut(this.#redactor.text(entry.command), MAX_COMMAND_CHARS);
+    }
+    if (entry.exitCode !== undefined) record.exit_code = entry.exitCode;
+    if (entry.signal !== undefined) record.signal = entry.signal;
+    if (entry.durationMs !== undefined) record.duration_ms = Math.round(entry.durationMs);
+    if (entry.attempts !== undefined) record.attempts = entry.attempts;
+    if (entry.deploymentId !== undefined) {
+      record.deployment_id = cut(entry.deploymentId, MAX_NAME_CHARS);
+    }
+    if (entry.error !== undefined) {
+      record.error = cut(this.#redactor.text(entry.error), MAX_ERROR_CHARS);
+    }
+    return record;
+  }
+
+  /** Appends one record; resolves once it is on disk (written and fdatasync'ed). */
+  append(entry: AuditEntry): Promise<AuditRecord> {
+    if (this.#closed) {
+      return Promise.reject(
+        new ProvctlError("Internal", "errors.internal", {
+          params: { detail: "audit log used after close()" },
+        }),
+      );
+    }
+    const record = this.record(entry);
+    const bytes = encoder.encode(JSON.stringify(record) + "\n");
+    return new Promise<AuditRecord>((resolve, reject) => {
+      this.#queue.push({ bytes, resolve: () => resolve(record), reject });
+      this.#flushing ??= this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const batch = this.#queue;
+      this.#queue = [];
+      const bytes = batch.length === 1 ? batch[0].bytes : concat(batch.map((p) => p.bytes));
+      try {
+        await writeAll(this.#file, bytes);
+        await this.#file.syncData();
+        for (const pending of batch) pending.resolve();
+      } catch (error) {
+        const wrapped = new ProvctlError("CommandFailed", "observe.audit_write_failed", {
+          params: { path: this.path, reason: reason(error) },
+          cause: error,
+        });
+        for (const pending of batch) pending.reject(wrapped);
+      }
+    }
+    this.#flushing = undefined;
+  }
+
+  /** Waits for pending appends, then closes the file. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#flushing;
+    this.#file.close();
+  }
+}
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) {
+    // One write(2) for the whole batch; a short write (disk full) continues here.
+    offset += await file.write(offset === 0 ? bytes : bytes.subarray(offset));
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const handle = await Deno.open(dir, { read: true });
+    try {
+      await handle.sync();
+    } finally {
+      handle.close();
+    }
+  } catch { /* not supported on this platform: the file's own sync still holds */ }
+}
+
+/** A crash can leave a last line without "\n"; end it so new records start clean. */
+async function completeLastLine(path: string, file: Deno.FsFile, size: number): Promise<void> {
+  const reader = await Deno.open(path, { read: true });
+  try {
+    await reader.seek(size - 1, Deno.SeekMode.Start);
+    const last = new Uint8Array(1);
+    if ((await reader.read(last)) === 1 && last[0] !== 0x0a) {
+      await writeAll(file, encoder.encode("\n"));
+      await file.syncData();
+    }
+  } finally {
+    reader.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading
+
+export interface AuditQuery {
+  /** Records at or after this time: a Date, a duration back from now ("90s", "30m", "1h",
+   * "2d", "1w", "1h30m") or a date ("2024-05-01", "2024-05-01T10:00:00Z"). */
+  readonly since?: Date | string;
+  /** Machine name or glob ("web-*"). */
+  readonly machine?: string;
+  /** Operation name or glob; a plain name also matches its sub-operations ("deploy"
+   * matches "deploy.step"). */
+  readonly op?: string;
+  readonly result?: string;
+  readonly deploymentId?: string;
+  /** Only the most recent N matching records (still in file order). */
+  readonly limit?: number;
+  /** "Now" for durations (tests). */
+  readonly now?: Date;
+}
+
+const DURATION_PART = /(\d+)(ms|s|m|h|d|w)/g;
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
+
+/** The instant a --since value stands for; a ProvctlError (InvalidArgument) if it is none. */
+export function parseSince(value: Date | string, now: Date = new Date()): Date {
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) throw sinceInvalid(String(value));
+    return value;
+  }
+  const text = value.trim();
+  if (/^(\d+(ms|s|m|h|d|w))+$/.test(text)) {
+    let ms = 0;
+    for (const [, n, unit] of text.matchAll(DURATION_PART)) ms += Number(n) * UNIT_MS[unit];
+    return new Date(now.getTime() - ms);
+  }
+  if (/^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(text)) {
+    const at = new Date(text.replace(" ", "T"));
+    if (!Number.isNaN(at.getTime())) return at;
+  }
+  throw sinceInvalid(value);
+}
+
+function sinceInvalid(value: string): ProvctlError {
+  return new ProvctlError("InvalidArgument", "observe.since_invalid", { params: { value } });
+}
+
+function isRecord(value: unknown): value is AuditRecord {
+  if (typeof value !== "object" || value === null) return false;
+  const r = value as Record<string, unknown>;
+  return typeof r.ts === "string" && typeof r.machine === "string" && typeof r.op === "string" &&
+    typeof r.result === "string";
+}
+
+/** The record on a line, or undefined; a line glued to a crash-truncated one is recovered. */
+function parseLine(line: string): AuditRecord | undefined {
+  for (let start = 0; start >= 0; start = line.indexOf('{"ts":', start + 1)) {
+    try {
+      const value = JSON.parse(start === 0 ? line : line.slice(start));
+      if (isRecord(value)) return value;
+    } catch { /* try a later record start */ }
+  }
+  return undefined;
+}
+
+/**
+ * Records of an audit log matching a query, read as a stream (the file is never loaded
+ * whole). Unreadable lines (a crash-truncated last line, a foreign line) are skipped and
+ * counted in `skipped`; a missing file is an empty log.
+ */
+export class AuditReader implements AsyncIterable<AuditRecord> {
+  readonly path: string;
+  /** Lines that were not a valid record (known once iteration has finished). */
+  skipped = 0;
+  readonly #since?: number;
+  readonly #machine?: (value: string) => boolean;
+  readonly #op?: (value: string) => boolean;
+  readonly #query: AuditQuery;
+
+  constructor(path: string, query: AuditQuery = {}) {
+    this.path = path;
+    this.#query = query;
+    if (query.since !== undefined) this.#since = parseSince(query.since, query.now).getTime();
+    if (query.machine !== undefined) this.#machine = globMatcher(query.machine);
+    if (query.op !== undefined) {
+      const exact = globMatcher(query.op);
+      const prefix = `${query.op}.`;
+      this.#op = (op) => exact(op) || op.startsWith(prefix);
+    }
+    const limit = query.limit;
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
+      throw new ProvctlError("InvalidArgument", "observe.limit_invalid", {
+        params: { value: limit },
+      });
+    }
+  }
+
+  #matches(r: AuditRecord): boolean {
+    if (this.#since !== undefined) {
+      const at = Date.parse(r.ts);
+      if (!(at >= this.#since)) return false;
+    }
+    if (this.#machine && !this.#machine(r.machine)) return false;
+    if (this.#op && !this.#op(r.op)) return false;
+    if (this.#query.result !== undefined && r.result !== this.#query.result) return false;
+    if (
+      this.#query.deploymentId !== undefined && r.deployment_id !== this.#query.deploymentId
+    ) return false;
+    return true;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<AuditRecord> {
+    this.skipped = 0;
+    const limit = this.#query.limit;
+    // The last `limit` matches, in a ring.
+    const tail: AuditRecord[] = [];
+    let next = 0;
+    for await (const line of this.#lines()) {
+      if (line.trim() === "") continue;
+      const record = parseLine(line);
+      if (!record) {
+        this.skipped++;
+        continue;
+      }
+      if (!this.#matches(record)) continue;
+      if (limit === undefined) yield record;
+      else if (tail.length < limit) tail.push(record);
+      else {
+        tail[next] = record;
+        next = (next + 1) % limit;
+      }
+    }
+    for (let i = 0; i < tail.length; i++) yield tail[(next + i) % tail.length];
+  }
+
+  async *#lines(): AsyncGenerator<string> {
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(this.path, { read: true });
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return;
+      throw new ProvctlError("CommandFailed", "observe.audit_read_failed", {
+        params: { path: this.path, reason: reason(error) },
+        cause: error,
+      });
+    }
+    let rest = "";
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of file.readable) {
+        rest += decoder.decode(chunk, { stream: true });
+        let newline = rest.indexOf("\n");
+        let start = 0;
+        while (newline >= 0) {
+          yield rest.slice(start, newline);
+          start = newline + 1;
+          newline = rest.indexOf("\n", start);
+        }
+        rest = rest.slice(start);
+      }
+    } finally {
+      // file.readable closes the file when it is read to the end; an early exit (limit,
+      // break) cancels it here.
+      try {
+        file.close();
+      } catch { /* already closed by the stream */ }
+    }
+    rest += decoder.decode();
+    if (rest !== "") yield rest;
+  }
+
+  /** All matching records in an array (for small logs and tests). */
+  async toArray(): Promise<AuditRecord[]> {
+    const out: AuditRecord[] = [];
+    for await (const record of this) out.push(record);
+    return out;
+  }
+}
+
+/** The records of the audit log at `path` matching `query` (see AuditReader). */
+export function readAudit(path: string, query: AuditQuery = {}): AuditReader {
+  return new AuditReader(path, query);
+}
