@@ -81,13 +81,7 @@ async function readLimited(response: Response): Promise<string> {
   } finally {
     await reader.cancel().catch(() => {});
   }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, at);
-    at += chunk.length;
-  }
-  return new TextDecoder().decode(all.subarray(0, BODY_LIMIT));
+  return new TextDecoder().decode(concat(chunks).subarray(0, BODY_LIMIT));
 }
 
 /**
@@ -103,6 +97,7 @@ async function insecureHttps(
   const deadline = AbortSignal.timeout(timeoutMs);
   const combined = signal ? AbortSignal.any([deadline, signal]) : deadline;
   const via = "node-https";
+  let onAbort = () => {};
   const outcome = await new Promise<HttpOutcome>((resolve) => {
     const request = https.request(check.url, {
       method: check.method,
@@ -129,9 +124,11 @@ async function insecureHttps(
       response.on("end", finish);
       response.on("error", finish);
     });
-    const onAbort = () => request.destroy(new Error("aborted"));
+    onAbort = () => {
+      request.destroy(new Error("aborted"));
+      resolve({ kind: "failed", reason: "", via, timedOut: true });
+    };
     combined.addEventListener("abort", onAbort, { once: true });
-    request.on("close", () => combined.removeEventListener("abort", onAbort));
     request.on("error", (error) => {
       resolve(
         deadline.aborted
@@ -141,6 +138,7 @@ async function insecureHttps(
     });
     request.end();
   });
+  combined.removeEventListener("abort", onAbort);
   throwIfCallerAborted(signal);
   return outcome;
 }
