@@ -415,6 +415,11 @@ class Reader {
     const values: Record<string, unknown> = {};
     for (const [key, raw] of Object.entries(table)) {
       const type = Object.hasOwn(keys, key) ? keys[key] : undefined;
+      if (!type && Object.hasOwn(MACHINE_KEYS, key)) {
+        throw new ProvctlError("InvalidConfig", "inventory.machine_only_key", {
+          params: { location: doc.locate(at(key)), key: full(key), name: key },
+        });
+      }
       if (!type) {
         throw unknownKey(at(key), doc.locate(at(key)), Object.keys(keys).map(at), {
           hint: "inventory.hint_keys",

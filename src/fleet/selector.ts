@@ -212,7 +212,7 @@ class SelectorParser {
   parse(): LabelSelector {
     const t = this.#text;
     if (t.length > SELECTOR_MAX_LENGTH) {
-      throw this.#error(SELECTOR_MAX_LENGTH + 1, "selector_too_long", {
+      throw this.#error(SELECTOR_MAX_LENGTH, "selector_too_long", {
         length: t.length,
         max: SELECTOR_MAX_LENGTH,
       });
