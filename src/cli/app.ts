@@ -266,6 +266,120 @@ const completion = buildCommand<GlobalFlags, ["bash" | "zsh" | "fish"], ProvctlC
   },
 });
 
+// Remote commands (SSH): exec, hostkey, hosts.
+export interface ExecFlags extends GlobalFlags {
+  readonly shell?: string;
+}
+
+const exec = buildCommand<ExecFlags, string[], ProvctlContext>({
+  loader: async () => (await import("./commands/exec.ts")).default,
+  parameters: {
+    flags: {
+      ...globalFlagSpecs,
+      shell: {
+        kind: "parsed",
+        parse: String,
+        optional: true,
+        placeholder: "SCRIPT",
+        get brief() {
+          return brief("flag_shell");
+        },
+      },
+    },
+    aliases: globalAliases,
+    positional: {
+      kind: "array",
+      parameter: {
+        get brief() {
+          return brief("arg_command");
+        },
+        parse: String,
+        placeholder: "-- CMD ARGS",
+      },
+    },
+  },
+  docs: {
+    get brief() {
+      return brief("cmd_exec");
+    },
+  },
+});
+
+const hostArg = (load: () => Promise<unknown>, docKey: string) =>
+  buildCommand<GlobalFlags, [string], ProvctlContext>({
+    // deno-lint-ignore no-explicit-any
+    loader: load as any,
+    parameters: {
+      flags: globalFlagSpecs,
+      aliases: globalAliases,
+      positional: {
+        kind: "tuple",
+        parameters: [{
+          get brief() {
+            return brief("arg_host");
+          },
+          parse: String,
+          placeholder: "HOST",
+        }],
+      },
+    },
+    docs: {
+      get brief() {
+        return brief(docKey);
+      },
+    },
+  });
+
+const hostkey = buildRouteMap({
+  routes: {
+    show: hostArg(async () => (await import("./commands/hostkey.ts")).show, "cmd_hostkey_show"),
+    scan: hostArg(async () => (await import("./commands/hostkey.ts")).scan, "cmd_hostkey_scan"),
+    trust: hostArg(async () => (await import("./commands/hostkey.ts")).trust, "cmd_hostkey_trust"),
+  },
+  docs: {
+    get brief() {
+      return brief("cmd_hostkey");
+    },
+  },
+});
+
+export interface BreakerFlags extends GlobalFlags {
+  readonly reset?: string;
+}
+
+const hosts = buildRouteMap({
+  routes: {
+    breakers: buildCommand<BreakerFlags, [], ProvctlContext>({
+      loader: async () => (await import("./commands/hosts.ts")).breakers,
+      parameters: {
+        flags: {
+          ...globalFlagSpecs,
+          reset: {
+            kind: "parsed",
+            parse: String,
+            optional: true,
+            placeholder: "HOST|all",
+            get brief() {
+              return brief("flag_reset");
+            },
+          },
+        },
+        aliases: globalAliases,
+      },
+      docs: {
+        get brief() {
+          return brief("cmd_hosts_breakers");
+        },
+      },
+    }),
+  },
+  docs: {
+    get brief() {
+      return brief("cmd_hosts");
+    },
+  },
+});
+
 const complete = buildCommand<Record<string, never>, string[], ProvctlContext>({
   loader: async () => (await import("./commands/complete.ts")).default,
   parameters: {
@@ -297,6 +411,9 @@ export const routes = buildRouteMap({
     enable,
     disable,
     uninstall,
+    exec,
+    hostkey,
+    hosts,
     config,
     version,
     doctor,

@@ -23,6 +23,14 @@ export interface GlobalFlags {
   readonly user?: boolean;
   /** Overwrite or remove a unit/plist provctl did not write. */
   readonly force?: boolean;
+  /** Run on this machine over SSH: [user@]host[:port] or an ssh_config alias. */
+  readonly host?: string;
+  /** Jump hosts, comma-separated (replaces ssh_config ProxyJump; "none" for direct). */
+  readonly jump?: string;
+  /** Private key files tried first (repeatable). */
+  readonly identity?: readonly string[];
+  readonly sshConfig?: string;
+  readonly hostKeyPolicy?: "strict" | "accept-new" | "off";
 }
 
 type FlagSpec<T> = { readonly [K in keyof T]-?: TypedFlagParameter<T[K], ProvctlContext> };
@@ -110,6 +118,51 @@ export const globalFlagSpecs: FlagSpec<GlobalFlags> = {
       return brief("flag_force");
     },
   },
+  host: {
+    kind: "parsed",
+    parse: String,
+    optional: true,
+    placeholder: "[USER@]HOST[:PORT]",
+    get brief() {
+      return brief("flag_host");
+    },
+  },
+  jump: {
+    kind: "parsed",
+    parse: String,
+    optional: true,
+    placeholder: "HOST,...",
+    get brief() {
+      return brief("flag_jump");
+    },
+  },
+  identity: {
+    kind: "parsed",
+    parse: String,
+    optional: true,
+    variadic: true,
+    placeholder: "KEY",
+    get brief() {
+      return brief("flag_identity");
+    },
+  },
+  sshConfig: {
+    kind: "parsed",
+    parse: String,
+    optional: true,
+    placeholder: "FILE",
+    get brief() {
+      return brief("flag_ssh_config");
+    },
+  },
+  hostKeyPolicy: {
+    kind: "enum",
+    values: ["strict", "accept-new", "off"],
+    optional: true,
+    get brief() {
+      return brief("flag_host_key_policy");
+    },
+  },
 };
 
-export const globalAliases = { o: "output", f: "file", v: "verbose", q: "quiet" } as const;
+export const globalAliases = { o: "output", f: "file", v: "verbose", q: "quiet", i: "identity" } as const;

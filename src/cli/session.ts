@@ -14,6 +14,7 @@ import type { GlobalFlags, OutputFormat } from "./global_flags.ts";
 import { type Palette, palette } from "./render.ts";
 import { loadSettings, type Settings } from "./settings.ts";
 import { renderError } from "./errors.ts";
+import type { RemoteTargets } from "./remote.ts";
 
 export class Session {
   readonly ctx: ProvctlContext;
@@ -21,6 +22,7 @@ export class Session {
   #settings?: Settings;
   #runner?: CommandRunner;
   #hostInfo?: HostInfo;
+  #remote?: RemoteTargets;
   readonly #backends = new Map<string, Backend>();
 
   constructor(ctx: ProvctlContext, flags: GlobalFlags) {
@@ -75,30 +77,43 @@ export class Session {
     return this.messages.format(key, params);
   }
 
-  runner(): CommandRunner {
-    this.#runner ??= new LocalRunner();
+  /** The machine commands act on: this one, or --host over SSH. */
+  async runner(): Promise<CommandRunner> {
+    if (!this.#runner) {
+      if (this.flags.host === undefined) {
+        this.#runner = new LocalRunner();
+      } else {
+        const settings = await this.settings();
+        const { RemoteTargets } = await import("./remote.ts");
+        this.#remote ??= new RemoteTargets(this.ctx, settings, this.localStateDir());
+        this.#runner = await this.#remote.runner(this.flags.host, this.flags);
+      }
+    }
     return this.#runner;
   }
 
-  hostInfo(): Promise<HostInfo> {
+  /** provctl's own state dir on this machine (SSH circuit breakers, audit log). */
+  localStateDir(): string {
+    return this.loaded.config.path("paths.state_dir");
+  }
+
+  /** Facts about the target machine: from the environment locally, probed over SSH. */
+  async hostInfo(): Promise<HostInfo> {
     if (!this.#hostInfo) {
-      const env = this.ctx.process.env;
-      const home = env.HOME ?? "/";
-      this.#hostInfo = {
-        os: Deno.build.os === "darwin"
-          ? "Darwin"
-          : Deno.build.os === "linux"
-          ? "Linux"
-          : Deno.build.os,
-        home,
-        tmp: (env.TMPDIR ?? "/tmp").replace(/\/+$/, "") || "/tmp",
-        uid: Deno.uid() ?? 0,
-        user: env.USER ?? env.LOGNAME ?? "",
-        xdgStateHome: env.XDG_STATE_HOME || undefined,
-        xdgConfigHome: env.XDG_CONFIG_HOME || undefined,
-      };
+      const runner = await this.runner();
+      if (runner.remote) {
+        const { probeHost } = await import("../exec/host_fs.ts");
+        this.#hostInfo = await probeHost(runner);
+      } else {
+        this.#hostInfo = localHostInfo(this.ctx.process.env);
+      }
     }
-    return Promise.resolve(this.#hostInfo);
+    return this.#hostInfo;
+  }
+
+  /** Closes SSH connections; called when the command ends. */
+  async close(): Promise<void> {
+    await this.#remote?.close();
   }
 
   /** The backend for a service: --backend, then the service file's, then config, then auto. */
@@ -120,7 +135,7 @@ export class Session {
       throw new ProvctlError("Usage", "cli.scope_conflict");
     }
     return {
-      runner: this.runner(),
+      runner: await this.runner(),
       host: await this.hostInfo(),
       settings: await this.settings(),
       scope: this.flags.system ? "system" : this.flags.user ? "user" : undefined,
@@ -163,6 +178,8 @@ export function command<F extends GlobalFlags, A extends unknown[]>(
       code = (await body(session, flags, ...args)) ?? 0;
     } catch (error) {
       code = session.fail(error);
+    } finally {
+      await session.close().catch(() => {});
     }
     this.process.exitCode = code;
   };
@@ -173,3 +190,16 @@ export function serviceNotFound(name: ServiceName): ProvctlError {
 }
 
 export { isProvctlError };
+
+function localHostInfo(env: Readonly<Record<string, string>>): HostInfo {
+  const home = env.HOME ?? "/";
+  return {
+    os: Deno.build.os === "darwin" ? "Darwin" : Deno.build.os === "linux" ? "Linux" : Deno.build.os,
+    home,
+    tmp: (env.TMPDIR ?? "/tmp").replace(/\/+$/, "") || "/tmp",
+    uid: Deno.uid() ?? 0,
+    user: env.USER ?? env.LOGNAME ?? "",
+    xdgStateHome: env.XDG_STATE_HOME || undefined,
+    xdgConfigHome: env.XDG_CONFIG_HOME || undefined,
+  };
+}
