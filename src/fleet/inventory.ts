@@ -233,7 +233,7 @@ export function parseInventory(
     }
     const settings = reader.settings(path, table, SETTING_KEYS);
     profileSources.set(name, settings);
-    profiles.set(name, { ...settings.values, name, origin: doc.origin(path) });
+    profiles.set(name, deepFreeze({ ...settings.values, name, origin: doc.origin(path) }));
   }
 
   const machines: MachineConfig[] = [];
