@@ -232,8 +232,9 @@ export function readHttpOutcome(tool: string, result: RunResult): HttpOutcome {
         const status = Number(statuses[statuses.length - 1][1]);
         return { kind: "response", status, body: result.stdout.slice(0, BODY_LIMIT), via };
       }
-      const all = lines(result.stderr).filter((l) => !/^https?:\/\//.test(l));
-      const reason = all.slice(-2).join(" ") || `wget exited ${result.code}`;
+      const all = lines(result.stderr).filter((l) => !/^https?:\/\//.test(l))
+        .map((l) => l.replace(/^(?:failed|ERROR):\s*/, "").replace(/\.$/, ""));
+      const reason = all.slice(-2).join("; ") || `wget exited ${result.code}`;
       return {
         kind: "failed",
         reason,
@@ -287,7 +288,9 @@ export function tcpInvocation(tool: string, check: TcpCheck, timeoutMs: number):
 export function readTcpOutcome(tool: string, result: RunResult): TcpOutcome {
   if (result.timedOut) return { kind: "failed", reason: "", via: tool, timedOut: true };
   if (result.code === 0) return { kind: "connected", via: tool };
-  const last = lines(result.stderr).pop()?.replace(/^.*?(?:bash|nc): (?:line \d+: )?/, "");
+  const last = lines(result.stderr).pop()
+    ?.replace(/^.*?(?:bash|nc|provctl-tcp): (?:line \d+: )?/, "")
+    .replace(/^\/dev\/tcp\/[^:]*: /, "");
   const reason = last || `${tool} exited ${result.code}`;
   return { kind: "failed", reason, via: tool, timedOut: /timed out/i.test(reason) };
 }
