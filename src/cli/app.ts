@@ -5,11 +5,13 @@
 import { buildApplication, buildCommand, buildRouteMap } from "@stricli/core";
 import type { ProvctlContext } from "./context.ts";
 import { globalAliases, type GlobalFlags, globalFlagSpecs } from "./global_flags.ts";
+import { fleetAliases, type FleetFlags, fleetFlagSpecs } from "./fleet_flags.ts";
 import { brief } from "./help_text.ts";
 import { applicationText } from "./stricli_text.ts";
 import { VERSION } from "../version.ts";
 import type { StartFlags } from "./commands/start.ts";
 import type { LogsFlags } from "./commands/logs.ts";
+import type { RestartFlags } from "./commands/restart.ts";
 
 const names = (placeholder: string, minimum = 0) => ({
   kind: "array" as const,
@@ -28,6 +30,7 @@ const start = buildCommand<StartFlags, string[], ProvctlContext>({
   parameters: {
     flags: {
       ...globalFlagSpecs,
+      ...fleetFlagSpecs,
       binary: {
         kind: "parsed",
         parse: String,
@@ -121,7 +124,7 @@ const start = buildCommand<StartFlags, string[], ProvctlContext>({
         },
       },
     },
-    aliases: { ...globalAliases, e: "env", w: "workdir" },
+    aliases: { ...globalAliases, ...fleetAliases, e: "env", w: "workdir" },
     positional: {
       kind: "array",
       parameter: {
@@ -160,15 +163,60 @@ const simple = (load: () => Promise<unknown>, docKey: string, minimum = 1) =>
     },
   });
 
-const stop = simple(async () => (await import("./commands/stop.ts")).default, "cmd_stop");
-const restart = simple(async () => (await import("./commands/restart.ts")).default, "cmd_restart");
+/** A service verb that also works across machines selected from the inventory. */
+const fleetVerb = (load: () => Promise<unknown>, docKey: string, minimum = 1) =>
+  buildCommand<GlobalFlags & FleetFlags, string[], ProvctlContext>({
+    // deno-lint-ignore no-explicit-any
+    loader: load as any,
+    parameters: {
+      flags: { ...globalFlagSpecs, ...fleetFlagSpecs },
+      aliases: { ...globalAliases, ...fleetAliases },
+      positional: names("NAME", minimum),
+    },
+    docs: {
+      get brief() {
+        return brief(docKey);
+      },
+    },
+  });
+
+const stop = fleetVerb(async () => (await import("./commands/stop.ts")).default, "cmd_stop");
+const restart = buildCommand<RestartFlags, string[], ProvctlContext>({
+  loader: async () => (await import("./commands/restart.ts")).default,
+  parameters: {
+    flags: {
+      ...globalFlagSpecs,
+      ...fleetFlagSpecs,
+      batch: {
+        kind: "parsed",
+        parse: parseCount,
+        optional: true,
+        placeholder: "N",
+        get brief() {
+          return brief("flag_batch");
+        },
+      },
+    },
+    aliases: { ...globalAliases, ...fleetAliases },
+    positional: names("NAME", 1),
+  },
+  docs: {
+    get brief() {
+      return brief("cmd_restart");
+    },
+  },
+});
 const enable = simple(async () => (await import("./commands/boot.ts")).enable, "cmd_enable");
 const disable = simple(async () => (await import("./commands/boot.ts")).disable, "cmd_disable");
 const uninstall = simple(
   async () => (await import("./commands/boot.ts")).uninstall,
   "cmd_uninstall",
 );
-const status = simple(async () => (await import("./commands/status.ts")).default, "cmd_status", 0);
+const status = fleetVerb(
+  async () => (await import("./commands/status.ts")).default,
+  "cmd_status",
+  0,
+);
 
 const logs = buildCommand<LogsFlags, [string], ProvctlContext>({
   loader: async () => (await import("./commands/logs.ts")).default,

@@ -19,6 +19,14 @@ export interface RemoteFlags {
   readonly hostKeyPolicy?: HostKeyPolicy;
 }
 
+export interface ConnectionChoices {
+  readonly jump?: readonly string[];
+  readonly identity?: readonly string[];
+  readonly sshConfig?: string;
+  readonly hostKeyPolicy?: HostKeyPolicy;
+  readonly commandTimeoutMs?: number;
+}
+
 /** One SSH pool per command invocation; every runner of the command shares it. */
 export class RemoteTargets {
   #pool?: SshPool;
@@ -32,10 +40,29 @@ export class RemoteTargets {
     this.#stateDir = stateDir;
   }
 
-  async runner(spec: string, flags: RemoteFlags): Promise<CommandRunner> {
-    const [{ SshPool, readSshSettings, poolOptionsFrom, runnerTimeoutsFrom }, { resolveConnectionPlan }, {
-      SshRunner,
-    }] = await Promise.all([
+  /** A runner for `--host SPEC` with the command's SSH flags. */
+  runner(spec: string, flags: RemoteFlags): Promise<CommandRunner> {
+    const jump = flags.jump === undefined
+      ? undefined
+      : flags.jump.split(",").map((s) => s.trim()).filter(Boolean);
+    if (jump && jump.length === 0) throw new ProvctlError("Usage", "cli.jump_empty");
+    return this.runnerFor(spec, {
+      jump,
+      identity: flags.identity,
+      sshConfig: flags.sshConfig,
+      hostKeyPolicy: flags.hostKeyPolicy,
+    });
+  }
+
+  /** A runner for a target with explicit connection settings (inventory machines). */
+  async runnerFor(spec: string, options: ConnectionChoices): Promise<CommandRunner> {
+    const [
+      { SshPool, readSshSettings, poolOptionsFrom, runnerTimeoutsFrom },
+      { resolveConnectionPlan },
+      {
+        SshRunner,
+      },
+    ] = await Promise.all([
       import("../ssh/pool.ts"),
       import("../ssh/target.ts"),
       import("../ssh/ssh_runner.ts"),
@@ -43,20 +70,27 @@ export class RemoteTargets {
     const ssh = readSshSettings(this.#settings.config);
     this.#pool ??= new SshPool(poolOptionsFrom(ssh, { stateDir: this.#stateDir }));
     const env = this.#ctx.process.env;
-    const jump = flags.jump === undefined ? undefined : flags.jump.split(",").map((s) => s.trim()).filter(Boolean);
-    if (jump && jump.length === 0) {
-      throw new ProvctlError("Usage", "cli.jump_empty");
-    }
     const plan = await resolveConnectionPlan(spec, {
-      sshConfigFile: flags.sshConfig,
-      jump,
-      identityFiles: flags.identity,
-      hostKeyPolicy: flags.hostKeyPolicy,
+      sshConfigFile: options.sshConfig,
+      jump: options.jump,
+      identityFiles: options.identity,
+      hostKeyPolicy: options.hostKeyPolicy,
       defaultHostKeyPolicy: this.#settings.config.string("ssh.host_key_policy") as HostKeyPolicy,
       home: env.HOME,
       localUser: env.USER ?? env.LOGNAME,
     });
-    return new SshRunner({ plan, pool: this.#pool, ...runnerTimeoutsFrom(ssh) });
+    const timeouts = runnerTimeoutsFrom(ssh);
+    return new SshRunner({
+      plan,
+      pool: this.#pool,
+      ...timeouts,
+      ...(options.commandTimeoutMs ? { commandTimeoutMs: options.commandTimeoutMs } : {}),
+    });
+  }
+
+  /** Connection statistics of this command's pool (for metrics). */
+  poolStats() {
+    return this.#pool?.stats();
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,7 @@
  * Session: what one command invocation needs, built lazily from the context and the
  * global flags — configuration, messages, output, the runner and the backend.
  */
-import type { Backend, BackendName } from "../backends/backend.ts";
+import type { Backend } from "../backends/backend.ts";
 import type { BackendEnvironment } from "../backends/select.ts";
 import { isProvctlError, type MessageParams, ProvctlError } from "../core/errors.ts";
 import type { ServiceName } from "../core/service_name.ts";
@@ -14,16 +14,15 @@ import type { GlobalFlags, OutputFormat } from "./global_flags.ts";
 import { type Palette, palette } from "./render.ts";
 import { loadSettings, type Settings } from "./settings.ts";
 import { renderError } from "./errors.ts";
+import { scopeFrom, Target } from "./target.ts";
 import type { RemoteTargets } from "./remote.ts";
 
 export class Session {
   readonly ctx: ProvctlContext;
   readonly flags: GlobalFlags;
   #settings?: Settings;
-  #runner?: CommandRunner;
-  #hostInfo?: HostInfo;
+  #target?: Target;
   #remote?: RemoteTargets;
-  readonly #backends = new Map<string, Backend>();
 
   constructor(ctx: ProvctlContext, flags: GlobalFlags) {
     this.ctx = ctx;
@@ -77,19 +76,36 @@ export class Session {
     return this.messages.format(key, params);
   }
 
-  /** The machine commands act on: this one, or --host over SSH. */
-  async runner(): Promise<CommandRunner> {
-    if (!this.#runner) {
-      if (this.flags.host === undefined) {
-        this.#runner = new LocalRunner();
-      } else {
-        const settings = await this.settings();
-        const { RemoteTargets } = await import("./remote.ts");
-        this.#remote ??= new RemoteTargets(this.ctx, settings, this.localStateDir());
-        this.#runner = await this.#remote.runner(this.flags.host, this.flags);
-      }
+  /** The machine the command acts on: this one, or --host over SSH. */
+  async target(): Promise<Target> {
+    if (!this.#target) {
+      const settings = await this.settings();
+      const spec = this.flags.host;
+      this.#target = new Target({
+        name: spec ?? "local",
+        settings,
+        localHost: spec === undefined ? localHostInfo(this.ctx.process.env) : undefined,
+        scope: scopeFrom(this.flags),
+        force: this.flags.force,
+        runner: spec === undefined
+          ? () => Promise.resolve(new LocalRunner())
+          : async () => (await this.remoteTargets()).runner(spec, this.flags),
+      });
     }
-    return this.#runner;
+    return this.#target;
+  }
+
+  /** The SSH pool and connection planning of this command (created on first use). */
+  async remoteTargets(): Promise<RemoteTargets> {
+    if (!this.#remote) {
+      const { RemoteTargets } = await import("./remote.ts");
+      this.#remote = new RemoteTargets(this.ctx, await this.settings(), this.localStateDir());
+    }
+    return this.#remote;
+  }
+
+  async runner(): Promise<CommandRunner> {
+    return await (await this.target()).runner();
   }
 
   /** provctl's own state dir on this machine (SSH circuit breakers, audit log). */
@@ -97,18 +113,8 @@ export class Session {
     return this.loaded.config.path("paths.state_dir");
   }
 
-  /** Facts about the target machine: from the environment locally, probed over SSH. */
   async hostInfo(): Promise<HostInfo> {
-    if (!this.#hostInfo) {
-      const runner = await this.runner();
-      if (runner.remote) {
-        const { probeHost } = await import("../exec/host_fs.ts");
-        this.#hostInfo = await probeHost(runner);
-      } else {
-        this.#hostInfo = localHostInfo(this.ctx.process.env);
-      }
-    }
-    return this.#hostInfo;
+    return await (await this.target()).hostInfo();
   }
 
   /** Closes SSH connections; called when the command ends. */
@@ -118,29 +124,11 @@ export class Session {
 
   /** The backend for a service: --backend, then the service file's, then config, then auto. */
   async backend(requested?: string): Promise<Backend> {
-    const settings = await this.settings();
-    // Values from the services file and config were validated by the loader.
-    const choice = (this.flags.backend ?? requested ?? settings.backend) as BackendName | "auto";
-    const cached = this.#backends.get(choice);
-    if (cached) return cached;
-    const { createBackend } = await import("../backends/select.ts");
-    const backend = await createBackend(choice, await this.backendEnvironment());
-    this.#backends.set(choice, backend);
-    return backend;
+    return await (await this.target()).backend(this.flags.backend, requested);
   }
 
-  /** What backend construction and detection need: runner, host facts, settings, flags. */
   async backendEnvironment(): Promise<BackendEnvironment> {
-    if (this.flags.system && this.flags.user) {
-      throw new ProvctlError("Usage", "cli.scope_conflict");
-    }
-    return {
-      runner: await this.runner(),
-      host: await this.hostInfo(),
-      settings: await this.settings(),
-      scope: this.flags.system ? "system" : this.flags.user ? "user" : undefined,
-      force: this.flags.force,
-    };
+    return await (await this.target()).environment();
   }
 
   /** Prints a warning (a message key with parameters) on stderr unless -q. */
@@ -152,6 +140,16 @@ export class Session {
         this.format(warning.key, warning.params)
       }\n`,
     );
+  }
+
+  /** An error as one line of text (for tables and summaries). */
+  errorLine(error: unknown): string {
+    const { text } = renderError(error, {
+      messages: this.#settings?.messages,
+      verbose: false,
+      colors: palette(false),
+    });
+    return text.split("\n")[0].replace(this.format("cli.error_prefix") + " ", "");
   }
 
   /** Prints an error the way users should see it and returns its exit code. */

@@ -8,6 +8,8 @@ export interface ServiceStatusRow {
   readonly backend: string;
   readonly status: ProcessStatus;
   readonly host?: string;
+  /** Set when the machine could not be reached: why (one line). */
+  readonly unreachable?: string;
 }
 
 /** The stable JSON shape of a status, documented in the README. */
@@ -17,12 +19,13 @@ export function statusJson(row: ServiceStatusRow): Record<string, unknown> {
     name: row.name,
     host: row.host ?? "local",
     backend: row.backend,
-    state: s.state,
+    state: row.unreachable !== undefined ? "unreachable" : s.state,
     pid: s.state === "running" ? s.pid : null,
     since: s.state === "running" && s.since ? s.since.toISOString() : null,
     exit_code: s.state === "exited" ? s.code : s.state === "failed" ? s.code ?? null : null,
     signal: s.state === "terminated" ? s.signal : s.state === "failed" ? s.signal ?? null : null,
-    reason: s.state === "failed" ? s.reason : s.state === "not-running" ? s.note ?? null : null,
+    reason: row.unreachable ??
+      (s.state === "failed" ? s.reason : s.state === "not-running" ? s.note ?? null : null),
   };
 }
 
@@ -60,7 +63,9 @@ export function printStatuses(
   if (options.verb) {
     for (const row of rows) {
       const s = row.status;
-      session.out(
+      const line = (text: string) =>
+        row.host ? session.format("fleet.host_line", { host: row.host, text }) : text;
+      session.out(line(
         s.state === "running"
           ? session.format(`cli.${options.verb}`, {
             service: row.name,
@@ -71,20 +76,25 @@ export function printStatuses(
             service: row.name,
             state: stateText(session, s),
           }),
-      );
+      ));
     }
     return;
   }
   const now = Date.now();
-  const header = ["name", "backend", "state", "pid", "uptime"].map((k) =>
-    session.colors.bold(session.format(`status.column_${k}`))
-  );
+  // A HOST column when the rows come from other machines (--host, fleets).
+  const withHost = rows.some((r) => r.host !== undefined);
+  const columns = [...(withHost ? ["host"] : []), "name", "backend", "state", "pid", "uptime"];
+  const header = columns.map((k) => session.colors.bold(session.format(`status.column_${k}`)));
   const body = rows.map((row) => {
     const s = row.status;
+    const state = row.unreachable !== undefined
+      ? session.colors.red(session.format("status.unreachable", { reason: row.unreachable }))
+      : stateText(session, s);
     return [
+      ...(withHost ? [row.host ?? "local"] : []),
       row.name,
       row.backend,
-      stateText(session, s),
+      state,
       s.state === "running" ? String(s.pid) : "-",
       s.state === "running" && s.since ? shortDuration(now - s.since.getTime()) : "-",
     ];

@@ -1,0 +1,83 @@
+/**
+ * Fleet mode for commands: select machines from the inventory (names and globs, -l label
+ * selectors, --profile, --all, --limit), build a Target per machine, and run a task on
+ * them with bounded concurrency. Imported only by commands that act on fleets.
+ */
+import { DEFAULT_SYSTEM_DIR, defaultUserDir } from "../config/loader.ts";
+import { ProvctlError } from "../core/errors.ts";
+import { type FailureBudget, parseFailureBudget } from "../fleet/executor.ts";
+import { loadInventory, type MachineConfig, machineTarget } from "../fleet/inventory.ts";
+import { selectMachines } from "../fleet/selector.ts";
+import type { HostKeyPolicy } from "../ssh/known_hosts.ts";
+import type { FleetFlags } from "./fleet_flags.ts";
+import type { Session } from "./session.ts";
+import { scopeFrom, Target } from "./target.ts";
+
+export interface Fleet {
+  readonly machines: readonly MachineConfig[];
+  readonly targets: readonly Target[];
+  readonly forks: number;
+  readonly maxFailures?: FailureBudget;
+}
+
+/** Loads the inventory, selects machines and builds a Target for each. */
+export async function selectFleet(
+  session: Session,
+  flags: FleetFlags & {
+    host?: string;
+    identity?: readonly string[];
+    sshConfig?: string;
+    hostKeyPolicy?: HostKeyPolicy;
+  },
+  names: readonly string[] = [],
+): Promise<Fleet> {
+  if (flags.host !== undefined) throw new ProvctlError("Usage", "fleet.host_with_selector");
+  const settings = await session.settings();
+  const env = session.ctx.process.env;
+  const configDirs = [session.flags.configDir, defaultUserDir(env), DEFAULT_SYSTEM_DIR].filter(
+    (d): d is string => d !== undefined,
+  );
+  const inventory = await loadInventory({
+    file: flags.inventory,
+    cwd: session.ctx.cwd,
+    configDirs,
+    env,
+    config: settings.config,
+  });
+  const machines = selectMachines(inventory, {
+    all: flags.all,
+    names: [...names, ...(flags.machine ?? [])],
+    labels: flags.selector,
+    profile: flags.profile,
+    limit: flags.limit,
+    messages: settings.messages,
+  });
+  const remote = await session.remoteTargets();
+  const scope = scopeFrom(session.flags);
+  const targets = machines.map((m) =>
+    new Target({
+      name: m.name,
+      settings,
+      scope,
+      force: session.flags.force,
+      backend: m.overrides.backend,
+      runner: () =>
+        remote.runnerFor(machineTarget(m), {
+          jump: m.jump,
+          identity: m.identity ? [m.identity, ...(flags.identity ?? [])] : flags.identity,
+          sshConfig: flags.sshConfig,
+          hostKeyPolicy: m.overrides.hostKeyPolicy as HostKeyPolicy | undefined ??
+            flags.hostKeyPolicy,
+          commandTimeoutMs: m.overrides.commandTimeoutMs,
+        }),
+    })
+  );
+  return {
+    machines,
+    targets,
+    forks: flags.forks ?? settings.config.integer("fleet.forks"),
+    maxFailures: flags.maxFailures === undefined
+      ? undefined
+      : parseFailureBudget(flags.maxFailures),
+  };
+}

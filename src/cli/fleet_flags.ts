@@ -1,0 +1,113 @@
+/**
+ * Flags that select machines from the inventory (kept apart from fleet.ts so that
+ * declaring them costs nothing at start-up; the selection code loads only when used).
+ */
+import type { TypedFlagParameter } from "@stricli/core";
+import type { ProvctlContext } from "./context.ts";
+import { brief } from "./help_text.ts";
+
+export interface FleetFlags {
+  readonly inventory?: string;
+  readonly all?: boolean;
+  readonly selector?: string;
+  readonly profile?: string;
+  readonly limit?: number;
+  readonly machine?: readonly string[];
+  readonly forks?: number;
+  readonly maxFailures?: string;
+}
+
+type FlagSpec<T> = { readonly [K in keyof T]-?: TypedFlagParameter<T[K], ProvctlContext> };
+
+const count = (value: string): number => {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+    throw new Error(brief("count_invalid"));
+  }
+  return n;
+};
+
+export const fleetFlagSpecs: FlagSpec<FleetFlags> = {
+  inventory: {
+    kind: "parsed",
+    parse: String,
+    optional: true,
+    placeholder: "FILE",
+    get brief() {
+      return brief("flag_inventory");
+    },
+  },
+  all: {
+    kind: "boolean",
+    optional: true,
+    withNegated: false,
+    get brief() {
+      return brief("flag_all");
+    },
+  },
+  selector: {
+    kind: "parsed",
+    parse: String,
+    optional: true,
+    placeholder: "LABELS",
+    get brief() {
+      return brief("flag_selector");
+    },
+  },
+  profile: {
+    kind: "parsed",
+    parse: String,
+    optional: true,
+    placeholder: "NAME",
+    get brief() {
+      return brief("flag_profile");
+    },
+  },
+  limit: {
+    kind: "parsed",
+    parse: count,
+    optional: true,
+    placeholder: "N",
+    get brief() {
+      return brief("flag_limit");
+    },
+  },
+  machine: {
+    kind: "parsed",
+    parse: String,
+    optional: true,
+    variadic: true,
+    placeholder: "NAME|GLOB",
+    get brief() {
+      return brief("flag_machine");
+    },
+  },
+  forks: {
+    kind: "parsed",
+    parse: count,
+    optional: true,
+    placeholder: "N",
+    get brief() {
+      return brief("flag_forks");
+    },
+  },
+  maxFailures: {
+    kind: "parsed",
+    parse: String,
+    optional: true,
+    placeholder: "N|P%",
+    get brief() {
+      return brief("flag_max_failures");
+    },
+  },
+};
+
+export const fleetAliases = { l: "selector", m: "machine" } as const;
+
+/** True when the flags (or names) ask for machines from the inventory. */
+export function fleetRequested(flags: FleetFlags, names: readonly string[] = []): boolean {
+  return Boolean(
+    flags.all || flags.selector !== undefined || flags.profile !== undefined ||
+      (flags.machine && flags.machine.length > 0) || names.length > 0,
+  );
+}
