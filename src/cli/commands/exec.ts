@@ -1,0 +1,83 @@
+/**
+ * provctl exec --host H -- CMD ARGS... | --shell 'SCRIPT'
+ *
+ * Runs one command on a machine over SSH, streaming its stdout to stdout and its stderr
+ * to stderr as they arrive. Each argument after -- reaches the remote program exactly
+ * (the SSH runner quotes every word); --shell hands a script to the remote shell on
+ * purpose. Exit code: the remote command's (128+N when signal N killed it), or 255 when
+ * provctl could not run it at all (connection, authentication, host key, circuit
+ * breaker...), as ssh does; 2 for a wrong exec command line. The remote command's stdin
+ * is empty. SIGINT/SIGTERM kill the remote command.
+ */
+import { isProvctlError, ProvctlError } from "../../core/errors.ts";
+import { SIGNALS } from "../../core/signals.ts";
+import type { StreamingProcess } from "../../exec/runner.ts";
+import type { SshRunner } from "../../ssh/ssh_runner.ts";
+import type { ExecFlags } from "../app.ts";
+import type { Writable } from "../context.ts";
+import { command, type Session } from "../session.ts";
+
+/** Exit code when the remote command could not be run (ssh's convention). */
+const CANNOT_RUN = 255;
+const FORWARDED = ["SIGINT", "SIGTERM"] as const;
+
+export default command<ExecFlags, string[]>(async (session, flags, ...argv) => {
+  const usage = (key: string) => new ProvctlError("Usage", key, { hint: "remote.exec_hint" });
+  if (flags.host === undefined) throw usage("remote.exec_needs_host");
+  if (flags.shell !== undefined && argv.length > 0) throw usage("remote.exec_shell_and_command");
+  if ((flags.shell ?? "").trim() === "" && argv.length === 0) throw usage("remote.exec_no_command");
+
+  const abort = new AbortController();
+  let interrupted: (typeof FORWARDED)[number] | undefined;
+  const listeners = FORWARDED.map((signal) => {
+    const listener = () => {
+      interrupted ??= signal;
+      abort.abort();
+    };
+    Deno.addSignalListener(signal, listener);
+    return () => Deno.removeSignalListener(signal, listener);
+  });
+  try {
+    const runner = (await session.runner()) as SshRunner;
+    const options = { signal: abort.signal };
+    const proc = flags.shell !== undefined
+      ? runner.streamShell(flags.shell, options)
+      : runner.stream(argv[0], argv.slice(1), options);
+    const exit = await finish(proc, session);
+    if (interrupted) return 128 + SIGNALS[interrupted];
+    return exit.code;
+  } catch (error) {
+    if (interrupted) return 128 + SIGNALS[interrupted];
+    return cannotRun(session, error);
+  } finally {
+    for (const remove of listeners) remove();
+  }
+});
+
+/** Copies both output streams as they come; resolves with the exit status. */
+async function finish(
+  proc: StreamingProcess,
+  session: Session,
+): Promise<{ code: number; signal?: string }> {
+  const { stdout, stderr } = session.ctx.process;
+  // A failed connection errors the streams too: the error is taken from `done`.
+  await Promise.all([pump(proc.stdout, stdout), pump(proc.stderr, stderr)]).catch(() => {});
+  return await proc.done;
+}
+
+async function pump(stream: ReadableStream<Uint8Array>, out: Writable): Promise<void> {
+  const decoder = new TextDecoder();
+  for await (const chunk of stream) {
+    const text = decoder.decode(chunk, { stream: true });
+    if (text !== "") out.write(text);
+  }
+  const rest = decoder.decode();
+  if (rest !== "") out.write(rest);
+}
+
+/** Prints why the command could not run; 255, except for usage mistakes and bugs. */
+function cannotRun(session: Session, error: unknown): number {
+  if (!isProvctlError(error) || error.kind === "Usage" || error.kind === "Internal") throw error;
+  session.fail(error);
+  return CANNOT_RUN;
+}
