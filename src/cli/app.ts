@@ -378,6 +378,40 @@ const hostArg = (load: () => Promise<unknown>, docKey: string) =>
     },
   });
 
+const machineCommand = (load: () => Promise<unknown>, docKey: string) =>
+  buildCommand<GlobalFlags & FleetFlags, string[], ProvctlContext>({
+    // deno-lint-ignore no-explicit-any
+    loader: load as any,
+    parameters: {
+      flags: { ...globalFlagSpecs, ...fleetFlagSpecs },
+      aliases: { ...globalAliases, ...fleetAliases },
+      positional: names("MACHINE", 0),
+    },
+    docs: {
+      get brief() {
+        return brief(docKey);
+      },
+    },
+  });
+
+const machines = buildRouteMap({
+  routes: {
+    list: machineCommand(
+      async () => (await import("./commands/machines.ts")).list,
+      "cmd_machines_list",
+    ),
+    check: machineCommand(
+      async () => (await import("./commands/machines.ts")).check,
+      "cmd_machines_check",
+    ),
+  },
+  docs: {
+    get brief() {
+      return brief("cmd_machines");
+    },
+  },
+});
+
 const hostkey = buildRouteMap({
   routes: {
     show: hostArg(async () => (await import("./commands/hostkey.ts")).show, "cmd_hostkey_show"),
@@ -460,6 +494,7 @@ export const routes = buildRouteMap({
     disable,
     uninstall,
     exec,
+    machines,
     hostkey,
     hosts,
     config,

@@ -30,6 +30,7 @@ export async function selectFleet(
     hostKeyPolicy?: HostKeyPolicy;
   },
   names: readonly string[] = [],
+  options: { defaultAll?: boolean } = {},
 ): Promise<Fleet> {
   if (flags.host !== undefined) throw new ProvctlError("Usage", "fleet.host_with_selector");
   const settings = await session.settings();
@@ -44,8 +45,10 @@ export async function selectFleet(
     env,
     config: settings.config,
   });
+  const nothingAsked = !flags.all && names.length === 0 && !flags.machine?.length &&
+    flags.selector === undefined && flags.profile === undefined;
   const machines = selectMachines(inventory, {
-    all: flags.all,
+    all: flags.all || (options.defaultAll && nothingAsked),
     names: [...names, ...(flags.machine ?? [])],
     labels: flags.selector,
     profile: flags.profile,

@@ -4,7 +4,7 @@
  * Rows carry the machine name; machines that fail or cannot be reached are reported
  * at the end and make the exit code 1.
  */
-import { ExitCode } from "../../core/errors.ts";
+import { ExitCode, exitCodeFor, isProvctlError } from "../../core/errors.ts";
 import type { Session } from "../session.ts";
 import type { Target } from "../target.ts";
 import { type FleetFlags, fleetRequested } from "../fleet_flags.ts";
@@ -56,7 +56,9 @@ export async function onTargets(
     for (const o of outcomes) {
       if (o.status === "ok") continue;
       failures++;
-      code = ExitCode.failed;
+      // "Not known/not running there" alone is exit 3, like the same answer locally.
+      const notFound = isProvctlError(o.error) && exitCodeFor(o.error.kind) === ExitCode.notFound;
+      code = code === ExitCode.failed || !notFound ? ExitCode.failed : ExitCode.notFound;
       if (o.status === "skipped") session.note("fleet.host_skipped", { host: o.host });
       else {
         session.ctx.process.stderr.write(

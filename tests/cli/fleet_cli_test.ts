@@ -1,0 +1,91 @@
+/** Fleet commands through the real CLI on a loopback fleet of real sshd hosts. */
+import assert from "node:assert/strict";
+import { fleetSandbox, fleetUnavailable } from "../helpers/fleet.ts";
+
+const unavailable = fleetUnavailable();
+if (unavailable) console.error(`fleet CLI tests skipped: ${unavailable}`);
+const test = (name: string, fn: () => Promise<void>) =>
+  Deno.test({
+    name,
+    ignore: Boolean(unavailable),
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn,
+  });
+
+test("machines list and check; start/status/restart --batch/stop across selected machines", async () => {
+  const f = await fleetSandbox(3, (i) => ({ role: i < 2 ? "web" : "db", env: "test" }));
+  try {
+    const list = await f.run(["machines", "list", "-o", "json"]);
+    assert.equal(list.code, 0, list.stderr);
+    const rows = list.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(rows.map((r) => [r.name, r.labels.role]), [["m1", "web"], ["m2", "web"], [
+      "m3",
+      "db",
+    ]]);
+
+    const check = await f.run(["machines", "check", "-o", "json"]);
+    assert.equal(check.code, 0, check.stderr + check.stdout);
+    for (const line of check.stdout.trim().split("\n")) {
+      const r = JSON.parse(line);
+      assert.equal(r.ok, true, line);
+      assert.equal(r.backend, "pidfile");
+    }
+
+    const start = await f.run(["start", "api", "-l", "role=web", "--", "sleep", "300"]);
+    assert.equal(start.code, 0, start.stderr);
+    assert.match(start.stdout, /^m1: Started api \(PID \d+, backend pidfile\)$/m);
+    assert.match(start.stdout, /^m2: Started api/m);
+    assert.doesNotMatch(start.stdout, /m3/);
+    // Each machine keeps its own PID file (its own XDG_STATE_HOME).
+    for (const i of [0, 1]) await Deno.stat(`${f.stateDirOf(i)}/run/api.pid`);
+
+    const status = await f.run(["status", "api", "--all", "-o", "json"]);
+    const states = status.stdout.trim().split("\n").map((l) => JSON.parse(l)).map((
+      r,
+    ) => [r.host, r.state]);
+    assert.deepEqual(states, [["m1", "running"], ["m2", "running"], ["m3", "not-running"]]);
+    assert.equal(status.code, 3);
+
+    const table = await f.run(["status", "api", "-l", "role=web"]);
+    assert.equal(table.code, 0);
+    assert.match(table.stdout, /^HOST\s+NAME\s+BACKEND\s+STATE/);
+
+    const restart = await f.run(["restart", "api", "-l", "role=web", "--batch", "1"]);
+    assert.equal(restart.code, 0, restart.stderr);
+    assert.match(restart.stdout, /m1: Restarted api[\s\S]*m2: Restarted api/);
+
+    const stop = await f.run(["stop", "api", "-m", "m*"]);
+    assert.equal(stop.code, 3, stop.stderr);
+    assert.match(stop.stdout, /m1: Stopped api/);
+    assert.match(stop.stdout, /m2: Stopped api/);
+    assert.match(stop.stderr, /m3: failed: api is not known here/);
+  } finally {
+    await f.stop();
+  }
+});
+
+test("an unreachable machine is reported, the others still answer", async () => {
+  const f = await fleetSandbox(3);
+  try {
+    await f.fleet.kill(1);
+    const status = await f.run(["status", "api", "--all", "-o", "json"]);
+    assert.equal(status.code, 1, status.stderr);
+    const rows = status.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(rows.map((r) => [r.host, r.state]), [["m1", "not-running"], [
+      "m2",
+      "unreachable",
+    ], ["m3", "not-running"]]);
+    assert.match(rows[1].reason, /refused|connect/i);
+
+    const check = await f.run(["machines", "check"]);
+    assert.equal(check.code, 1);
+    assert.match(check.stdout, /m2\s+failed at connect/);
+
+    const none = await f.run(["status", "-l", "role=nothing"]);
+    assert.equal(none.code, 3);
+    assert.match(none.stderr, /role=nothing/);
+  } finally {
+    await f.stop();
+  }
+});
