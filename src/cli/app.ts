@@ -12,6 +12,7 @@ import { VERSION } from "../version.ts";
 import type { StartFlags } from "./commands/start.ts";
 import type { LogsFlags } from "./commands/logs.ts";
 import type { RestartFlags } from "./commands/restart.ts";
+import type { AuditFlags, MetricsFlags } from "./commands/observe.ts";
 
 const names = (placeholder: string, minimum = 0) => ({
   kind: "array" as const,
@@ -378,6 +379,89 @@ const hostArg = (load: () => Promise<unknown>, docKey: string) =>
     },
   });
 
+const audit = buildCommand<AuditFlags, [], ProvctlContext>({
+  loader: async () => (await import("./commands/observe.ts")).audit,
+  parameters: {
+    flags: {
+      ...globalFlagSpecs,
+      since: {
+        kind: "parsed",
+        parse: String,
+        optional: true,
+        placeholder: "1h|DATE",
+        get brief() {
+          return brief("flag_since");
+        },
+      },
+      machine: {
+        kind: "parsed",
+        parse: String,
+        optional: true,
+        placeholder: "NAME|GLOB",
+        get brief() {
+          return brief("flag_audit_machine");
+        },
+      },
+      op: {
+        kind: "parsed",
+        parse: String,
+        optional: true,
+        placeholder: "OP",
+        get brief() {
+          return brief("flag_op");
+        },
+      },
+      limit: {
+        kind: "parsed",
+        parse: parseCount,
+        optional: true,
+        placeholder: "N",
+        get brief() {
+          return brief("flag_audit_limit");
+        },
+      },
+    },
+    aliases: globalAliases,
+  },
+  docs: {
+    get brief() {
+      return brief("cmd_audit");
+    },
+  },
+});
+
+const metrics = buildCommand<MetricsFlags & GlobalFlags, [], ProvctlContext>({
+  loader: async () => (await import("./commands/observe.ts")).metrics,
+  parameters: {
+    flags: {
+      ...globalFlagSpecs,
+      output: {
+        kind: "enum",
+        values: ["text", "json", "prom"],
+        optional: true,
+        get brief() {
+          return brief("flag_metrics_output");
+        },
+      },
+      reset: {
+        kind: "boolean",
+        optional: true,
+        withNegated: false,
+        get brief() {
+          return brief("flag_metrics_reset");
+        },
+      },
+      // deno-lint-ignore no-explicit-any
+    } as any,
+    aliases: globalAliases,
+  },
+  docs: {
+    get brief() {
+      return brief("cmd_metrics");
+    },
+  },
+});
+
 const machineCommand = (load: () => Promise<unknown>, docKey: string) =>
   buildCommand<GlobalFlags & FleetFlags, string[], ProvctlContext>({
     // deno-lint-ignore no-explicit-any
@@ -495,6 +579,8 @@ export const routes = buildRouteMap({
     uninstall,
     exec,
     machines,
+    audit,
+    metrics,
     hostkey,
     hosts,
     config,

@@ -19,6 +19,8 @@ export interface ProvctlContext extends CommandContext {
   readonly stderrIsTty: boolean;
   readonly stdinIsTty: boolean;
   readonly cwd: string;
+  /** The command line as given (the first word names the operation in the audit log). */
+  readonly argv: readonly string[];
 }
 
 const encoder = new TextEncoder();
@@ -44,5 +46,6 @@ export function processContext(): ProvctlContext {
     stderrIsTty: Deno.stderr.isTerminal(),
     stdinIsTty: Deno.stdin.isTerminal(),
     cwd: Deno.cwd(),
+    argv: Deno.args,
   };
 }

@@ -64,15 +64,18 @@ export async function selectFleet(
       scope,
       force: session.flags.force,
       backend: m.overrides.backend,
-      runner: () =>
-        remote.runnerFor(machineTarget(m), {
-          jump: m.jump,
-          identity: m.identity ? [m.identity, ...(flags.identity ?? [])] : flags.identity,
-          sshConfig: flags.sshConfig,
-          hostKeyPolicy: m.overrides.hostKeyPolicy as HostKeyPolicy | undefined ??
-            flags.hostKeyPolicy,
-          commandTimeoutMs: m.overrides.commandTimeoutMs,
-        }),
+      runner: async () =>
+        await session.recorded(
+          await remote.runnerFor(machineTarget(m), {
+            jump: m.jump,
+            identity: m.identity ? [m.identity, ...(flags.identity ?? [])] : flags.identity,
+            sshConfig: flags.sshConfig,
+            hostKeyPolicy: m.overrides.hostKeyPolicy as HostKeyPolicy | undefined ??
+              flags.hostKeyPolicy,
+            commandTimeoutMs: m.overrides.commandTimeoutMs,
+          }),
+          m.name,
+        ),
     })
   );
   return {

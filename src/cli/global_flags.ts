@@ -165,4 +165,10 @@ export const globalFlagSpecs: FlagSpec<GlobalFlags> = {
   },
 };
 
-export const globalAliases = { o: "output", f: "file", v: "verbose", q: "quiet", i: "identity" } as const;
+export const globalAliases = {
+  o: "output",
+  f: "file",
+  v: "verbose",
+  q: "quiet",
+  i: "identity",
+} as const;

@@ -16,6 +16,7 @@ import { loadSettings, type Settings } from "./settings.ts";
 import { renderError } from "./errors.ts";
 import { scopeFrom, Target } from "./target.ts";
 import type { RemoteTargets } from "./remote.ts";
+import type { CommandRecorder } from "./recording.ts";
 
 export class Session {
   readonly ctx: ProvctlContext;
@@ -23,6 +24,7 @@ export class Session {
   #settings?: Settings;
   #target?: Target;
   #remote?: RemoteTargets;
+  #recorder?: CommandRecorder;
 
   constructor(ctx: ProvctlContext, flags: GlobalFlags) {
     this.ctx = ctx;
@@ -89,10 +91,33 @@ export class Session {
         force: this.flags.force,
         runner: spec === undefined
           ? () => Promise.resolve(new LocalRunner())
-          : async () => (await this.remoteTargets()).runner(spec, this.flags),
+          : async () =>
+            await this.recorded(await (await this.remoteTargets()).runner(spec, this.flags), spec),
       });
     }
     return this.#target;
+  }
+
+  /** A remote runner whose every operation goes to the audit log and metrics. */
+  async recorded(
+    runner: CommandRunner,
+    machine: string,
+    deploymentId?: string,
+  ): Promise<CommandRunner> {
+    if (!this.#recorder) {
+      const { CommandRecorder } = await import("./recording.ts");
+      const operation = this.ctx.argv.find((a) => !a.startsWith("-")) ?? "exec";
+      this.#recorder = new CommandRecorder(this.loaded.config, operation, {
+        warn: (key, params) => this.warn({ key, params }),
+      });
+      const remote = this.#remote;
+      if (remote) {
+        this.#recorder.metrics.registerPoolStats(() =>
+          remote.poolStats()?.total ?? emptyPoolStats()
+        );
+      }
+    }
+    return await this.#recorder.wrap(runner, machine, deploymentId);
   }
 
   /** The SSH pool and connection planning of this command (created on first use). */
@@ -117,9 +142,13 @@ export class Session {
     return await (await this.target()).hostInfo();
   }
 
-  /** Closes SSH connections; called when the command ends. */
+  /** Closes SSH connections, the audit log and saves metrics; called when the command ends. */
   async close(): Promise<void> {
-    await this.#remote?.close();
+    try {
+      await this.#recorder?.close();
+    } finally {
+      await this.#remote?.close();
+    }
   }
 
   /** The backend for a service: --backend, then the service file's, then config, then auto. */
@@ -177,7 +206,9 @@ export function command<F extends GlobalFlags, A extends unknown[]>(
     } catch (error) {
       code = session.fail(error);
     } finally {
-      await session.close().catch(() => {});
+      await session.close().catch((error) => {
+        session.fail(error);
+      });
     }
     this.process.exitCode = code;
   };
@@ -200,4 +231,8 @@ function localHostInfo(env: Readonly<Record<string, string>>): HostInfo {
     xdgStateHome: env.XDG_STATE_HOME || undefined,
     xdgConfigHome: env.XDG_CONFIG_HOME || undefined,
   };
+}
+
+function emptyPoolStats() {
+  return { created: 0, reused: 0, idleClosed: 0, failed: 0, waitMs: 0 };
 }

@@ -55,6 +55,26 @@ test("machines list and check; start/status/restart --batch/stop across selected
     assert.equal(restart.code, 0, restart.stderr);
     assert.match(restart.stdout, /m1: Restarted api[\s\S]*m2: Restarted api/);
 
+    // Every remote operation is in the audit log and the metrics.
+    const local = { env: { PROVCTL_STATE_DIR: "", XDG_STATE_HOME: `${f.cli.dir}/local-state` } };
+    const audit = await f.cli.run(["audit", "-o", "json", "--op", "start"], local);
+    assert.equal(audit.code, 0, audit.stderr);
+    const records = audit.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual([...new Set(records.map((r) => r.machine))].sort(), ["m1", "m2"]);
+    assert.ok(
+      records.every((r) => r.op === "start" && typeof r.duration_ms === "number" && r.operator),
+    );
+    const mode = (await Deno.stat(`${f.cli.dir}/local-state/provctl/audit.jsonl`)).mode! & 0o777;
+    assert.equal(mode, 0o600);
+    const prom = await f.cli.run(["metrics", "-o", "prom"], local);
+    assert.equal(prom.code, 0, prom.stderr);
+    assert.match(prom.stdout, /# TYPE provctl_operations_total counter/);
+    assert.match(prom.stdout, /provctl_operations_total\{op="start",result="ok"\} \d+/);
+    assert.match(
+      prom.stdout,
+      /provctl_operation_duration_seconds_bucket\{op="status",le="\+Inf"\} \d+/,
+    );
+
     const stop = await f.run(["stop", "api", "-m", "m*"]);
     assert.equal(stop.code, 3, stop.stderr);
     assert.match(stop.stdout, /m1: Stopped api/);

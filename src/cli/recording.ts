@@ -1,0 +1,84 @@
+/**
+ * Audit and metrics for a command: every runner that reaches another machine is wrapped
+ * in a RecordingRunner, so each remote operation lands in the audit log (fsynced before
+ * it is reported) and in the metrics totals. Loaded only when a command goes remote.
+ */
+import { AuditLog } from "../observe/audit_log.ts";
+import { MetricsCollector, persistMetrics } from "../observe/metrics.ts";
+import { RecordingRunner } from "../observe/recording_runner.ts";
+import { Redactor } from "../observe/redact.ts";
+import type { CommandRunner } from "../exec/runner.ts";
+import type { LoadedConfig } from "../config/loader.ts";
+
+export interface RecorderWarnings {
+  warn(key: string, params: Record<string, string | number>): void;
+}
+
+export class CommandRecorder {
+  readonly #config: LoadedConfig;
+  readonly #operation: string;
+  readonly #warnings: RecorderWarnings;
+  readonly metrics = new MetricsCollector();
+  #audit?: Promise<AuditLog>;
+  #redactor?: Redactor;
+  readonly #runners: RecordingRunner[] = [];
+
+  constructor(config: LoadedConfig, operation: string, warnings: RecorderWarnings) {
+    this.#config = config;
+    this.#operation = operation;
+    this.#warnings = warnings;
+  }
+
+  #openAudit(): Promise<AuditLog> {
+    this.#audit ??= (async () => {
+      const path = this.#config.path("observe.audit_file");
+      this.#redactor ??= new Redactor({
+        extraPatterns: this.#config.strings("observe.redact_patterns"),
+      });
+      const log = await AuditLog.open(path, { redactor: this.#redactor });
+      if (log.modeTightened) {
+        this.#warnings.warn("observe.audit_mode_tightened", {
+          path,
+          from: log.modeTightened.from.toString(8),
+          to: "600",
+        });
+      }
+      return log;
+    })();
+    return this.#audit;
+  }
+
+  /** The runner, recording every operation it runs on `machine`. */
+  async wrap(
+    runner: CommandRunner,
+    machine: string,
+    deploymentId?: string,
+  ): Promise<CommandRunner> {
+    const audit = await this.#openAudit();
+    const recording = new RecordingRunner(runner, {
+      audit,
+      metrics: this.metrics,
+      redactor: this.#redactor,
+      machine,
+      deploymentId,
+      operation: this.#operation,
+    });
+    this.#runners.push(recording);
+    return recording;
+  }
+
+  /** Closes the audit log and adds this command's metrics to the totals. */
+  async close(): Promise<void> {
+    if (!this.#audit) return;
+    const audit = await this.#audit;
+    await audit.close();
+    await persistMetrics(this.#config.path("observe.metrics_file"), this.metrics.snapshot());
+    const failures = this.#runners.reduce((n, r) => n + r.recordFailures, 0);
+    if (failures > 0) {
+      this.#warnings.warn("cli.audit_records_lost", {
+        count: failures,
+        path: this.#config.path("observe.audit_file"),
+      });
+    }
+  }
+}
