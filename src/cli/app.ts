@@ -13,6 +13,7 @@ import type { StartFlags } from "./commands/start.ts";
 import type { LogsFlags } from "./commands/logs.ts";
 import type { RestartFlags } from "./commands/restart.ts";
 import type { AuditFlags, MetricsFlags } from "./commands/observe.ts";
+import type { HealthFlags } from "./commands/health.ts";
 
 const names = (placeholder: string, minimum = 0) => ({
   kind: "array" as const,
@@ -379,6 +380,101 @@ const hostArg = (load: () => Promise<unknown>, docKey: string) =>
     },
   });
 
+const health = buildCommand<HealthFlags, string[], ProvctlContext>({
+  loader: async () => (await import("./commands/health.ts")).default,
+  parameters: {
+    flags: {
+      ...globalFlagSpecs,
+      ...fleetFlagSpecs,
+      http: {
+        kind: "parsed",
+        parse: String,
+        optional: true,
+        placeholder: "URL",
+        get brief() {
+          return brief("flag_http");
+        },
+      },
+      tcp: {
+        kind: "parsed",
+        parse: String,
+        optional: true,
+        placeholder: "HOST:PORT",
+        get brief() {
+          return brief("flag_tcp");
+        },
+      },
+      from: {
+        kind: "enum",
+        values: ["controller", "remote"],
+        optional: true,
+        get brief() {
+          return brief("flag_from");
+        },
+      },
+      expect: {
+        kind: "parsed",
+        parse: String,
+        optional: true,
+        placeholder: "200-399",
+        get brief() {
+          return brief("flag_expect");
+        },
+      },
+      body: {
+        kind: "parsed",
+        parse: String,
+        optional: true,
+        placeholder: "TEXT",
+        get brief() {
+          return brief("flag_body");
+        },
+      },
+      insecure: {
+        kind: "boolean",
+        optional: true,
+        withNegated: false,
+        get brief() {
+          return brief("flag_insecure");
+        },
+      },
+      watch: {
+        kind: "boolean",
+        optional: true,
+        withNegated: false,
+        get brief() {
+          return brief("flag_watch");
+        },
+      },
+      interval: {
+        kind: "parsed",
+        parse: parseMs,
+        optional: true,
+        placeholder: "MS",
+        get brief() {
+          return brief("flag_interval");
+        },
+      },
+      timeout: {
+        kind: "parsed",
+        parse: parseMs,
+        optional: true,
+        placeholder: "MS",
+        get brief() {
+          return brief("flag_check_timeout");
+        },
+      },
+    },
+    aliases: { ...globalAliases, ...fleetAliases },
+    positional: names("MACHINE [-- CMD ARGS]", 0),
+  },
+  docs: {
+    get brief() {
+      return brief("cmd_health");
+    },
+  },
+});
+
 const audit = buildCommand<AuditFlags, [], ProvctlContext>({
   loader: async () => (await import("./commands/observe.ts")).audit,
   parameters: {
@@ -579,6 +675,7 @@ export const routes = buildRouteMap({
     uninstall,
     exec,
     machines,
+    health,
     audit,
     metrics,
     hostkey,

@@ -109,3 +109,70 @@ test("an unreachable machine is reported, the others still answer", async () => 
     await f.stop();
   }
 });
+
+test("health checks per machine: remote HTTP on each machine's own port, TCP, command", async () => {
+  const ports = [0, 1, 2].map(() => {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const p = (l.addr as Deno.NetAddr).port;
+    l.close();
+    return p;
+  });
+  const f = await fleetSandbox(3, () => ({}), (i) => ({ port: String(ports[i]) }));
+  try {
+    for (const i of [0, 1]) {
+      const started = await f.run([
+        "start",
+        "web",
+        "-m",
+        `m${i + 1}`,
+        "--",
+        "python3",
+        "-m",
+        "http.server",
+        String(ports[i]),
+        "--bind",
+        "127.0.0.1",
+      ]);
+      assert.equal(started.code, 0, started.stderr);
+    }
+    // Wait until both servers answer, then check from each machine itself.
+    let out = { code: -1, stdout: "", stderr: "" };
+    for (let i = 0; i < 50; i++) {
+      out = await f.run([
+        "health",
+        "--all",
+        "--from",
+        "remote",
+        "--http",
+        "http://127.0.0.1:{port}/",
+        "-o",
+        "json",
+      ]);
+      const rows = out.stdout.trim().split("\n").map((l) => JSON.parse(l));
+      if (rows[0]?.healthy && rows[1]?.healthy) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const rows = out.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(rows.map((r) => [r.host, r.healthy]), [["m1", true], ["m2", true], [
+      "m3",
+      false,
+    ]]);
+    assert.equal(out.code, 1);
+    assert.match(rows[2].detail, /refused|connect|failed/i);
+
+    const tcp = await f.run(["health", "m1", "m2", "--tcp", "127.0.0.1:{port}"]);
+    assert.equal(tcp.code, 0, tcp.stdout + tcp.stderr);
+    assert.match(tcp.stdout, /^HOST\s+HEALTH/);
+
+    const cmd = await f.run(["health", "-m", "m3", "--", "sh", "-c", "exit 4"]);
+    assert.equal(cmd.code, 1);
+    assert.match(cmd.stdout, /m3\s+unhealthy/);
+
+    const none = await f.run(["health", "--all"]);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /exactly one of --http/);
+    await f.run(["stop", "web", "-m", "m1", "-m", "m2"]);
+  } finally {
+    await f.stop();
+  }
+});

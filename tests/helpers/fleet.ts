@@ -32,6 +32,7 @@ export function fleetUnavailable(): string | undefined {
 export async function fleetSandbox(
   count: number,
   labels: (i: number) => Record<string, string> = () => ({}),
+  vars: (i: number) => Record<string, string> = () => ({}),
 ): Promise<FleetSandbox> {
   const fleet = await startSshdFleet({
     count,
@@ -45,9 +46,12 @@ export async function fleetSandbox(
   );
   const inventory = `${cli.dir}/machines.toml`;
   const machines = fleet.hosts.map((h, i) => {
-    const l = Object.entries(labels(i)).map(([k, v]) => `${k} = "${v}"`).join(", ");
+    const table = (o: Record<string, string>) =>
+      Object.entries(o).map(([k, v]) => `${k} = "${v}"`).join(", ");
     return `[machines.m${i + 1}]\nhost = "${h.address}"\nport = ${h.port}\nuser = "root"\n` +
-      `identity = "${fleet.clientKey}"\nlabels = { ${l} }\n`;
+      `identity = "${fleet.clientKey}"\nlabels = { ${table(labels(i))} }\nvars = { ${
+        table(vars(i))
+      } }\n`;
   });
   await Deno.writeTextFile(inventory, machines.join("\n"));
   return {

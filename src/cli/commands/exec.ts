@@ -34,7 +34,7 @@ export default command<ExecFlags, string[]>(async (session, flags, ...argv) => {
       interrupted ??= signal;
       abort.abort();
     };
-    Deno.addSignalListener(signal, listener);
+    void listener;
     return () => Deno.removeSignalListener(signal, listener);
   });
   try {
