@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs provctl's whole test suite. On a fresh Debian machine, as root, it first installs
 # what the tests drive for real: OpenSSH (sshd fleets on loopback), systemd (run in its
-# own namespaces by the systemd tests), python3 (plist checks) and util-linux tools.
+# own namespaces by the systemd tests), python3 (plist checks, HTTP services), the tools
+# remote health checks use (curl, wget, netcat, openssl), util-linux, procps and iproute2.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -11,7 +12,14 @@ command -v ssh-keyscan >/dev/null 2>&1 || need="$need openssh-client"
 [ -x /lib/systemd/systemd ] || need="$need systemd"
 command -v python3 >/dev/null 2>&1 || need="$need python3"
 command -v nsenter >/dev/null 2>&1 || need="$need util-linux"
-command -v ip >/dev/null 2>&1 || need="$need iproute2"
+command -v ss >/dev/null 2>&1 || need="$need iproute2"
+command -v pgrep >/dev/null 2>&1 || need="$need procps"
+command -v tar >/dev/null 2>&1 || need="$need tar"
+command -v openssl >/dev/null 2>&1 || need="$need openssl"
+command -v curl >/dev/null 2>&1 || need="$need curl"
+command -v wget >/dev/null 2>&1 || need="$need wget"
+command -v nc >/dev/null 2>&1 || need="$need netcat-openbsd"
+command -v flock >/dev/null 2>&1 || need="$need util-linux"
 if [ -n "$need" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing test dependencies:$need" >&2
