@@ -34,7 +34,7 @@ export default command<ExecFlags, string[]>(async (session, flags, ...argv) => {
       interrupted ??= signal;
       abort.abort();
     };
-    void listener;
+    Deno.addSignalListener(signal, listener);
     return () => Deno.removeSignalListener(signal, listener);
   });
   try {
