@@ -227,6 +227,23 @@ Deno.test({
         await waitFor("remote sleep killed", () => !processAlive(sleepPid));
       });
 
+      await t.step("ssh.command_timeout_ms kills the remote command: 255, named", async () => {
+        const dir = `${s.cli.dir}/short-timeout`;
+        await Deno.mkdir(dir);
+        await Deno.writeTextFile(`${dir}/defaults.toml`, "[ssh]\ncommand_timeout_ms = 700\n");
+        const started = Date.now();
+        const result = await exec("--config-dir", dir, "--shell", "sleep 300 & echo $!; wait");
+        assert.ok(Date.now() - started < 30_000);
+        assert.equal(result.code, 255, result.stderr);
+        assert.match(
+          result.stderr,
+          /^provctl: error: target: command timeout expired after 700 ms\nhint: .*command_timeout_ms/,
+        );
+        const sleepPid = Number(result.stdout.trim());
+        assert.ok(sleepPid > 0, result.stdout);
+        await waitFor("remote sleep killed", () => !processAlive(sleepPid));
+      });
+
       await t.step("cannot run at all: 255 and one error line", async () => {
         const refused = await s.provctl(["exec", "--host", "dead", "--", "true"]);
         assert.equal(refused.code, 255);

@@ -6,12 +6,13 @@
  * (the SSH runner quotes every word); --shell hands a script to the remote shell on
  * purpose. Exit code: the remote command's (128+N when signal N killed it), or 255 when
  * provctl could not run it at all (connection, authentication, host key, circuit
- * breaker...), as ssh does; 2 for a wrong exec command line. The remote command's stdin
- * is empty. SIGINT/SIGTERM kill the remote command.
+ * breaker...) or stopped it at ssh.command_timeout_ms, as ssh does; 2 for a wrong exec
+ * command line. The remote command's stdin is empty. SIGINT/SIGTERM kill the remote
+ * command (exit 130/143).
  */
 import { isProvctlError, ProvctlError } from "../../core/errors.ts";
 import { SIGNALS } from "../../core/signals.ts";
-import type { StreamingProcess } from "../../exec/runner.ts";
+import type { CommandRunner, StreamingProcess } from "../../exec/runner.ts";
 import type { SshRunner } from "../../ssh/ssh_runner.ts";
 import type { ExecFlags } from "../app.ts";
 import type { Writable } from "../context.ts";
@@ -37,19 +38,38 @@ export default command<ExecFlags, string[]>(async (session, flags, ...argv) => {
     Deno.addSignalListener(signal, listener);
     return () => Deno.removeSignalListener(signal, listener);
   });
+  // ssh.command_timeout_ms (0 = no limit) bounds the remote command, as for backends.
+  const timeoutMs = session.loaded.config.integer("ssh.command_timeout_ms");
+  let timedOut = false;
+  const timer = timeoutMs > 0
+    ? setTimeout(() => {
+      timedOut = true;
+      abort.abort();
+    }, timeoutMs)
+    : undefined;
   try {
-    const runner = (await session.runner()) as SshRunner;
+    // An SshRunner, possibly wrapped (audit log, metrics) by a runner that forwards it.
+    const runner = (await session.runner()) as CommandRunner & Pick<SshRunner, "streamShell">;
     const options = { signal: abort.signal };
     const proc = flags.shell !== undefined
       ? runner.streamShell(flags.shell, options)
       : runner.stream(argv[0], argv.slice(1), options);
-    const exit = await finish(proc, session);
+    const exit = await finish(proc, session).catch((error) => {
+      if (!timedOut) throw error;
+    });
     if (interrupted) return 128 + SIGNALS[interrupted];
-    return exit.code;
+    if (timedOut) {
+      throw new ProvctlError("Timeout", "ssh.timeout", {
+        params: { which: "command", where: flags.host, ms: timeoutMs },
+        hint: "remote.exec_timeout_hint",
+      });
+    }
+    return exit!.code;
   } catch (error) {
     if (interrupted) return 128 + SIGNALS[interrupted];
     return cannotRun(session, error);
   } finally {
+    clearTimeout(timer);
     for (const remove of listeners) remove();
   }
 });
