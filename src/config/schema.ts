@@ -78,6 +78,8 @@ export const KEY_CONSTRAINTS: Record<string, KeyConstraint> = {
   "health.unhealthy_threshold": { min: 1, max: 100 },
   "health.wait_timeout_ms": { min: 1 },
   "health.wait_interval_ms": { min: 1 },
+  // [deploy]
+  "deploy.keep_releases": { min: 1 },
 };
 
 function normalizeSignal(value: string): string | undefined {

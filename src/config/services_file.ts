@@ -101,7 +101,10 @@ export async function loadServicesFile(
   const services = new Map<ServiceName, ServiceEntry>();
 
   for (const [name, raw] of Object.entries(doc.tree)) {
-    if (name !== "services") throw unknownKey([name], doc.locate([name]), ["services"]);
+    // [deployments.NAME] tables are read by src/fleet/deploy/config.ts (loadDeployments).
+    if (name !== "services" && name !== "deployments") {
+      throw unknownKey([name], doc.locate([name]), ["services", "deployments"]);
+    }
     if (!isTable(raw)) {
       throw wrongType(displayKey([name]), "table", raw, { location: doc.locate([name]) });
     }

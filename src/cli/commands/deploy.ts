@@ -1,0 +1,516 @@
+/**
+ * provctl deploy NAME [--version V] [--dry-run] [fleet flags]
+ * provctl rollback NAME [--to VERSION] [fleet flags]
+ *
+ * NAME is a `[deployments.NAME]` of the services file (./provctl.toml or -f FILE).
+ * Selection flags (-l, -m, --profile, --limit) narrow the deployment's own target;
+ * --forks and --max-failures override its settings for this run. Progress goes to
+ * stderr, the summary (or `-o json`, one result object) to stdout. Exit 0 when every
+ * machine is on the new release and healthy, 1 when the deploy failed (after rollback).
+ */
+import type { BackendName } from "../../backends/backend.ts";
+import { ExitCode, ProvctlError } from "../../core/errors.ts";
+import { parseServiceName } from "../../core/service_name.ts";
+import { loadServicesFile, type ServiceEntry } from "../../config/services_file.ts";
+import { DEFAULT_SYSTEM_DIR, defaultUserDir } from "../../config/loader.ts";
+import { LocalRunner } from "../../exec/local_runner.ts";
+import type { CommandRunner, HostInfo } from "../../exec/runner.ts";
+import { parseFailureBudget } from "../../fleet/executor.ts";
+import { type Inventory, loadInventory, machineTarget } from "../../fleet/inventory.ts";
+import { selectMachines } from "../../fleet/selector.ts";
+import { checkVersion, type DeploymentConfig, loadDeployments } from "../../fleet/deploy/config.ts";
+import { DeployEngine, type DeployResult, type DeployTarget } from "../../fleet/deploy/engine.ts";
+import {
+  acquireDeployLock,
+  type DeploymentState,
+  readDeploymentState,
+  writeDeploymentState,
+} from "../../fleet/deploy/lock.ts";
+import { type DeployPlan, planData, planDeploy } from "../../fleet/deploy/plan.ts";
+import { artifactVersion } from "../../fleet/deploy/release.ts";
+import { healthSettings } from "../../health/settings.ts";
+import type { HostKeyPolicy } from "../../ssh/known_hosts.ts";
+import { type FleetFlags, fleetRequested } from "../fleet_flags.ts";
+import type { GlobalFlags } from "../global_flags.ts";
+import { command, type Session } from "../session.ts";
+import { scopeFrom } from "../target.ts";
+
+export interface DeployFlags extends GlobalFlags, FleetFlags {
+  readonly dryRun?: boolean;
+  readonly version?: string;
+}
+
+export interface RollbackFlags extends GlobalFlags, FleetFlags {
+  readonly to?: string;
+}
+
+interface Loaded {
+  deployment: DeploymentConfig;
+  service?: ServiceEntry;
+  inventory: Inventory;
+  only?: ReadonlySet<string>;
+  state?: DeploymentState;
+  stateDir: string;
+}
+
+async function loadDeployment(session: Session, flags: FleetFlags, name: string): Promise<Loaded> {
+  const settings = await session.settings();
+  const explicit = session.flags.file;
+  const path = explicit ?? settings.paths.servicesFile;
+  const file = path.startsWith("/") ? path : `${session.ctx.cwd}/${path}`;
+  const services = await loadServicesFile(file, {
+    required: explicit !== undefined,
+    defaults: settings.config,
+  });
+  const deployments = await loadDeployments(file);
+  const deployment = deployments.get(name);
+  if (!deployment) {
+    throw new ProvctlError("NotFound", "deploy.unknown", {
+      params: {
+        deployment: name,
+        file,
+        known: deployments.size === 0 ? "none" : [...deployments.keys()].join(", "),
+      },
+      hint: "deploy.unknown_hint",
+    });
+  }
+  let service: ServiceEntry | undefined;
+  if (deployment.service !== undefined) {
+    service = services.get(parseServiceName(deployment.service));
+    if (!service) {
+      throw new ProvctlError("InvalidConfig", "deploy.service_unknown", {
+        params: { deployment: name, service: deployment.service, origin: deployment.origin },
+      });
+    }
+  }
+  const env = session.ctx.process.env;
+  const configDirs = [session.flags.configDir, defaultUserDir(env), DEFAULT_SYSTEM_DIR].filter(
+    (d): d is string => d !== undefined,
+  );
+  const inventory = await loadInventory({
+    file: flags.inventory,
+    cwd: session.ctx.cwd,
+    configDirs,
+    env,
+    config: settings.config,
+  });
+  let only: Set<string> | undefined;
+  if (fleetRequested(flags) || flags.limit !== undefined) {
+    only = new Set(
+      selectMachines(inventory, {
+        all: flags.all || (!fleetRequested(flags) && flags.limit !== undefined),
+        names: flags.machine ?? [],
+        labels: flags.selector,
+        profile: flags.profile,
+        limit: flags.limit,
+        messages: settings.messages,
+      }).map((m) => m.name),
+    );
+  }
+  const stateDir = session.localStateDir();
+  return {
+    deployment,
+    service,
+    inventory,
+    only,
+    state: await readDeploymentState(stateDir, name),
+    stateDir,
+  };
+}
+
+function newDeploymentId(name: string): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  return `${name}-${stamp}-${crypto.randomUUID().slice(0, 6)}`;
+}
+
+/** Audit log, metrics and runners for the machines of a plan. */
+async function engineFor(
+  session: Session,
+  flags: FleetFlags & GlobalFlags,
+  plan: DeployPlan,
+  loaded: Loaded,
+) {
+  const settings = session.loaded;
+  const config = settings.config;
+  const [{ AuditLog }, { MetricsCollector, persistMetrics }, { Redactor }] = await Promise.all([
+    import("../../observe/audit_log.ts"),
+    import("../../observe/metrics.ts"),
+    import("../../observe/redact.ts"),
+  ]);
+  const redactor = new Redactor({ extraPatterns: config.strings("observe.redact_patterns") });
+  const audit = await AuditLog.open(config.path("observe.audit_file"), { redactor });
+  const metrics = new MetricsCollector();
+  const remote = await session.remoteTargets();
+  const scope = scopeFrom(session.flags);
+  const machines = new Map(loaded.inventory.machines.map((m) => [m.name, m]));
+  const targets = new Map<string, DeployTarget>();
+  const names = new Set(plan.hosts.map((h) => h.name));
+  if (plan.blueGreen && plan.blueGreen.switchOn !== "controller") {
+    names.add(plan.blueGreen.switchOn);
+  }
+  for (const name of names) {
+    const m = machines.get(name)!;
+    let host: Promise<HostInfo> | undefined;
+    targets.set(name, {
+      name,
+      runner: () =>
+        remote.runnerFor(machineTarget(m), {
+          jump: m.jump,
+          identity: m.identity ? [m.identity, ...(flags.identity ?? [])] : flags.identity,
+          sshConfig: flags.sshConfig,
+          hostKeyPolicy: m.overrides.hostKeyPolicy as HostKeyPolicy | undefined ??
+            flags.hostKeyPolicy,
+          commandTimeoutMs: m.overrides.commandTimeoutMs,
+        }),
+      backend: async (runner: CommandRunner, requested?: string) => {
+        const { createBackend } = await import("../../backends/select.ts");
+        const { probeHost } = await import("../../exec/host_fs.ts");
+        host ??= probeHost(runner);
+        const choice = (session.flags.backend ?? requested ?? m.overrides.backend ??
+          settings.backend) as BackendName | "auto";
+        return await createBackend(choice, {
+          runner,
+          host: await host,
+          settings,
+          scope,
+          force: session.flags.force,
+        });
+      },
+    });
+  }
+  const health = healthSettings(config);
+  const stepMs = config.integer("deploy.step_timeout_ms");
+  const engine = new DeployEngine({
+    targets,
+    forks: flags.forks ?? config.integer("fleet.forks"),
+    health: {
+      timeoutMs: loaded.deployment.healthWaitMs ?? health.waitTimeoutMs,
+      intervalMs: health.waitIntervalMs,
+      checkTimeoutMs: health.timeoutMs,
+      healthyThreshold: 1,
+    },
+    audit,
+    metrics,
+    redactor,
+    stepTimeoutMs: loaded.deployment.stepTimeoutMs ?? (stepMs === 0 ? undefined : stepMs),
+    note: (key, params) => session.note(key, params),
+    describe: (error) => session.errorLine(error),
+    switchRunner: () => Promise.resolve(new LocalRunner()),
+  });
+  return {
+    engine,
+    async close() {
+      await audit.close();
+      await persistMetrics(config.path("observe.metrics_file"), metrics.snapshot()).catch((e) =>
+        session.debug(String(e))
+      );
+    },
+  };
+}
+
+function operator(session: Session): string {
+  const env = session.ctx.process.env;
+  return env.USER ?? env.LOGNAME ?? "";
+}
+
+function printPlan(session: Session, plan: DeployPlan): void {
+  if (session.output === "json") {
+    session.out(JSON.stringify({ dryRun: true, plan: planData(plan) }));
+    return;
+  }
+  const f = (key: string, params: Record<string, string | number> = {}) =>
+    session.format(`deploy.${key}`, params);
+  const lines = [
+    f("plan_header", {
+      deployment: plan.deployment,
+      strategy: plan.strategy,
+      version: plan.version,
+      count: plan.hosts.length,
+    }),
+    f("plan_artifact", { artifact: plan.artifact }),
+  ];
+  if (plan.blueGreen) {
+    lines.push(f("plan_groups", { group: plan.blueGreen.group, live: plan.blueGreen.live ?? "-" }));
+  }
+  for (const [i, b] of plan.batches.entries()) {
+    lines.push(f(b.kind === "canary" ? "plan_canary" : "plan_batch", {
+      batch: i + 1,
+      batches: plan.batches.length,
+      hosts: b.hosts.map((h) => h.name).join(", "),
+    }));
+    if (b.kind === "canary" && plan.bakeMs > 0) lines.push(f("plan_bake", { ms: plan.bakeMs }));
+  }
+  for (const h of planData(plan).hosts) {
+    lines.push(f("plan_host", { host: h.name, root: h.root }));
+    lines.push(f("plan_upload", { artifact: plan.artifact, dir: h.releaseDir }));
+    for (const c of h.before) lines.push(f("plan_before", { command: c, dir: h.releaseDir }));
+    lines.push(f("plan_switch", { root: h.root, version: plan.version }));
+    for (const c of h.after) lines.push(f("plan_after", { command: c, dir: h.releaseDir }));
+    if (h.service) {
+      lines.push(f("plan_restart", {
+        service: h.service.name,
+        command: h.service.command,
+        dir: h.service.workingDir ?? "-",
+      }));
+    }
+    if (h.health) lines.push(f("plan_health", { check: h.health }));
+  }
+  if (plan.blueGreen) {
+    lines.push(f("plan_switch_command", {
+      command: plan.blueGreen.switchCommand,
+      on: plan.blueGreen.switchOn,
+    }));
+  }
+  lines.push(f("plan_keep", { keep: plan.keepReleases }));
+  lines.push(f("plan_dry_run"));
+  session.out(lines.join("\n"));
+}
+
+function printResult(session: Session, result: DeployResult, verb: "deploy" | "rollback"): void {
+  if (session.output === "json") {
+    session.out(JSON.stringify(result));
+    return;
+  }
+  const seconds = (result.durationMs / 1000).toFixed(1);
+  const head = result.ok
+    ? session.format(`deploy.${verb}_ok`, {
+      deployment: result.deployment,
+      version: result.version,
+      count: result.hosts.filter((h) =>
+        h.status === "deployed" || h.status === "rolled-back"
+      ).length,
+      id: result.deploymentId,
+      seconds,
+      live: result.live ?? "-",
+    })
+    : session.format(`deploy.${verb}_failed`, {
+      deployment: result.deployment,
+      version: result.version,
+      reason: session.format(`deploy.reason_${result.reason ?? "failures"}`),
+      id: result.deploymentId,
+    });
+  const rows = result.hosts.map((h) => {
+    const detail = [
+      h.stage ? `${h.stage}: ${h.error ?? ""}` : h.error,
+      h.rollbackError ? session.format("deploy.rollback_error", { error: h.rollbackError }) : "",
+    ].filter(Boolean).join("; ");
+    return `  ${h.host.padEnd(12)} ${h.status.padEnd(16)} ${h.current ?? "-"}${
+      detail ? `  (${detail})` : ""
+    }`;
+  });
+  session.out([head, ...rows].join("\n"));
+}
+
+export const deploy = command<DeployFlags, [string]>(async (session, flags, name) => {
+  const loaded = await loadDeployment(session, flags, name);
+  const { deployment } = loaded;
+  try {
+    await Deno.stat(deployment.artifact);
+  } catch {
+    throw new ProvctlError("NotFound", "deploy.artifact_not_found", {
+      params: { deployment: name, artifact: deployment.artifact, origin: deployment.origin },
+    });
+  }
+  const version = checkVersion(
+    flags.version ?? deployment.version ?? await artifactVersion(deployment.artifact),
+    flags.version !== undefined ? "--version" : deployment.origin,
+  );
+  const plan = planDeploy({
+    deployment,
+    inventory: loaded.inventory,
+    version,
+    deploymentId: newDeploymentId(name),
+    service: loaded.service,
+    state: loaded.state,
+    only: loaded.only,
+    keepReleases: session.loaded.config.integer("deploy.keep_releases"),
+    maxFailures: flags.maxFailures === undefined
+      ? undefined
+      : parseFailureBudget(flags.maxFailures),
+  });
+  if (flags.dryRun) {
+    printPlan(session, plan);
+    return ExitCode.ok;
+  }
+  const lock = await acquireDeployLock(loaded.stateDir, name, {
+    deploymentId: plan.deploymentId,
+    operation: "deploy",
+    user: operator(session),
+    waitMs: session.loaded.config.integer("deploy.lock_wait_ms"),
+  });
+  try {
+    if (lock.recovered) {
+      session.warn({
+        key: "deploy.lock_recovered",
+        params: { pid: lock.recovered.pid, id: lock.recovered.deploymentId },
+      });
+    }
+    session.note("deploy.starting", {
+      deployment: name,
+      version,
+      strategy: plan.strategy,
+      count: plan.hosts.length,
+      id: plan.deploymentId,
+    });
+    const { engine, close } = await engineFor(session, flags, plan, loaded);
+    let result: DeployResult;
+    try {
+      result = await engine.deploy(plan);
+    } finally {
+      await close();
+    }
+    await writeDeploymentState(loaded.stateDir, nextState(loaded, plan, result));
+    printResult(session, result, "deploy");
+    return result.ok ? ExitCode.ok : ExitCode.failed;
+  } finally {
+    await lock.release();
+  }
+});
+
+function nextState(loaded: Loaded, plan: DeployPlan, result: DeployResult): DeploymentState {
+  const before = loaded.state ?? { deployment: plan.deployment };
+  const common = {
+    deployment: plan.deployment,
+    deploymentId: plan.deploymentId,
+    result: result.ok ? "ok" : result.rolledBack ? "rolled-back" : "failed",
+    updated: new Date().toISOString(),
+  };
+  if (!result.ok) return { ...before, ...common };
+  if (plan.blueGreen) {
+    const bg = plan.blueGreen;
+    return {
+      ...before,
+      ...common,
+      live: bg.group,
+      groups: { ...before.groups, [bg.group]: plan.version },
+      version: plan.version,
+      previous: bg.live ? before.groups?.[bg.live] : before.previous,
+    };
+  }
+  return {
+    ...before,
+    ...common,
+    version: plan.version,
+    previous: before.version !== plan.version ? before.version : before.previous,
+  };
+}
+
+export const rollback = command<RollbackFlags, [string]>(async (session, flags, name) => {
+  const loaded = await loadDeployment(session, flags, name);
+  const { deployment, state } = loaded;
+  if (flags.to !== undefined) checkVersion(flags.to, "--to");
+  const bg = deployment.blueGreen !== undefined;
+  let version: string | undefined;
+  if (bg) {
+    if (!state?.live) {
+      throw new ProvctlError("NotFound", "deploy.rollback_no_state", {
+        params: { deployment: name },
+      });
+    }
+    const other = state.live === "blue" ? "green" : "blue";
+    version = flags.to ?? state.groups?.[other];
+    if (version === undefined) {
+      throw new ProvctlError("NotFound", "deploy.rollback_group_empty", {
+        params: { deployment: name, group: other },
+        hint: "deploy.rollback_to_hint",
+      });
+    }
+  } else {
+    version = flags.to ?? state?.previous;
+    if (version === undefined) {
+      throw new ProvctlError("NotFound", "deploy.rollback_no_previous", {
+        params: { deployment: name },
+        hint: "deploy.rollback_to_hint",
+      });
+    }
+  }
+  const plan = planDeploy({
+    deployment,
+    inventory: loaded.inventory,
+    version,
+    deploymentId: newDeploymentId(name),
+    service: loaded.service,
+    state,
+    only: loaded.only,
+    keepReleases: session.loaded.config.integer("deploy.keep_releases"),
+  });
+  const lock = await acquireDeployLock(loaded.stateDir, name, {
+    deploymentId: plan.deploymentId,
+    operation: "rollback",
+    user: operator(session),
+    waitMs: session.loaded.config.integer("deploy.lock_wait_ms"),
+  });
+  try {
+    session.note("deploy.rollback_starting", {
+      deployment: name,
+      version,
+      count: plan.hosts.length,
+      id: plan.deploymentId,
+    });
+    const { engine, close } = await engineFor(session, flags, plan, loaded);
+    let result: DeployResult;
+    try {
+      if (plan.blueGreen) {
+        const group = plan.blueGreen.group;
+        // The idle group still runs its release: relink only when another is asked for.
+        const needsRelink = state?.groups?.[group] !== version;
+        result = needsRelink ? await engine.rollback(plan, { version }) : {
+          deployment: name,
+          deploymentId: plan.deploymentId,
+          strategy: plan.strategy,
+          version,
+          ok: true,
+          rolledBack: false,
+          hosts: plan.hosts.map((h) => ({ host: h.name, status: "unchanged", current: version })),
+          durationMs: 0,
+        };
+        if (result.ok) {
+          session.note("deploy.switching", {
+            group,
+            command: plan.blueGreen.switchCommand,
+            on: plan.blueGreen.switchOn,
+          });
+          try {
+            await engine.runSwitch(
+              plan.deploymentId,
+              plan.blueGreen.switchCommand,
+              plan.blueGreen.switchOn,
+              "rollback",
+            );
+            result.live = group;
+          } catch (error) {
+            result.ok = false;
+            result.reason = "switch";
+            session.note("deploy.switch_failed", { error: session.errorLine(error) });
+          }
+        }
+      } else {
+        result = await engine.rollback(plan, { version });
+      }
+    } finally {
+      await close();
+    }
+    const before = state ?? { deployment: name };
+    if (result.ok) {
+      await writeDeploymentState(loaded.stateDir, {
+        ...before,
+        deployment: name,
+        deploymentId: plan.deploymentId,
+        result: "rollback",
+        updated: new Date().toISOString(),
+        version,
+        previous: before.version,
+        ...(plan.blueGreen
+          ? {
+            live: plan.blueGreen.group,
+            groups: { ...before.groups, [plan.blueGreen.group]: version },
+          }
+          : {}),
+      });
+    }
+    printResult(session, result, "rollback");
+    return result.ok ? ExitCode.ok : ExitCode.failed;
+  } finally {
+    await lock.release();
+  }
+});
