@@ -317,8 +317,10 @@ const completion = buildCommand<GlobalFlags, ["bash" | "zsh" | "fish"], ProvctlC
 });
 
 // Remote commands (SSH): exec, hostkey, hosts.
-export interface ExecFlags extends GlobalFlags {
+export interface ExecFlags extends GlobalFlags, FleetFlags {
   readonly shell?: string;
+  readonly stream?: boolean;
+  readonly timeout?: number;
 }
 
 const exec = buildCommand<ExecFlags, string[], ProvctlContext>({
@@ -326,6 +328,24 @@ const exec = buildCommand<ExecFlags, string[], ProvctlContext>({
   parameters: {
     flags: {
       ...globalFlagSpecs,
+      ...fleetFlagSpecs,
+      stream: {
+        kind: "boolean",
+        optional: true,
+        withNegated: false,
+        get brief() {
+          return brief("flag_stream");
+        },
+      },
+      timeout: {
+        kind: "parsed",
+        parse: parseMs,
+        optional: true,
+        placeholder: "MS",
+        get brief() {
+          return brief("flag_exec_timeout");
+        },
+      },
       shell: {
         kind: "parsed",
         parse: String,
@@ -336,7 +356,7 @@ const exec = buildCommand<ExecFlags, string[], ProvctlContext>({
         },
       },
     },
-    aliases: globalAliases,
+    aliases: { ...globalAliases, ...fleetAliases },
     positional: {
       kind: "array",
       parameter: {

@@ -6,6 +6,8 @@ import type { CommandContext } from "@stricli/core";
 
 export interface Writable {
   write(text: string): void;
+  /** Bytes as they are (remote command output that may not be text). */
+  writeBytes?(data: Uint8Array): void;
 }
 
 export interface ProvctlContext extends CommandContext {
@@ -26,13 +28,12 @@ export interface ProvctlContext extends CommandContext {
 const encoder = new TextEncoder();
 
 function writerFor(file: { writeSync(p: Uint8Array): number }): Writable {
-  return {
-    write(text: string) {
-      let data = encoder.encode(text);
-      // writeSync may write part of the buffer to a pipe; loop until all is out.
-      while (data.length > 0) data = data.subarray(file.writeSync(data));
-    },
+  const writeBytes = (bytes: Uint8Array) => {
+    let data = bytes;
+    // writeSync may write part of the buffer to a pipe; loop until all is out.
+    while (data.length > 0) data = data.subarray(file.writeSync(data));
   };
+  return { write: (text: string) => writeBytes(encoder.encode(text)), writeBytes };
 }
 
 export function processContext(): ProvctlContext {

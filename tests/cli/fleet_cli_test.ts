@@ -176,3 +176,77 @@ test("health checks per machine: remote HTTP on each machine's own port, TCP, co
     await f.stop();
   }
 });
+
+test("exec across the fleet: grouped, streamed, json, variables, one host down, --max-failures", async () => {
+  const f = await fleetSandbox(
+    4,
+    (i) => ({ role: i < 3 ? "web" : "db" }),
+    (i) => ({ port: String(8000 + i) }),
+  );
+  try {
+    const grouped = await f.run([
+      "exec",
+      "-l",
+      "role=web",
+      "--",
+      "sh",
+      "-c",
+      'echo "port $1 on $(hostname)"; echo warn >&2',
+      "sh",
+      "{port}",
+    ]);
+    assert.equal(grouped.code, 0, grouped.stderr);
+    assert.match(grouped.stdout, /=== m1 \(exit 0, [\d.]+s\)\nport 8000 on /);
+    assert.match(grouped.stdout, /=== m3 \(exit 0, [\d.]+s\)\nport 8002 on /);
+    assert.doesNotMatch(grouped.stdout, /m4/);
+    assert.match(grouped.stderr, /warn/);
+    assert.match(grouped.stderr, /3 machines: 3 ok, 0 failed, 0 unreachable, 0 skipped/);
+
+    const streamed = await f.run(["exec", "m*", "--stream", "--", "echo", "hello {name}"]);
+    assert.equal(streamed.code, 0, streamed.stderr);
+    for (const m of ["m1", "m2", "m3", "m4"]) {
+      assert.match(streamed.stdout, new RegExp(`^${m} \\| hello ${m}$`, "m"));
+    }
+
+    await f.fleet.kill(1);
+    const json = await f.run([
+      "exec",
+      "--all",
+      "-o",
+      "json",
+      "--forks",
+      "2",
+      "--",
+      "sh",
+      "-c",
+      "exit {port}",
+    ]);
+    const rows = json.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(rows.map((r) => [r.host, r.status]), [
+      ["m1", "failed"],
+      ["m2", "unreachable"],
+      ["m3", "failed"],
+      ["m4", "failed"],
+    ]);
+    assert.equal(rows[0].exit_code, 8000 % 256);
+    assert.equal(json.code, 1);
+    assert.ok(
+      rows.every((r) => typeof r.duration_ms === "number" && "stdout" in r && "attempts" in r),
+    );
+
+    const budget = await f.run([
+      "exec",
+      "--all",
+      "--forks",
+      "1",
+      "--max-failures",
+      "1",
+      "--",
+      "false",
+    ]);
+    assert.equal(budget.code, 1);
+    assert.match(budget.stderr, /4 machines: 0 ok, 1 failed, 1 unreachable, 2 skipped/);
+  } finally {
+    await f.stop();
+  }
+});

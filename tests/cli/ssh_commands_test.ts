@@ -197,7 +197,7 @@ Deno.test({
         assert.equal(local.code, 2);
         assert.match(
           local.stderr,
-          /^provctl: error: exec runs a command on another machine.*--host/,
+          /^provctl: error: exec runs a command on other machines.*--host/,
         );
       });
 

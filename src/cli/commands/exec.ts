@@ -6,7 +6,7 @@
  * (the SSH runner quotes every word); --shell hands a script to the remote shell on
  * purpose. Exit code: the remote command's (128+N when signal N killed it), or 255 when
  * provctl could not run it at all (connection, authentication, host key, circuit
- * breaker...) or stopped it at ssh.command_timeout_ms, as ssh does; 2 for a wrong exec
+ * breaker...) or stopped it at --timeout MS (default ssh.command_timeout_ms), as ssh does; 2 for a wrong exec
  * command line. The remote command's stdin is empty. SIGINT/SIGTERM kill the remote
  * command (exit 130/143).
  */
@@ -17,13 +17,30 @@ import type { SshRunner } from "../../ssh/ssh_runner.ts";
 import type { ExecFlags } from "../app.ts";
 import type { Writable } from "../context.ts";
 import { command, type Session } from "../session.ts";
+import { fleetRequested } from "../fleet_flags.ts";
 
 /** Exit code when the remote command could not be run (ssh's convention). */
 const CANNOT_RUN = 255;
 const FORWARDED = ["SIGINT", "SIGTERM"] as const;
 
-export default command<ExecFlags, string[]>(async (session, flags, ...argv) => {
+export default command<ExecFlags, string[]>(async (session, flags, ...positional) => {
   const usage = (key: string) => new ProvctlError("Usage", key, { hint: "remote.exec_hint" });
+  // Words after "--" are the command; words before it select machines from the inventory.
+  const dash = session.ctx.argv.indexOf("--");
+  const argv = dash < 0 ? positional : session.ctx.argv.slice(dash + 1);
+  const machineNames = positional.slice(
+    0,
+    positional.length - (dash < 0 ? positional.length : argv.length),
+  );
+  if (fleetRequested(flags, machineNames)) {
+    if (flags.shell !== undefined && argv.length > 0) throw usage("remote.exec_shell_and_command");
+    if ((flags.shell ?? "").trim() === "" && argv.length === 0) {
+      throw usage("remote.exec_no_command");
+    }
+    const { execOnFleet } = await import("./_exec_fleet.ts");
+    return await execOnFleet(session, flags, machineNames, argv);
+  }
+  if (machineNames.length > 0) throw usage("remote.exec_needs_host");
   if (flags.host === undefined) throw usage("remote.exec_needs_host");
   if (flags.shell !== undefined && argv.length > 0) throw usage("remote.exec_shell_and_command");
   if ((flags.shell ?? "").trim() === "" && argv.length === 0) throw usage("remote.exec_no_command");
@@ -38,8 +55,8 @@ export default command<ExecFlags, string[]>(async (session, flags, ...argv) => {
     Deno.addSignalListener(signal, listener);
     return () => Deno.removeSignalListener(signal, listener);
   });
-  // ssh.command_timeout_ms (0 = no limit) bounds the remote command, as for backends.
-  const timeoutMs = session.loaded.config.integer("ssh.command_timeout_ms");
+  // --timeout MS, else ssh.command_timeout_ms (0 = no limit) bounds the remote command.
+  const timeoutMs = flags.timeout ?? session.loaded.config.integer("ssh.command_timeout_ms");
   let timedOut = false;
   const timer = timeoutMs > 0
     ? setTimeout(() => {
@@ -86,6 +103,11 @@ async function finish(
 }
 
 async function pump(stream: ReadableStream<Uint8Array>, out: Writable): Promise<void> {
+  if (out.writeBytes) {
+    // Binary-safe: the remote output may not be text (e.g. tar c).
+    for await (const chunk of stream) out.writeBytes(chunk);
+    return;
+  }
   const decoder = new TextDecoder();
   for await (const chunk of stream) {
     const text = decoder.decode(chunk, { stream: true });

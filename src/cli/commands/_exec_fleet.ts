@@ -1,0 +1,186 @@
+/**
+ * provctl exec on machines selected from the inventory: bounded concurrency (--forks),
+ * output grouped per machine (default) or streamed line by line with a machine prefix
+ * (--stream), a live progress line on a terminal, a summary, --max-failures, and
+ * `-o json` with one record per machine. `{var}` placeholders in the command are the
+ * machine's variables (machines.toml `vars`).
+ */
+import { ExitCode } from "../../core/errors.ts";
+import type { RunResult } from "../../exec/runner.ts";
+import { expandVars } from "../../fleet/inventory.ts";
+import { type FleetEvent, type HostOutcome, runFleet } from "../../fleet/executor.ts";
+import type { SshRunner } from "../../ssh/ssh_runner.ts";
+import type { ExecFlags } from "../app.ts";
+import { selectFleet } from "../fleet.ts";
+import type { Session } from "../session.ts";
+
+type ShellRunner = { runShell: SshRunner["runShell"] };
+
+/** Splits a stream into lines, handing each complete line (with its newline) to `line`. */
+function lineSplitter(line: (text: string) => void) {
+  const decoder = new TextDecoder();
+  let buffer = "";
+  return {
+    push(chunk: Uint8Array) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        line(buffer.slice(0, nl + 1));
+        buffer = buffer.slice(nl + 1);
+      }
+    },
+    end() {
+      buffer += decoder.decode();
+      if (buffer) line(`${buffer}\n`);
+      buffer = "";
+    },
+  };
+}
+
+export async function execOnFleet(
+  session: Session,
+  flags: ExecFlags,
+  machineNames: readonly string[],
+  argv: readonly string[],
+): Promise<number> {
+  const fleet = await selectFleet(session, flags, machineNames);
+  const { stdout, stderr } = session.ctx.process;
+  const json = session.output === "json";
+  const progress = session.ctx.stderrIsTty && !json && !session.flags.quiet;
+  const c = session.colors;
+  const clearProgress = () => progress && stderr.write("\r\x1b[K");
+  const showProgress = (e: FleetEvent) => {
+    if (!progress) return;
+    stderr.write(
+      `\r\x1b[K${
+        session.format("fleet.progress", {
+          done: e.done,
+          total: e.total,
+          failed: e.failed,
+          running: e.running,
+        })
+      }`,
+    );
+  };
+
+  const outcomes = await runFleet(fleet.targets, async (target, signal) => {
+    const machine = fleet.machines.find((m) => m.name === target.name)!;
+    const runner = await target.runner();
+    const limit = flags.timeout ?? session.loaded.config.integer("ssh.command_timeout_ms");
+    const options = { signal, timeoutMs: limit > 0 ? limit : undefined };
+    if (flags.stream && !json) {
+      const prefix = c.dim(`${target.name} | `);
+      const out = lineSplitter((l) => {
+        clearProgress();
+        stdout.write(prefix + l);
+      });
+      const err = lineSplitter((l) => {
+        clearProgress();
+        stderr.write(prefix + l);
+      });
+      const proc = flags.shell !== undefined
+        ? (runner as unknown as { streamShell: SshRunner["streamShell"] }).streamShell(
+          expandVars(flags.shell, machine),
+          options,
+        )
+        : runner.stream(
+          expandVars(argv[0], machine),
+          argv.slice(1).map((a) => expandVars(a, machine)),
+          options,
+        );
+      const pump = async (s: ReadableStream<Uint8Array>, sink: ReturnType<typeof lineSplitter>) => {
+        for await (const chunk of s) sink.push(chunk);
+        sink.end();
+      };
+      await Promise.all([pump(proc.stdout, out), pump(proc.stderr, err)]);
+      const done = await proc.done;
+      const result: RunResult = {
+        code: done.code,
+        signal: done.signal,
+        stdout: "",
+        stderr: "",
+        timedOut: false,
+      };
+      return { ok: done.code === 0, value: result };
+    }
+    const result = flags.shell !== undefined
+      ? await (runner as unknown as ShellRunner).runShell(expandVars(flags.shell, machine), options)
+      : await runner.run(
+        expandVars(argv[0], machine),
+        argv.slice(1).map((a) => expandVars(a, machine)),
+        options,
+      );
+    return { ok: result.code === 0, value: result };
+  }, {
+    forks: fleet.forks,
+    maxFailures: fleet.maxFailures,
+    onEvent: (e) => {
+      if (e.outcome && !json && !flags.stream) {
+        printGrouped(session, e.outcome as HostOutcome<RunResult>, clearProgress);
+      }
+      showProgress(e);
+    },
+  });
+  clearProgress();
+
+  if (json) {
+    for (const o of outcomes) {
+      session.out(JSON.stringify({
+        host: o.host,
+        status: o.status,
+        exit_code: o.value?.code ?? null,
+        signal: o.value?.signal ?? null,
+        stdout: o.value?.stdout ?? "",
+        stderr: o.value?.stderr ?? "",
+        duration_ms: Math.round(o.durationMs),
+        attempts: o.status === "skipped" ? 0 : 1,
+        error: o.error === undefined ? null : session.errorLine(o.error),
+      }));
+    }
+  } else if (!session.flags.quiet) {
+    printSummary(session, outcomes);
+  }
+  return outcomes.every((o) => o.status === "ok") ? ExitCode.ok : ExitCode.failed;
+}
+
+function printGrouped(session: Session, o: HostOutcome<RunResult>, clearProgress: () => unknown) {
+  clearProgress();
+  const c = session.colors;
+  const { stdout, stderr } = session.ctx.process;
+  const seconds = (o.durationMs / 1000).toFixed(2);
+  const header = o.value
+    ? session.format("fleet.group_header", { host: o.host, code: o.value.code, seconds })
+    : session.format("fleet.group_header_error", {
+      host: o.host,
+      status: o.status,
+      error: session.errorLine(o.error),
+    });
+  stdout.write(`${o.status === "ok" ? c.bold(header) : c.red(header)}\n`);
+  if (o.value?.stdout) {
+    stdout.write(o.value.stdout.endsWith("\n") ? o.value.stdout : `${o.value.stdout}\n`);
+  }
+  if (o.value?.stderr) {
+    stderr.write(o.value.stderr.endsWith("\n") ? o.value.stderr : `${o.value.stderr}\n`);
+  }
+}
+
+function printSummary(session: Session, outcomes: readonly HostOutcome<RunResult>[]) {
+  const count = (s: string) => outcomes.filter((o) => o.status === s).length;
+  const lines = [session.format("fleet.summary", {
+    total: outcomes.length,
+    ok: count("ok"),
+    failed: count("failed"),
+    unreachable: count("unreachable"),
+    skipped: count("skipped"),
+  })];
+  for (const o of outcomes) {
+    if (o.status === "ok") continue;
+    const why = o.value
+      ? session.format("fleet.why_exit", { code: o.value.code })
+      : o.status === "skipped"
+      ? session.format("fleet.skipped")
+      : session.errorLine(o.error);
+    lines.push(session.format("fleet.summary_line", { host: o.host, status: o.status, why }));
+  }
+  session.ctx.process.stderr.write(`${lines.join("\n")}\n`);
+}
