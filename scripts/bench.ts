@@ -8,6 +8,8 @@
  *
  * Further sections (SSH pool, fleet) live in scripts/bench_*.ts and are run from here.
  */
+import { bundle } from "./bundle.ts";
+
 const root = new URL("..", import.meta.url).pathname;
 const deno = Deno.execPath();
 const RUNS = Number(Deno.env.get("BENCH_RUNS") ?? 30);
@@ -92,15 +94,11 @@ async function startupSection(): Promise<string> {
   const main = `${root}src/main.ts`;
   const run = (...args: string[]) => [deno, "run", "--allow-all", "--quiet", main, ...args];
   // The single-file bundle is what `deno compile` embeds: the shape users download.
-  const bundle = `${tmp}/provctl.js`;
-  const built = await new Deno.Command(deno, {
-    args: ["bundle", "--quiet", "--platform", "deno", "-o", bundle, main],
-    cwd: root,
-  }).output();
-  if (!built.success) throw new Error("deno bundle failed");
+  const bundlePath = `${tmp}/provctl.js`;
+  await bundle(bundlePath);
   const runBundle = (
     ...args: string[]
-  ) => [deno, "run", "--allow-all", "--no-config", "--quiet", bundle, ...args];
+  ) => [deno, "run", "--allow-all", "--no-config", "--quiet", bundlePath, ...args];
 
   // A real service for `status X` to look at.
   const start = await new Deno.Command(deno, {

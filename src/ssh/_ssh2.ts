@@ -97,6 +97,12 @@ let loaded: Promise<Ssh2Module> | undefined;
 
 /** Loads npm:ssh2 once, on first use. */
 export function loadSsh2(): Promise<Ssh2Module> {
+  // In the single-file bundle ssh2's CommonJS code loses the __dirname/__filename that
+  // Deno's npm loader gives each module; its emscripten poly1305 module reads them when it
+  // sees `process` (it then uses its inlined wasm, so any directory will do).
+  const g = globalThis as { __dirname?: string; __filename?: string };
+  g.__dirname ??= "/";
+  g.__filename ??= "/provctl.js";
   loaded ??= import("ssh2").then((m) => (m.default ?? m) as unknown as Ssh2Module);
   return loaded;
 }

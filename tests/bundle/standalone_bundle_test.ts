@@ -4,6 +4,7 @@
  * empty directory with nothing but the deno binary.
  */
 import assert from "node:assert/strict";
+import { bundle } from "../../scripts/bundle.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 const dec = new TextDecoder();
@@ -14,15 +15,9 @@ Deno.test("a single-file bundle runs from an empty directory on its embedded def
   const empty = `${work}/empty`;
   await Deno.mkdir(home);
   await Deno.mkdir(empty);
-  const bundle = `${empty}/provctl.js`;
+  const bundlePath = `${empty}/provctl.js`;
   try {
-    const built = await new Deno.Command(Deno.execPath(), {
-      args: ["bundle", "--quiet", "--platform", "deno", "-o", bundle, `${root}src/main.ts`],
-      cwd: root,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(built.code, 0, dec.decode(built.stderr));
+    await bundle(bundlePath);
     assert.deepEqual([...Deno.readDirSync(empty)].map((e) => e.name), ["provctl.js"]);
 
     // Only the deno binary: no repository, no config file, no deno.json, fresh HOME.
@@ -34,7 +29,7 @@ Deno.test("a single-file bundle runs from an empty directory on its embedded def
     };
     const provctl = async (...args: string[]) => {
       const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "--allow-all", "--no-config", "--quiet", bundle, ...args],
+        args: ["run", "--allow-all", "--no-config", "--quiet", bundlePath, ...args],
         cwd: empty,
         env,
         clearEnv: true,
@@ -80,4 +75,58 @@ Deno.test("a single-file bundle runs from an empty directory on its embedded def
   } finally {
     await Deno.remove(work, { recursive: true });
   }
+});
+
+import { startSshdFleet } from "../fixtures/sshd.ts";
+import { fleetUnavailable } from "../helpers/fleet.ts";
+
+const noSshd = fleetUnavailable();
+Deno.test({
+  name: "the single-file bundle reaches a real sshd (ssh2 bundled, pure-JS crypto)",
+  ignore: Boolean(noSshd),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const work = await Deno.makeTempDir({ prefix: "provctl-bundle-ssh-" });
+    const fleet = await startSshdFleet({ count: 1 });
+    try {
+      const bundlePath = `${work}/provctl.js`;
+      await bundle(bundlePath);
+      const [h] = fleet.hosts;
+      await Deno.writeTextFile(
+        `${work}/ssh_config`,
+        `Host target\n  HostName ${h.address}\n  Port ${h.port}\n  User root\n  IdentityFile ${fleet.clientKey}\n` +
+          `  IdentitiesOnly yes\n  UserKnownHostsFile ${fleet.knownHosts}\n`,
+      );
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--allow-all",
+          "--no-config",
+          "--quiet",
+          bundlePath,
+          "exec",
+          "--host",
+          "target",
+          "--ssh-config",
+          `${work}/ssh_config`,
+          "--",
+          "printf",
+          "%s|",
+          "a b",
+          "$HOME",
+        ],
+        cwd: work,
+        env: { PATH: "/usr/bin:/bin", HOME: work, DENO_DIR: `${work}/deno-dir`, NO_COLOR: "1" },
+        clearEnv: true,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(out.code, 0, dec.decode(out.stderr));
+      assert.equal(dec.decode(out.stdout), "a b|$HOME|");
+    } finally {
+      await fleet.stop();
+      await Deno.remove(work, { recursive: true });
+    }
+  },
 });
