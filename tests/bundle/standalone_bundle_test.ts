@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import { bundle } from "../../scripts/bundle.ts";
 
-const root = new URL("../..", import.meta.url).pathname;
 const dec = new TextDecoder();
 
 Deno.test("a single-file bundle runs from an empty directory on its embedded defaults", async () => {
