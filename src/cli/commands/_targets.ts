@@ -7,6 +7,7 @@
 import { ExitCode, exitCodeFor, isProvctlError } from "../../core/errors.ts";
 import type { Session } from "../session.ts";
 import type { Target } from "../target.ts";
+import type { MachineConfig } from "../../fleet/inventory.ts";
 import { type FleetFlags, fleetRequested } from "../fleet_flags.ts";
 
 export interface TargetsOptions {
@@ -21,7 +22,7 @@ export interface TargetsOptions {
 export async function onTargets(
   session: Session,
   flags: FleetFlags,
-  work: (target: Target, host: string | undefined) => Promise<void>,
+  work: (target: Target, host: string | undefined, machine?: MachineConfig) => Promise<void>,
   options: TargetsOptions = {},
 ): Promise<number> {
   if (!fleetRequested(flags)) {
@@ -50,7 +51,7 @@ export async function onTargets(
       continue;
     }
     const outcomes = await runFleet(batch, async (target) => {
-      await work(target, target.name);
+      await work(target, target.name, fleet.machines.find((m) => m.name === target.name));
       return { ok: true, value: undefined };
     }, { forks: Math.min(fleet.forks, batch.length), maxFailures: fleet.maxFailures });
     for (const o of outcomes) {

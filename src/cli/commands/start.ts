@@ -1,5 +1,7 @@
 /** provctl start NAME [-- CMD ARGS...] (on this machine, --host, or selected machines) */
 import { parseServiceName } from "../../core/service_name.ts";
+import type { ServiceDefinition } from "../../core/service_definition.ts";
+import type { MachineConfig } from "../../fleet/inventory.ts";
 import { command } from "../session.ts";
 import type { GlobalFlags } from "../global_flags.ts";
 import type { FleetFlags } from "../fleet_flags.ts";
@@ -12,16 +14,33 @@ export type StartFlags = GlobalFlags & DefinitionFlags & FleetFlags;
 export default command<StartFlags, string[]>(async (session, flags, rawName, ...cmd) => {
   const name = parseServiceName(rawName);
   const { definition, backend: fileBackend } = await resolveDefinition(session, name, flags, cmd);
-  return await onTargets(session, flags, async (target, host) => {
+  return await onTargets(session, flags, async (target, host, machine) => {
     const backend = await target.backend(flags.backend, fileBackend);
+    // On a fleet, {var} placeholders in the command are each machine's variables.
+    const def = machine ? await withMachineVars(definition, machine) : definition;
     session.debug(
       `${host ?? "local"} backend ${backend.name}: ${definition.binary} ${
         JSON.stringify(definition.args)
       }`,
     );
-    const result = await backend.start(definition);
+    const result = await backend.start(def);
     printStatuses(session, [{ name, host, backend: backend.name, status: result.status }], {
       verb: "started",
     });
   });
 });
+
+async function withMachineVars(
+  def: ServiceDefinition,
+  machine: MachineConfig,
+): Promise<ServiceDefinition> {
+  const { expandVars } = await import("../../fleet/inventory.ts");
+  return Object.freeze({
+    ...def,
+    binary: expandVars(def.binary, machine),
+    args: Object.freeze(def.args.map((a) => expandVars(a, machine))),
+    env: Object.freeze(
+      Object.fromEntries(Object.entries(def.env).map(([k, v]) => [k, expandVars(v, machine)])),
+    ),
+  });
+}
