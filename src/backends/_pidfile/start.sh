@@ -99,9 +99,12 @@ elif command -v perl >/dev/null 2>&1; then
 else
   newsession=""
 fi
+# The supervisor runs from a file next to the PID files, so `ps` shows
+# "sh .../provctl-supervise.sh PIDFILE EXITFILE CMD..." rather than the whole script.
+supfile="$(dirname -- "$pidfile")/provctl-supervise.sh"
+printf '%s\n%s\n' "$helpers" "$supervise" | write_atomic "$supfile"
 # shellcheck disable=SC2086
-$newsession /bin/sh -c "$helpers
-$supervise" provctl-supervise "$pidfile" "$exitfile" "$@" < /dev/null >> "$logfile" 2>&1 9>&- &
+$newsession /bin/sh "$supfile" "$pidfile" "$exitfile" "$@" < /dev/null >> "$logfile" 2>&1 9>&- &
 
 # Wait (up to 5 s) for the supervisor to record the service.
 i=0
