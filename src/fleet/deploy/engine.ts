@@ -19,7 +19,7 @@
 import type { Backend } from "../../backends/backend.ts";
 import { isProvctlError, type MessageParams, ProvctlError } from "../../core/errors.ts";
 import type { CommandRunner } from "../../exec/runner.ts";
-import { outputTail } from "../../health/checks.ts";
+import { describeCheck, type HealthCheck, outputTail } from "../../health/checks.ts";
 import { waitHealthy } from "../../health/monitor.ts";
 import type { AuditLog } from "../../observe/audit_log.ts";
 import type { MetricsCollector } from "../../observe/metrics.ts";
@@ -224,12 +224,18 @@ export class DeployEngine {
     await backend.restart(h.service.name, h.service);
   }
 
+  /**
+   * Waits for the machine's health check. The programs a check runs on the machine are
+   * recorded as `<op>.check`; the verdict is one more record, `op` (deploy.health, or
+   * rollback when re-checking after a rollback), with the check as its command — also
+   * for checks made from the controller, which never touch the machine's runner.
+   */
   async #checkHealth(run: HostRun, h: HostPlan): Promise<void> {
     if (!h.health) return;
     const w = this.#o.health;
     const check = h.health;
-    const onController = (check.type === "http" || check.type === "tcp") &&
-      check.from === "controller";
+    const op = run.op === "rollback" ? "rollback" : "deploy.health";
+    run.op = `${op}.check`;
     const started = performance.now();
     try {
       await waitHealthy(check, {
@@ -240,25 +246,36 @@ export class DeployEngine {
         healthyThreshold: w.healthyThreshold,
         signal: this.#o.signal,
       });
-      if (onController) await this.#recordController(run, "ok", started);
+      await this.#recordVerdict(run, op, check, started);
     } catch (error) {
-      if (onController) await this.#recordController(run, "failed", started, error);
+      await this.#recordVerdict(run, op, check, started, error);
       throw error;
+    } finally {
+      run.op = op;
     }
   }
 
-  /** Checks made from the controller never touch the machine's runner: record them here. */
-  async #recordController(run: HostRun, result: "ok" | "failed", started: number, error?: unknown) {
+  async #recordVerdict(
+    run: HostRun,
+    op: string,
+    check: HealthCheck,
+    started: number,
+    error?: unknown,
+  ): Promise<void> {
     const durationMs = performance.now() - started;
-    this.#o.metrics?.recordOperation({ op: run.op, result, durationMs });
+    const result = error === undefined ? "ok" : "failed";
+    this.#o.metrics?.recordOperation({ op, result, durationMs });
+    const onController = (check.type === "http" || check.type === "tcp") &&
+      check.from === "controller";
     await this.#o.audit?.append({
       machine: run.target.name,
-      target: "controller",
-      op: run.op,
+      target: onController ? "controller" : run.runner.target,
+      op,
+      command: `health: ${describeCheck(check)}`,
       result,
       durationMs,
       deploymentId: this.#deploymentId,
-      error: error === undefined ? undefined : isProvctlError(error) ? error.key : String(error),
+      error: error === undefined ? undefined : this.#describe(error),
     }).catch(() => {});
   }
 
@@ -422,7 +439,10 @@ export class DeployEngine {
         if (run) {
           r.current = run.result.current;
           r.rollbackError = run.result.rollbackError;
-          if (run.result.status === "rollback-failed") r.status = "rollback-failed";
+          // Failed, then put back: "rolled-back" (stage and error say why).
+          if (run.result.status === "rollback-failed" || run.result.status === "rolled-back") {
+            r.status = run.result.status;
+          }
         }
       }
       if (batch.kind === "canary" && failedHere.length > 0) {

@@ -9,6 +9,7 @@
  * machine), {release_dir} (<root>/releases/<version>), {current_dir} (<root>/current).
  */
 import { ProvctlError } from "../../core/errors.ts";
+import { isTable } from "../../config/_check.ts";
 import type { ServiceDefinition } from "../../core/service_definition.ts";
 import type { ServiceEntry } from "../../config/services_file.ts";
 import { describeCheck, type HealthCheck, parseHealthCheck } from "../../health/checks.ts";
@@ -92,9 +93,7 @@ export function selectTarget(inventory: Inventory, target: TargetSelector): Mach
 function expandDeep(value: unknown, expand: (s: string) => string): unknown {
   if (typeof value === "string") return expand(value);
   if (Array.isArray(value)) return value.map((v) => expandDeep(v, expand));
-  if (
-    typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype
-  ) {
+  if (isTable(value)) {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expandDeep(v, expand)]));
   }
   return value;

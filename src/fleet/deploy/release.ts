@@ -38,8 +38,8 @@ rm -f -- current.tmp-*`;
 const FINISH = `set -e
 cd -- "$1"
 mkdir -p releases
-if [ -d "releases/$2" ]; then rm -rf -- "$3"; exit 0; fi
-mv -- "$3" "releases/$2"`;
+if [ -d "releases/$2" ]; then rm -rf -- "$3"; else mv -- "$3" "releases/$2"; fi
+rmdir .staging 2>/dev/null || true`;
 
 // $2 empty: remove current (rolling back a first deploy).
 const SWITCH = `set -e
