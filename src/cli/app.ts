@@ -14,6 +14,7 @@ import type { LogsFlags } from "./commands/logs.ts";
 import type { RestartFlags } from "./commands/restart.ts";
 import type { AuditFlags, MetricsFlags } from "./commands/observe.ts";
 import type { HealthFlags } from "./commands/health.ts";
+import type { DeployFlags, RollbackFlags } from "./commands/deploy.ts";
 
 const names = (placeholder: string, minimum = 0) => ({
   kind: "array" as const,
@@ -578,6 +579,77 @@ const metrics = buildCommand<MetricsFlags & GlobalFlags, [], ProvctlContext>({
   },
 });
 
+const deploymentName = {
+  kind: "tuple" as const,
+  parameters: [{
+    get brief() {
+      return brief("arg_deployment");
+    },
+    parse: String,
+    placeholder: "NAME",
+  }] as [{ readonly brief: string; parse: StringConstructor; placeholder: string }],
+};
+
+const deploy = buildCommand<DeployFlags, [string], ProvctlContext>({
+  loader: async () => (await import("./commands/deploy.ts")).deploy,
+  parameters: {
+    flags: {
+      ...globalFlagSpecs,
+      ...fleetFlagSpecs,
+      dryRun: {
+        kind: "boolean",
+        optional: true,
+        withNegated: false,
+        get brief() {
+          return brief("flag_dry_run");
+        },
+      },
+      version: {
+        kind: "parsed",
+        parse: String,
+        optional: true,
+        placeholder: "V",
+        get brief() {
+          return brief("flag_deploy_version");
+        },
+      },
+    },
+    aliases: { ...globalAliases, ...fleetAliases },
+    positional: deploymentName,
+  },
+  docs: {
+    get brief() {
+      return brief("cmd_deploy");
+    },
+  },
+});
+
+const rollback = buildCommand<RollbackFlags, [string], ProvctlContext>({
+  loader: async () => (await import("./commands/deploy.ts")).rollback,
+  parameters: {
+    flags: {
+      ...globalFlagSpecs,
+      ...fleetFlagSpecs,
+      to: {
+        kind: "parsed",
+        parse: String,
+        optional: true,
+        placeholder: "VERSION",
+        get brief() {
+          return brief("flag_rollback_to");
+        },
+      },
+    },
+    aliases: { ...globalAliases, ...fleetAliases },
+    positional: deploymentName,
+  },
+  docs: {
+    get brief() {
+      return brief("cmd_rollback");
+    },
+  },
+});
+
 const machineCommand = (load: () => Promise<unknown>, docKey: string) =>
   buildCommand<GlobalFlags & FleetFlags, string[], ProvctlContext>({
     // deno-lint-ignore no-explicit-any
@@ -696,6 +768,8 @@ export const routes = buildRouteMap({
     exec,
     machines,
     health,
+    deploy,
+    rollback,
     audit,
     metrics,
     hostkey,

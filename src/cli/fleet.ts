@@ -6,12 +6,51 @@
 import { DEFAULT_SYSTEM_DIR, defaultUserDir } from "../config/loader.ts";
 import { ProvctlError } from "../core/errors.ts";
 import { type FailureBudget, parseFailureBudget } from "../fleet/executor.ts";
-import { loadInventory, type MachineConfig, machineTarget } from "../fleet/inventory.ts";
+import {
+  type Inventory,
+  loadInventory,
+  type MachineConfig,
+  machineTarget,
+} from "../fleet/inventory.ts";
 import { selectMachines } from "../fleet/selector.ts";
 import type { HostKeyPolicy } from "../ssh/known_hosts.ts";
 import type { FleetFlags } from "./fleet_flags.ts";
+import type { ConnectionChoices } from "./remote.ts";
 import type { Session } from "./session.ts";
 import { scopeFrom, Target } from "./target.ts";
+
+/** The inventory: --inventory FILE, else ./machines.toml, else the config directories. */
+export async function loadFleetInventory(
+  session: Session,
+  file: string | undefined,
+): Promise<Inventory> {
+  const settings = await session.settings();
+  const env = session.ctx.process.env;
+  const configDirs = [session.flags.configDir, defaultUserDir(env), DEFAULT_SYSTEM_DIR].filter(
+    (d): d is string => d !== undefined,
+  );
+  return await loadInventory({
+    file,
+    cwd: session.ctx.cwd,
+    configDirs,
+    env,
+    config: settings.config,
+  });
+}
+
+/** How to reach an inventory machine: its own settings first, then the command's flags. */
+export function machineConnection(
+  m: MachineConfig,
+  flags: { identity?: readonly string[]; sshConfig?: string; hostKeyPolicy?: HostKeyPolicy },
+): ConnectionChoices {
+  return {
+    jump: m.jump,
+    identity: m.identity ? [m.identity, ...(flags.identity ?? [])] : flags.identity,
+    sshConfig: flags.sshConfig,
+    hostKeyPolicy: m.overrides.hostKeyPolicy as HostKeyPolicy | undefined ?? flags.hostKeyPolicy,
+    commandTimeoutMs: m.overrides.commandTimeoutMs,
+  };
+}
 
 export interface Fleet {
   readonly machines: readonly MachineConfig[];
@@ -34,17 +73,7 @@ export async function selectFleet(
 ): Promise<Fleet> {
   if (flags.host !== undefined) throw new ProvctlError("Usage", "fleet.host_with_selector");
   const settings = await session.settings();
-  const env = session.ctx.process.env;
-  const configDirs = [session.flags.configDir, defaultUserDir(env), DEFAULT_SYSTEM_DIR].filter(
-    (d): d is string => d !== undefined,
-  );
-  const inventory = await loadInventory({
-    file: flags.inventory,
-    cwd: session.ctx.cwd,
-    configDirs,
-    env,
-    config: settings.config,
-  });
+  const inventory = await loadFleetInventory(session, flags.inventory);
   const nothingAsked = !flags.all && names.length === 0 && !flags.machine?.length &&
     flags.selector === undefined && flags.profile === undefined;
   const machines = selectMachines(inventory, {
@@ -66,14 +95,7 @@ export async function selectFleet(
       backend: m.overrides.backend,
       runner: async () =>
         await session.recorded(
-          await remote.runnerFor(machineTarget(m), {
-            jump: m.jump,
-            identity: m.identity ? [m.identity, ...(flags.identity ?? [])] : flags.identity,
-            sshConfig: flags.sshConfig,
-            hostKeyPolicy: m.overrides.hostKeyPolicy as HostKeyPolicy | undefined ??
-              flags.hostKeyPolicy,
-            commandTimeoutMs: m.overrides.commandTimeoutMs,
-          }),
+          await remote.runnerFor(machineTarget(m), machineConnection(m, flags)),
           m.name,
         ),
     })

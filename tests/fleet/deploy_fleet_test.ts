@@ -3,8 +3,7 @@
  * over HTTP (python3 -m http.server, started through the pidfile backend by the deploy):
  * dry run, rolling, pruning, manual rollback, a failing canary, blue-green switch and
  * rollback, a refused concurrent deploy, and a deploy killed midway. The commands run
- * as separate processes (tests/fleet/fixtures/deploy/cli.ts: the deploy and rollback
- * command functions behind the same flags as the real CLI).
+ * as separate processes of the real CLI.
  */
 import assert from "node:assert/strict";
 import { fleetUnavailable } from "../helpers/fleet.ts";

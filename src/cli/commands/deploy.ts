@@ -12,11 +12,10 @@ import type { BackendName } from "../../backends/backend.ts";
 import { ExitCode, ProvctlError } from "../../core/errors.ts";
 import { parseServiceName } from "../../core/service_name.ts";
 import { loadServicesFile, type ServiceEntry } from "../../config/services_file.ts";
-import { DEFAULT_SYSTEM_DIR, defaultUserDir } from "../../config/loader.ts";
 import { LocalRunner } from "../../exec/local_runner.ts";
 import type { CommandRunner, HostInfo } from "../../exec/runner.ts";
 import { parseFailureBudget } from "../../fleet/executor.ts";
-import { type Inventory, loadInventory, machineTarget } from "../../fleet/inventory.ts";
+import { type Inventory, machineTarget } from "../../fleet/inventory.ts";
 import { selectMachines } from "../../fleet/selector.ts";
 import { checkVersion, type DeploymentConfig, loadDeployments } from "../../fleet/deploy/config.ts";
 import { DeployEngine, type DeployResult, type DeployTarget } from "../../fleet/deploy/engine.ts";
@@ -29,11 +28,11 @@ import {
 import { type DeployPlan, planData, planDeploy } from "../../fleet/deploy/plan.ts";
 import { artifactVersion } from "../../fleet/deploy/release.ts";
 import { healthSettings } from "../../health/settings.ts";
-import type { HostKeyPolicy } from "../../ssh/known_hosts.ts";
 import { type FleetFlags, fleetRequested } from "../fleet_flags.ts";
 import type { GlobalFlags } from "../global_flags.ts";
 import { command, type Session } from "../session.ts";
 import { scopeFrom } from "../target.ts";
+import { loadFleetInventory, machineConnection } from "../fleet.ts";
 
 export interface DeployFlags extends GlobalFlags, FleetFlags {
   readonly dryRun?: boolean;
@@ -83,17 +82,7 @@ async function loadDeployment(session: Session, flags: FleetFlags, name: string)
       });
     }
   }
-  const env = session.ctx.process.env;
-  const configDirs = [session.flags.configDir, defaultUserDir(env), DEFAULT_SYSTEM_DIR].filter(
-    (d): d is string => d !== undefined,
-  );
-  const inventory = await loadInventory({
-    file: flags.inventory,
-    cwd: session.ctx.cwd,
-    configDirs,
-    env,
-    config: settings.config,
-  });
+  const inventory = await loadFleetInventory(session, flags.inventory);
   let only: Set<string> | undefined;
   if (fleetRequested(flags) || flags.limit !== undefined) {
     only = new Set(
@@ -153,15 +142,7 @@ async function engineFor(
     let host: Promise<HostInfo> | undefined;
     targets.set(name, {
       name,
-      runner: () =>
-        remote.runnerFor(machineTarget(m), {
-          jump: m.jump,
-          identity: m.identity ? [m.identity, ...(flags.identity ?? [])] : flags.identity,
-          sshConfig: flags.sshConfig,
-          hostKeyPolicy: m.overrides.hostKeyPolicy as HostKeyPolicy | undefined ??
-            flags.hostKeyPolicy,
-          commandTimeoutMs: m.overrides.commandTimeoutMs,
-        }),
+      runner: () => remote.runnerFor(machineTarget(m), machineConnection(m, flags)),
       backend: async (runner: CommandRunner, requested?: string) => {
         const { createBackend } = await import("../../backends/select.ts");
         const { probeHost } = await import("../../exec/host_fs.ts");
