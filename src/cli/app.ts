@@ -795,6 +795,8 @@ export const app = buildApplication(routes, {
   documentation: {
     caseStyle: "convert-camel-to-kebab",
     useAliasInUsageLine: true,
+    // Usage lines show what a command needs; its --help lists every flag.
+    onlyRequiredInUsageLine: true,
     disableAnsiColor: false,
   },
   localization: { loadText: () => applicationText() },
