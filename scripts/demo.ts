@@ -50,6 +50,7 @@ await step(0, "logs", "provctl-demo", "-n", "5");
 await step(0, "status", "provctl-demo", "-o", "json");
 await step(0, "stop", "provctl-demo");
 await step(3, "status", "provctl-demo");
+await step(0, "uninstall", "provctl-demo");
 await step(2, "start", "../etc/passwd", "--", "true");
 console.log(
   failures === 0
