@@ -13,6 +13,7 @@ import type { ServiceDefinition } from "../core/service_definition.ts";
 import { parseServiceName, type ServiceName } from "../core/service_name.ts";
 import { signalNameOf } from "../core/signals.ts";
 import { readFileIfExists, sh } from "../exec/host_fs.ts";
+import { shellQuote } from "../exec/shell_quote.ts";
 import type { CommandRunner } from "../exec/runner.ts";
 import type { Backend, LogOptions, StartResult, StopResult } from "./backend.ts";
 import { followFile } from "./_log_tail.ts";
@@ -40,7 +41,8 @@ export interface PidfileBackendOptions {
   readonly commandTimeoutMs: number;
 }
 
-const START = `${common}\n${startScript.replace("@COMMON@", common)}`;
+// A function replacement: a string one would read "$$" in the scripts as "$".
+const START = `${common}\n${startScript.replace("@COMMON@", () => common)}`;
 const STATUS = `${common}\n${statusScript}`;
 const STOP = `${common}\n${stopScript}`;
 
@@ -89,7 +91,11 @@ export class PidfileBackend implements Backend {
       });
     }
     const env = { ...(def.envFile ? await this.#readEnvFile(def) : {}), ...def.env };
-    const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+    // The definition and environment go on stdin (argv is visible to every user in ps);
+    // the environment as `export K='V'` lines the supervisor sources for the service only.
+    const envScript = Object.entries(env).map(([k, v]) => `export ${k}=${shellQuote(v)}\n`).join(
+      "",
+    );
     const { runner, paths } = this.#o;
     const result = await sh(runner, START, [
       paths.pidFile(def.name),
@@ -100,12 +106,12 @@ export class PidfileBackend implements Backend {
       String(this.#o.startGraceMs),
       String(this.#o.lockMs),
       def.workingDir ?? "",
-      JSON.stringify(def),
-      String(envArgs.length),
-      ...envArgs,
       def.binary,
       ...def.args,
-    ], { timeoutMs: this.#o.commandTimeoutMs + this.#o.lockMs + this.#o.startGraceMs });
+    ], {
+      stdin: `${JSON.stringify(def)}\n${envScript}`,
+      timeoutMs: this.#o.commandTimeoutMs + this.#o.lockMs + this.#o.startGraceMs,
+    });
     const out = fields(result.stdout);
     const params = { service: def.name, binary: def.binary, target: runner.target };
     switch (result.code) {
@@ -137,6 +143,8 @@ export class PidfileBackend implements Backend {
         throw new ProvctlError("InvalidArgument", "pidfile.workdir_missing", {
           params: { ...params, dir: out.dir },
         });
+      case 15:
+        throw new ProvctlError("Unsupported", "pidfile.no_setsid", { params });
       case 14:
         throw new ProvctlError("PermissionDenied", "pidfile.state_unwritable", {
           params: { ...params, dir: out.dir },
@@ -164,8 +172,15 @@ export class PidfileBackend implements Backend {
       this.#exitFile(name),
       signal.replace(/^SIG/, ""),
       String(timeoutMs),
-    ], { timeoutMs: this.#o.commandTimeoutMs + timeoutMs + 5000 });
+      this.#lockFile(name),
+      String(this.#o.lockMs),
+    ], { timeoutMs: this.#o.commandTimeoutMs + this.#o.lockMs + timeoutMs + 5000 });
     const out = fields(result.stdout);
+    if (result.code === 12) {
+      throw new ProvctlError("Locked", "pidfile.lock_timeout", {
+        params: { service: name, ms: this.#o.lockMs, target: this.#o.runner.target },
+      });
+    }
     if (result.code === 5) {
       throw new ProvctlError("StopFailed", "pidfile.stuck", {
         params: { service: name, pid: out.pid },
@@ -259,6 +274,7 @@ export class PidfileBackend implements Backend {
     });
     const result = await sh(this.#o.runner, `rm -f -- "$@"`, [
       this.#defFile(name),
+      this.#defFile(name).replace(/\.json$/, ".env"),
       this.#o.paths.pidFile(name),
       this.#exitFile(name),
       this.#lockFile(name),

@@ -33,6 +33,17 @@ export function renderError(
     }
     return { text: lines.join("\n") + "\n", exitCode: error.exitCode };
   }
+  if (isOsError(error)) {
+    // A file or directory provctl was pointed at cannot be used (a state dir that is a
+    // file, a read-only disk): the user's environment, not a bug; no stack trace.
+    const lines = [
+      `${c.red(messages.format("cli.error_prefix"))} ${
+        messages.format("errors.os_error", { detail: error.message })
+      }`,
+    ];
+    if (options.verbose && error.stack) lines.push(error.stack);
+    return { text: lines.join("\n") + "\n", exitCode: ExitCode.failed };
+  }
   const detail = isProvctlError(error) ? messages.format(error.key, error.params) : describe(error);
   const stack = error instanceof Error && error.stack ? error.stack : String(error);
   return {
@@ -43,4 +54,18 @@ export function renderError(
 
 function describe(value: unknown): string {
   return value instanceof Error ? value.message : String(value);
+}
+
+const OS_ERRORS = [
+  Deno.errors.NotFound,
+  Deno.errors.PermissionDenied,
+  Deno.errors.NotADirectory,
+  Deno.errors.IsADirectory,
+  Deno.errors.AlreadyExists,
+  Deno.errors.FilesystemLoop,
+] as const;
+
+function isOsError(error: unknown): error is Error {
+  return OS_ERRORS.some((kind) => error instanceof kind) ||
+    (error instanceof Error && /\(os error \d+\)/.test(error.message));
 }

@@ -19,6 +19,16 @@ export interface RemoteFlags {
   readonly hostKeyPolicy?: HostKeyPolicy;
 }
 
+/** Where the SSH layer's notices go (the session decides how they are shown). */
+export interface RemoteNotices {
+  /** Always shown (an insecure host key policy). */
+  security(key: string, params: Record<string, string>): void;
+  /** Shown unless -q. */
+  note(key: string, params: Record<string, string>): void;
+  /** Shown with -v. */
+  retry(target: string, error: unknown, retry: number, delayMs: number): void;
+}
+
 export interface ConnectionChoices {
   readonly jump?: readonly string[];
   readonly identity?: readonly string[];
@@ -34,10 +44,13 @@ export class RemoteTargets {
   readonly #settings: Settings;
   readonly #stateDir: string;
 
-  constructor(ctx: ProvctlContext, settings: Settings, stateDir: string) {
+  readonly #notices: RemoteNotices;
+
+  constructor(ctx: ProvctlContext, settings: Settings, stateDir: string, notices: RemoteNotices) {
     this.#ctx = ctx;
     this.#settings = settings;
     this.#stateDir = stateDir;
+    this.#notices = notices;
   }
 
   /** A runner for `--host SPEC` with the command's SSH flags. */
@@ -68,7 +81,22 @@ export class RemoteTargets {
       import("../ssh/ssh_runner.ts"),
     ]);
     const ssh = readSshSettings(this.#settings.config);
-    this.#pool ??= new SshPool(poolOptionsFrom(ssh, { stateDir: this.#stateDir }));
+    const notices = this.#notices;
+    this.#pool ??= new SshPool(poolOptionsFrom(ssh, {
+      stateDir: this.#stateDir,
+      // Host key decisions and retries are told through the command's output rules
+      // (messages.toml, -q, -v) rather than printed by the SSH layer itself.
+      connect: {
+        onHostKey: (where, endpoint, verdict) => {
+          if (verdict.status === "unverified") {
+            notices.security("ssh.host_key_unverified", { where, host: endpoint.host });
+          } else if (verdict.status === "added") {
+            notices.note("ssh.host_key_added", { where, file: verdict.file });
+          }
+        },
+      },
+      onRetry: (key, error, retry, delayMs) => notices.retry(key, error, retry, delayMs),
+    }));
     const env = this.#ctx.process.env;
     const plan = await resolveConnectionPlan(spec, {
       sshConfigFile: options.sshConfig,

@@ -6,6 +6,7 @@ import type { BackendName } from "../backends/backend.ts";
 import { ProvctlError } from "../core/errors.ts";
 import { defineService, type ServiceDefinition } from "../core/service_definition.ts";
 import { parseServiceName, type ServiceName } from "../core/service_name.ts";
+import type { MachineConfig } from "../fleet/inventory.ts";
 import { loadServicesFile, parseEnvFile, type ServiceEntry } from "../config/services_file.ts";
 import type { Session } from "./session.ts";
 
@@ -95,4 +96,21 @@ export async function resolveDefinition(
 /** Parses every name first, so one bad name fails before anything is done. */
 export function parseNames(raw: readonly string[]): ServiceName[] {
   return raw.map(parseServiceName);
+}
+
+/** On a fleet, `{var}` placeholders in a service's command and env are each machine's variables. */
+export async function forMachine(
+  def: ServiceDefinition,
+  machine: MachineConfig | undefined,
+): Promise<ServiceDefinition> {
+  if (!machine) return def;
+  const { expandVars } = await import("../fleet/inventory.ts");
+  return Object.freeze({
+    ...def,
+    binary: expandVars(def.binary, machine),
+    args: Object.freeze(def.args.map((a) => expandVars(a, machine))),
+    env: Object.freeze(
+      Object.fromEntries(Object.entries(def.env).map(([k, v]) => [k, expandVars(v, machine)])),
+    ),
+  });
 }

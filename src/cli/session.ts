@@ -124,7 +124,24 @@ export class Session {
   async remoteTargets(): Promise<RemoteTargets> {
     if (!this.#remote) {
       const { RemoteTargets } = await import("./remote.ts");
-      this.#remote = new RemoteTargets(this.ctx, await this.settings(), this.localStateDir());
+      this.#remote = new RemoteTargets(this.ctx, await this.settings(), this.localStateDir(), {
+        security: (key, params) =>
+          this.ctx.process.stderr.write(
+            `${this.colors.yellow(this.format("cli.warning_prefix"))} ${
+              this.format(key, params)
+            }\n`,
+          ),
+        note: (key, params) => this.note(key, params),
+        retry: (target, error, retry, delayMs) =>
+          this.debug(
+            this.format("remote.retrying", {
+              target,
+              retry,
+              ms: Math.round(delayMs),
+              error: this.errorLine(error),
+            }),
+          ),
+      });
     }
     return this.#remote;
   }

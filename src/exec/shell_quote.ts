@@ -1,5 +1,5 @@
 /**
- * POSIX shell quoting for commands sent over SSH. sshd hands the command string to the
+ * POSIX shell quoting: for commands sent over SSH, and for shell text provctl writes. sshd hands the command string to the
  * remote user's login shell (`$SHELL -c STRING`), so every program name, argument,
  * environment value and directory is single-quoted: inside '...' nothing is special
  * except the quote itself, which is written as '\'' (close, escaped quote, reopen).

@@ -86,14 +86,16 @@ export async function runFleet<H extends { readonly name: string }, T>(
     throw new ProvctlError("Usage", "fleet.forks_invalid", { params: { value: options.forks } });
   }
   const outcomes: (HostOutcome<T> | undefined)[] = new Array(hosts.length);
-  const stopping = new AbortController();
-  options.signal?.addEventListener("abort", () => stopping.abort(), { once: true });
+  // Two different stops: the caller's signal cancels running tasks (Ctrl-C); a spent
+  // failure budget only stops scheduling — tasks already running finish normally.
+  const cancel = options.signal ?? new AbortController().signal;
+  let budgetSpent = false;
   let next = 0, done = 0, failed = 0, running = 0;
   const emit = (outcome?: HostOutcome<T>) =>
     options.onEvent?.({ total: hosts.length, done, failed, running, outcome });
 
   const worker = async () => {
-    while (next < hosts.length && !stopping.signal.aborted) {
+    while (next < hosts.length && !budgetSpent && !cancel.aborted) {
       const index = next++;
       const host = hosts[index];
       running++;
@@ -101,7 +103,7 @@ export async function runFleet<H extends { readonly name: string }, T>(
       const started = performance.now();
       let outcome: HostOutcome<T>;
       try {
-        const result = await task(host, stopping.signal);
+        const result = await task(host, cancel);
         outcome = {
           host: host.name,
           status: result.ok ? "ok" : "failed",
@@ -121,7 +123,7 @@ export async function runFleet<H extends { readonly name: string }, T>(
       if (outcome.status !== "ok") failed++;
       outcomes[index] = outcome;
       emit(outcome);
-      if (budgetExceeded(options.maxFailures, failed, hosts.length)) stopping.abort();
+      if (budgetExceeded(options.maxFailures, failed, hosts.length)) budgetSpent = true;
     }
   };
   await Promise.all(Array.from({ length: Math.min(options.forks, hosts.length) }, worker));

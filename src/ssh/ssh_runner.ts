@@ -10,7 +10,7 @@ import type { CommandRunner, RunOptions, RunResult, StreamingProcess } from "../
 import { sendSignal, type Ssh2Channel } from "./_ssh2.ts";
 import type { SessionLease, SshPool } from "./pool.ts";
 import { type ExecHandle, whereOf } from "./session.ts";
-import { remoteCommand, remoteShellCommand } from "./shell_quote.ts";
+import { remoteCommand, remoteShellCommand } from "../exec/shell_quote.ts";
 import { type ConnectionPlan, endpointLabel } from "./_plan.ts";
 
 export interface SshRunnerOptions {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { isProvctlError } from "../../src/core/errors.ts";
-import { remoteCommand, remoteShellCommand, shellQuote } from "../../src/ssh/shell_quote.ts";
+import { remoteCommand, remoteShellCommand, shellQuote } from "../../src/exec/shell_quote.ts";
 
 const HOSTILE = [
   "; rm -rf /",

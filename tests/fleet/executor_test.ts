@@ -54,3 +54,19 @@ Deno.test("failure budgets: counts and percentages", () => {
   assert.equal(budgetExceeded({ percent: 25 }, 3, 10), true);
   assert.equal(budgetExceeded(undefined, 10, 10), false);
 });
+
+Deno.test("a spent failure budget stops scheduling but lets running tasks finish", async () => {
+  const finished: string[] = [];
+  const outcomes = await runFleet(hosts(4), async (h, signal) => {
+    if (h.name === "h1") {
+      const r = await runner.run("sh", ["-c", "exit 1"], { signal });
+      return { ok: r.code === 0, value: r.code };
+    }
+    // h2 is still running when h1's failure spends the budget: it must not be killed.
+    const r = await runner.run("sh", ["-c", "sleep 0.5"], { signal });
+    finished.push(h.name);
+    return { ok: r.code === 0, value: r.code };
+  }, { forks: 2, maxFailures: { count: 0 } });
+  assert.deepEqual(outcomes.map((o) => o.status), ["failed", "ok", "skipped", "skipped"]);
+  assert.deepEqual(finished, ["h2"]);
+});

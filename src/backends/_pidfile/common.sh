@@ -61,3 +61,35 @@ write_atomic() {
 now_s() {
   date +%s
 }
+
+# take_lock LOCKFILE MS: one provctl at a time per service. flock(1) where it exists
+# (fd 9; the kernel releases the lock if we die); otherwise an atomic mkdir lock holding
+# our PID, broken when its holder is gone. Fails after MS milliseconds.
+take_lock() {
+  if command -v flock >/dev/null 2>&1; then
+    exec 9>> "$1"
+    flock -w "$(( ($2 + 999) / 1000 ))" 9
+    return
+  fi
+  lock_waited=0
+  until mkdir -- "$1.d" 2>/dev/null; do
+    holder=$(cat "$1.d/pid" 2>/dev/null)
+    if [ -n "$holder" ] && ! kill -0 "$holder" 2>/dev/null; then
+      rm -rf -- "$1.d"
+      continue
+    fi
+    [ "$lock_waited" -ge "$2" ] && return 1
+    sleep 0.05
+    lock_waited=$((lock_waited + 50))
+  done
+  echo $$ > "$1.d/pid"
+  lock_dir=$1.d
+  trap 'rm -rf -- "$lock_dir"' EXIT
+}
+
+# remove_if_same FILE PID START: removes a PID file only if it still records that
+# process, so a file just written by a concurrent start is never deleted.
+remove_if_same() {
+  load "$1" && [ "$f_pid" = "$2" ] && [ "$f_start" = "$3" ] && rm -f -- "$1"
+  return 0
+}

@@ -1,40 +1,28 @@
-# start PIDFILE EXITFILE LOGFILE LOCKFILE DEFFILE GRACE_MS LOCK_MS WORKDIR DEFJSON NENV [K=V]... BINARY [ARG]...
+# start PIDFILE EXITFILE LOGFILE LOCKFILE DEFFILE GRACE_MS LOCK_MS WORKDIR BINARY [ARG]...
+# stdin: line 1 the service definition (JSON, stored in DEFFILE), then the service's
+# environment as a shell script of `export K='V'` lines (stored next to it, 0600). Secrets
+# never travel in argv, and the environment is applied to the service alone.
 # Exit codes (read by pidfile.ts):
 #   0  started: prints "pid=N started=EPOCH"
 #   10 already running: prints "pid=N"
 #   11 exited within the grace period: prints "code=N"
 #   12 another provctl holds the service's lock for longer than LOCK_MS
 #   13 working directory missing      14 state or log directory not writable
+#   15 no way to start a new session (neither setsid nor perl)
 #   126 binary not executable         127 binary not found
-pidfile=$1 exitfile=$2 logfile=$3 lockfile=$4 deffile=$5 grace_ms=$6 lock_ms=$7 workdir=$8 defjson=$9
-nenv=${10}
-shift 10
+pidfile=$1 exitfile=$2 logfile=$3 lockfile=$4 deffile=$5 grace_ms=$6 lock_ms=$7 workdir=$8
+shift 8
+envfile=${deffile%.json}.env
+# provctl's state is private (0700 dirs, 0600 files); the service gets the caller's umask.
+service_umask=$(umask)
+umask 077
 
 for d in "$(dirname -- "$pidfile")" "$(dirname -- "$logfile")" "$(dirname -- "$deffile")" "$(dirname -- "$lockfile")"; do
   mkdir -p -- "$d" 2>/dev/null && [ -w "$d" ] || { echo "dir=$d"; exit 14; }
 done
 : >> "$logfile" 2>/dev/null || { echo "dir=$logfile"; exit 14; }
 
-# One provctl at a time per service: flock(1) where it exists (the kernel releases the
-# lock if we die); otherwise an atomic mkdir lock holding our PID, broken when stale.
-if command -v flock >/dev/null 2>&1; then
-  exec 9>> "$lockfile"
-  flock -w "$(( (lock_ms + 999) / 1000 ))" 9 || exit 12
-else
-  waited=0
-  until mkdir -- "$lockfile.d" 2>/dev/null; do
-    holder=$(cat "$lockfile.d/pid" 2>/dev/null)
-    if [ -n "$holder" ] && ! kill -0 "$holder" 2>/dev/null; then
-      rm -rf -- "$lockfile.d"
-      continue
-    fi
-    [ "$waited" -ge "$lock_ms" ] && exit 12
-    sleep 0.05
-    waited=$((waited + 50))
-  done
-  echo $$ > "$lockfile.d/pid"
-  trap 'rm -rf -- "$lockfile.d"' EXIT
-fi
+take_lock "$lockfile" "$lock_ms" || exit 12
 
 if load "$pidfile"; then
   case $f_pid in '' | *[!0-9]*) ;; *)
@@ -46,25 +34,23 @@ if load "$pidfile"; then
   esac
 fi
 
-i=0
-while [ $i -lt "$nenv" ]; do
-  export "$1"
-  shift
-  i=$((i + 1))
-done
+IFS= read -r defjson
+write_atomic "$envfile" || { echo "dir=$envfile"; exit 14; }
+printf '%s\n' "$defjson" | write_atomic "$deffile" || { echo "dir=$deffile"; exit 14; }
+
 bin=$1
 case $bin in
 */*)
   [ -e "$bin" ] || exit 127
   [ -f "$bin" ] && [ -x "$bin" ] || exit 126
   ;;
-*) command -v -- "$bin" >/dev/null 2>&1 || exit 127 ;;
+# Looked up with the service's own PATH, as it will be run.
+*) (. "$envfile" && command -v -- "$bin" >/dev/null 2>&1) || exit 127 ;;
 esac
 if [ -n "$workdir" ]; then
   cd -- "$workdir" 2>/dev/null || { echo "dir=$workdir"; exit 13; }
 fi
 
-printf '%s\n' "$defjson" | write_atomic "$deffile"
 rm -f -- "$pidfile" "$exitfile"
 
 # The supervisor: a shell in a new session (so the service has its own process group
@@ -72,13 +58,12 @@ rm -f -- "$pidfile" "$exitfile"
 # PID file, waits for it, and records how it ended. A non-interactive shell starts
 # background jobs with SIGINT/SIGQUIT ignored; GNU env --default-signal undoes that.
 supervise='
-pidfile=$1 exitfile=$2
-shift 2
+pidfile=$1 exitfile=$2 envfile=$3 service_umask=$4
+shift 4
 if env --default-signal=INT,QUIT true 2>/dev/null; then
-  env --default-signal=INT,QUIT "$@" &
-else
-  "$@" &
+  set -- env --default-signal=INT,QUIT "$@"
 fi
+(umask "$service_umask" && . "$envfile" && exec "$@") &
 child=$!
 ident "$child" || { p_pgid=- p_start=-; }
 printf "pid=%s\npgid=%s\nstart=%s\nstarted=%s\n" "$child" "$p_pgid" "$p_start" "$(now_s)" | write_atomic "$pidfile"
@@ -97,14 +82,16 @@ elif command -v perl >/dev/null 2>&1; then
   # macOS has no setsid(1); perl's POSIX::setsid does the same.
   newsession="perl -MPOSIX=setsid -e setsid();exec(@ARGV)or(exit(127))"
 else
-  newsession=""
+  # Without a session of its own the service would share provctl's process group, and
+  # stop (which signals the group) could reach the caller: refuse instead.
+  exit 15
 fi
-# The supervisor runs from a file next to the PID files, so `ps` shows
-# "sh .../provctl-supervise.sh PIDFILE EXITFILE CMD..." rather than the whole script.
-supfile="$(dirname -- "$pidfile")/provctl-supervise.sh"
-printf '%s\n%s\n' "$helpers" "$supervise" | write_atomic "$supfile"
+# The supervisor runs from a file in provctl's private state dir, so `ps` shows
+# "sh .../provctl-supervise.sh PIDFILE EXITFILE ... CMD" rather than the whole script.
+supfile="$(dirname -- "$deffile")/provctl-supervise.sh"
+printf '%s\n%s\n' "$helpers" "$supervise" | write_atomic "$supfile" || { echo "dir=$supfile"; exit 14; }
 # shellcheck disable=SC2086
-$newsession /bin/sh "$supfile" "$pidfile" "$exitfile" "$@" < /dev/null >> "$logfile" 2>&1 9>&- &
+$newsession /bin/sh "$supfile" "$pidfile" "$exitfile" "$envfile" "$service_umask" "$@" < /dev/null >> "$logfile" 2>&1 9>&- &
 
 # Wait (up to 5 s) for the supervisor to record the service.
 i=0
@@ -114,7 +101,7 @@ while [ ! -e "$pidfile" ] && [ $i -lt 100 ]; do
 done
 [ -e "$pidfile" ] || { echo "reason=no-pidfile"; exit 11; }
 load "$pidfile"
-pid=$f_pid start=$f_start pgid=$f_pgid
+pid=$f_pid start=$f_start pgid=$f_pgid started=$f_started
 
 # The grace period: a service that dies at once did not start.
 waited=0
@@ -133,4 +120,4 @@ if ! alive "$pid" "$start" "$pgid"; then
   echo "code=$f_code"
   exit 11
 fi
-echo "pid=$pid started=$f_started"
+echo "pid=$pid started=$started"

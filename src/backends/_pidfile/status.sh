@@ -12,14 +12,14 @@ pidfile=$1 exitfile=$2
 }
 load "$pidfile"
 pid=$f_pid start=$f_start pgid=$f_pgid started=$f_started
-case $pid in '' | *[!0-9]*)
-  rm -f "$pidfile"
-  echo "state=corrupt"
-  exit 0
-  ;;
-esac
-if [ -z "$start" ] || [ -z "$pgid" ]; then
-  rm -f "$pidfile"
+# is_corrupt: the loaded PID file does not identify a process.
+is_corrupt() {
+  case $f_pid in '' | *[!0-9]*) return 0 ;; esac
+  [ -z "$f_start" ] || [ -z "$f_pgid" ]
+}
+if is_corrupt; then
+  # Removed only if it is still corrupt: a concurrent start may have just replaced it.
+  load "$pidfile" && is_corrupt && rm -f -- "$pidfile"
   echo "state=corrupt"
   exit 0
 fi
@@ -37,5 +37,5 @@ if load "$exitfile" && [ "$f_pid" = "$pid" ]; then
 fi
 reason=dead
 ident "$pid" && reason=reused
-rm -f "$pidfile"
+remove_if_same "$pidfile" "$pid" "$start"
 echo "state=stale reason=$reason pid=$pid"

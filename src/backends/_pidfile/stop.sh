@@ -1,8 +1,14 @@
-# stop PIDFILE EXITFILE SIGNAL TIMEOUT_MS
+# stop PIDFILE EXITFILE SIGNAL TIMEOUT_MS LOCKFILE LOCK_MS
 # Signals the service's process group only when the recorded process is still the one
-# provctl started (same PID, start time and process group). Prints:
+# provctl started (same PID, start time and process group). Holds the service's lock,
+# so a concurrent start never has its new PID file removed. Prints:
 #   result=stopped | result=killed | result=notrunning [reason=...]
-pidfile=$1 exitfile=$2 sig=$3 timeout_ms=$4
+# Exit 12: another provctl held the lock for longer than LOCK_MS.
+pidfile=$1 exitfile=$2 sig=$3 timeout_ms=$4 lockfile=$5 lock_ms=$6
+umask 077
+if [ -d "$(dirname -- "$lockfile")" ]; then
+  take_lock "$lockfile" "$lock_ms" || exit 12
+fi
 if [ ! -e "$pidfile" ]; then
   rm -f "$exitfile"
   echo "result=notrunning reason=none"

@@ -1,11 +1,9 @@
 /** provctl start NAME [-- CMD ARGS...] (on this machine, --host, or selected machines) */
 import { parseServiceName } from "../../core/service_name.ts";
-import type { ServiceDefinition } from "../../core/service_definition.ts";
-import type { MachineConfig } from "../../fleet/inventory.ts";
 import { command } from "../session.ts";
 import type { GlobalFlags } from "../global_flags.ts";
 import type { FleetFlags } from "../fleet_flags.ts";
-import { type DefinitionFlags, resolveDefinition } from "../services.ts";
+import { type DefinitionFlags, forMachine, resolveDefinition } from "../services.ts";
 import { printStatuses } from "./_status_output.ts";
 import { onTargets } from "./_targets.ts";
 
@@ -17,7 +15,7 @@ export default command<StartFlags, string[]>(async (session, flags, rawName, ...
   return await onTargets(session, flags, async (target, host, machine) => {
     const backend = await target.backend(flags.backend, fileBackend);
     // On a fleet, {var} placeholders in the command are each machine's variables.
-    const def = machine ? await withMachineVars(definition, machine) : definition;
+    const def = await forMachine(definition, machine);
     session.debug(
       `${host ?? "local"} backend ${backend.name}: ${definition.binary} ${
         JSON.stringify(definition.args)
@@ -29,18 +27,3 @@ export default command<StartFlags, string[]>(async (session, flags, rawName, ...
     });
   });
 });
-
-async function withMachineVars(
-  def: ServiceDefinition,
-  machine: MachineConfig,
-): Promise<ServiceDefinition> {
-  const { expandVars } = await import("../../fleet/inventory.ts");
-  return Object.freeze({
-    ...def,
-    binary: expandVars(def.binary, machine),
-    args: Object.freeze(def.args.map((a) => expandVars(a, machine))),
-    env: Object.freeze(
-      Object.fromEntries(Object.entries(def.env).map(([k, v]) => [k, expandVars(v, machine)])),
-    ),
-  });
-}
