@@ -296,25 +296,30 @@ export const deploy = command<DeployFlags, [string]>(async (session, flags, name
     flags.version ?? deployment.version ?? await artifactVersion(deployment.artifact),
     flags.version !== undefined ? "--version" : deployment.origin,
   );
-  const plan = planDeploy({
-    deployment,
-    inventory: loaded.inventory,
-    version,
-    deploymentId: newDeploymentId(name),
-    service: loaded.service,
-    state: loaded.state,
-    only: loaded.only,
-    keepReleases: session.loaded.config.integer("deploy.keep_releases"),
-    maxFailures: flags.maxFailures === undefined
-      ? undefined
-      : parseFailureBudget(flags.maxFailures),
-  });
+  const deploymentId = newDeploymentId(name);
+  const makePlan = (state: DeploymentState | undefined) =>
+    planDeploy({
+      deployment,
+      inventory: loaded.inventory,
+      version,
+      deploymentId,
+      service: loaded.service,
+      state,
+      only: loaded.only,
+      keepReleases: session.loaded.config.integer("deploy.keep_releases"),
+      maxFailures: flags.maxFailures === undefined
+        ? undefined
+        : parseFailureBudget(flags.maxFailures),
+    });
   if (flags.dryRun) {
-    printPlan(session, plan);
+    printPlan(session, makePlan(loaded.state));
     return ExitCode.ok;
   }
+  // Checked before taking the lock (mistakes fail fast), planned again under it: the
+  // recorded state (live blue-green group, releases) may change while we wait for it.
+  makePlan(loaded.state);
   const lock = await acquireDeployLock(loaded.stateDir, name, {
-    deploymentId: plan.deploymentId,
+    deploymentId,
     operation: "deploy",
     user: operator(session),
     waitMs: session.loaded.config.integer("deploy.lock_wait_ms"),
@@ -326,6 +331,8 @@ export const deploy = command<DeployFlags, [string]>(async (session, flags, name
         params: { pid: lock.recovered.pid, id: lock.recovered.deploymentId },
       });
     }
+    loaded.state = await readDeploymentState(loaded.stateDir, name);
+    const plan = makePlan(loaded.state);
     session.note("deploy.starting", {
       deployment: name,
       version,
@@ -378,50 +385,53 @@ function nextState(loaded: Loaded, plan: DeployPlan, result: DeployResult): Depl
 
 export const rollback = command<RollbackFlags, [string]>(async (session, flags, name) => {
   const loaded = await loadDeployment(session, flags, name);
-  const { deployment, state } = loaded;
   if (flags.to !== undefined) checkVersion(flags.to, "--to");
-  const bg = deployment.blueGreen !== undefined;
-  let version: string | undefined;
-  if (bg) {
-    if (!state?.live) {
-      throw new ProvctlError("NotFound", "deploy.rollback_no_state", {
-        params: { deployment: name },
-      });
-    }
-    const other = state.live === "blue" ? "green" : "blue";
-    version = flags.to ?? state.groups?.[other];
-    if (version === undefined) {
-      throw new ProvctlError("NotFound", "deploy.rollback_group_empty", {
-        params: { deployment: name, group: other },
-        hint: "deploy.rollback_to_hint",
-      });
-    }
-  } else {
-    version = flags.to ?? state?.previous;
-    if (version === undefined) {
-      throw new ProvctlError("NotFound", "deploy.rollback_no_previous", {
-        params: { deployment: name },
-        hint: "deploy.rollback_to_hint",
-      });
-    }
-  }
-  const plan = planDeploy({
-    deployment,
-    inventory: loaded.inventory,
-    version,
-    deploymentId: newDeploymentId(name),
-    service: loaded.service,
-    state,
-    only: loaded.only,
-    keepReleases: session.loaded.config.integer("deploy.keep_releases"),
-  });
+  const deploymentId = newDeploymentId(name);
+  // The recorded state decides what to go back to: read it under the lock.
   const lock = await acquireDeployLock(loaded.stateDir, name, {
-    deploymentId: plan.deploymentId,
+    deploymentId,
     operation: "rollback",
     user: operator(session),
     waitMs: session.loaded.config.integer("deploy.lock_wait_ms"),
   });
   try {
+    loaded.state = await readDeploymentState(loaded.stateDir, name);
+    const { deployment, state } = loaded;
+    const bg = deployment.blueGreen !== undefined;
+    let version: string | undefined;
+    if (bg) {
+      if (!state?.live) {
+        throw new ProvctlError("NotFound", "deploy.rollback_no_state", {
+          params: { deployment: name },
+        });
+      }
+      const other = state.live === "blue" ? "green" : "blue";
+      version = flags.to ?? state.groups?.[other];
+      if (version === undefined) {
+        throw new ProvctlError("NotFound", "deploy.rollback_group_empty", {
+          params: { deployment: name, group: other },
+          hint: "deploy.rollback_to_hint",
+        });
+      }
+    } else {
+      version = flags.to ?? state?.previous;
+      if (version === undefined) {
+        throw new ProvctlError("NotFound", "deploy.rollback_no_previous", {
+          params: { deployment: name },
+          hint: "deploy.rollback_to_hint",
+        });
+      }
+    }
+    const plan = planDeploy({
+      deployment,
+      inventory: loaded.inventory,
+      version,
+      deploymentId,
+      service: loaded.service,
+      state,
+      only: loaded.only,
+      keepReleases: session.loaded.config.integer("deploy.keep_releases"),
+    });
     session.note("deploy.rollback_starting", {
       deployment: name,
       version,
