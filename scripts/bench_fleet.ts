@@ -424,12 +424,14 @@ export async function benchSection(): Promise<string> {
 }
 
 interface Profile {
+  bareS?: number;
+  ssh2ImportS?: number;
   versionS?: number;
   oneHostS?: number;
   perHost?: { n: number; minMs: number; medianMs: number; maxMs: number };
 }
 
-/** Where provctl's time goes: start-up alone, one host, per-host durations at 50 hosts. */
+/** Where provctl's time goes: start-up alone, one host, per-host durations at the largest size. */
 async function profileProvctl(
   bundle: string,
   env: Record<string, string>,
@@ -457,6 +459,20 @@ async function profileProvctl(
   };
   const n = Math.max(...SIZES);
   const inv = files.get(n)!.inventory;
+  // The runtime alone, and the runtime loading only ssh2 (the version deno.json pins).
+  const dir = bundle.slice(0, bundle.lastIndexOf("/"));
+  const ssh2 = JSON.parse(await Deno.readTextFile(`${root}deno.json`)).imports.ssh2;
+  await Deno.writeTextFile(`${dir}/empty.ts`, "");
+  await Deno.writeTextFile(`${dir}/ssh2_only.ts`, `import "${ssh2}";\n`);
+  const bareS = await median([deno, "run", "-A", "--no-config", "--quiet", `${dir}/empty.ts`]);
+  const ssh2ImportS = await median([
+    deno,
+    "run",
+    "-A",
+    "--no-config",
+    "--quiet",
+    `${dir}/ssh2_only.ts`,
+  ]);
   const versionS = await median([...base, "version"]);
   const oneHostS = await median([
     ...base,
@@ -494,6 +510,8 @@ async function profileProvctl(
     JSON.parse(l).duration_ms as number
   ).sort((a, b) => a - b);
   return {
+    bareS,
+    ssh2ImportS,
     versionS,
     oneHostS,
     perHost: durations.length
@@ -523,6 +541,7 @@ function report(
     r.rows.filter((x) => x.c.hosts === n && re.test(x.c.tool) && x.medianS !== undefined)
       .sort((a, b) => a.medianS! - b.medianS!)[0];
   const fastestBaseline = (n: number, re = baselineRe) => fastestRow(n, re)?.medianS;
+  const big = Math.max(...SIZES);
   const table = r.rows.map((x) => {
     const base = fastestBaseline(x.c.hosts);
     const ratio = base && x.medianS ? `${(x.medianS / base).toFixed(2)}x` : "n/a";
@@ -536,7 +555,7 @@ function report(
       fmt(x.maxS)
     } | ${rss} | ${ratio} |`;
   });
-  const cpu = r.rows.filter((x) => x.c.hosts === 50 && x.cpuS !== undefined).map((x) =>
+  const cpu = r.rows.filter((x) => x.c.hosts === big && x.cpuS !== undefined).map((x) =>
     `| ${x.c.tool} | ${fmt(x.medianS)} | ${x.cpuS!.toFixed(2)} | ${fmt(x.serverCpuS)} |`
   );
 
@@ -563,7 +582,6 @@ function report(
   };
   const bundleRow = (n: number) =>
     r.rows.find((x) => x.c.hosts === n && x.c.tool === "provctl (bundle)");
-  const big = Math.max(...SIZES);
   const pb = bundleRow(big), fb = fastestRow(big);
   const cores = navigator.hardwareConcurrency;
   const floor = (x?: Row) =>
@@ -576,7 +594,9 @@ function report(
   return [
     "## Fleet: provctl exec vs parallel-ssh, pdsh, ansible",
     "",
-    `\`true\` on 10 and on 50 loopback OpenSSH 9.2 hosts (127.0.N.x, one sshd each, ed25519 host keys) ` +
+    `\`true\` on ${
+      SIZES.join(" and on ")
+    } loopback OpenSSH 9.2 hosts (127.0.N.x, one sshd each, ed25519 host keys) ` +
     `with forks equal to the host count for every tool, all measured in this run. Same client key, ` +
     `user root, the fixture's hashed known_hosts with strict checking, and root's .bashrc hidden for ` +
     `every tool (sshd runs in a mount namespace with an empty .bashrc). OpenSSH-based tools read one ` +
@@ -615,9 +635,14 @@ function report(
     "| --- | ---: | ---: | ---: |",
     ...cpu,
     "",
-    `Where provctl's time goes (bundle): start-up alone (\`provctl version\`) ${
-      fmt(p.versionS)
-    } s; \`exec\` on 1 host ${fmt(p.oneHostS)} s; at ${big} hosts the per-host durations ` +
+    "(The warm ansible row's sshd CPU is mostly not counted: its persisted connections are " +
+    "still open, so their sshd processes have not been reaped yet.)",
+    "",
+    `Where provctl's time goes (bundle): bare \`deno run\` of an empty file ${fmt(p.bareS)} s; ` +
+    `a file that only imports npm:ssh2 ${fmt(p.ssh2ImportS)} s; start-up alone (\`provctl ` +
+    `version\`) ${fmt(p.versionS)} s; \`exec\` on 1 host ${
+      fmt(p.oneHostS)
+    } s; at ${big} hosts the per-host durations ` +
     `that \`-o json\` reports (connect, handshake, exec, inside one process) are min ${
       p.perHost ? (p.perHost.minMs / 1000).toFixed(2) : "n/a"
     } s, median ${p.perHost ? (p.perHost.medianMs / 1000).toFixed(2) : "n/a"} s, max ${
