@@ -54,9 +54,7 @@ export class LocalRunner implements CommandRunner {
     };
     // AbortSignal.timeout rather than setTimeout: the first setTimeout loads Deno's Node
     // timers module, which costs several milliseconds of every provctl start-up.
-    const deadline = options.timeoutMs === undefined
-      ? undefined
-      : AbortSignal.timeout(options.timeoutMs);
+    const deadline = options.timeoutMs ? AbortSignal.timeout(options.timeoutMs) : undefined;
     const onDeadline = () => {
       timedOut = true;
       kill();

@@ -9,7 +9,8 @@ export interface RunOptions {
   /** Extra environment variables, added to the inherited environment. */
   readonly env?: Readonly<Record<string, string>>;
   readonly cwd?: string;
-  /** Kill the program (SIGKILL) after this many milliseconds; the result has timedOut. */
+  /** Kill the program (SIGKILL) after this many milliseconds; the result has timedOut.
+   * 0 means no limit. */
   readonly timeoutMs?: number;
   /** Data written to the program's stdin, which is then closed. */
   readonly stdin?: string | Uint8Array;

@@ -87,7 +87,11 @@ export class SshRunner implements CommandRunner {
     const remaining = this.#totalTimeoutMs === undefined
       ? undefined
       : this.#totalTimeoutMs - (Date.now() - started);
-    const timeoutMs = minDefined(options.timeoutMs ?? this.#commandTimeoutMs, remaining);
+    // A caller's explicit timeout (a deploy step's, an upload's) is the command's own
+    // limit; ssh.total_timeout_ms bounds only commands run on the defaults.
+    const timeoutMs = options.timeoutMs !== undefined
+      ? (options.timeoutMs > 0 ? options.timeoutMs : undefined)
+      : minDefined(this.#commandTimeoutMs, remaining);
     const stop = () => proc.kill();
     const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
       timedOut = true;

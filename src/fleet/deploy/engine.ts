@@ -296,6 +296,8 @@ export class DeployEngine {
       version: plan.version,
       artifact: plan.artifact,
       stagingId: `${plan.deploymentId}.${Deno.pid}`,
+      // An artifact upload may take as long as a step (0 = no limit).
+      timeoutMs: this.#o.stepTimeoutMs ?? 0,
     });
     run.op = "deploy.step";
     run.stage = "before";
