@@ -2,7 +2,24 @@
  * Reads a secret from the terminal without echo. Returns undefined when stdin is not a
  * terminal: scripts never get a prompt (they set PROVCTL_SSH_PASSWORD/PASSPHRASE).
  */
-export async function promptSecret(message: string): Promise<string | undefined> {
+// Fleet commands connect to many machines at once: prompts take turns on the one
+// terminal, and an answer given for the same question is reused (one passphrase per key).
+let turn: Promise<unknown> = Promise.resolve();
+const answers = new Map<string, Promise<string | undefined>>();
+
+export function promptSecret(message: string): Promise<string | undefined> {
+  let answer = answers.get(message);
+  if (!answer) {
+    answer = turn.then(() => readSecret(message));
+    turn = answer.catch(() => {});
+    answers.set(message, answer);
+    // A failed or empty answer is not remembered: the next connection asks again.
+    answer.then((a) => a || answers.delete(message), () => answers.delete(message));
+  }
+  return answer;
+}
+
+async function readSecret(message: string): Promise<string | undefined> {
   if (!Deno.stdin.isTerminal()) return undefined;
   const encoder = new TextEncoder();
   await Deno.stderr.write(encoder.encode(message));

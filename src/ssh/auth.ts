@@ -7,6 +7,14 @@
 import type { Ssh2AgentIdentity, Ssh2AuthMethod, Ssh2Module, Ssh2ParsedKey } from "./_ssh2.ts";
 import { fixEcdsaPrivateKey } from "./_ecdsa_fix.ts";
 import { promptSecret } from "./_prompt.ts";
+import { embeddedMessages, Messages } from "../config/messages.ts";
+
+let catalog: Messages | undefined;
+/** Prompt text from messages.toml (the prompts are shown before any command output). */
+function promptText(key: string, params: Record<string, string>): string {
+  catalog ??= new Messages(embeddedMessages());
+  return catalog.format(key, params);
+}
 import type { Endpoint } from "./_plan.ts";
 
 export const PASSPHRASE_ENV = "PROVCTL_SSH_PASSPHRASE";
@@ -104,7 +112,9 @@ export function createAuthHandler(
     make: async () => {
       const fromEnv = env(PASSWORD_ENV);
       if (fromEnv !== undefined) return { type: "password", username, password: fromEnv };
-      const typed = await prompt(`${username}@${endpoint.host}'s password: `);
+      const typed = await prompt(
+        promptText("ssh.prompt_password", { user: username, host: endpoint.host }),
+      );
       if (typed === undefined) {
         report.notes.push(`password: no terminal to ask on and ${PASSWORD_ENV} is not set`);
         return undefined;
@@ -148,7 +158,8 @@ async function loadPrivateKey(
 ): Promise<Ssh2ParsedKey | undefined> {
   let parsed = firstKey(ssh2.utils.parseKey(text));
   if (parsed instanceof Error && /passphrase/i.test(parsed.message)) {
-    const passphrase = env(PASSPHRASE_ENV) ?? await prompt(`Enter passphrase for key '${file}': `);
+    const passphrase = env(PASSPHRASE_ENV) ??
+      await prompt(promptText("ssh.prompt_passphrase", { file }));
     if (passphrase === undefined) {
       report.notes.push(
         `${file}: encrypted; no terminal to ask for the passphrase and ${PASSPHRASE_ENV} is not set`,
