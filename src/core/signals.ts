@@ -46,3 +46,9 @@ export function parseSignal(raw: string): SignalName {
 export function signalNameOf(num: number): string {
   return LINUX_SIGNAL_NAMES[num] ?? `signal ${num}`;
 }
+
+/** The Linux number of a signal name ("SIGTERM" -> 15); 0 for a name not in the table. */
+export function signalNumberOf(name: string): number {
+  for (const [n, known] of Object.entries(LINUX_SIGNAL_NAMES)) if (known === name) return Number(n);
+  return 0;
+}

@@ -1,5 +1,6 @@
 /** LocalRunner: CommandRunner on Deno.Command for the machine provctl runs on. */
 import { ProvctlError } from "../core/errors.ts";
+import { signalNumberOf } from "../core/signals.ts";
 import type { CommandRunner, RunOptions, RunResult, StreamingProcess } from "./runner.ts";
 
 const decoder = new TextDecoder();
@@ -72,7 +73,7 @@ export class LocalRunner implements CommandRunner {
       }
       const output = await child.output();
       return {
-        code: output.signal ? 128 + signalNumber(output.signal) : output.code,
+        code: output.signal ? 128 + signalNumberOf(output.signal) : output.code,
         signal: output.signal ?? undefined,
         stdout: decoder.decode(output.stdout),
         stderr: decoder.decode(output.stderr),
@@ -112,19 +113,4 @@ export class LocalRunner implements CommandRunner {
       kill,
     };
   }
-}
-
-function signalNumber(name: Deno.Signal): number {
-  const table: Partial<Record<Deno.Signal, number>> = {
-    SIGHUP: 1,
-    SIGINT: 2,
-    SIGQUIT: 3,
-    SIGABRT: 6,
-    SIGKILL: 9,
-    SIGSEGV: 11,
-    SIGPIPE: 13,
-    SIGALRM: 14,
-    SIGTERM: 15,
-  };
-  return table[name] ?? 0;
 }

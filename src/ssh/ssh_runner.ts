@@ -5,7 +5,7 @@
  * comes from the channel's exit message.
  */
 import { ProvctlError } from "../core/errors.ts";
-import { signalNameOf } from "../core/signals.ts";
+import { signalNameOf, signalNumberOf } from "../core/signals.ts";
 import type { CommandRunner, RunOptions, RunResult, StreamingProcess } from "../exec/runner.ts";
 import { sendSignal, type Ssh2Channel } from "./_ssh2.ts";
 import type { SessionLease, SshPool } from "./pool.ts";
@@ -338,7 +338,7 @@ async function waitExit(
 ): Promise<Exit | undefined> {
   const status = await handle.finished;
   if (status?.code === null) {
-    return { code: 128 + signalNumber(status.signal), signal: status.signal };
+    return { code: 128 + signalNumberOf(status.signal), signal: status.signal };
   }
   if (status) return { code: status.code };
   // A dropped connection closes every channel: tell that apart from our own close.
@@ -351,11 +351,6 @@ async function waitExit(
     });
   }
   return undefined;
-}
-
-function signalNumber(name: string): number {
-  for (let n = 1; n < 32; n++) if (signalNameOf(n) === name) return n;
-  return 0;
 }
 
 function concatText(chunks: Uint8Array[]): string {
