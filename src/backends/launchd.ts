@@ -7,6 +7,7 @@
  * controlled but never overwritten or removed unless `force` is set.
  */
 import { ProvctlError } from "../core/errors.ts";
+import { resolveBinary } from "./_resolve_binary.ts";
 import { isRunning, type ProcessStatus, Status } from "../core/process_status.ts";
 import type { ServiceDefinition } from "../core/service_definition.ts";
 import { parseServiceName, type ServiceName } from "../core/service_name.ts";
@@ -288,23 +289,8 @@ done; exit 0`;
     });
   }
 
-  async #resolve(def: ServiceDefinition): Promise<string> {
-    if (def.binary.startsWith("/")) return def.binary;
-    if (def.binary.includes("/")) {
-      throw new ProvctlError("InvalidArgument", "launchd.path_not_absolute", {
-        params: { service: def.name, field: "binary", path: def.binary },
-      });
-    }
-    const result = await sh(this.#runner, `command -v -- "$1"`, [def.binary], {
-      timeoutMs: this.#timeoutMs,
-    });
-    const found = result.stdout.trim();
-    if (result.code !== 0 || !found.startsWith("/")) {
-      throw new ProvctlError("SpawnFailed", "systemd.binary_not_found", {
-        params: { service: def.name, binary: def.binary, target: this.#runner.target },
-      });
-    }
-    return found;
+  #resolve(def: ServiceDefinition): Promise<string> {
+    return resolveBinary(this.#runner, def, { timeoutMs: this.#timeoutMs, backend: "launchd" });
   }
 
   async #run(args: readonly string[], what: { command: string; job: string }): Promise<RunResult> {

@@ -5,6 +5,7 @@
  * restart, logs) but never overwritten or removed unless `force` is set.
  */
 import { ProvctlError } from "../core/errors.ts";
+import { resolveBinary } from "./_resolve_binary.ts";
 import { isRunning, type ProcessStatus, Status } from "../core/process_status.ts";
 import type { ServiceDefinition } from "../core/service_definition.ts";
 import { parseServiceName, type ServiceName } from "../core/service_name.ts";
@@ -373,23 +374,8 @@ done; exit 0`;
   }
 
   /** A program name becomes the absolute path found on the target's PATH (systemd needs one). */
-  async #resolveBinary(def: ServiceDefinition): Promise<string> {
-    if (def.binary.startsWith("/")) return def.binary;
-    if (def.binary.includes("/")) {
-      throw new ProvctlError("InvalidArgument", "systemd.path_not_absolute", {
-        params: { service: def.name, field: "binary", path: def.binary },
-      });
-    }
-    const result = await sh(this.#runner, `command -v -- "$1"`, [def.binary], {
-      timeoutMs: this.#timeoutMs,
-    });
-    const found = result.stdout.trim();
-    if (result.code !== 0 || !found.startsWith("/")) {
-      throw new ProvctlError("SpawnFailed", "systemd.binary_not_found", {
-        params: { service: def.name, binary: def.binary, target: this.#runner.target },
-      });
-    }
-    return found;
+  #resolveBinary(def: ServiceDefinition): Promise<string> {
+    return resolveBinary(this.#runner, def, { timeoutMs: this.#timeoutMs, backend: "systemd" });
   }
 
   /** Writes the unit when its content differs; reloads systemd. True when written. */

@@ -212,7 +212,9 @@ realTest(
     ])
       .build();
     const error = await expectError("StartFailed", () => backend.start(def));
-    assert.equal(error.key, "systemd.exited_at_start");
+    // Whether `systemctl start` itself sees the exit or the grace-period check does is a
+    // race of the machine's scheduling; both report StartFailed with the journal.
+    assert.ok(["systemd.exited_at_start", "systemd.start_failed"].includes(error.key), error.key);
     assert.match(String(error.params.journal), /config file \/etc\/nope missing/);
     const status = await backend.status(n);
     assert.equal(status.state, "failed");
