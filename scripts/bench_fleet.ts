@@ -584,6 +584,29 @@ function report(
     r.rows.find((x) => x.c.hosts === n && x.c.tool === "provctl (bundle)");
   const pb = bundleRow(big), fb = fastestRow(big);
   const cores = navigator.hardwareConcurrency;
+  // What the target allows next to what cannot be cut from provctl's side.
+  const limits = () => {
+    const small = Math.min(...SIZES);
+    const allowedSmall = fastestBaseline(small), allowedBig = fastestBaseline(big);
+    const parts: string[] = [];
+    if (allowedSmall !== undefined && p.oneHostS !== undefined) {
+      parts.push(
+        `At ${small} hosts the target allows ${(allowedSmall / 2).toFixed(2)} s; provctl on ` +
+          `a single host takes ${p.oneHostS.toFixed(2)} s, of which ${fmt(p.versionS)} s is ` +
+          "start-up (compare the ssh2-only import) and the rest one connection (handshake, auth, " +
+          "exec) in a fresh process.",
+      );
+    }
+    if (allowedBig !== undefined && pb?.serverCpuS !== undefined) {
+      parts.push(
+        `At ${big} hosts the target allows ${(allowedBig / 2).toFixed(2)} s; the sshd side ` +
+          `alone used ${pb.serverCpuS.toFixed(2)} s of CPU in provctl's run, ${
+            (pb.serverCpuS / cores).toFixed(2)
+          } s of wall time on ${cores} cores even with a client that costs nothing.`,
+      );
+    }
+    return parts.join(" ");
+  };
   const floor = (x?: Row) =>
     x?.cpuS !== undefined && x.serverCpuS !== undefined
       ? `(${x.cpuS.toFixed(2)} + ${x.serverCpuS.toFixed(2)}) / ${cores} = ${
@@ -649,7 +672,7 @@ function report(
       p.perHost ? (p.perHost.maxMs / 1000).toFixed(2) : "n/a"
     } s (${p.perHost?.n ?? 0} hosts). CPU floor (client + sshd CPU over ${cores} cores): provctl ` +
     `${floor(pb)} against a median of ${fmt(pb?.medianS)} s; ${fb?.c.tool ?? "fastest baseline"} ` +
-    `${floor(fb)} against ${fmt(fb?.medianS)} s.`,
+    `${floor(fb)} against ${fmt(fb?.medianS)} s. ${limits()}`,
   ].join("\n");
 }
 
