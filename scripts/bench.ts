@@ -8,7 +8,7 @@
  *
  * Further sections (SSH pool, fleet) live in scripts/bench_*.ts and are run from here.
  */
-import { bundle } from "./bundle.ts";
+import { bundleSplit } from "./bundle.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const deno = Deno.execPath();
@@ -94,8 +94,7 @@ async function startupSection(): Promise<string> {
   const main = `${root}src/main.ts`;
   const run = (...args: string[]) => [deno, "run", "--allow-all", "--quiet", main, ...args];
   // The single-file bundle is what `deno compile` embeds: the shape users download.
-  const bundlePath = `${tmp}/provctl.js`;
-  await bundle(bundlePath);
+  const bundlePath = await bundleSplit(`${tmp}/bundle`);
   const runBundle = (
     ...args: string[]
   ) => [deno, "run", "--allow-all", "--no-config", "--quiet", bundlePath, ...args];
@@ -135,7 +134,7 @@ async function startupSection(): Promise<string> {
     "## CLI start-up",
     "",
     `Each command run ${RUNS} times as a fresh process after ${WARMUP} warm-up runs (module cache warm).`,
-    '"bundle" is the single-file program `deno task bundle` writes (what a compiled binary embeds);',
+    '"bundle" is provctl bundled by `deno bundle` (code-split: modules load when first used, as in a compiled binary);',
     '"source" is `deno run src/main.ts`, which also resolves the module graph and npm packages.',
     "`status bench-svc` is a real status of a running PID-file service (one sh process, /proc reads).",
     "",

@@ -28,6 +28,22 @@ export async function bundle(output: string): Promise<void> {
   if (!result.success) throw new Error(new TextDecoder().decode(result.stderr));
 }
 
+/**
+ * Bundles src/main.ts into `dir` with code splitting and returns the entry file. Modules
+ * are then loaded when first imported, as a `deno compile` binary loads them (a single
+ * file must load every module's node: imports at start): the benchmarks measure this.
+ */
+export async function bundleSplit(dir: string): Promise<string> {
+  const result = await new Deno.Command(Deno.execPath(), {
+    args: [...BUNDLE_ARGS, "--code-splitting", "--outdir", dir, `${root}src/main.ts`],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!result.success) throw new Error(new TextDecoder().decode(result.stderr));
+  return `${dir}/main.js`;
+}
+
 if (import.meta.main) {
   const output = Deno.args[0] ?? `${root}dist/provctl.js`;
   await Deno.mkdir(output.slice(0, output.lastIndexOf("/")) || ".", { recursive: true });
