@@ -161,7 +161,9 @@ Deno.test("an unwritable state directory is reported with the path and what to s
     });
     assertCleanError(result, 1, /cannot write to .*a-file\/state.*PROVCTL_STATE_DIR/);
     // Commands that read the state dir themselves say the same kind of thing, without a trace.
-    const breakers = await cli.run(["hosts", "breakers"], { env: { PROVCTL_STATE_DIR: `${blocker}/state` } });
+    const breakers = await cli.run(["hosts", "breakers"], {
+      env: { PROVCTL_STATE_DIR: `${blocker}/state` },
+    });
     assertCleanError(breakers, 1, /Not a directory.*a-file\/state.*provctl config show/);
   } finally {
     await cli.cleanup();
