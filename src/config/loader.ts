@@ -19,7 +19,7 @@ import {
   type ValueType,
   wrongType,
 } from "./_check.ts";
-import { parseTomlDocument, type TomlDocument } from "./_toml_file.ts";
+import { parseTomlDocument, readConfigText, type TomlDocument } from "./_toml_file.ts";
 import { embeddedMessages, Messages } from "./messages.ts";
 import { absolute, environmentVars, expandTemplate, type TemplateVars } from "./placeholders.ts";
 import { type ConfigSchema, defaultsSchema } from "./schema.ts";
@@ -217,7 +217,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   for (const { layer, dir } of dirs) {
     if (dir === undefined) continue;
     const defaultsPath = join(dir, "defaults.toml");
-    const defaultsText = await readIfExists(defaultsPath);
+    const defaultsText = await readConfigText(defaultsPath);
     searched.push({
       layer,
       kind: "defaults",
@@ -230,7 +230,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
       }
     }
     const messagesPath = join(dir, "messages.toml");
-    const messagesText = await readIfExists(messagesPath);
+    const messagesText = await readConfigText(messagesPath);
     searched.push({
       layer,
       kind: "messages",
@@ -315,19 +315,6 @@ function readMessages(doc: TomlDocument): ConfigEntry[] {
   };
   walk(doc.tree, []);
   return out;
-}
-
-async function readIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return undefined;
-    throw new ProvctlError(
-      e instanceof Deno.errors.PermissionDenied ? "PermissionDenied" : "InvalidConfig",
-      "config.read_failed",
-      { params: { path, reason: (e as Error).message }, cause: e },
-    );
-  }
 }
 
 async function requireDirectory(dir: string): Promise<void> {

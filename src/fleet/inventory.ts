@@ -21,7 +21,7 @@ import {
   wrongType,
 } from "../config/_check.ts";
 import { dirname, join, resolve } from "../config/_path.ts";
-import { parseTomlDocument, type TomlDocument } from "../config/_toml_file.ts";
+import { parseTomlDocument, readConfigText, type TomlDocument } from "../config/_toml_file.ts";
 import { keyPositions } from "../config/_toml_position.ts";
 import type { LoadedConfig } from "../config/loader.ts";
 import { embeddedMessages, Messages } from "../config/messages.ts";
@@ -172,7 +172,7 @@ export async function loadInventory(options: LoadInventoryOptions): Promise<Inve
   const explicit = options.file ?? nonEmpty(options.env?.PROVCTL_INVENTORY);
   if (explicit !== undefined) {
     const path = resolve(options.cwd, explicit);
-    const text = await readIfExists(path);
+    const text = await readConfigText(path);
     if (text === undefined) {
       throw new ProvctlError("InvalidConfig", "inventory.file_missing", {
         params: { path },
@@ -189,7 +189,7 @@ export async function loadInventory(options: LoadInventoryOptions): Promise<Inve
   for (const path of candidates) {
     if (searched.includes(path)) continue;
     searched.push(path);
-    const text = await readIfExists(path);
+    const text = await readConfigText(path);
     if (text !== undefined) return parseInventory(text, { file: path, messages, searched });
   }
   return { machines: [], profiles: new Map(), searched };
@@ -712,17 +712,4 @@ function deepFreeze<T>(value: T): T {
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === "" ? undefined : value;
-}
-
-async function readIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return undefined;
-    throw new ProvctlError(
-      e instanceof Deno.errors.PermissionDenied ? "PermissionDenied" : "InvalidConfig",
-      "config.read_failed",
-      { params: { path, reason: (e as Error).message }, cause: e },
-    );
-  }
 }

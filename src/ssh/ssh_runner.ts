@@ -5,7 +5,7 @@
  * comes from the channel's exit message.
  */
 import { ProvctlError } from "../core/errors.ts";
-import { signalNameOf, signalNumberOf } from "../core/signals.ts";
+import { signalNumberOf } from "../core/signals.ts";
 import type { CommandRunner, RunOptions, RunResult, StreamingProcess } from "../exec/runner.ts";
 import { sendSignal, type Ssh2Channel } from "./_ssh2.ts";
 import type { SessionLease, SshPool } from "./pool.ts";
