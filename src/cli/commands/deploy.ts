@@ -282,6 +282,29 @@ function printResult(session: Session, result: DeployResult, verb: "deploy" | "r
   session.out([head, ...rows].join("\n"));
 }
 
+/** The deployment's lock (waiting deploy.lock_wait_ms); says when a dead holder's was recovered. */
+async function lockDeployment(
+  session: Session,
+  loaded: Loaded,
+  name: string,
+  deploymentId: string,
+  operation: "deploy" | "rollback",
+) {
+  const lock = await acquireDeployLock(loaded.stateDir, name, {
+    deploymentId,
+    operation,
+    user: operator(session),
+    waitMs: session.loaded.config.integer("deploy.lock_wait_ms"),
+  });
+  if (lock.recovered) {
+    session.warn({
+      key: "deploy.lock_recovered",
+      params: { pid: lock.recovered.pid, id: lock.recovered.deploymentId },
+    });
+  }
+  return lock;
+}
+
 export const deploy = command<DeployFlags, [string]>(async (session, flags, name) => {
   const loaded = await loadDeployment(session, flags, name);
   const { deployment } = loaded;
@@ -318,19 +341,8 @@ export const deploy = command<DeployFlags, [string]>(async (session, flags, name
   // Checked before taking the lock (mistakes fail fast), planned again under it: the
   // recorded state (live blue-green group, releases) may change while we wait for it.
   makePlan(loaded.state);
-  const lock = await acquireDeployLock(loaded.stateDir, name, {
-    deploymentId,
-    operation: "deploy",
-    user: operator(session),
-    waitMs: session.loaded.config.integer("deploy.lock_wait_ms"),
-  });
+  const lock = await lockDeployment(session, loaded, name, deploymentId, "deploy");
   try {
-    if (lock.recovered) {
-      session.warn({
-        key: "deploy.lock_recovered",
-        params: { pid: lock.recovered.pid, id: lock.recovered.deploymentId },
-      });
-    }
     loaded.state = await readDeploymentState(loaded.stateDir, name);
     const plan = makePlan(loaded.state);
     session.note("deploy.starting", {
@@ -388,12 +400,7 @@ export const rollback = command<RollbackFlags, [string]>(async (session, flags, 
   if (flags.to !== undefined) checkVersion(flags.to, "--to");
   const deploymentId = newDeploymentId(name);
   // The recorded state decides what to go back to: read it under the lock.
-  const lock = await acquireDeployLock(loaded.stateDir, name, {
-    deploymentId,
-    operation: "rollback",
-    user: operator(session),
-    waitMs: session.loaded.config.integer("deploy.lock_wait_ms"),
-  });
+  const lock = await lockDeployment(session, loaded, name, deploymentId, "rollback");
   try {
     loaded.state = await readDeploymentState(loaded.stateDir, name);
     const { deployment, state } = loaded;
