@@ -4,8 +4,9 @@
  * setup that gives a backend, its runner and a scratch directory on the runner's machine.
  */
 import assert from "node:assert/strict";
+import { expectProvctlError } from "../helpers/errors.ts";
 import type { Backend } from "../../src/backends/backend.ts";
-import { isProvctlError, ProvctlError } from "../../src/core/errors.ts";
+import { isProvctlError } from "../../src/core/errors.ts";
 import { defineService } from "../../src/core/service_definition.ts";
 import { parseServiceName, type ServiceName } from "../../src/core/service_name.ts";
 import type { CommandRunner } from "../../src/exec/runner.ts";
@@ -50,19 +51,7 @@ async function collectLogs(backend: Backend, name: ServiceName, lines: number): 
   return new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c])));
 }
 
-async function expectError(
-  kind: ProvctlError["kind"],
-  fn: () => Promise<unknown>,
-): Promise<ProvctlError> {
-  try {
-    await fn();
-  } catch (e) {
-    assert.ok(isProvctlError(e), `expected ProvctlError ${kind}, got ${e}`);
-    assert.equal(e.kind, kind, `expected ${kind}, got ${e.kind}: ${e.message}`);
-    return e;
-  }
-  assert.fail(`expected ProvctlError ${kind}, but it succeeded`);
-}
+const expectError = expectProvctlError;
 
 export function runBackendConformance(options: ConformanceOptions): void {
   let fixture: ConformanceFixture | undefined;

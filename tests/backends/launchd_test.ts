@@ -6,18 +6,17 @@
  * macOS the shared conformance suite runs against the real launchd.
  */
 import assert from "node:assert/strict";
+import { expectProvctlError } from "../helpers/errors.ts";
 import { LaunchdBackend, type LaunchdBackendOptions } from "../../src/backends/launchd.ts";
 import { parsePrint, statusFromPrint } from "../../src/backends/_launchd_print.ts";
-import { isProvctlError, type ProvctlError } from "../../src/core/errors.ts";
+import { isProvctlError } from "../../src/core/errors.ts";
 import { defineService } from "../../src/core/service_definition.ts";
 import { parseServiceName, type ServiceName } from "../../src/core/service_name.ts";
-import { embeddedMessages, Messages } from "../../src/config/messages.ts";
 import { probeHost } from "../../src/exec/host_fs.ts";
 import { LocalRunner } from "../../src/exec/local_runner.ts";
 import { runBackendConformance } from "./conformance.ts";
 
 const FIXTURES = new URL("./fixtures/launchd/", import.meta.url).pathname;
-const messages = new Messages(embeddedMessages());
 
 interface Rig {
   dir: string;
@@ -74,24 +73,7 @@ async function rig(uid = 501): Promise<Rig> {
   };
 }
 
-async function expectError(
-  kind: ProvctlError["kind"],
-  fn: () => Promise<unknown>,
-): Promise<ProvctlError> {
-  try {
-    await fn();
-  } catch (e) {
-    assert.ok(isProvctlError(e), `expected ProvctlError ${kind}, got ${e}`);
-    assert.equal(e.kind, kind, `expected ${kind}, got ${e.kind}: ${e.message}`);
-    assert.doesNotMatch(
-      messages.format(e.key, e.params),
-      /\{[a-z_]+\}/,
-      `message ${e.key} renders`,
-    );
-    return e;
-  }
-  assert.fail(`expected ProvctlError ${kind}, but it succeeded`);
-}
+const expectError = expectProvctlError;
 
 const api = parseServiceName("api");
 const apiDef = () => defineService(api).binary("/bin/sh").args(["-c", "exec sleep 300"]).build();

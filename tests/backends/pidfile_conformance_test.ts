@@ -1,4 +1,4 @@
-import { PidfileBackend } from "../../src/backends/pidfile.ts";
+import { testPidfileBackend } from "../helpers/pidfile.ts";
 import { LocalRunner } from "../../src/exec/local_runner.ts";
 import { runBackendConformance } from "./conformance.ts";
 
@@ -10,17 +10,7 @@ runBackendConformance({
     return {
       runner,
       scratchDir: dir,
-      backend: new PidfileBackend({
-        runner,
-        paths: {
-          stateDir: dir,
-          pidFile: (n) => `${dir}/run/${n}.pid`,
-          logFile: (n) => `${dir}/logs/${n}.log`,
-        },
-        startGraceMs: 300,
-        lockMs: 5000,
-        commandTimeoutMs: 10_000,
-      }),
+      backend: testPidfileBackend(runner, dir),
       teardown: () => Deno.remove(dir, { recursive: true }),
     };
   },

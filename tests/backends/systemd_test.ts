@@ -5,10 +5,10 @@
  * package) every real-systemd case is registered as ignored with the reason printed.
  */
 import assert from "node:assert/strict";
+import { expectProvctlError } from "../helpers/errors.ts";
 import { SystemdBackend, type SystemdBackendOptions } from "../../src/backends/systemd.ts";
 import { parseShow, parseShowTimestamp, statusFromShow } from "../../src/backends/_systemd_show.ts";
 import { systemctlError } from "../../src/backends/_systemd_errors.ts";
-import { isProvctlError, type ProvctlError } from "../../src/core/errors.ts";
 import { defineService } from "../../src/core/service_definition.ts";
 import { parseServiceName, type ServiceName } from "../../src/core/service_name.ts";
 import { embeddedMessages, Messages } from "../../src/config/messages.ts";
@@ -47,19 +47,7 @@ function uniqueName(prefix: string): ServiceName {
   return parseServiceName(`sd-${prefix}-${Deno.pid}-${++counter}`);
 }
 
-async function expectError(
-  kind: ProvctlError["kind"],
-  fn: () => Promise<unknown>,
-): Promise<ProvctlError> {
-  try {
-    await fn();
-  } catch (e) {
-    assert.ok(isProvctlError(e), `expected ProvctlError ${kind}, got ${e}`);
-    assert.equal(e.kind, kind, `expected ${kind}, got ${e.kind}: ${e.message}`);
-    return e;
-  }
-  assert.fail(`expected ProvctlError ${kind}, but it succeeded`);
-}
+const expectError = expectProvctlError;
 
 async function logsOf(backend: SystemdBackend, name: ServiceName): Promise<string> {
   const chunks: Uint8Array[] = [];

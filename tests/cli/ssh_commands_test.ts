@@ -13,17 +13,9 @@ import {
   waitFor,
 } from "../helpers/cli.ts";
 import { freePort, type SshdFleet, startSshdFleet } from "../fixtures/sshd.ts";
+import { fleetUnavailable } from "../helpers/fleet.ts";
 
-function skipReason(): string | undefined {
-  if (Deno.uid() !== 0) return "needs root (sshd fixture)";
-  try {
-    Deno.statSync("/usr/sbin/sshd");
-  } catch {
-    return "needs openssh-server (/usr/sbin/sshd)";
-  }
-  return undefined;
-}
-const skip = skipReason();
+const skip = fleetUnavailable();
 if (skip) console.warn(`ssh_commands_test: skipped: ${skip}`);
 
 interface Setup {

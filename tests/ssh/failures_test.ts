@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { isProvctlError, type ProvctlError } from "../../src/core/errors.ts";
-import { embeddedMessages, Messages } from "../../src/config/messages.ts";
+import { expectProvctlError } from "../helpers/errors.ts";
 import { SshPool } from "../../src/ssh/pool.ts";
 import { connectSession } from "../../src/ssh/session.ts";
 import { SshRunner } from "../../src/ssh/ssh_runner.ts";
@@ -8,20 +7,8 @@ import { freePort, startSshdFleet } from "../fixtures/sshd.ts";
 import { planOf, quietAuth } from "./_helpers.ts";
 
 const NO_RETRY = { attempts: 1, backoff: "fixed", baseMs: 0, maxMs: 0, jitterPercent: 0 } as const;
-const messages = new Messages(embeddedMessages());
 
-async function expectError(promise: Promise<unknown>, kind: string): Promise<ProvctlError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(isProvctlError(error), `not a ProvctlError: ${error}`);
-    assert.equal(error.kind, kind, `${error.key} ${JSON.stringify(error.params)}`);
-    // Every error renders through the catalog without a missing placeholder.
-    assert.doesNotMatch(messages.format(error.key, error.params), /\{[a-z_]+\}/);
-    return error;
-  }
-  assert.fail(`expected a ${kind} error`);
-}
+const expectError = (promise: Promise<unknown>, kind: string) => expectProvctlError(kind, promise);
 
 Deno.test("connection failures are named and never hang", async (t) => {
   const fleet = await startSshdFleet({ count: 2 });

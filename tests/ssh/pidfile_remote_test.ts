@@ -4,7 +4,7 @@
  * directory is visible to both sides, but all work happens in sshd's sessions).
  */
 import assert from "node:assert/strict";
-import { PidfileBackend } from "../../src/backends/pidfile.ts";
+import { testPidfileBackend } from "../helpers/pidfile.ts";
 import { isRunning } from "../../src/core/process_status.ts";
 import { defineService } from "../../src/core/service_definition.ts";
 import { parseServiceName } from "../../src/core/service_name.ts";
@@ -24,17 +24,7 @@ runBackendConformance({
     return {
       runner,
       scratchDir: dir,
-      backend: new PidfileBackend({
-        runner,
-        paths: {
-          stateDir: dir,
-          pidFile: (n) => `${dir}/run/${n}.pid`,
-          logFile: (n) => `${dir}/logs/${n}.log`,
-        },
-        startGraceMs: 300,
-        lockMs: 5000,
-        commandTimeoutMs: 10_000,
-      }),
+      backend: testPidfileBackend(runner, dir),
       teardown: async () => {
         await pool.close();
         await fleet.stop();
@@ -48,17 +38,7 @@ Deno.test("a service started over SSH outlives the connection and is stopped thr
   const fleet = await startSshdFleet({ count: 1 });
   const dir = await Deno.makeTempDir({ prefix: "provctl-remote-svc-" });
   const backendFor = (pool: SshPool) =>
-    new PidfileBackend({
-      runner: new SshRunner({ plan: planOf(fleet, 0), pool }),
-      paths: {
-        stateDir: dir,
-        pidFile: (n) => `${dir}/run/${n}.pid`,
-        logFile: (n) => `${dir}/logs/${n}.log`,
-      },
-      startGraceMs: 300,
-      lockMs: 5000,
-      commandTimeoutMs: 10_000,
-    });
+    testPidfileBackend(new SshRunner({ plan: planOf(fleet, 0), pool }), dir);
   const name = parseServiceName(`remote-${Deno.pid}`);
   let pid: number | undefined;
   try {

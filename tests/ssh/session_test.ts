@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { isProvctlError, type ProvctlError } from "../../src/core/errors.ts";
+import { expectProvctlError } from "../helpers/errors.ts";
 import type { HostKeyVerdict } from "../../src/ssh/known_hosts.ts";
 import { connectSession, type SshSession } from "../../src/ssh/session.ts";
 import { descendantsOf, freePort, type SshdFleet, startSshdFleet } from "../fixtures/sshd.ts";
@@ -41,16 +41,7 @@ async function clientPortSeenBy(session: SshSession): Promise<number> {
   return Number(port);
 }
 
-async function expectError(promise: Promise<unknown>, kind: string): Promise<ProvctlError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(isProvctlError(error), `not a ProvctlError: ${error}`);
-    assert.equal(error.kind, kind, `${error.key} ${JSON.stringify(error.params)}`);
-    return error;
-  }
-  assert.fail(`expected a ${kind} error`);
-}
+const expectError = (promise: Promise<unknown>, kind: string) => expectProvctlError(kind, promise);
 
 async function sh(cmd: string, args: string[], env?: Record<string, string>): Promise<string> {
   const out = await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).output();
