@@ -3,6 +3,7 @@
  * `provctl status` never pays for SSH or HTTP modules it does not use.
  */
 import { buildApplication, buildCommand, buildRouteMap } from "@stricli/core";
+import { docs, switchFlag, valueFlag } from "./_flag_specs.ts";
 import type { ProvctlContext } from "./context.ts";
 import { globalAliases, type GlobalFlags, globalFlagSpecs } from "./global_flags.ts";
 import { fleetAliases, type FleetFlags, fleetFlagSpecs } from "./fleet_flags.ts";
@@ -34,15 +35,7 @@ const start = buildCommand<StartFlags, string[], ProvctlContext>({
     flags: {
       ...globalFlagSpecs,
       ...fleetFlagSpecs,
-      binary: {
-        kind: "parsed",
-        parse: String,
-        optional: true,
-        placeholder: "PATH",
-        get brief() {
-          return brief("flag_binary");
-        },
-      },
+      binary: valueFlag("flag_binary", "PATH"),
       arg: {
         kind: "parsed",
         parse: String,
@@ -63,69 +56,13 @@ const start = buildCommand<StartFlags, string[], ProvctlContext>({
           return brief("flag_env");
         },
       },
-      envFile: {
-        kind: "parsed",
-        parse: String,
-        optional: true,
-        placeholder: "FILE",
-        get brief() {
-          return brief("flag_env_file");
-        },
-      },
-      workdir: {
-        kind: "parsed",
-        parse: String,
-        optional: true,
-        placeholder: "DIR",
-        get brief() {
-          return brief("flag_workdir");
-        },
-      },
-      runAs: {
-        kind: "parsed",
-        parse: String,
-        optional: true,
-        placeholder: "USER",
-        get brief() {
-          return brief("flag_run_as");
-        },
-      },
-      stopSignal: {
-        kind: "parsed",
-        parse: String,
-        optional: true,
-        placeholder: "SIG",
-        get brief() {
-          return brief("flag_stop_signal");
-        },
-      },
-      stopTimeout: {
-        kind: "parsed",
-        parse: parseMs,
-        optional: true,
-        placeholder: "MS",
-        get brief() {
-          return brief("flag_stop_timeout");
-        },
-      },
-      restart: {
-        kind: "parsed",
-        parse: String,
-        optional: true,
-        placeholder: "POLICY",
-        get brief() {
-          return brief("flag_restart");
-        },
-      },
-      description: {
-        kind: "parsed",
-        parse: String,
-        optional: true,
-        placeholder: "TEXT",
-        get brief() {
-          return brief("flag_description");
-        },
-      },
+      envFile: valueFlag("flag_env_file", "FILE"),
+      workdir: valueFlag("flag_workdir", "DIR"),
+      runAs: valueFlag("flag_run_as", "USER"),
+      stopSignal: valueFlag("flag_stop_signal", "SIG"),
+      stopTimeout: valueFlag("flag_stop_timeout", "MS", parseMs),
+      restart: valueFlag("flag_restart", "POLICY"),
+      description: valueFlag("flag_description", "TEXT"),
     },
     aliases: { ...globalAliases, ...fleetAliases, e: "env", w: "workdir" },
     positional: {
@@ -159,11 +96,7 @@ const simple = (load: () => Promise<unknown>, docKey: string, minimum = 1) =>
       aliases: globalAliases,
       positional: names("NAME", minimum),
     },
-    docs: {
-      get brief() {
-        return brief(docKey);
-      },
-    },
+    docs: docs(docKey),
   });
 
 /** A service verb that also works across machines selected from the inventory. */
@@ -176,11 +109,7 @@ const fleetVerb = (load: () => Promise<unknown>, docKey: string, minimum = 1) =>
       aliases: { ...globalAliases, ...fleetAliases },
       positional: names("NAME", minimum),
     },
-    docs: {
-      get brief() {
-        return brief(docKey);
-      },
-    },
+    docs: docs(docKey),
   });
 
 const stop = fleetVerb(async () => (await import("./commands/stop.ts")).default, "cmd_stop");
@@ -190,24 +119,12 @@ const restart = buildCommand<RestartFlags, string[], ProvctlContext>({
     flags: {
       ...globalFlagSpecs,
       ...fleetFlagSpecs,
-      batch: {
-        kind: "parsed",
-        parse: parseCount,
-        optional: true,
-        placeholder: "N",
-        get brief() {
-          return brief("flag_batch");
-        },
-      },
+      batch: valueFlag("flag_batch", "N", parseCount),
     },
     aliases: { ...globalAliases, ...fleetAliases },
     positional: names("NAME", 1),
   },
-  docs: {
-    get brief() {
-      return brief("cmd_restart");
-    },
-  },
+  docs: docs("cmd_restart"),
 });
 const enable = simple(async () => (await import("./commands/boot.ts")).enable, "cmd_enable");
 const disable = simple(async () => (await import("./commands/boot.ts")).disable, "cmd_disable");
@@ -226,23 +143,8 @@ const logs = buildCommand<LogsFlags, [string], ProvctlContext>({
   parameters: {
     flags: {
       ...globalFlagSpecs,
-      lines: {
-        kind: "parsed",
-        parse: parseCount,
-        optional: true,
-        placeholder: "N",
-        get brief() {
-          return brief("flag_lines");
-        },
-      },
-      follow: {
-        kind: "boolean",
-        optional: true,
-        withNegated: false,
-        get brief() {
-          return brief("flag_follow");
-        },
-      },
+      lines: valueFlag("flag_lines", "N", parseCount),
+      follow: switchFlag("flag_follow"),
     },
     // -f is --follow here, as in kubectl logs and tail; the services file is --file.
     aliases: { o: "output", v: "verbose", q: "quiet", n: "lines", f: "follow" },
@@ -257,11 +159,7 @@ const logs = buildCommand<LogsFlags, [string], ProvctlContext>({
       }],
     },
   },
-  docs: {
-    get brief() {
-      return brief("cmd_logs");
-    },
-  },
+  docs: docs("cmd_logs"),
 });
 
 const noArgs = (load: () => Promise<unknown>, docKey: string) =>
@@ -269,11 +167,7 @@ const noArgs = (load: () => Promise<unknown>, docKey: string) =>
     // deno-lint-ignore no-explicit-any
     loader: load as any,
     parameters: { flags: globalFlagSpecs, aliases: globalAliases },
-    docs: {
-      get brief() {
-        return brief(docKey);
-      },
-    },
+    docs: docs(docKey),
   });
 
 const config = buildRouteMap({
@@ -281,11 +175,7 @@ const config = buildRouteMap({
     show: noArgs(async () => (await import("./commands/config.ts")).show, "cmd_config_show"),
     path: noArgs(async () => (await import("./commands/config.ts")).path, "cmd_config_path"),
   },
-  docs: {
-    get brief() {
-      return brief("cmd_config");
-    },
-  },
+  docs: docs("cmd_config"),
 });
 
 const version = noArgs(async () => (await import("./commands/version.ts")).default, "cmd_version");
@@ -310,11 +200,7 @@ const completion = buildCommand<GlobalFlags, ["bash" | "zsh" | "fish"], ProvctlC
       }],
     },
   },
-  docs: {
-    get brief() {
-      return brief("cmd_completion");
-    },
-  },
+  docs: docs("cmd_completion"),
 });
 
 // Remote commands (SSH): exec, hostkey, hosts.
@@ -330,32 +216,9 @@ const exec = buildCommand<ExecFlags, string[], ProvctlContext>({
     flags: {
       ...globalFlagSpecs,
       ...fleetFlagSpecs,
-      stream: {
-        kind: "boolean",
-        optional: true,
-        withNegated: false,
-        get brief() {
-          return brief("flag_stream");
-        },
-      },
-      timeout: {
-        kind: "parsed",
-        parse: parseMs,
-        optional: true,
-        placeholder: "MS",
-        get brief() {
-          return brief("flag_exec_timeout");
-        },
-      },
-      shell: {
-        kind: "parsed",
-        parse: String,
-        optional: true,
-        placeholder: "SCRIPT",
-        get brief() {
-          return brief("flag_shell");
-        },
-      },
+      stream: switchFlag("flag_stream"),
+      timeout: valueFlag("flag_exec_timeout", "MS", parseMs),
+      shell: valueFlag("flag_shell", "SCRIPT"),
     },
     aliases: { ...globalAliases, ...fleetAliases },
     positional: {
@@ -369,11 +232,7 @@ const exec = buildCommand<ExecFlags, string[], ProvctlContext>({
       },
     },
   },
-  docs: {
-    get brief() {
-      return brief("cmd_exec");
-    },
-  },
+  docs: docs("cmd_exec"),
 });
 
 const hostArg = (load: () => Promise<unknown>, docKey: string) =>
@@ -394,11 +253,7 @@ const hostArg = (load: () => Promise<unknown>, docKey: string) =>
         }],
       },
     },
-    docs: {
-      get brief() {
-        return brief(docKey);
-      },
-    },
+    docs: docs(docKey),
   });
 
 const health = buildCommand<HealthFlags, string[], ProvctlContext>({
@@ -407,24 +262,8 @@ const health = buildCommand<HealthFlags, string[], ProvctlContext>({
     flags: {
       ...globalFlagSpecs,
       ...fleetFlagSpecs,
-      http: {
-        kind: "parsed",
-        parse: String,
-        optional: true,
-        placeholder: "URL",
-        get brief() {
-          return brief("flag_http");
-        },
-      },
-      tcp: {
-        kind: "parsed",
-        parse: String,
-        optional: true,
-        placeholder: "HOST:PORT",
-        get brief() {
-          return brief("flag_tcp");
-        },
-      },
+      http: valueFlag("flag_http", "URL"),
+      tcp: valueFlag("flag_tcp", "HOST:PORT"),
       from: {
         kind: "enum",
         values: ["controller", "remote"],
@@ -433,67 +272,17 @@ const health = buildCommand<HealthFlags, string[], ProvctlContext>({
           return brief("flag_from");
         },
       },
-      expect: {
-        kind: "parsed",
-        parse: String,
-        optional: true,
-        placeholder: "200-399",
-        get brief() {
-          return brief("flag_expect");
-        },
-      },
-      body: {
-        kind: "parsed",
-        parse: String,
-        optional: true,
-        placeholder: "TEXT",
-        get brief() {
-          return brief("flag_body");
-        },
-      },
-      insecure: {
-        kind: "boolean",
-        optional: true,
-        withNegated: false,
-        get brief() {
-          return brief("flag_insecure");
-        },
-      },
-      watch: {
-        kind: "boolean",
-        optional: true,
-        withNegated: false,
-        get brief() {
-          return brief("flag_watch");
-        },
-      },
-      interval: {
-        kind: "parsed",
-        parse: parseMs,
-        optional: true,
-        placeholder: "MS",
-        get brief() {
-          return brief("flag_interval");
-        },
-      },
-      timeout: {
-        kind: "parsed",
-        parse: parseMs,
-        optional: true,
-        placeholder: "MS",
-        get brief() {
-          return brief("flag_check_timeout");
-        },
-      },
+      expect: valueFlag("flag_expect", "200-399"),
+      body: valueFlag("flag_body", "TEXT"),
+      insecure: switchFlag("flag_insecure"),
+      watch: switchFlag("flag_watch"),
+      interval: valueFlag("flag_interval", "MS", parseMs),
+      timeout: valueFlag("flag_check_timeout", "MS", parseMs),
     },
     aliases: { ...globalAliases, ...fleetAliases },
     positional: names("MACHINE [-- CMD ARGS]", 0),
   },
-  docs: {
-    get brief() {
-      return brief("cmd_health");
-    },
-  },
+  docs: docs("cmd_health"),
 });
 
 const audit = buildCommand<AuditFlags, [], ProvctlContext>({
@@ -501,50 +290,14 @@ const audit = buildCommand<AuditFlags, [], ProvctlContext>({
   parameters: {
     flags: {
       ...globalFlagSpecs,
-      since: {
-        kind: "parsed",
-        parse: String,
-        optional: true,
-        placeholder: "1h|DATE",
-        get brief() {
-          return brief("flag_since");
-        },
-      },
-      machine: {
-        kind: "parsed",
-        parse: String,
-        optional: true,
-        placeholder: "NAME|GLOB",
-        get brief() {
-          return brief("flag_audit_machine");
-        },
-      },
-      op: {
-        kind: "parsed",
-        parse: String,
-        optional: true,
-        placeholder: "OP",
-        get brief() {
-          return brief("flag_op");
-        },
-      },
-      limit: {
-        kind: "parsed",
-        parse: parseCount,
-        optional: true,
-        placeholder: "N",
-        get brief() {
-          return brief("flag_audit_limit");
-        },
-      },
+      since: valueFlag("flag_since", "1h|DATE"),
+      machine: valueFlag("flag_audit_machine", "NAME|GLOB"),
+      op: valueFlag("flag_op", "OP"),
+      limit: valueFlag("flag_audit_limit", "N", parseCount),
     },
     aliases: globalAliases,
   },
-  docs: {
-    get brief() {
-      return brief("cmd_audit");
-    },
-  },
+  docs: docs("cmd_audit"),
 });
 
 const metrics = buildCommand<MetricsFlags & GlobalFlags, [], ProvctlContext>({
@@ -560,23 +313,12 @@ const metrics = buildCommand<MetricsFlags & GlobalFlags, [], ProvctlContext>({
           return brief("flag_metrics_output");
         },
       },
-      reset: {
-        kind: "boolean",
-        optional: true,
-        withNegated: false,
-        get brief() {
-          return brief("flag_metrics_reset");
-        },
-      },
+      reset: switchFlag("flag_metrics_reset"),
       // deno-lint-ignore no-explicit-any
     } as any,
     aliases: globalAliases,
   },
-  docs: {
-    get brief() {
-      return brief("cmd_metrics");
-    },
-  },
+  docs: docs("cmd_metrics"),
 });
 
 const deploymentName = {
@@ -596,32 +338,13 @@ const deploy = buildCommand<DeployFlags, [string], ProvctlContext>({
     flags: {
       ...globalFlagSpecs,
       ...fleetFlagSpecs,
-      dryRun: {
-        kind: "boolean",
-        optional: true,
-        withNegated: false,
-        get brief() {
-          return brief("flag_dry_run");
-        },
-      },
-      version: {
-        kind: "parsed",
-        parse: String,
-        optional: true,
-        placeholder: "V",
-        get brief() {
-          return brief("flag_deploy_version");
-        },
-      },
+      dryRun: switchFlag("flag_dry_run"),
+      version: valueFlag("flag_deploy_version", "V"),
     },
     aliases: { ...globalAliases, ...fleetAliases },
     positional: deploymentName,
   },
-  docs: {
-    get brief() {
-      return brief("cmd_deploy");
-    },
-  },
+  docs: docs("cmd_deploy"),
 });
 
 const rollback = buildCommand<RollbackFlags, [string], ProvctlContext>({
@@ -630,24 +353,12 @@ const rollback = buildCommand<RollbackFlags, [string], ProvctlContext>({
     flags: {
       ...globalFlagSpecs,
       ...fleetFlagSpecs,
-      to: {
-        kind: "parsed",
-        parse: String,
-        optional: true,
-        placeholder: "VERSION",
-        get brief() {
-          return brief("flag_rollback_to");
-        },
-      },
+      to: valueFlag("flag_rollback_to", "VERSION"),
     },
     aliases: { ...globalAliases, ...fleetAliases },
     positional: deploymentName,
   },
-  docs: {
-    get brief() {
-      return brief("cmd_rollback");
-    },
-  },
+  docs: docs("cmd_rollback"),
 });
 
 const machineCommand = (load: () => Promise<unknown>, docKey: string) =>
@@ -659,11 +370,7 @@ const machineCommand = (load: () => Promise<unknown>, docKey: string) =>
       aliases: { ...globalAliases, ...fleetAliases },
       positional: names("MACHINE", 0),
     },
-    docs: {
-      get brief() {
-        return brief(docKey);
-      },
-    },
+    docs: docs(docKey),
   });
 
 const machines = buildRouteMap({
@@ -677,11 +384,7 @@ const machines = buildRouteMap({
       "cmd_machines_check",
     ),
   },
-  docs: {
-    get brief() {
-      return brief("cmd_machines");
-    },
-  },
+  docs: docs("cmd_machines"),
 });
 
 const hostkey = buildRouteMap({
@@ -690,11 +393,7 @@ const hostkey = buildRouteMap({
     scan: hostArg(async () => (await import("./commands/hostkey.ts")).scan, "cmd_hostkey_scan"),
     trust: hostArg(async () => (await import("./commands/hostkey.ts")).trust, "cmd_hostkey_trust"),
   },
-  docs: {
-    get brief() {
-      return brief("cmd_hostkey");
-    },
-  },
+  docs: docs("cmd_hostkey"),
 });
 
 export interface BreakerFlags extends GlobalFlags {
@@ -708,30 +407,14 @@ const hosts = buildRouteMap({
       parameters: {
         flags: {
           ...globalFlagSpecs,
-          reset: {
-            kind: "parsed",
-            parse: String,
-            optional: true,
-            placeholder: "HOST|all",
-            get brief() {
-              return brief("flag_reset");
-            },
-          },
+          reset: valueFlag("flag_reset", "HOST|all"),
         },
         aliases: globalAliases,
       },
-      docs: {
-        get brief() {
-          return brief("cmd_hosts_breakers");
-        },
-      },
+      docs: docs("cmd_hosts_breakers"),
     }),
   },
-  docs: {
-    get brief() {
-      return brief("cmd_hosts");
-    },
-  },
+  docs: docs("cmd_hosts"),
 });
 
 const complete = buildCommand<Record<string, never>, string[], ProvctlContext>({
@@ -748,11 +431,7 @@ const complete = buildCommand<Record<string, never>, string[], ProvctlContext>({
       },
     },
   },
-  docs: {
-    get brief() {
-      return brief("cmd_completion");
-    },
-  },
+  docs: docs("cmd_completion"),
 });
 
 export const routes = buildRouteMap({

@@ -3,6 +3,7 @@
  * declaring them costs nothing at start-up; the selection code loads only when used).
  */
 import type { TypedFlagParameter } from "@stricli/core";
+import { switchFlag, valueFlag } from "./_flag_specs.ts";
 import type { ProvctlContext } from "./context.ts";
 import { brief } from "./help_text.ts";
 
@@ -28,50 +29,11 @@ const count = (value: string): number => {
 };
 
 export const fleetFlagSpecs: FlagSpec<FleetFlags> = {
-  inventory: {
-    kind: "parsed",
-    parse: String,
-    optional: true,
-    placeholder: "FILE",
-    get brief() {
-      return brief("flag_inventory");
-    },
-  },
-  all: {
-    kind: "boolean",
-    optional: true,
-    withNegated: false,
-    get brief() {
-      return brief("flag_all");
-    },
-  },
-  selector: {
-    kind: "parsed",
-    parse: String,
-    optional: true,
-    placeholder: "LABELS",
-    get brief() {
-      return brief("flag_selector");
-    },
-  },
-  profile: {
-    kind: "parsed",
-    parse: String,
-    optional: true,
-    placeholder: "NAME",
-    get brief() {
-      return brief("flag_profile");
-    },
-  },
-  limit: {
-    kind: "parsed",
-    parse: count,
-    optional: true,
-    placeholder: "N",
-    get brief() {
-      return brief("flag_limit");
-    },
-  },
+  inventory: valueFlag("flag_inventory", "FILE"),
+  all: switchFlag("flag_all"),
+  selector: valueFlag("flag_selector", "LABELS"),
+  profile: valueFlag("flag_profile", "NAME"),
+  limit: valueFlag("flag_limit", "N", count),
   machine: {
     kind: "parsed",
     parse: String,
@@ -82,24 +44,8 @@ export const fleetFlagSpecs: FlagSpec<FleetFlags> = {
       return brief("flag_machine");
     },
   },
-  forks: {
-    kind: "parsed",
-    parse: count,
-    optional: true,
-    placeholder: "N",
-    get brief() {
-      return brief("flag_forks");
-    },
-  },
-  maxFailures: {
-    kind: "parsed",
-    parse: String,
-    optional: true,
-    placeholder: "N|P%",
-    get brief() {
-      return brief("flag_max_failures");
-    },
-  },
+  forks: valueFlag("flag_forks", "N", count),
+  maxFailures: valueFlag("flag_max_failures", "N|P%"),
 };
 
 export const fleetAliases = { l: "selector", m: "machine" } as const;

@@ -3,6 +3,7 @@
  * flags, so each command spreads these into its own flag set.
  */
 import type { TypedFlagParameter } from "@stricli/core";
+import { switchFlag, valueFlag } from "./_flag_specs.ts";
 import { BACKEND_NAMES, type BackendName } from "../backends/backend.ts";
 import { brief } from "./help_text.ts";
 import type { ProvctlContext } from "./context.ts";
@@ -52,90 +53,16 @@ export const globalFlagSpecs: FlagSpec<GlobalFlags> = {
       return brief("flag_backend");
     },
   },
-  configDir: {
-    kind: "parsed",
-    parse: String,
-    optional: true,
-    placeholder: "DIR",
-    get brief() {
-      return brief("flag_config_dir");
-    },
-  },
-  file: {
-    kind: "parsed",
-    parse: String,
-    optional: true,
-    placeholder: "FILE",
-    get brief() {
-      return brief("flag_file");
-    },
-  },
-  verbose: {
-    kind: "boolean",
-    optional: true,
-    withNegated: false,
-    get brief() {
-      return brief("flag_verbose");
-    },
-  },
-  quiet: {
-    kind: "boolean",
-    optional: true,
-    withNegated: false,
-    get brief() {
-      return brief("flag_quiet");
-    },
-  },
-  noColor: {
-    kind: "boolean",
-    optional: true,
-    withNegated: false,
-    get brief() {
-      return brief("flag_no_color");
-    },
-  },
-  system: {
-    kind: "boolean",
-    optional: true,
-    withNegated: false,
-    get brief() {
-      return brief("flag_system");
-    },
-  },
-  user: {
-    kind: "boolean",
-    optional: true,
-    withNegated: false,
-    get brief() {
-      return brief("flag_user_scope");
-    },
-  },
-  force: {
-    kind: "boolean",
-    optional: true,
-    withNegated: false,
-    get brief() {
-      return brief("flag_force");
-    },
-  },
-  host: {
-    kind: "parsed",
-    parse: String,
-    optional: true,
-    placeholder: "[USER@]HOST[:PORT]",
-    get brief() {
-      return brief("flag_host");
-    },
-  },
-  jump: {
-    kind: "parsed",
-    parse: String,
-    optional: true,
-    placeholder: "HOST,...",
-    get brief() {
-      return brief("flag_jump");
-    },
-  },
+  configDir: valueFlag("flag_config_dir", "DIR"),
+  file: valueFlag("flag_file", "FILE"),
+  verbose: switchFlag("flag_verbose"),
+  quiet: switchFlag("flag_quiet"),
+  noColor: switchFlag("flag_no_color"),
+  system: switchFlag("flag_system"),
+  user: switchFlag("flag_user_scope"),
+  force: switchFlag("flag_force"),
+  host: valueFlag("flag_host", "[USER@]HOST[:PORT]"),
+  jump: valueFlag("flag_jump", "HOST,..."),
   identity: {
     kind: "parsed",
     parse: String,
@@ -146,15 +73,7 @@ export const globalFlagSpecs: FlagSpec<GlobalFlags> = {
       return brief("flag_identity");
     },
   },
-  sshConfig: {
-    kind: "parsed",
-    parse: String,
-    optional: true,
-    placeholder: "FILE",
-    get brief() {
-      return brief("flag_ssh_config");
-    },
-  },
+  sshConfig: valueFlag("flag_ssh_config", "FILE"),
   hostKeyPolicy: {
     kind: "enum",
     values: ["strict", "accept-new", "off"],
