@@ -4,8 +4,8 @@
  * ssh-keygen -F, and lines written by appendKnownHost accepted by the ssh client.
  */
 import assert from "node:assert/strict";
+import { expectProvctlError } from "../helpers/errors.ts";
 import { Buffer } from "node:buffer";
-import { isProvctlError, type ProvctlError } from "../../src/core/errors.ts";
 import { embeddedMessages, Messages } from "../../src/config/messages.ts";
 import { fingerprintSha256 } from "../../src/ssh/fingerprint.ts";
 import {
@@ -57,18 +57,7 @@ async function keygenFind(name: string, file: string): Promise<number[]> {
   return [...out.stdout.matchAll(/found: line (\d+)/g)].map((m) => Number(m[1]));
 }
 
-async function rejects(
-  promise: Promise<unknown>,
-  kind: ProvctlError["kind"],
-): Promise<ProvctlError> {
-  try {
-    await promise;
-  } catch (e) {
-    assert.ok(isProvctlError(e, kind), `expected ProvctlError ${kind}, got ${e}`);
-    return e;
-  }
-  assert.fail(`expected ProvctlError ${kind}, but it resolved`);
-}
+const rejects = (promise: Promise<unknown>, kind: string) => expectProvctlError(kind, promise);
 
 const messages = new Messages(embeddedMessages());
 

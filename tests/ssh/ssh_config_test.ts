@@ -3,8 +3,8 @@
  * (`ssh -G HOST -F FILE`), plus error cases.
  */
 import assert from "node:assert/strict";
+import { expectProvctlError } from "../helpers/errors.ts";
 import { fileURLToPath } from "node:url";
-import { isProvctlError, type ProvctlError } from "../../src/core/errors.ts";
 import { embeddedMessages, Messages } from "../../src/config/messages.ts";
 import { resolveSshHost, type SshHostConfig } from "../../src/ssh/ssh_config.ts";
 
@@ -122,18 +122,7 @@ async function compareWithSsh(
   return ours;
 }
 
-async function rejects(
-  promise: Promise<unknown>,
-  kind: ProvctlError["kind"],
-): Promise<ProvctlError> {
-  try {
-    await promise;
-  } catch (e) {
-    assert.ok(isProvctlError(e, kind), `expected ProvctlError ${kind}, got ${e}`);
-    return e;
-  }
-  assert.fail(`expected ProvctlError ${kind}, but it resolved`);
-}
+const rejects = (promise: Promise<unknown>, kind: string) => expectProvctlError(kind, promise);
 
 Deno.test("fixture configs resolve like ssh -G", async () => {
   const cases: [string, string[]][] = [
