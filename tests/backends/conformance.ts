@@ -4,6 +4,7 @@
  * setup that gives a backend, its runner and a scratch directory on the runner's machine.
  */
 import assert from "node:assert/strict";
+import { waitFor } from "../helpers/cli.ts";
 import { expectProvctlError } from "../helpers/errors.ts";
 import type { Backend } from "../../src/backends/backend.ts";
 import { isProvctlError } from "../../src/core/errors.ts";
@@ -32,18 +33,7 @@ function uniqueName(prefix: string): ServiceName {
   return parseServiceName(`conf-${prefix}-${Deno.pid}-${counter}`);
 }
 
-async function until(
-  what: string,
-  check: () => Promise<boolean>,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
+const until = waitFor;
 
 async function collectLogs(backend: Backend, name: ServiceName, lines: number): Promise<string> {
   const chunks: Uint8Array[] = [];

@@ -5,6 +5,7 @@
  * package) every real-systemd case is registered as ignored with the reason printed.
  */
 import assert from "node:assert/strict";
+import { waitFor } from "../helpers/cli.ts";
 import { expectProvctlError } from "../helpers/errors.ts";
 import { SystemdBackend, type SystemdBackendOptions } from "../../src/backends/systemd.ts";
 import { parseShow, parseShowTimestamp, statusFromShow } from "../../src/backends/_systemd_show.ts";
@@ -55,18 +56,7 @@ async function logsOf(backend: SystemdBackend, name: ServiceName): Promise<strin
   return chunks.map((c) => new TextDecoder().decode(c)).join("");
 }
 
-async function until(
-  what: string,
-  check: () => Promise<boolean>,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
+const until = waitFor;
 
 async function unitFiles(sb: SystemdSandbox): Promise<string[]> {
   const result = await sb.runner.run("ls", ["-1", UNIT_DIR]);
