@@ -294,3 +294,30 @@ Deno.test("a zombie is not running", async () => {
     await cli.cleanup();
   }
 });
+
+Deno.test("control characters in names and config values never reach the terminal raw", async () => {
+  const cli = await cliSandbox();
+  try {
+    // A newline would split the one-line error; an escape sequence would recolour,
+    // move the cursor or retitle the terminal.
+    const hostile = "web\nprovctl: error: fake\x1b]0;pwned\x07\x1b[31m";
+    for (const args of [["status", hostile], ["stop", hostile], ["logs", hostile]]) {
+      const result = await cli.run(args);
+      assertCleanError(result, 2, /invalid service name 'web\\nprovctl: error: fake\\e\]0;pwned/);
+      // deno-lint-ignore no-control-regex
+      assert.doesNotMatch(result.stderr, /[\x00-\x08\x0b-\x1f\x7f]/, "no raw control characters");
+      const lines = result.stderr.trimEnd().split("\n");
+      assert.equal(lines.length, 2, `one error line and one hint line:\n${result.stderr}`);
+    }
+    // A file path with an escape sequence, in a TOML error.
+    const dir = `${cli.dir}/odd\x1b[2Jdir`;
+    await Deno.mkdir(dir);
+    await Deno.writeTextFile(`${dir}/provctl.toml`, "[services.api\n");
+    const bad = await cli.run(["start", "api", "-f", `${dir}/provctl.toml`]);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /odd\\e\[2Jdir/);
+    assert.ok(!bad.stderr.includes("\x1b"), bad.stderr);
+  } finally {
+    await cli.cleanup();
+  }
+});
