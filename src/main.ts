@@ -4,13 +4,20 @@
  * 70 internal error).
  */
 import { ExitCode as StricliExit, run } from "@stricli/core";
-import { app } from "./cli/app.ts";
+import { appFor } from "./cli/app.ts";
 import { processContext } from "./cli/context.ts";
 import { ExitCode } from "./core/errors.ts";
+import { VERSION } from "./version.ts";
 
 export async function main(args: readonly string[]): Promise<number> {
   const context = processContext();
-  await run(app, args, context);
+  // The version flag is provctl's own: Stricli's would claim -v, which is --verbose in
+  // every command.
+  if (args.length === 1 && args[0] === "--version") {
+    context.process.stdout.write(`${VERSION}\n`);
+    return ExitCode.ok;
+  }
+  await run(appFor(args), args, context);
   return exitCodeOf(context.process.exitCode);
 }
 

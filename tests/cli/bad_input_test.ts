@@ -82,7 +82,7 @@ Deno.test("malformed, unknown-key and ill-typed TOML point at file:line:col", as
     );
 
     assertCleanError(await cli.run(["status", "--config-dir", `${cli.dir}/missing`]), 2, /missing/);
-    assertCleanError(await cli.run(["status", "-f", `${cli.dir}/nope.toml`]), 2, /nope\.toml/);
+    assertCleanError(await cli.run(["status", "--file", `${cli.dir}/nope.toml`]), 2, /nope\.toml/);
     assertCleanError(
       await cli.run(["status"], { env: { PROVCTL_BACKEND: "docker" } }),
       2,
@@ -313,7 +313,7 @@ Deno.test("control characters in names and config values never reach the termina
     const dir = `${cli.dir}/odd\x1b[2Jdir`;
     await Deno.mkdir(dir);
     await Deno.writeTextFile(`${dir}/provctl.toml`, "[services.api\n");
-    const bad = await cli.run(["start", "api", "-f", `${dir}/provctl.toml`]);
+    const bad = await cli.run(["start", "api", "--file", `${dir}/provctl.toml`]);
     assert.equal(bad.code, 2, bad.stderr);
     assert.match(bad.stderr, /odd\\e\[2Jdir/);
     assert.ok(!bad.stderr.includes("\x1b"), bad.stderr);
