@@ -321,3 +321,45 @@ Deno.test("control characters in names and config values never reach the termina
     await cli.cleanup();
   }
 });
+
+Deno.test("a command refuses the flags it would ignore; short flags mean one thing", async () => {
+  const cli = await cliSandbox();
+  try {
+    const refused: [string[], RegExp][] = [
+      [["audit", "--host", "web1"], /unknown flag '--host'/],
+      [["metrics", "--backend", "pidfile"], /unknown flag '--backend'/],
+      [["status", "x", "--force"], /unknown flag '--force'/],
+      [["stop", "x", "--force"], /unknown flag '--force'/],
+      [["machines", "list", "--forks", "3"], /unknown flag '--forks'/],
+      [["config", "show", "--system"], /unknown flag '--system'/],
+      [["hostkey", "show", "h", "--host", "x"], /unknown flag '--host'/],
+      [["restart", "x", "-m", "a", "--batch", "0"], /invalid value '0' for --batch/],
+      [["status", "-f", "x.toml"], /unknown flag '-f'/],
+      [["-v"], /unknown command '-v'/],
+    ];
+    for (const [args, message] of refused) {
+      assertCleanError(await cli.run(args), 2, message);
+    }
+    const version = await cli.run(["--version"]);
+    assert.equal(version.code, 0, version.stderr);
+    assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
+    // --jump with machines of the inventory would be ignored: refused.
+    await Deno.writeTextFile(`${cli.dir}/machines.toml`, '[machines.a]\nhost = "127.0.0.1"\n');
+    assertCleanError(
+      await cli.run([
+        "status",
+        "x",
+        "-m",
+        "a",
+        "--jump",
+        "b",
+        "--inventory",
+        `${cli.dir}/machines.toml`,
+      ]),
+      2,
+      /--jump applies to --host/,
+    );
+  } finally {
+    await cli.cleanup();
+  }
+});
