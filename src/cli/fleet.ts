@@ -64,6 +64,7 @@ export async function selectFleet(
   session: Session,
   flags: FleetFlags & {
     host?: string;
+    jump?: string;
     identity?: readonly string[];
     sshConfig?: string;
     hostKeyPolicy?: HostKeyPolicy;
@@ -72,6 +73,7 @@ export async function selectFleet(
   options: { defaultAll?: boolean } = {},
 ): Promise<Fleet> {
   if (flags.host !== undefined) throw new ProvctlError("Usage", "fleet.host_with_selector");
+  if (flags.jump !== undefined) throw new ProvctlError("Usage", "fleet.jump_with_selector");
   const settings = await session.settings();
   const inventory = await loadFleetInventory(session, flags.inventory);
   const nothingAsked = !flags.all && names.length === 0 && !flags.machine?.length &&

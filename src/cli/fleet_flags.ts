@@ -7,16 +7,23 @@ import { switchFlag, valueFlag } from "./_flag_specs.ts";
 import type { ProvctlContext } from "./context.ts";
 import { brief } from "./help_text.ts";
 
-export interface FleetFlags {
+/** Which machines of the inventory. */
+export interface SelectFlags {
   readonly inventory?: string;
   readonly all?: boolean;
   readonly selector?: string;
   readonly profile?: string;
   readonly limit?: number;
   readonly machine?: readonly string[];
+}
+
+/** How work runs across them (commands that connect to machines). */
+export interface RunFlags {
   readonly forks?: number;
   readonly maxFailures?: string;
 }
+
+export interface FleetFlags extends SelectFlags, RunFlags {}
 
 type FlagSpec<T> = { readonly [K in keyof T]-?: TypedFlagParameter<T[K], ProvctlContext> };
 
@@ -28,7 +35,7 @@ const count = (value: string): number => {
   return n;
 };
 
-export const fleetFlagSpecs: FlagSpec<FleetFlags> = {
+export const selectFlagSpecs: FlagSpec<SelectFlags> = {
   inventory: valueFlag("flag_inventory", "FILE"),
   all: switchFlag("flag_all"),
   selector: valueFlag("flag_selector", "LABELS"),
@@ -44,6 +51,9 @@ export const fleetFlagSpecs: FlagSpec<FleetFlags> = {
       return brief("flag_machine");
     },
   },
+};
+
+export const runFlagSpecs: FlagSpec<RunFlags> = {
   forks: valueFlag("flag_forks", "N", count),
   maxFailures: valueFlag("flag_max_failures", "N|P%"),
 };

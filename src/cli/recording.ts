@@ -9,6 +9,7 @@ import { RecordingRunner } from "../observe/recording_runner.ts";
 import { Redactor } from "../observe/redact.ts";
 import type { CommandRunner } from "../exec/runner.ts";
 import type { LoadedConfig } from "../config/loader.ts";
+import { ProvctlError } from "../core/errors.ts";
 
 export interface RecorderWarnings {
   warn(key: string, params: Record<string, string | number>): void;
@@ -75,9 +76,10 @@ export class CommandRecorder {
     await persistMetrics(this.#config.path("observe.metrics_file"), this.metrics.snapshot());
     const failures = this.#runners.reduce((n, r) => n + r.recordFailures, 0);
     if (failures > 0) {
-      this.#warnings.warn("cli.audit_records_lost", {
-        count: failures,
-        path: this.#config.path("observe.audit_file"),
+      // The operations ran but the trail is incomplete: that is a failure of the command
+      // (exit 1), not a note that a script would never see.
+      throw new ProvctlError("CommandFailed", "cli.audit_records_lost", {
+        params: { count: failures, path: this.#config.path("observe.audit_file") },
       });
     }
   }

@@ -222,10 +222,14 @@ export function command<F extends GlobalFlags, A extends unknown[]>(
       code = (await body(session, flags, ...args)) ?? 0;
     } catch (error) {
       code = session.fail(error);
-    } finally {
-      await session.close().catch((error) => {
-        session.fail(error);
-      });
+    }
+    // Closing flushes the audit log and saves metrics: a failure there is reported and,
+    // when the command itself succeeded, decides the exit code (a record was lost).
+    try {
+      await session.close();
+    } catch (error) {
+      const closeCode = session.fail(error);
+      if (code === 0) code = closeCode;
     }
     this.process.exitCode = code;
   };

@@ -10,6 +10,7 @@
 import { parse } from "smol-toml";
 import embedded from "../../configs/messages.toml" with { type: "text" };
 import { type MessageParams, ProvctlError } from "../core/errors.ts";
+import { escapeControl, escapeControlLines } from "../core/terminal_text.ts";
 
 type Tree = { [key: string]: string | Tree };
 
@@ -118,11 +119,24 @@ export class Messages {
   }
 }
 
+/**
+ * Fills a template. Parameter values are untrusted text (names, labels, remote output):
+ * their control characters are shown as visible escapes, so a value can neither split a
+ * one-line message nor send escape sequences to the terminal. A placeholder that stands
+ * on a line of its own at the end of a template (a log tail, journal lines) keeps the
+ * value's line breaks; each of its lines is escaped the same way.
+ */
 export function fill(template: string, params: MessageParams): string {
-  return template.replace(/\{([a-z_][a-z0-9_]*)\}/g, (whole, name: string) => {
-    const value = params[name];
-    return value === undefined ? whole : String(value);
-  });
+  return template.replace(
+    /\{([a-z_][a-z0-9_]*)\}/g,
+    (whole, name: string, offset: number) => {
+      const value = params[name];
+      if (value === undefined) return whole;
+      const text = String(value);
+      const block = template[offset - 1] === "\n" && offset + whole.length === template.length;
+      return block ? escapeControlLines(text) : escapeControl(text);
+    },
+  );
 }
 
 function flatten(tree: Tree, prefix: string, out: Map<string, string>): void {

@@ -1,5 +1,5 @@
 /**
- * The services file (./provctl.toml, or -f FILE): services declared as
+ * The services file (./provctl.toml, or --file FILE): services declared as
  *
  *   [services.api]
  *   binary = "/usr/bin/python3"
@@ -51,7 +51,7 @@ export interface ServiceEntry {
 }
 
 export interface LoadServicesOptions {
-  /** True for -f FILE (a missing file is an error); false for the default ./provctl.toml. */
+  /** True for --file FILE (a missing file is an error); false for the default ./provctl.toml. */
   required: boolean;
   /**
    * Source of the defaults for keys a service leaves out (service.stop_signal,

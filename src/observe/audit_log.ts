@@ -315,8 +315,8 @@ export interface AuditQuery {
   /** Records at or after this time: a Date, a duration back from now ("90s", "30m", "1h",
    * "2d", "1w", "1h30m") or a date ("2024-05-01", "2024-05-01T10:00:00Z"). */
   readonly since?: Date | string;
-  /** Machine name or glob ("web-*"). */
-  readonly machine?: string;
+  /** Machine names or globs; a record matches any of them. */
+  readonly machine?: string | readonly string[];
   /** Operation name or glob; a plain name also matches its sub-operations ("deploy"
    * matches "deploy.step"). */
   readonly op?: string;
@@ -397,7 +397,11 @@ export class AuditReader implements AsyncIterable<AuditRecord> {
     this.path = path;
     this.#query = query;
     if (query.since !== undefined) this.#since = parseSince(query.since, query.now).getTime();
-    if (query.machine !== undefined) this.#machine = globMatcher(query.machine);
+    if (query.machine !== undefined && query.machine.length > 0) {
+      const matchers = (typeof query.machine === "string" ? [query.machine] : query.machine)
+        .map(globMatcher);
+      this.#machine = (value) => matchers.some((match) => match(value));
+    }
     if (query.op !== undefined) {
       const exact = globMatcher(query.op);
       const prefix = `${query.op}.`;

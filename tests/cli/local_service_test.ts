@@ -142,7 +142,7 @@ Deno.test("a services file: start by name, flags override, restart keeps the def
       `${cli.dir}/other.toml`,
       `[services.other]\nbinary = "sleep"\nargs = ["300"]\n`,
     );
-    const listed = await cli.run(["status", "-f", "other.toml"]);
+    const listed = await cli.run(["status", "--file", "other.toml"]);
     assert.match(listed.stdout, /other\s+pidfile\s+not running/);
     assert.match(listed.stdout, /api\s+pidfile\s+not running/);
   } finally {

@@ -10,9 +10,16 @@ import type { RunResult } from "../../exec/runner.ts";
 import { expandVars } from "../../fleet/inventory.ts";
 import { type FleetEvent, type HostOutcome, runFleet } from "../../fleet/executor.ts";
 import type { SshRunner } from "../../ssh/ssh_runner.ts";
-import type { ExecFlags } from "../app.ts";
+import type { GlobalFlags } from "../global_flags.ts";
+import type { FleetFlags } from "../fleet_flags.ts";
 import { selectFleet } from "../fleet.ts";
 import type { Session } from "../session.ts";
+
+export interface ExecFlags extends GlobalFlags, FleetFlags {
+  readonly shell?: string;
+  readonly stream?: boolean;
+  readonly timeout?: number;
+}
 
 type ShellRunner = { runShell: SshRunner["runShell"] };
 

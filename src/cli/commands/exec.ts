@@ -14,7 +14,7 @@ import { isProvctlError, ProvctlError } from "../../core/errors.ts";
 import { SIGNALS } from "../../core/signals.ts";
 import type { CommandRunner, StreamingProcess } from "../../exec/runner.ts";
 import type { SshRunner } from "../../ssh/ssh_runner.ts";
-import type { ExecFlags } from "../app.ts";
+import type { ExecFlags } from "./_exec_fleet.ts";
 import type { Writable } from "../context.ts";
 import { command, type Session } from "../session.ts";
 import { fleetRequested } from "../fleet_flags.ts";

@@ -1,5 +1,5 @@
 /**
- * provctl hosts breakers [--reset HOST|all]: the persisted SSH circuit breakers of this
+ * provctl hosts breakers [HOST...] [--reset]: the persisted SSH circuit breakers of this
  * machine's state dir (shared by every provctl invocation), and closing them by hand.
  * HOST is the breaker's host:port, its bare host (every port), or an ssh_config alias /
  * [user@]host[:port] resolved the way --host is.
@@ -7,26 +7,39 @@
 import { ExitCode, ProvctlError } from "../../core/errors.ts";
 import type { BreakerStatus } from "../../ssh/circuit_breaker.ts";
 import type { HostKeyPolicy } from "../../ssh/known_hosts.ts";
-import type { BreakerFlags } from "../app.ts";
+import type { GlobalFlags } from "../global_flags.ts";
 import { table } from "../render.ts";
 import { command, type Session } from "../session.ts";
 
-export const breakers = command<BreakerFlags, []>(async (session, flags) => {
+export interface BreakerFlags extends GlobalFlags {
+  readonly reset?: boolean;
+}
+
+export const breakers = command<BreakerFlags, string[]>(async (session, flags, ...hosts) => {
   const { listBreakers, resetBreakers } = await import("../../ssh/circuit_breaker.ts");
   const dir = session.localStateDir();
-  if (flags.reset !== undefined) {
-    const all = flags.reset.trim() === "all";
-    let reset = await resetBreakers(dir, all ? undefined : flags.reset.trim());
-    if (reset.length === 0 && !all) {
-      const resolved = await resolvedName(session, flags, flags.reset.trim());
-      if (resolved !== undefined) reset = await resetBreakers(dir, resolved);
-    }
-    if (reset.length === 0 && !all) {
-      const known = (await listBreakers(dir)).map((b) => b.host);
-      throw new ProvctlError("NotFound", "remote.breaker_unknown", {
-        params: { host: flags.reset, known: known.join(", ") || "none" },
-        hint: "remote.breaker_unknown_hint",
+  if (flags.reset) {
+    if (hosts.length === 0) {
+      throw new ProvctlError("Usage", "remote.breaker_reset_needs_host", {
+        hint: "remote.breaker_reset_needs_host_hint",
       });
+    }
+    const reset: string[] = [];
+    for (const spec of hosts.map((h) => h.trim())) {
+      const all = spec === "all";
+      let done = await resetBreakers(dir, all ? undefined : spec);
+      if (done.length === 0 && !all) {
+        const resolved = await resolvedName(session, flags, spec);
+        if (resolved !== undefined) done = await resetBreakers(dir, resolved);
+      }
+      if (done.length === 0 && !all) {
+        const known = (await listBreakers(dir)).map((b) => b.host);
+        throw new ProvctlError("NotFound", "remote.breaker_unknown", {
+          params: { host: spec, known: known.join(", ") || "none" },
+          hint: "remote.breaker_unknown_hint",
+        });
+      }
+      reset.push(...done);
     }
     if (session.output === "json") {
       session.out(JSON.stringify({ reset }));
@@ -37,7 +50,10 @@ export const breakers = command<BreakerFlags, []>(async (session, flags) => {
     }
     return ExitCode.ok;
   }
-  const list = await listBreakers(dir);
+  const wanted = new Set(hosts.map((h) => h.trim()));
+  const list = (await listBreakers(dir)).filter((b) =>
+    wanted.size === 0 || wanted.has(b.host) || wanted.has(b.host.replace(/:\d+$/, ""))
+  );
   if (session.output === "json") {
     for (const b of list) session.out(JSON.stringify(breakerJson(b)));
     return ExitCode.ok;

@@ -1,13 +1,13 @@
-/** provctl audit [--since --machine --op --limit] and provctl metrics [-o text|json|prom] [--reset] */
+/** provctl audit [--since -m/--machine... --op -n/--lines] and provctl metrics [-o text|json|prom] [--reset] */
 import type { GlobalFlags } from "../global_flags.ts";
 import { table } from "../render.ts";
 import { command } from "../session.ts";
 
 export interface AuditFlags extends GlobalFlags {
   readonly since?: string;
-  readonly machine?: string;
+  readonly machine?: readonly string[];
   readonly op?: string;
-  readonly limit?: number;
+  readonly lines?: number;
 }
 
 export const audit = command<AuditFlags, []>(async (session, flags) => {
@@ -17,7 +17,7 @@ export const audit = command<AuditFlags, []>(async (session, flags) => {
     since: flags.since,
     machine: flags.machine,
     op: flags.op,
-    limit: flags.limit,
+    limit: flags.lines,
   });
   const rows: string[][] = [];
   for await (const r of reader) {
