@@ -39,6 +39,8 @@ export interface PidfileBackendOptions {
   readonly lockMs: number;
   /** Upper bound for one script (a stop waits up to the stop timeout on top). */
   readonly commandTimeoutMs: number;
+  /** The POSIX sh that runs the scripts and the supervisor (default /bin/sh). */
+  readonly shell?: string;
 }
 
 // A function replacement: a string one would read "$$" in the scripts as "$".
@@ -69,6 +71,17 @@ export class PidfileBackend implements Backend {
     this.#o = options;
   }
 
+  get #shell(): string {
+    return this.#o.shell ?? "/bin/sh";
+  }
+  #sh(
+    script: string,
+    args: readonly string[],
+    options: { stdin?: string; timeoutMs?: number } = {},
+  ) {
+    return sh(this.#o.runner, script, args, { ...options, shell: this.#shell });
+  }
+
   #exitFile(name: ServiceName): string {
     return `${this.#o.paths.pidFile(name)}.exit`;
   }
@@ -97,7 +110,7 @@ export class PidfileBackend implements Backend {
       "",
     );
     const { runner, paths } = this.#o;
-    const result = await sh(runner, START, [
+    const result = await this.#sh(START, [
       paths.pidFile(def.name),
       this.#exitFile(def.name),
       paths.logFile(def.name),
@@ -106,6 +119,7 @@ export class PidfileBackend implements Backend {
       String(this.#o.startGraceMs),
       String(this.#o.lockMs),
       def.workingDir ?? "",
+      this.#shell,
       def.binary,
       ...def.args,
     ], {
@@ -167,7 +181,7 @@ export class PidfileBackend implements Backend {
     const known = def !== undefined || (await this.status(name)).state !== "not-running";
     const signal = def?.stopSignal ?? "SIGTERM";
     const timeoutMs = def?.stopTimeoutMs ?? 10_000;
-    const result = await sh(this.#o.runner, STOP, [
+    const result = await this.#sh(STOP, [
       this.#o.paths.pidFile(name),
       this.#exitFile(name),
       signal.replace(/^SIG/, ""),
@@ -210,7 +224,7 @@ export class PidfileBackend implements Backend {
   }
 
   async status(name: ServiceName): Promise<ProcessStatus> {
-    const result = await sh(this.#o.runner, STATUS, [
+    const result = await this.#sh(STATUS, [
       this.#o.paths.pidFile(name),
       this.#exitFile(name),
     ], {
@@ -252,8 +266,7 @@ export class PidfileBackend implements Backend {
   }
 
   async list(): Promise<ServiceName[]> {
-    const result = await sh(
-      this.#o.runner,
+    const result = await this.#sh(
       `cd -- "$1" 2>/dev/null || exit 0; for f in *.json; do [ -e "$f" ] && echo "\${f%.json}"; done`,
       [
         `${this.#o.paths.stateDir}/services`,
@@ -272,7 +285,7 @@ export class PidfileBackend implements Backend {
     await this.stop(name).catch((e) => {
       if (!(e instanceof ProvctlError && e.kind === "NotFound")) throw e;
     });
-    const result = await sh(this.#o.runner, `rm -f -- "$@"`, [
+    const result = await this.#sh(`rm -f -- "$@"`, [
       this.#defFile(name),
       this.#defFile(name).replace(/\.json$/, ".env"),
       this.#o.paths.pidFile(name),
@@ -305,7 +318,7 @@ export class PidfileBackend implements Backend {
   }
 
   async #tail(name: ServiceName, lines: number): Promise<string> {
-    const result = await sh(this.#o.runner, `tail -n "$1" -- "$2" 2>/dev/null`, [
+    const result = await this.#sh(`tail -n "$1" -- "$2" 2>/dev/null`, [
       String(lines),
       this.#o.paths.logFile(name),
     ]);

@@ -43,6 +43,18 @@ async function collectLogs(backend: Backend, name: ServiceName, lines: number): 
 
 const expectError = expectProvctlError;
 
+/** The command line of a process on the runner's machine ("" when it is gone). */
+async function commandLineOf(runner: CommandRunner, pid: number): Promise<string> {
+  const r = await runner.run("ps", ["-o", "args=", "-p", String(pid)]);
+  return r.code === 0 ? r.stdout.trim() : "";
+}
+
+/** The process exists and is not a zombie (an orphan not reaped yet is gone for us). */
+async function isLive(runner: CommandRunner, pid: number): Promise<boolean> {
+  const r = await runner.run("ps", ["-o", "stat=", "-p", String(pid)]);
+  return r.code === 0 && r.stdout.trim() !== "" && !r.stdout.trim().startsWith("Z");
+}
+
 export function runBackendConformance(options: ConformanceOptions): void {
   let fixture: ConformanceFixture | undefined;
   const used: ServiceName[] = [];
@@ -206,6 +218,31 @@ export function runBackendConformance(options: ConformanceOptions): void {
     const stopped = await backend.stop(n);
     assert.equal(stopped.changed, true);
     assert.notEqual((await backend.status(n)).state, "running");
+    await backend.uninstall(n);
+  });
+
+  test("a service with children: stop ends them all", async ({ backend, runner }) => {
+    const n = name("children");
+    // The shell stays (it waits for sleep, then runs `true`), so sleep is its child.
+    await backend.start(
+      defineService(n).binary("/bin/sh").args(["-c", "sleep 1001; true"]).stopTimeoutMs(5000)
+        .build(),
+    );
+    const status = await backend.status(n);
+    assert.ok(status.state === "running", JSON.stringify(status));
+    let child = 0;
+    await until("the service's child sleep 1001", async () => {
+      const r = await runner.run("pgrep", ["-P", String(status.pid), "-x", "sleep"]);
+      child = Number(r.stdout.trim().split("\n")[0]);
+      return r.code === 0 && child > 0;
+    });
+    assert.match(await commandLineOf(runner, child), /^sleep 1001/);
+    const stopped = await backend.stop(n);
+    assert.equal(stopped.changed, true);
+    // Not killed by escalation: the stop signal reached every process of the service.
+    assert.equal(stopped.killed ?? false, false);
+    // stop returns once the group is gone: the child must not survive it.
+    assert.equal(await isLive(runner, child), false, `sleep 1001 (pid ${child}) survived stop`);
     await backend.uninstall(n);
   });
 

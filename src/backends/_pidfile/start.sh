@@ -1,4 +1,5 @@
-# start PIDFILE EXITFILE LOGFILE LOCKFILE DEFFILE GRACE_MS LOCK_MS WORKDIR BINARY [ARG]...
+# start PIDFILE EXITFILE LOGFILE LOCKFILE DEFFILE GRACE_MS LOCK_MS WORKDIR SHELL BINARY [ARG]...
+# SHELL is the POSIX sh that runs this script, and so also the supervisor.
 # stdin: line 1 the service definition (JSON, stored in DEFFILE), then the service's
 # environment as a shell script of `export K='V'` lines (stored next to it, 0600). Secrets
 # never travel in argv, and the environment is applied to the service alone.
@@ -11,7 +12,8 @@
 #   15 no way to start a new session (neither setsid nor perl)
 #   126 binary not executable         127 binary not found
 pidfile=$1 exitfile=$2 logfile=$3 lockfile=$4 deffile=$5 grace_ms=$6 lock_ms=$7 workdir=$8
-shift 8
+shell=$9
+shift 9
 envfile=${deffile%.json}.env
 # provctl's state is private (0700 dirs, 0600 files); the service gets the caller's umask.
 service_umask=$(umask)
@@ -91,7 +93,7 @@ fi
 supfile="$(dirname -- "$deffile")/provctl-supervise.sh"
 printf '%s\n%s\n' "$helpers" "$supervise" | write_atomic "$supfile" || { echo "dir=$supfile"; exit 14; }
 # shellcheck disable=SC2086
-$newsession /bin/sh "$supfile" "$pidfile" "$exitfile" "$envfile" "$service_umask" "$@" < /dev/null >> "$logfile" 2>&1 9>&- &
+$newsession "$shell" "$supfile" "$pidfile" "$exitfile" "$envfile" "$service_umask" "$@" < /dev/null >> "$logfile" 2>&1 9>&- &
 
 # Wait (up to 5 s) for the supervisor to record the service.
 i=0
