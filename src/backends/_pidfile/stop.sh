@@ -6,7 +6,9 @@
 # Exit 12: another provctl held the lock for longer than LOCK_MS.
 pidfile=$1 exitfile=$2 sig=$3 timeout_ms=$4 lockfile=$5 lock_ms=$6
 umask 077
-if [ -d "$(dirname -- "$lockfile")" ]; then
+# Only a service that has a lock file (or a start holding it) needs it: a stop of a name
+# never started creates nothing.
+if [ -e "$lockfile" ] || [ -e "$lockfile.d" ]; then
   take_lock "$lockfile" "$lock_ms" || exit 12
 fi
 if [ ! -e "$pidfile" ]; then
