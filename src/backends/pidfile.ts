@@ -15,7 +15,7 @@ import { signalNameOf } from "../core/signals.ts";
 import { readFileIfExists, sh } from "../exec/host_fs.ts";
 import { shellQuote } from "../exec/shell_quote.ts";
 import type { CommandRunner } from "../exec/runner.ts";
-import type { Backend, LogOptions, StartResult, StopResult } from "./backend.ts";
+import type { Backend, BootControl, LogOptions, StartResult, StopResult } from "./backend.ts";
 import { followFile } from "./_log_tail.ts";
 import { parseEnvFile } from "../config/services_file.ts";
 import common from "./_pidfile/common.sh" with { type: "text" };
@@ -65,6 +65,8 @@ function epoch(seconds: string | undefined): Date | undefined {
 
 export class PidfileBackend implements Backend {
   readonly name = "pidfile";
+  /** No boot support: nothing of this backend runs before someone calls provctl. */
+  readonly boot: BootControl | undefined = undefined;
   readonly #o: PidfileBackendOptions;
 
   constructor(options: PidfileBackendOptions) {

@@ -25,6 +25,8 @@ export interface ConformanceOptions {
   /** A reason to register every case as ignored (e.g. "systemd needs root"). */
   readonly ignore?: string | false;
   readonly setup: () => Promise<ConformanceFixture>;
+  /** Whether the backend starts services at boot (its `boot` is defined); checked. */
+  readonly boot: boolean;
 }
 
 let counter = 0;
@@ -245,6 +247,33 @@ export function runBackendConformance(options: ConformanceOptions): void {
     assert.equal(await isLive(runner, child), false, `sleep 1001 (pid ${child}) survived stop`);
     await backend.uninstall(n);
   });
+
+  test(
+    options.boot
+      ? "enable and disable: start at boot or not; the service keeps running"
+      : "declares that it has no boot support",
+    async ({ backend }) => {
+      assert.equal(backend.boot !== undefined, options.boot);
+      const boot = backend.boot;
+      if (boot === undefined) return;
+      const n = name("boot");
+      await expectError("NotFound", () => boot.enable(name("boot-unknown")));
+      await backend.start(
+        defineService(n).binary("/bin/sh").args(["-c", "exec sleep 300"]).build(),
+      );
+      assert.equal(await boot.isEnabled(n), false, "start alone does not enable");
+      assert.equal((await boot.enable(n)).changed, true);
+      assert.equal(await boot.isEnabled(n), true);
+      assert.equal((await boot.enable(n)).changed, false);
+      assert.equal((await boot.disable(n)).changed, true);
+      assert.equal(await boot.isEnabled(n), false);
+      assert.equal((await boot.disable(n)).changed, false);
+      assert.equal((await backend.status(n)).state, "running", "disable does not stop it");
+      await boot.enable(n);
+      await backend.uninstall(n);
+      assert.ok(!(await backend.list()).includes(n));
+    },
+  );
 
   test("list shows started services; uninstall removes them", async ({ backend }) => {
     const n = name("listed");

@@ -10,6 +10,7 @@ import { runBackendConformance } from "./conformance.ts";
 for (const shell of testShells()) {
   runBackendConformance({
     name: `pidfile (${shell.name})`,
+    boot: false,
     ignore: shell.missing ?? false,
     setup: async () => {
       const dir = await Deno.makeTempDir({ prefix: "provctl-conf-" });

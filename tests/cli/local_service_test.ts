@@ -288,3 +288,20 @@ async function* walkFiles(dir: string, prefix = ""): AsyncGenerator<string> {
     else if (e.name !== "provctl-supervise.sh") yield `${prefix}${e.name}`;
   }
 }
+
+Deno.test("enable/disable on the pidfile backend say it has no boot support (one line, exit 1)", async () => {
+  const cli = await cliSandbox();
+  try {
+    for (const verb of ["enable", "disable"]) {
+      const r = await cli.run([verb, "web"]);
+      assert.equal(r.code, 1);
+      assert.equal(r.stdout, "");
+      assert.equal(
+        r.stderr,
+        "provctl: error: the pidfile backend cannot start services at boot; use systemd or launchd\n",
+      );
+    }
+  } finally {
+    await cli.cleanup();
+  }
+});

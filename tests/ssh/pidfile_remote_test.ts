@@ -16,6 +16,7 @@ import { planOf, quietAuth } from "./_helpers.ts";
 
 runBackendConformance({
   name: "pidfile over ssh",
+  boot: false,
   setup: async () => {
     const fleet = await startSshdFleet({ count: 1 });
     const pool = new SshPool({ connect: quietAuth });
