@@ -19,6 +19,7 @@ import type { Backend, BootControl, LogOptions, StartResult, StopResult } from "
 import { followFile } from "./_log_tail.ts";
 import { parseEnvFile } from "../config/services_file.ts";
 import common from "./_pidfile/common.sh" with { type: "text" };
+import trustPrologue from "./_pidfile/trust.sh" with { type: "text" };
 import startScript from "./_pidfile/start.sh" with { type: "text" };
 import statusScript from "./_pidfile/status.sh" with { type: "text" };
 import stopScript from "./_pidfile/stop.sh" with { type: "text" };
@@ -47,6 +48,8 @@ export interface PidfileBackendOptions {
 const START = `${common}\n${startScript.replace("@COMMON@", () => common)}`;
 const STATUS = `${common}\n${statusScript}`;
 const STOP = `${common}\n${stopScript}`;
+// The definition stored by start; a link there is never followed (exit 17).
+const READ_DEFINITION = `[ -L "$1" ] && exit 17; [ -e "$1" ] || exit 3; exec cat -- "$1"`;
 
 /** Parses "k=v k=v" output of the scripts. */
 function fields(stdout: string): Record<string, string> {
@@ -56,6 +59,10 @@ function fields(stdout: string): Record<string, string> {
     if (eq > 0) out[token.slice(0, eq)] = token.slice(eq + 1);
   }
   return out;
+}
+
+function dirOf(path: string): string {
+  return path.slice(0, path.lastIndexOf("/")) || "/";
 }
 
 function epoch(seconds: string | undefined): Date | undefined {
@@ -76,12 +83,48 @@ export class PidfileBackend implements Backend {
   get #shell(): string {
     return this.#o.shell ?? "/bin/sh";
   }
-  #sh(
+  /**
+   * Runs one of the scripts after the trust prologue (_pidfile/trust.sh), which refuses
+   * state directories another user could write: those of `name` (or only the state dir
+   * and its services/ without a name).
+   */
+  async #sh(
     script: string,
     args: readonly string[],
-    options: { stdin?: string; timeoutMs?: number } = {},
+    options: { stdin?: string; timeoutMs?: number; name?: ServiceName; create?: boolean } = {},
   ) {
-    return sh(this.#o.runner, script, args, { ...options, shell: this.#shell });
+    const { name, create, ...rest } = options;
+    const dirs = this.#stateDirs(name);
+    const result = await sh(this.#o.runner, `${trustPrologue}\n${script}`, [
+      create ? "1" : "0",
+      String(dirs.length),
+      ...dirs,
+      ...args,
+    ], { ...rest, shell: this.#shell });
+    if (result.code === 16) {
+      const out = fields(result.stdout);
+      const path = dirs[Number(out.untrusted) - 1];
+      if (path !== undefined && (out.why === "owner" || out.why === "mode")) {
+        throw new ProvctlError("PermissionDenied", `trust.${out.why}`, {
+          params: { path },
+          hint: `trust.hint_${out.why}`,
+        });
+      }
+    }
+    return result;
+  }
+
+  #stateDirs(name?: ServiceName): string[] {
+    const { stateDir } = this.#o.paths;
+    const dirs = [stateDir, `${stateDir}/services`];
+    if (name !== undefined) {
+      dirs.push(
+        `${stateDir}/locks`,
+        dirOf(this.#o.paths.pidFile(name)),
+        dirOf(this.#o.paths.logFile(name)),
+      );
+    }
+    return [...new Set(dirs)];
   }
 
   #exitFile(name: ServiceName): string {
@@ -127,6 +170,8 @@ export class PidfileBackend implements Backend {
     ], {
       stdin: `${JSON.stringify(def)}\n${envScript}`,
       timeoutMs: this.#o.commandTimeoutMs + this.#o.lockMs + this.#o.startGraceMs,
+      name: def.name,
+      create: true,
     });
     const out = fields(result.stdout);
     const params = { service: def.name, binary: def.binary, target: runner.target };
@@ -190,7 +235,10 @@ export class PidfileBackend implements Backend {
       String(timeoutMs),
       this.#lockFile(name),
       String(this.#o.lockMs),
-    ], { timeoutMs: this.#o.commandTimeoutMs + this.#o.lockMs + timeoutMs + 5000 });
+    ], {
+      timeoutMs: this.#o.commandTimeoutMs + this.#o.lockMs + timeoutMs + 5000,
+      name,
+    });
     const out = fields(result.stdout);
     if (result.code === 12) {
       throw new ProvctlError("Locked", "pidfile.lock_timeout", {
@@ -229,9 +277,7 @@ export class PidfileBackend implements Backend {
     const result = await this.#sh(STATUS, [
       this.#o.paths.pidFile(name),
       this.#exitFile(name),
-    ], {
-      timeoutMs: this.#o.commandTimeoutMs,
-    });
+    ], { timeoutMs: this.#o.commandTimeoutMs, name });
     if (result.code !== 0) throw this.#scriptFailed("status", name, result);
     const out = fields(result.stdout);
     switch (out.state) {
@@ -294,14 +340,22 @@ export class PidfileBackend implements Backend {
       this.#exitFile(name),
       this.#lockFile(name),
       this.#o.paths.logFile(name),
-    ]);
+    ], { name });
     if (result.code !== 0) throw this.#scriptFailed("uninstall", name, result);
   }
 
   /** The definition stored at the last start (used by restart and stop). */
   async #definition(name: ServiceName): Promise<ServiceDefinition | undefined> {
-    const text = await readFileIfExists(this.#o.runner, this.#defFile(name));
-    if (text === undefined) return undefined;
+    const result = await this.#sh(READ_DEFINITION, [this.#defFile(name)], { name });
+    if (result.code === 3) return undefined;
+    if (result.code === 17) {
+      throw new ProvctlError("PermissionDenied", "trust.symlink", {
+        params: { path: this.#defFile(name) },
+        hint: "trust.hint_symlink",
+      });
+    }
+    if (result.code !== 0) throw this.#scriptFailed("read", name, result);
+    const text = result.stdout;
     try {
       return JSON.parse(text) as ServiceDefinition;
     } catch {
