@@ -6,7 +6,7 @@
  * Feeds `provctl doctor`: reasons are message keys in the [detect] table.
  */
 import type { MessageParams } from "../core/errors.ts";
-import { sh } from "../exec/host_fs.ts";
+import { isDirectory, sh } from "../exec/host_fs.ts";
 import type { CommandRunner, HostInfo, RunResult } from "../exec/runner.ts";
 import type { BackendName } from "./backend.ts";
 import { lastLine } from "./_systemd_errors.ts";
@@ -65,8 +65,9 @@ async function detectSystemd(
   timeoutMs: number,
 ): Promise<BackendCheck> {
   if (host.os !== "Linux") return check("systemd", false, "systemd_not_linux", { os: host.os });
-  const booted = await sh(runner, `[ -d /run/systemd/system ]`, [], { timeoutMs });
-  if (booted.code !== 0) return check("systemd", false, "systemd_not_booted");
+  if (!await isDirectory(runner, "/run/systemd/system", { timeoutMs })) {
+    return check("systemd", false, "systemd_not_booted");
+  }
   const version = await tryRun(runner, "systemctl", ["--version"], timeoutMs);
   if (!version || version.code !== 0) return check("systemd", false, "systemctl_missing");
   const versionText = version.stdout.split("\n")[0].trim();

@@ -2,6 +2,7 @@
  * Settings: the typed view of the merged configuration that commands and backends use.
  * Built from the layered config loader (src/config/loader.ts).
  */
+import type { BackendSettings } from "../backends/select.ts";
 import type { BackendName } from "../backends/backend.ts";
 import type { Messages } from "../config/messages.ts";
 import type { RestartPolicy } from "../core/service_definition.ts";
@@ -10,7 +11,7 @@ import type { ProvctlContext } from "./context.ts";
 import type { GlobalFlags, OutputFormat } from "./global_flags.ts";
 import { loadConfig, type LoadedConfig } from "../config/loader.ts";
 
-export interface Settings {
+export interface Settings extends BackendSettings {
   readonly config: LoadedConfig;
   readonly messages: Messages;
   readonly backend: "auto" | BackendName;

@@ -5,6 +5,27 @@
  */
 import { ProvctlError } from "../core/errors.ts";
 import type { CommandRunner, HostInfo, RunResult } from "./runner.ts";
+import { LocalRunner } from "./local_runner.ts";
+
+/**
+ * True when `path` is a directory on the runner's machine. On this machine (LocalRunner)
+ * it is a stat in-process: no shell spawned, which is a measurable part of the start-up
+ * of every local command that detects its backend.
+ */
+export async function isDirectory(
+  runner: CommandRunner,
+  path: string,
+  options: { timeoutMs?: number } = {},
+): Promise<boolean> {
+  if (runner instanceof LocalRunner) {
+    try {
+      return (await Deno.stat(path)).isDirectory;
+    } catch {
+      return false;
+    }
+  }
+  return (await sh(runner, `[ -d "$1" ]`, [path], options)).code === 0;
+}
 
 /** Runs a POSIX sh script with positional arguments (with `shell`, default /bin/sh). */
 export function sh(
