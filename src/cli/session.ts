@@ -2,6 +2,7 @@
  * Session: what one command invocation needs, built lazily from the context and the
  * global flags — configuration, messages, output, the runner and the backend.
  */
+import { trustStateDir } from "../core/state_trust.ts";
 import type { Backend } from "../backends/backend.ts";
 import type { BackendEnvironment } from "../backends/select.ts";
 import { isProvctlError, type MessageParams, ProvctlError } from "../core/errors.ts";
@@ -123,6 +124,8 @@ export class Session {
   /** The SSH pool and connection planning of this command (created on first use). */
   async remoteTargets(): Promise<RemoteTargets> {
     if (!this.#remote) {
+      // Breakers, the audit log and deploy state live there: refuse it if others can write.
+      await trustStateDir(this.localStateDir());
       const { RemoteTargets } = await import("./remote.ts");
       this.#remote = new RemoteTargets(this.ctx, await this.settings(), this.localStateDir(), {
         security: (key, params) =>

@@ -27,14 +27,16 @@ export async function isDirectory(
   return (await sh(runner, `[ -d "$1" ]`, [path], options)).code === 0;
 }
 
-/** Runs a POSIX sh script with positional arguments. */
+/** Runs a POSIX sh script with positional arguments (with `shell`, default /bin/sh). */
 export function sh(
   runner: CommandRunner,
   script: string,
   args: readonly string[] = [],
-  options: { stdin?: string; timeoutMs?: number; env?: Record<string, string> } = {},
+  options: { stdin?: string; timeoutMs?: number; env?: Record<string, string>; shell?: string } =
+    {},
 ): Promise<RunResult> {
-  return runner.run("/bin/sh", ["-c", script, "provctl", ...args], options);
+  const { shell = "/bin/sh", ...rest } = options;
+  return runner.run(shell, ["-c", script, "provctl", ...args], rest);
 }
 
 function failed(action: string, path: string, result: RunResult): ProvctlError {

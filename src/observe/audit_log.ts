@@ -19,6 +19,7 @@
  * starts on a line of its own.
  */
 import { ProvctlError } from "../core/errors.ts";
+import { openTrusted, trustDir } from "../core/state_trust.ts";
 import { globMatcher } from "./_glob.ts";
 import { Redactor } from "./redact.ts";
 
@@ -153,15 +154,13 @@ export class AuditLog {
     let file: Deno.FsFile;
     let created = false;
     try {
-      await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-      try {
-        file = await Deno.open(path, { append: true, createNew: true, mode: 0o600 });
-        created = true;
-      } catch (error) {
-        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-        file = await Deno.open(path, { append: true });
-      }
+      // Never through a link or in a directory another user can write (StrictModes).
+      await trustDir(dir, { create: true });
+      const opened = (await openTrusted(path, { append: true, create: true }))!;
+      file = opened.file;
+      created = opened.created;
     } catch (error) {
+      if (error instanceof ProvctlError) throw error;
       throw fail(error);
     }
     try {
@@ -456,9 +455,11 @@ export class AuditReader implements AsyncIterable<AuditRecord> {
   async *#lines(): AsyncGenerator<string> {
     let file: Deno.FsFile;
     try {
-      file = await Deno.open(this.path, { read: true });
+      const opened = await openTrusted(this.path, { read: true });
+      if (opened === undefined) return;
+      file = opened.file;
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return;
+      if (error instanceof ProvctlError) throw error;
       throw new ProvctlError("CommandFailed", "observe.audit_read_failed", {
         params: { path: this.path, reason: reason(error) },
         cause: error,

@@ -14,6 +14,7 @@ import {
   handleWhen,
 } from "cockatiel";
 import { ProvctlError } from "../core/errors.ts";
+import { readTrusted, trustDir, writeTrustedAtomic } from "../core/state_trust.ts";
 import { isRetryable } from "./retry.ts";
 
 export interface BreakerOptions {
@@ -163,6 +164,7 @@ function toStatus(file: BreakerFile): BreakerStatus {
 export async function listBreakers(stateDir: string): Promise<BreakerStatus[]> {
   const dir = `${stateDir}/breakers`;
   const result: BreakerStatus[] = [];
+  await trustDir(dir);
   try {
     for await (const entry of Deno.readDir(dir)) {
       if (!entry.isFile || !entry.name.endsWith(".json")) continue;
@@ -193,13 +195,10 @@ export async function resetBreakers(stateDir: string, host?: string): Promise<st
 }
 
 async function readBreakerFile(path: string): Promise<BreakerFile | undefined> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
+  // Breaker files steer connections: trusted only in a private directory, never via links.
+  await trustDir(path.slice(0, path.lastIndexOf("/")));
+  const text = await readTrusted(path);
+  if (text === undefined) return undefined;
   try {
     const data = JSON.parse(text) as BreakerFile;
     if (data.version !== 1 || typeof data.host !== "string" || !data.policy?.ownState) {
@@ -213,16 +212,9 @@ async function readBreakerFile(path: string): Promise<BreakerFile | undefined> {
 
 /** Temp file in the same directory, then rename: readers never see half a file. */
 async function writeBreakerFile(path: string, data: BreakerFile): Promise<void> {
-  const dir = path.slice(0, path.lastIndexOf("/"));
-  await Deno.mkdir(dir, { recursive: true });
-  const tmp = `${path}.tmp.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}`;
-  try {
-    await Deno.writeTextFile(tmp, JSON.stringify(data, null, 2) + "\n");
-    await Deno.rename(tmp, path);
-  } catch (error) {
-    await Deno.remove(tmp).catch(() => {});
-    throw error;
-  }
+  // Private like the rest of the state: 0700 directory, 0600 files.
+  await trustDir(path.slice(0, path.lastIndexOf("/")), { create: true, private: true });
+  await writeTrustedAtomic(path, JSON.stringify(data, null, 2) + "\n");
 }
 
 function now(): string {

@@ -275,7 +275,8 @@ class RemoteProcess {
     sendSignal(this.channel, "KILL");
     const pid = this.#pid;
     if (pid !== undefined && !this.#lease.session.closed) {
-      this.#lease.session.exec(`kill -KILL -- -${pid} ${pid} 2>/dev/null`).then(
+      // `kill -SIG -PGID`: the one group form dash, busybox and bash all accept ("--" is not).
+      this.#lease.session.exec(`kill -KILL -${pid} ${pid} 2>/dev/null`).then(
         ({ channel, finished }) => {
           channel.on("data", () => {});
           channel.stderr.on("data", () => {});
