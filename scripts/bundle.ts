@@ -1,6 +1,7 @@
 /**
- * deno task bundle: provctl as one JavaScript file (dist/provctl.js) that runs with only
- * the deno binary — the same program `deno compile` embeds. ssh2's optional native
+ * deno task bundle: provctl as JavaScript that runs with only the deno binary, code-split
+ * into dist/provctl/ (entry main.js), the same program `deno compile` embeds; or one file
+ * (`--single`). ssh2's optional native
  * addons (sshcrypto.node, cpu-features) stay external: ssh2 loads them inside a
  * try/catch and uses its pure-JS crypto when they are missing, as it does under Deno.
  */
@@ -75,8 +76,16 @@ export async function bundleSplit(dir: string): Promise<string> {
 }
 
 if (import.meta.main) {
-  const output = Deno.args[0] ?? `${root}dist/provctl.js`;
-  await Deno.mkdir(output.slice(0, output.lastIndexOf("/")) || ".", { recursive: true });
-  await bundle(output);
-  console.log(`wrote ${output}`);
+  // The shipped form: code-split, so each command loads only its own modules (as a
+  // compiled binary does). `--single FILE` writes the one-file bundle instead.
+  if (Deno.args[0] === "--single") {
+    const output = Deno.args[1] ?? `${root}dist/provctl.js`;
+    await Deno.mkdir(output.slice(0, output.lastIndexOf("/")) || ".", { recursive: true });
+    await bundle(output);
+    console.log(`wrote ${output}`);
+  } else {
+    const dir = Deno.args[0] ?? `${root}dist/provctl`;
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    console.log(`wrote ${await bundleSplit(dir)} (run: deno run -A ${dir}/main.js)`);
+  }
 }

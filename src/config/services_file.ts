@@ -37,7 +37,7 @@ import {
   type ValueType,
   wrongType,
 } from "./_check.ts";
-import { parseTomlDocument, type TomlDocument } from "./_toml_file.ts";
+import type { TomlDocument } from "./_toml_file.ts";
 import type { LoadedConfig } from "./loader.ts";
 import { embeddedMessages, Messages } from "./messages.ts";
 import { KEY_CONSTRAINTS } from "./schema.ts";
@@ -95,6 +95,8 @@ export async function loadServicesFile(
       { params: { path, reason: (e as Error).message }, cause: e },
     );
   }
+  // The TOML parser loads only when there is a file (start-up of `status` without one).
+  const { parseTomlDocument } = await import("./_toml_file.ts");
   const doc = parseTomlDocument(text, path);
   const baseDir = dirname(resolve(path));
   const messages = options.defaults?.messages ?? new Messages(embeddedMessages());

@@ -58,7 +58,6 @@ async function isLive(runner: CommandRunner, pid: number): Promise<boolean> {
 }
 
 export function runBackendConformance(options: ConformanceOptions): void {
-  let fixture: ConformanceFixture | undefined;
   const used: ServiceName[] = [];
   const ignore = Boolean(options.ignore);
   if (options.ignore) {
@@ -70,15 +69,9 @@ export function runBackendConformance(options: ConformanceOptions): void {
     used.push(n);
     return n;
   };
-  const get = async () => (fixture ??= await options.setup());
+  const cases: { title: string; fn: (f: ConformanceFixture) => Promise<void> }[] = [];
   const test = (title: string, fn: (f: ConformanceFixture) => Promise<void>) =>
-    Deno.test({
-      name: `${options.name} conformance: ${title}`,
-      ignore,
-      sanitizeResources: false,
-      sanitizeOps: false,
-      fn: async () => await fn(await get()),
-    });
+    cases.push({ title, fn });
 
   test("start, status running, logs, stop, status not running", async ({ backend }) => {
     const n = name("basic");
@@ -284,16 +277,21 @@ export function runBackendConformance(options: ConformanceOptions): void {
     assert.equal((await backend.status(n)).state, "not-running");
   });
 
+  // One test per backend: its fixture is set up once, every case is a step, and the
+  // teardown runs whatever happened (no separate test that must run last).
   Deno.test({
-    name: `${options.name} conformance: teardown`,
+    name: `${options.name} conformance`,
     ignore,
     sanitizeResources: false,
     sanitizeOps: false,
-    fn: async () => {
-      if (!fixture) return;
-      for (const n of used) await fixture.backend.uninstall(n).catch(() => {});
-      await fixture.teardown();
-      fixture = undefined;
+    fn: async (t) => {
+      const fixture = await options.setup();
+      try {
+        for (const c of cases) await t.step(c.title, () => c.fn(fixture));
+      } finally {
+        for (const n of used) await fixture.backend.uninstall(n).catch(() => {});
+        await fixture.teardown();
+      }
     },
   });
 }
