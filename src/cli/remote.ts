@@ -94,6 +94,7 @@ export class RemoteTargets {
             notices.note("ssh.host_key_added", { where, file: verdict.file });
           }
         },
+        onKeyIgnored: (key, params) => notices.security(key, params),
       },
       onRetry: (key, error, retry, delayMs) => notices.retry(key, error, retry, delayMs),
     }));
