@@ -278,13 +278,19 @@ async function connectOne(
           hostKeyAlias: endpoint.hostKeyAlias,
         }).then((verdict) => {
           (options.onHostKey ?? defaultHostKeyNotice)(where, endpoint, verdict);
-          verify(true);
+          answer(true);
         }, (error) => {
           hostKeyError = error instanceof ProvctlError
             ? error.withContext(`connecting to ${where}`)
             : error;
-          verify(false);
+          answer(false);
         });
+        // Answered from a fresh task: a verdict that resolves at once can otherwise reach
+        // ssh2 re-entrantly (microtasks run inside Deno's lazy module loads during key
+        // exchange), where ssh2 drops it and the handshake hangs.
+        function answer(ok: boolean) {
+          setTimeout(() => verify(ok), 0);
+        }
       },
     });
     try {
