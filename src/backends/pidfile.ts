@@ -51,12 +51,25 @@ const STOP = `${common}\n${stopScript}`;
 // The definition stored by start; a link there is never followed (exit 17).
 const READ_DEFINITION = `[ -L "$1" ] && exit 17; [ -e "$1" ] || exit 3; exec cat -- "$1"`;
 
-/** Parses "k=v k=v" output of the scripts. */
+/** Fields whose value is a path: the scripts print them alone, and they take the line. */
+const WHOLE_LINE_FIELDS = new Set(["dir"]);
+
+/**
+ * Parses the "k=v k=v" lines the scripts print. A path may contain spaces ("/tmp/no such
+ * dir"), so a path field takes the rest of its line instead of being cut at a blank.
+ */
 function fields(stdout: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const token of stdout.trim().split(/\s+/)) {
-    const eq = token.indexOf("=");
-    if (eq > 0) out[token.slice(0, eq)] = token.slice(eq + 1);
+  for (const line of stdout.split("\n")) {
+    const eq = line.indexOf("=");
+    if (eq > 0 && WHOLE_LINE_FIELDS.has(line.slice(0, eq))) {
+      out[line.slice(0, eq)] = line.slice(eq + 1);
+      continue;
+    }
+    for (const token of line.trim().split(/\s+/)) {
+      const at = token.indexOf("=");
+      if (at > 0) out[token.slice(0, at)] = token.slice(at + 1);
+    }
   }
   return out;
 }

@@ -82,6 +82,7 @@ export class RemoteTargets {
     ]);
     const ssh = readSshSettings(this.#settings.config);
     const notices = this.#notices;
+    const warnedUnverified = new Set<string>();
     this.#pool ??= new SshPool(poolOptionsFrom(ssh, {
       stateDir: this.#stateDir,
       // Host key decisions and retries are told through the command's output rules
@@ -89,11 +90,15 @@ export class RemoteTargets {
       connect: {
         onHostKey: (where, endpoint, verdict) => {
           if (verdict.status === "unverified") {
+            // Once per host and command, however many connections the pool opens.
+            if (warnedUnverified.has(endpoint.host)) return;
+            warnedUnverified.add(endpoint.host);
             notices.security("ssh.host_key_unverified", { where, host: endpoint.host });
           } else if (verdict.status === "added") {
             notices.note("ssh.host_key_added", { where, file: verdict.file });
           }
         },
+        onKeyIgnored: (key, params) => notices.security(key, params),
       },
       onRetry: (key, error, retry, delayMs) => notices.retry(key, error, retry, delayMs),
     }));

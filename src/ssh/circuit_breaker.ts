@@ -24,6 +24,23 @@ export interface BreakerOptions {
   readonly threshold: number;
   /** How long an open circuit fails fast before one probe is let through. */
   readonly cooldownMs: number;
+  /** Time source (default Date.now); tests move it instead of sleeping through cooldowns. */
+  readonly clock?: Clock;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+const systemClock: Clock = { now: () => Date.now() };
+
+/**
+ * cockatiel reads Date.now() itself: an injected clock is applied by shifting the
+ * persisted openedAt into cockatiel's time on load and back on save.
+ */
+function shifted(state: CockatielState | undefined, by: number): CockatielState | undefined {
+  if (state?.ownState.openedAt === undefined || by === 0) return state;
+  return { ...state, ownState: { ...state.ownState, openedAt: state.ownState.openedAt + by } };
 }
 
 /** What `provctl hosts breakers` shows for one host. */
@@ -66,25 +83,27 @@ export async function withBreaker<T>(
   options: BreakerOptions,
   fn: () => Promise<T>,
 ): Promise<T> {
+  const clock = options.clock ?? systemClock;
+  const skew = Date.now() - clock.now();
   const path = breakerPath(options.stateDir, host);
   const saved = await readBreakerFile(path);
   const policy = circuitBreaker(handleWhen(isRetryable), {
     breaker: new ConsecutiveBreaker(options.threshold),
     halfOpenAfter: options.cooldownMs,
-    initialState: saved?.policy,
+    initialState: shifted(saved?.policy, skew),
   });
   const before = JSON.stringify(policy.toJSON());
   let lastError = saved?.lastError;
   // The probe: other processes keep failing fast for another cooldown while it runs.
   const halfOpen = policy.onHalfOpen(() => {
     const state = policy.toJSON() as CockatielState;
-    state.ownState = { ...state.ownState, value: CircuitState.Open, openedAt: Date.now() };
+    state.ownState = { ...state.ownState, value: CircuitState.Open, openedAt: clock.now() };
     void writeBreakerFile(path, {
       version: 1,
       host,
       cooldownMs: options.cooldownMs,
       lastError,
-      updatedAt: now(),
+      updatedAt: isoTime(clock),
       policy: state,
     })
       .catch(() => {});
@@ -92,13 +111,15 @@ export async function withBreaker<T>(
   try {
     return await policy.execute(fn);
   } catch (error) {
-    if (error instanceof BrokenCircuitError) throw openError(host, saved, options);
+    if (error instanceof BrokenCircuitError) throw openError(host, saved, options, clock);
     if (isRetryable(error)) lastError = error instanceof Error ? describe(error) : String(error);
     throw error;
   } finally {
     halfOpen.dispose();
-    const after = policy.toJSON() as CockatielState;
-    if (JSON.stringify(after) !== before || saved === undefined && after.breakerState > 0) {
+    const after = shifted(policy.toJSON() as CockatielState, -skew)!;
+    if (
+      JSON.stringify(policy.toJSON()) !== before || saved === undefined && after.breakerState > 0
+    ) {
       await writeBreakerFile(path, {
         version: 1,
         host,
@@ -106,7 +127,7 @@ export async function withBreaker<T>(
         lastError: after.breakerState === 0 && after.ownState.value === CircuitState.Closed
           ? undefined
           : lastError,
-        updatedAt: now(),
+        updatedAt: isoTime(clock),
         policy: after,
       });
     }
@@ -117,10 +138,11 @@ function openError(
   host: string,
   saved: BreakerFile | undefined,
   options: BreakerOptions,
+  clock: Clock,
 ): ProvctlError {
-  const status = saved ? toStatus(saved) : undefined;
-  const probeAt = status?.probeAt ?? now();
-  const seconds = Math.max(0, Math.ceil((Date.parse(probeAt) - Date.now()) / 1000));
+  const status = saved ? toStatus(saved, clock) : undefined;
+  const probeAt = status?.probeAt ?? isoTime(clock);
+  const seconds = Math.max(0, Math.ceil((Date.parse(probeAt) - clock.now()) / 1000));
   return new ProvctlError("CircuitOpen", "ssh.circuit_open", {
     params: {
       host,
@@ -141,14 +163,14 @@ function describe(error: Error): string {
   return error.message;
 }
 
-function toStatus(file: BreakerFile): BreakerStatus {
+function toStatus(file: BreakerFile, clock: Clock): BreakerStatus {
   const own = file.policy.ownState;
   let state: BreakerStatus["state"] = "closed";
   let probeAt: string | undefined;
   if (own.value === CircuitState.Open || own.value === CircuitState.HalfOpen) {
     const at = (own.openedAt ?? 0) + file.cooldownMs;
     probeAt = new Date(at).toISOString();
-    state = Date.now() >= at ? "half-open" : "open";
+    state = clock.now() >= at ? "half-open" : "open";
   }
   return {
     host: file.host,
@@ -161,7 +183,10 @@ function toStatus(file: BreakerFile): BreakerStatus {
 }
 
 /** Every persisted breaker, sorted by host ("half-open" = the next connect probes). */
-export async function listBreakers(stateDir: string): Promise<BreakerStatus[]> {
+export async function listBreakers(
+  stateDir: string,
+  clock: Clock = systemClock,
+): Promise<BreakerStatus[]> {
   const dir = `${stateDir}/breakers`;
   const result: BreakerStatus[] = [];
   await trustDir(dir);
@@ -169,7 +194,7 @@ export async function listBreakers(stateDir: string): Promise<BreakerStatus[]> {
     for await (const entry of Deno.readDir(dir)) {
       if (!entry.isFile || !entry.name.endsWith(".json")) continue;
       const file = await readBreakerFile(`${dir}/${entry.name}`);
-      if (file) result.push(toStatus(file));
+      if (file) result.push(toStatus(file, clock));
     }
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
@@ -217,6 +242,6 @@ async function writeBreakerFile(path: string, data: BreakerFile): Promise<void> 
   await writeTrustedAtomic(path, JSON.stringify(data, null, 2) + "\n");
 }
 
-function now(): string {
-  return new Date().toISOString();
+function isoTime(clock: Clock): string {
+  return new Date(clock.now()).toISOString();
 }

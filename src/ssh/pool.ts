@@ -243,7 +243,7 @@ export class SshPool {
       session.close();
     }, this.#idleTimeoutMs);
     // An idle connection must not keep a finished CLI process alive.
-    Deno.unrefTimer(idle.timer as unknown as number);
+    Deno.unrefTimer(idle.timer);
     entry.idle.push(idle);
   }
 

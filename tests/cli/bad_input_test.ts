@@ -143,7 +143,13 @@ Deno.test("missing and non-executable binaries, missing working directory", asyn
     assertCleanError(
       await cli.run(["start", "d", "-w", `${cli.dir}/nowhere`, "--", "true"]),
       2,
-      /working directory .*nowhere does not exist/,
+      /working directory .*nowhere' does not exist/,
+    );
+    // A path with blanks is reported whole (script output was once cut at the first blank).
+    assertCleanError(
+      await cli.run(["start", "e", "-w", `${cli.dir}/no such dir`, "--", "true"]),
+      2,
+      new RegExp(`working directory '${cli.dir}/no such dir' does not exist`),
     );
   } finally {
     await cli.cleanup();
@@ -159,7 +165,7 @@ Deno.test("an unwritable state directory is reported with the path and what to s
     const result = await cli.run(["start", "web", "--", "sleep", "100"], {
       env: { PROVCTL_STATE_DIR: `${blocker}/state` },
     });
-    assertCleanError(result, 1, /cannot write to .*a-file\/state.*PROVCTL_STATE_DIR/);
+    assertCleanError(result, 1, /cannot write to '.*a-file\/state.*PROVCTL_STATE_DIR/);
     // Commands that read the state dir themselves say the same kind of thing, without a trace.
     const breakers = await cli.run(["hosts", "breakers"], {
       env: { PROVCTL_STATE_DIR: `${blocker}/state` },

@@ -38,7 +38,7 @@ Deno.test("connection failures are named and never hang", async (t) => {
           "Timeout",
         );
         assert.deepEqual([error.key, error.params.which, error.params.ms], [
-          "ssh.timeout",
+          "ssh.handshake_timeout",
           "connect",
           400,
         ]);

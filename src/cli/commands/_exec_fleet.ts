@@ -6,10 +6,9 @@
  * machine's variables (machines.toml `vars`).
  */
 import { ExitCode } from "../../core/errors.ts";
-import type { RunResult } from "../../exec/runner.ts";
+import { type RunResult, shellRunner } from "../../exec/runner.ts";
 import { expandVars } from "../../fleet/inventory.ts";
 import { type FleetEvent, type HostOutcome, runFleet } from "../../fleet/executor.ts";
-import type { SshRunner } from "../../ssh/ssh_runner.ts";
 import type { GlobalFlags } from "../global_flags.ts";
 import type { FleetFlags } from "../fleet_flags.ts";
 import { selectFleet } from "../fleet.ts";
@@ -20,8 +19,6 @@ export interface ExecFlags extends GlobalFlags, FleetFlags {
   readonly stream?: boolean;
   readonly timeout?: number;
 }
-
-type ShellRunner = { runShell: SshRunner["runShell"] };
 
 /** Splits a stream into lines, handing each complete line (with its newline) to `line`. */
 function lineSplitter(line: (text: string) => void) {
@@ -86,7 +83,7 @@ export async function execOnFleet(
         stderr.write(prefix + l);
       });
       const proc = flags.shell !== undefined
-        ? (runner as unknown as { streamShell: SshRunner["streamShell"] }).streamShell(
+        ? shellRunner(runner).streamShell(
           expandVars(flags.shell, machine),
           options,
         )
@@ -111,7 +108,7 @@ export async function execOnFleet(
       return { ok: done.code === 0, value: result };
     }
     const result = flags.shell !== undefined
-      ? await (runner as unknown as ShellRunner).runShell(expandVars(flags.shell, machine), options)
+      ? await shellRunner(runner).runShell(expandVars(flags.shell, machine), options)
       : await runner.run(
         expandVars(argv[0], machine),
         argv.slice(1).map((a) => expandVars(a, machine)),

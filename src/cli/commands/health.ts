@@ -3,7 +3,7 @@
  * On this machine, --host, or machines selected from the inventory. `{name}` style
  * machine variables in the URL, address or command are expanded per machine.
  */
-import { ExitCode, ProvctlError } from "../../core/errors.ts";
+import { ExitCode, isProvctlError, ProvctlError } from "../../core/errors.ts";
 import type { GlobalFlags } from "../global_flags.ts";
 import type { FleetFlags } from "../fleet_flags.ts";
 import { fleetRequested } from "../fleet_flags.ts";
@@ -91,19 +91,28 @@ export default command<HealthFlags, string[]>(async (session, flags, ...position
       HealthMonitor,
     );
   }
-  const results = await Promise.all(targets.map(async ({ target }, i) => {
+  const results = await Promise.all(targets.map(async ({ target }, i): Promise<CheckResult> => {
+    const startedAt = Date.now();
     try {
       return await runCheck(checks[i], {
         runner: await target.runner(),
         timeoutMs: settings.timeoutMs,
       });
     } catch (error) {
+      // The check could not run at all (no connection): an "error" result like a broken check.
+      const failure = isProvctlError(error) ? error : undefined;
       return {
         ok: false,
         status: "error",
         detail: session.errorLine(error),
-        latencyMs: 0,
-      } as unknown as CheckResult;
+        message: failure
+          ? { key: failure.key, params: failure.params }
+          : { key: "errors.internal", params: { detail: String(error) } },
+        latencyMs: Date.now() - startedAt,
+        startedAt,
+        ranOn: target.name,
+        ...(failure ? { error: failure } : {}),
+      };
     }
   }));
   if (session.output === "json") {

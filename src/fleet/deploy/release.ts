@@ -18,7 +18,7 @@
 import { ProvctlError } from "../../core/errors.ts";
 import { sh } from "../../exec/host_fs.ts";
 import type { CommandRunner, RunResult } from "../../exec/runner.ts";
-import { upload } from "../../ssh/upload.ts";
+import { upload } from "../../exec/upload.ts";
 
 export interface ReleaseListing {
   /** The version `current` points to, if it exists. */
