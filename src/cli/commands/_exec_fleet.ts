@@ -7,7 +7,7 @@
  */
 import { ExitCode } from "../../core/errors.ts";
 import type { RunResult } from "../../exec/runner.ts";
-import { expandVars } from "../../fleet/inventory.ts";
+import { expandArgv, expandVars } from "../../fleet/inventory.ts";
 import { type FleetEvent, type HostOutcome, runFleet } from "../../fleet/executor.ts";
 import type { SshRunner } from "../../ssh/ssh_runner.ts";
 import type { ExecFlags } from "../app.ts";
@@ -68,6 +68,8 @@ export async function execOnFleet(
     const runner = await target.runner();
     const limit = flags.timeout ?? session.loaded.config.integer("ssh.command_timeout_ms");
     const options = { signal, timeoutMs: limit > 0 ? limit : undefined };
+    // Each word is one argument; only the script of `sh -c SCRIPT` is shell text.
+    const words = flags.shell === undefined ? expandArgv(argv, machine) : [];
     if (flags.stream && !json) {
       const prefix = c.dim(`${target.name} | `);
       const out = lineSplitter((l) => {
@@ -80,14 +82,10 @@ export async function execOnFleet(
       });
       const proc = flags.shell !== undefined
         ? (runner as unknown as { streamShell: SshRunner["streamShell"] }).streamShell(
-          expandVars(flags.shell, machine),
+          expandVars(flags.shell, machine, { as: "shell" }),
           options,
         )
-        : runner.stream(
-          expandVars(argv[0], machine),
-          argv.slice(1).map((a) => expandVars(a, machine)),
-          options,
-        );
+        : runner.stream(words[0], words.slice(1), options);
       const pump = async (s: ReadableStream<Uint8Array>, sink: ReturnType<typeof lineSplitter>) => {
         for await (const chunk of s) sink.push(chunk);
         sink.end();
@@ -104,12 +102,11 @@ export async function execOnFleet(
       return { ok: done.code === 0, value: result };
     }
     const result = flags.shell !== undefined
-      ? await (runner as unknown as ShellRunner).runShell(expandVars(flags.shell, machine), options)
-      : await runner.run(
-        expandVars(argv[0], machine),
-        argv.slice(1).map((a) => expandVars(a, machine)),
+      ? await (runner as unknown as ShellRunner).runShell(
+        expandVars(flags.shell, machine, { as: "shell" }),
         options,
-      );
+      )
+      : await runner.run(words[0], words.slice(1), options);
     return { ok: result.code === 0, value: result };
   }, {
     forks: fleet.forks,

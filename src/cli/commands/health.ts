@@ -71,12 +71,9 @@ export default command<HealthFlags, string[]>(async (session, flags, ...position
   } else {
     targets = [{ target: await session.target() }];
   }
-  const { expandVars } = await import("../../fleet/inventory.ts");
+  const { expandCheckTable } = await import("../../fleet/inventory.ts");
   const checkFor = (machine?: MachineConfig): HealthCheck => {
-    const expanded = machine === undefined
-      ? raw
-      : JSON.parse(JSON.stringify(raw), (_k, v) =>
-        typeof v === "string" ? expandVars(v, machine) : v);
+    const expanded = machine === undefined ? raw : expandCheckTable(raw, machine);
     return parseHealthCheck(expanded, "--http/--tcp/-- CMD");
   };
   const checks = targets.map(({ machine }) => checkFor(machine));

@@ -9,12 +9,18 @@
  * machine), {release_dir} (<root>/releases/<version>), {current_dir} (<root>/current).
  */
 import { ProvctlError } from "../../core/errors.ts";
-import { isTable } from "../../config/_check.ts";
+import { expandShellTemplate } from "../../exec/shell_template.ts";
 import type { ServiceDefinition } from "../../core/service_definition.ts";
 import type { ServiceEntry } from "../../config/services_file.ts";
 import { describeCheck, type HealthCheck, parseHealthCheck } from "../../health/checks.ts";
 import type { FailureBudget } from "../executor.ts";
-import { expandVars, type Inventory, type MachineConfig } from "../inventory.ts";
+import {
+  expandArgv,
+  expandCheckTable,
+  expandVars,
+  type Inventory,
+  type MachineConfig,
+} from "../inventory.ts";
 import { selectMachines } from "../selector.ts";
 import type { DeploymentConfig, GroupName, Strategy, TargetSelector } from "./config.ts";
 import type { DeploymentState } from "./lock.ts";
@@ -89,16 +95,6 @@ export function selectTarget(inventory: Inventory, target: TargetSelector): Mach
   });
 }
 
-/** Replaces placeholders in every string of a TOML-shaped value. */
-function expandDeep(value: unknown, expand: (s: string) => string): unknown {
-  if (typeof value === "string") return expand(value);
-  if (Array.isArray(value)) return value.map((v) => expandDeep(v, expand));
-  if (isTable(value)) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expandDeep(v, expand)]));
-  }
-  return value;
-}
-
 /** The deploy root of `deployment` on `machine` (absolute, placeholders expanded). */
 export function deployRootOf(deployment: DeploymentConfig, machine: MachineConfig): string {
   const template = deployment.deployRoot ?? machine.overrides.deployRoot;
@@ -108,7 +104,7 @@ export function deployRootOf(deployment: DeploymentConfig, machine: MachineConfi
       hint: "deploy.root_missing_hint",
     });
   }
-  const root = expandVars(template, machine).replace(/\/+$/, "");
+  const root = expandVars(template, machine, { as: "word" }).replace(/\/+$/, "");
   if (!root.startsWith("/") || root.split("/").includes("..")) {
     throw new ProvctlError("InvalidConfig", "deploy.root_invalid", {
       params: { machine: machine.name, deployment: deployment.name, root },
@@ -132,21 +128,23 @@ export function hostPlan(
     release_dir: releaseDir,
     current_dir: `${root}/current`,
   };
-  const expand = (text: string) => expandVars(text, machine, { extra });
+  const word = (text: string) => expandVars(text, machine, { as: "word", extra });
+  const shell = (text: string) => expandVars(text, machine, { as: "shell", extra });
   let service: ServiceDefinition | undefined;
   if (options.service) {
     const d = options.service.definition;
+    const [binary, ...args] = expandArgv([d.binary, ...d.args], machine, { extra });
     service = Object.freeze({
       ...d,
-      binary: expand(d.binary),
-      args: Object.freeze(d.args.map(expand)),
-      env: Object.freeze(Object.fromEntries(Object.entries(d.env).map(([k, v]) => [k, expand(v)]))),
-      workingDir: d.workingDir === undefined ? `${root}/current` : expand(d.workingDir),
+      binary,
+      args: Object.freeze(args),
+      env: Object.freeze(Object.fromEntries(Object.entries(d.env).map(([k, v]) => [k, word(v)]))),
+      workingDir: d.workingDir === undefined ? `${root}/current` : word(d.workingDir),
     });
   }
   let health: HealthCheck | undefined;
   if (deployment.health) {
-    const table = expandDeep(deployment.health.table, expand);
+    const table = expandCheckTable(deployment.health.table, machine, { extra });
     health = parseHealthCheck(table, `${deployment.health.location} (machine ${machine.name})`);
   }
   return {
@@ -154,8 +152,8 @@ export function hostPlan(
     name: machine.name,
     root,
     releaseDir,
-    before: deployment.before.map(expand),
-    after: deployment.after.map(expand),
+    before: deployment.before.map(shell),
+    after: deployment.after.map(shell),
     service,
     backend: options.service?.backend,
     health,
@@ -238,14 +236,14 @@ export function planDeploy(options: PlanOptions): DeployPlan {
   };
 }
 
-/** The switch command with {group} {previous_group} {version} {hosts} ... expanded. */
+/** The switch command with {group} {previous_group} {version} {hosts} ... expanded (quoted). */
 export function expandSwitch(
   command: string,
   values: Readonly<Record<string, string>>,
   deployment: DeploymentConfig,
 ): string {
-  return command.replace(/(\$)?\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, shell, name: string) => {
-    if (shell) return whole;
+  // Shell text: each value is quoted where it stands, like machine vars in steps.
+  return expandShellTemplate(command, ({ name }) => {
     if (Object.hasOwn(values, name)) return values[name];
     throw new ProvctlError("InvalidConfig", "deploy.switch_placeholder", {
       params: {
