@@ -90,3 +90,63 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "provctl deploy/rollback: pruning keeps the recorded previous release; rollback checks first",
+  ignore: Boolean(unavailable),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const s = await deploySandbox(2);
+    const run = (args: string[]) => s.run(args);
+    try {
+      // No service: the steps are the deployment; a .refuse file makes the before step fail.
+      await s.writeServices(`
+[deployments.app]
+artifact = "artifacts/app"
+deploy_root = "{deploy_root}/app"
+keep_releases = 2
+max_failures = 0
+batch = "100%"
+target = { all = true }
+steps = { before = ["test ! -e {deploy_root}/.refuse"] }
+`);
+      const deploy = async (version: string) => {
+        await s.artifact("app", version);
+        return await run(["deploy", "app", "--version", version]);
+      };
+      assert.equal((await deploy("v1")).code, 0);
+      // Two deploys that stop before the switch (interrupted): v2 and v3 are uploaded,
+      // newer than v1, and the recorded state still says v1.
+      for (const h of s.hosts) await Deno.writeTextFile(`${h.root}/app/.refuse`, "");
+      assert.equal((await deploy("v2")).code, 1);
+      assert.equal((await deploy("v3")).code, 1);
+      for (const h of s.hosts) await Deno.remove(`${h.root}/app/.refuse`);
+      const v4 = await deploy("v4");
+      assert.equal(v4.code, 0, v4.stderr);
+      for (const [i] of s.hosts.entries()) {
+        // v1 is the recorded previous release: pruned it would make rollback impossible.
+        assert.deepEqual(await s.releases(i, "app"), ["v1", "v3", "v4"]);
+      }
+
+      // A machine without the target: refused before anything changes, naming it.
+      await Deno.rename(`${s.hosts[1].root}/app/releases/v1`, `${s.dir}/v1-aside`);
+      const refused = await run(["rollback", "app"]);
+      assert.equal(refused.code, 3, refused.stderr);
+      assert.match(
+        refused.stderr,
+        /rollback of app to v1 refused, nothing was changed: the release is missing on: m2;/,
+      );
+      assert.equal(await s.current(0, "app"), "releases/v4");
+      assert.equal(await s.current(1, "app"), "releases/v4");
+      await Deno.rename(`${s.dir}/v1-aside`, `${s.hosts[1].root}/app/releases/v1`);
+
+      const back = await run(["rollback", "app"]);
+      assert.equal(back.code, 0, back.stderr + back.stdout);
+      for (const [i] of s.hosts.entries()) assert.equal(await s.current(i, "app"), "releases/v1");
+    } finally {
+      await s.stop();
+    }
+  },
+});

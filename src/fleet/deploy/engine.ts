@@ -487,6 +487,11 @@ export class DeployEngine {
       }
     }
 
+    if (!stopped && plan.blueGreen && failures > 0) {
+      // The idle group must stay uniform (one release), or switching to it later would
+      // send traffic to a mix: the machines that made it go back too.
+      stopped = "group";
+    }
     if (stopped) {
       // Everything this run switched goes back (the failed ones already are).
       await this.#rollbackHosts(plan, deployed);
@@ -577,7 +582,10 @@ export class DeployEngine {
       if (!run || run.result.status !== "deployed") return;
       run.op = "deploy.prune";
       try {
-        const removed = await pruneReleases(run.runner, h.root, plan.keepReleases);
+        // What the state names and what this machine ran before stay: rollback needs them.
+        const protect = [...plan.protectReleases];
+        if (run.result.previous !== undefined) protect.push(run.result.previous);
+        const removed = await pruneReleases(run.runner, h.root, plan.keepReleases, protect);
         if (removed.length > 0) {
           this.#note("deploy.pruned", { host: h.name, releases: removed.join(", ") });
         }
@@ -597,6 +605,7 @@ export class DeployEngine {
   ): Promise<DeployResult> {
     const started = performance.now();
     this.#deploymentId = plan.deploymentId;
+    await this.#checkRollbackTarget(plan, options.version);
     const result: DeployResult = {
       deployment: plan.deployment,
       deploymentId: plan.deploymentId,
@@ -655,8 +664,42 @@ export class DeployEngine {
       }
     }
     result.ok = failures === 0;
-    if (!result.ok) result.reason = "failures";
+    if (!result.ok) result.reason = "rollback_failures";
     result.durationMs = Math.round(performance.now() - started);
     return result;
+  }
+
+  /**
+   * Before a rollback changes anything: every machine must hold releases/<version>.
+   * Otherwise a NotFound error names the machines without it (and those that could
+   * not be asked), and no machine is touched.
+   */
+  async #checkRollbackTarget(plan: DeployPlan, version: string): Promise<void> {
+    const missing: string[] = [];
+    const unknown: string[] = [];
+    const outcomes = await runFleet(plan.hosts, async (h) => {
+      const run = await this.#host(h.name, plan.deploymentId);
+      run.op = "rollback.check";
+      const listing = await listReleases(run.runner, h.root);
+      if (!listing.releases.includes(version)) missing.push(h.name);
+      return { ok: true, value: undefined };
+    }, { forks: this.#o.forks, signal: this.#o.signal });
+    for (const [i, o] of outcomes.entries()) {
+      if (o.status !== "ok") {
+        unknown.push(`${plan.hosts[i].name} (${this.#describe(o.error)})`);
+      }
+    }
+    if (missing.length === 0 && unknown.length === 0) return;
+    const order = (names: string[]) =>
+      plan.hosts.map((h) => h.name).filter((n) => names.includes(n));
+    throw new ProvctlError("NotFound", "deploy.rollback_target_missing", {
+      params: {
+        deployment: plan.deployment,
+        version,
+        missing: missing.length === 0 ? "-" : order(missing).join(", "),
+        unknown: unknown.length === 0 ? "-" : unknown.join("; "),
+      },
+      hint: "deploy.rollback_target_missing_hint",
+    });
   }
 }

@@ -68,6 +68,8 @@ export interface DeployPlan {
   readonly maxFailures: FailureBudget;
   readonly bakeMs: number;
   readonly keepReleases: number;
+  /** Releases pruning must keep: every version the deployment state names (rollback targets). */
+  readonly protectReleases: readonly string[];
 }
 
 export interface PlanOptions {
@@ -233,7 +235,25 @@ export function planDeploy(options: PlanOptions): DeployPlan {
     maxFailures: options.maxFailures ?? deployment.maxFailures,
     bakeMs: deployment.bakeMs,
     keepReleases: deployment.keepReleases ?? options.keepReleases,
+    protectReleases: protectedVersions(options.state, options.version, group),
   };
+}
+
+/**
+ * The versions the deployment state will name once this deploy succeeds (its
+ * rollback targets): the previous one, and blue-green's other group's.
+ */
+function protectedVersions(
+  state: DeploymentState | undefined,
+  version: string,
+  group: GroupName | undefined,
+): string[] {
+  if (!state) return [];
+  const all = group === undefined ? [state.version !== version ? state.version : state.previous] : [
+    state.previous,
+    ...Object.entries(state.groups ?? {}).filter(([g]) => g !== group).map(([, v]) => v),
+  ];
+  return [...new Set(all.filter((v): v is string => v !== undefined && v !== version))].sort();
 }
 
 /** The switch command with {group} {previous_group} {version} {hosts} ... expanded (quoted). */
