@@ -11,7 +11,8 @@ export function sh(
   runner: CommandRunner,
   script: string,
   args: readonly string[] = [],
-  options: { stdin?: string; timeoutMs?: number; env?: Record<string, string> } = {},
+  options: { stdin?: string; timeoutMs?: number; env?: Record<string, string>; probe?: boolean } =
+    {},
 ): Promise<RunResult> {
   return runner.run("/bin/sh", ["-c", script, "provctl", ...args], options);
 }

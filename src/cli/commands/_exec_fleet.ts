@@ -6,7 +6,7 @@
  * machine's variables (machines.toml `vars`).
  */
 import { ExitCode } from "../../core/errors.ts";
-import type { RunResult } from "../../exec/runner.ts";
+import type { CommandRunner, RunResult } from "../../exec/runner.ts";
 import { expandArgv, expandVars } from "../../fleet/inventory.ts";
 import { type FleetEvent, type HostOutcome, runFleet } from "../../fleet/executor.ts";
 import type { SshRunner } from "../../ssh/ssh_runner.ts";
@@ -63,9 +63,12 @@ export async function execOnFleet(
     );
   };
 
+  const remote = await session.remoteTargets();
+  const runners = new Map<string, CommandRunner>();
   const outcomes = await runFleet(fleet.targets, async (target, signal) => {
     const machine = fleet.machines.find((m) => m.name === target.name)!;
     const runner = await target.runner();
+    runners.set(target.name, runner);
     const limit = flags.timeout ?? session.loaded.config.integer("ssh.command_timeout_ms");
     const options = { signal, timeoutMs: limit > 0 ? limit : undefined };
     // Each word is one argument; only the script of `sh -c SCRIPT` is shell text.
@@ -130,7 +133,12 @@ export async function execOnFleet(
         stdout: o.value?.stdout ?? "",
         stderr: o.value?.stderr ?? "",
         duration_ms: Math.round(o.durationMs),
-        attempts: o.status === "skipped" ? 0 : 1,
+        // Connection attempts, retries included (what -v showed).
+        attempts: o.status === "skipped"
+          ? 0
+          : runners.has(o.host)
+          ? remote.connectAttempts(runners.get(o.host)!)
+          : 1,
         error: o.error === undefined ? null : session.errorLine(o.error),
       }));
     }
