@@ -150,3 +150,47 @@ steps = { before = ["test ! -e {deploy_root}/.refuse"] }
     }
   },
 });
+
+Deno.test({
+  name: "provctl deploy: secrets in steps are masked in the dry run, the audit log and errors",
+  ignore: Boolean(unavailable),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const s = await deploySandbox(1);
+    try {
+      // Shell functions stand in for the clients: the command lines are what matters.
+      await s.writeServices(`
+[deployments.db]
+artifact = "artifacts/db"
+deploy_root = "{deploy_root}/db"
+target = { all = true }
+steps = { before = ["mysql() { :; }; mysql -uroot -pS3cretA app", "curl() { :; }; curl -fsS -u admin:S3cretB http://127.0.0.1:1/"], after = ["sshpass() { return 7; }; sshpass -p S3cretC ssh db"] }
+`);
+      await s.artifact("db", "one");
+      for (const output of [[], ["-o", "json"]]) {
+        const dry = await s.run(["deploy", "db", "--dry-run", ...output]);
+        assert.equal(dry.code, 0, dry.stderr);
+        assert.doesNotMatch(dry.stdout + dry.stderr, /S3cret/);
+        assert.match(dry.stdout, /mysql -uroot -p\*\*\* app/);
+        assert.match(dry.stdout, /curl -fsS -u admin:\*\*\* http/);
+      }
+      const run = await s.run(["deploy", "db"]);
+      assert.equal(run.code, 1, "the after step fails");
+      assert.doesNotMatch(run.stdout + run.stderr, /S3cret/);
+      assert.match(run.stderr, /sshpass -p \*\*\* ssh db/);
+      const audit = await Deno.readTextFile(`${s.stateDir}/audit.jsonl`);
+      assert.match(audit, /mysql -uroot -p\*\*\* app/);
+      assert.doesNotMatch(audit, /S3cret/);
+      // The session's metrics (with its SSH pool statistics) recorded the deploy.
+      const metrics = JSON.parse(await Deno.readTextFile(`${s.stateDir}/metrics.json`));
+      assert.ok(metrics.families.provctl_deploys_total, "deploy counted");
+      assert.ok(
+        JSON.stringify(metrics).includes("provctl_ssh_connections_created_total"),
+        "pool statistics of the session",
+      );
+    } finally {
+      await s.stop();
+    }
+  },
+});

@@ -54,6 +54,8 @@ export interface EngineOptions {
   readonly audit?: AuditLog;
   readonly metrics?: MetricsCollector;
   readonly redactor?: Redactor;
+  /** Told of each recording runner the engine makes (e.g. to report lost audit records). */
+  readonly onRecordingRunner?: (runner: RecordingRunner) => void;
   readonly stepTimeoutMs?: number;
   /** Progress lines (message key + params); the CLI prints them on stderr. */
   readonly note?: (key: string, params: MessageParams) => void;
@@ -158,6 +160,11 @@ export class DeployEngine {
     this.#o.note?.(key, params);
   }
 
+  /** A command as shown in progress lines and errors: secrets masked. */
+  #shown(command: string): string {
+    return this.#o.redactor ? this.#o.redactor.text(command) : command;
+  }
+
   #describe(error: unknown): string {
     if (this.#o.describe) return this.#o.describe(error);
     return error instanceof Error ? error.message : String(error);
@@ -179,6 +186,7 @@ export class DeployEngine {
         redactor: this.#o.redactor,
         deploymentId,
       });
+      this.#o.onRecordingRunner?.(run.runner);
       this.#runs.set(name, run);
     }
     return run;
@@ -208,7 +216,7 @@ export class DeployEngine {
         result.timedOut ? "deploy.step_timeout" : "deploy.step_failed",
         {
           params: {
-            command,
+            command: this.#shown(command),
             code: result.code,
             output: outputTail(result) || "-",
             ms: this.#o.stepTimeoutMs ?? 0,
@@ -531,7 +539,11 @@ export class DeployEngine {
 
   async #switchGroups(plan: DeployPlan, result: DeployResult): Promise<void> {
     const bg = plan.blueGreen!;
-    this.#note("deploy.switching", { group: bg.group, command: bg.switchCommand, on: bg.switchOn });
+    this.#note("deploy.switching", {
+      group: bg.group,
+      command: this.#shown(bg.switchCommand),
+      on: bg.switchOn,
+    });
     try {
       await this.runSwitch(plan.deploymentId, bg.switchCommand, bg.switchOn);
       result.live = bg.group;
@@ -560,6 +572,7 @@ export class DeployEngine {
         deploymentId,
         operation: op,
       });
+      this.#o.onRecordingRunner?.(runner);
     } else {
       const run = await this.#host(on, deploymentId);
       run.op = op;
@@ -571,7 +584,12 @@ export class DeployEngine {
     });
     if (result.code !== 0) {
       throw new ProvctlError("CommandFailed", "deploy.switch_command_failed", {
-        params: { command, on, code: result.code, output: outputTail(result) || "-" },
+        params: {
+          command: this.#shown(command),
+          on,
+          code: result.code,
+          output: outputTail(result) || "-",
+        },
       });
     }
   }

@@ -24,6 +24,7 @@ import {
 import { selectMachines } from "../selector.ts";
 import type { DeploymentConfig, GroupName, Strategy, TargetSelector } from "./config.ts";
 import type { DeploymentState } from "./lock.ts";
+import type { Redactor } from "../../observe/redact.ts";
 import { batchesFor } from "./strategies.ts";
 
 export interface HostPlan {
@@ -275,8 +276,12 @@ export function expandSwitch(
   });
 }
 
-/** The plan as plain data (dry-run `-o json`, and the text rendering). */
-export function planData(plan: DeployPlan) {
+/**
+ * The plan as plain data (dry-run `-o json`, and the text rendering), with secrets in
+ * commands, the switch command and the health check masked by `redactor`.
+ */
+export function planData(plan: DeployPlan, redactor: Redactor) {
+  const text = (s: string) => redactor.text(s);
   return {
     deployment: plan.deployment,
     strategy: plan.strategy,
@@ -286,24 +291,25 @@ export function planData(plan: DeployPlan) {
     maxFailures: plan.maxFailures,
     bakeMs: plan.bakeMs,
     keepReleases: plan.keepReleases,
-    blueGreen: plan.blueGreen,
+    blueGreen: plan.blueGreen &&
+      { ...plan.blueGreen, switchCommand: text(plan.blueGreen.switchCommand) },
     batches: plan.batches.map((b) => ({ kind: b.kind, hosts: b.hosts.map((h) => h.name) })),
     hosts: plan.hosts.map((h) => ({
       name: h.name,
       group: h.group,
       root: h.root,
       releaseDir: h.releaseDir,
-      before: h.before,
-      after: h.after,
+      before: h.before.map(text),
+      after: h.after.map(text),
       service: h.service
         ? {
           name: h.service.name,
-          command: [h.service.binary, ...h.service.args].join(" "),
+          command: redactor.command(h.service.binary, h.service.args),
           workingDir: h.service.workingDir,
           backend: h.backend ?? h.machine.overrides.backend,
         }
         : undefined,
-      health: h.health ? describeCheck(h.health) : undefined,
+      health: h.health ? text(describeCheck(h.health)) : undefined,
     })),
   };
 }
