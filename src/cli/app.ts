@@ -6,7 +6,13 @@ import { buildApplication, buildCommand, buildRouteMap } from "@stricli/core";
 import { docs, switchFlag, valueFlag } from "./_flag_specs.ts";
 import type { ProvctlContext } from "./context.ts";
 import { globalAliases, type GlobalFlags, globalFlagSpecs } from "./global_flags.ts";
-import { fleetAliases, type FleetFlags, fleetFlagSpecs } from "./fleet_flags.ts";
+import {
+  fleetAliases,
+  type FleetFlags,
+  fleetFlagSpecs,
+  type SelectionFlags,
+  selectionFlagSpecs,
+} from "./fleet_flags.ts";
 import { brief } from "./help_text.ts";
 import { applicationText } from "./stricli_text.ts";
 import { VERSION } from "../version.ts";
@@ -361,28 +367,27 @@ const rollback = buildCommand<RollbackFlags, [string], ProvctlContext>({
   docs: docs("cmd_rollback"),
 });
 
-const machineCommand = (load: () => Promise<unknown>, docKey: string) =>
-  buildCommand<GlobalFlags & FleetFlags, string[], ProvctlContext>({
-    // deno-lint-ignore no-explicit-any
-    loader: load as any,
-    parameters: {
-      flags: { ...globalFlagSpecs, ...fleetFlagSpecs },
-      aliases: { ...globalAliases, ...fleetAliases },
-      positional: names("MACHINE", 0),
-    },
-    docs: docs(docKey),
-  });
-
 const machines = buildRouteMap({
   routes: {
-    list: machineCommand(
-      async () => (await import("./commands/machines.ts")).list,
-      "cmd_machines_list",
-    ),
-    check: machineCommand(
-      async () => (await import("./commands/machines.ts")).check,
-      "cmd_machines_check",
-    ),
+    // `list` runs nothing on the machines: --forks and --max-failures would mean nothing.
+    list: buildCommand<GlobalFlags & SelectionFlags, string[], ProvctlContext>({
+      loader: async () => (await import("./commands/machines.ts")).list,
+      parameters: {
+        flags: { ...globalFlagSpecs, ...selectionFlagSpecs },
+        aliases: { ...globalAliases, ...fleetAliases },
+        positional: names("MACHINE", 0),
+      },
+      docs: docs("cmd_machines_list"),
+    }),
+    check: buildCommand<GlobalFlags & FleetFlags, string[], ProvctlContext>({
+      loader: async () => (await import("./commands/machines.ts")).check,
+      parameters: {
+        flags: { ...globalFlagSpecs, ...fleetFlagSpecs },
+        aliases: { ...globalAliases, ...fleetAliases },
+        positional: names("MACHINE", 0),
+      },
+      docs: docs("cmd_machines_check"),
+    }),
   },
   docs: docs("cmd_machines"),
 });

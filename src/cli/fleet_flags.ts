@@ -48,6 +48,18 @@ export const fleetFlagSpecs: FlagSpec<FleetFlags> = {
   maxFailures: valueFlag("flag_max_failures", "N|P%"),
 };
 
+/** The selection flags alone, for commands that run nothing on the machines (machines list). */
+export type SelectionFlags = Omit<FleetFlags, "forks" | "maxFailures">;
+
+export const selectionFlagSpecs: FlagSpec<SelectionFlags> = {
+  inventory: fleetFlagSpecs.inventory,
+  all: fleetFlagSpecs.all,
+  selector: fleetFlagSpecs.selector,
+  profile: fleetFlagSpecs.profile,
+  limit: fleetFlagSpecs.limit,
+  machine: fleetFlagSpecs.machine,
+};
+
 export const fleetAliases = { l: "selector", m: "machine" } as const;
 
 /** True when the flags (or names) ask for machines from the inventory. */

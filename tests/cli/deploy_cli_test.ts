@@ -194,3 +194,45 @@ steps = { before = ["mysql() { :; }; mysql -uroot -pS3cretA app", "curl() { :; }
     }
   },
 });
+
+Deno.test({
+  name: "provctl rollback honours --max-failures (and stops at the first failure without it)",
+  ignore: Boolean(unavailable),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const s = await deploySandbox(2);
+    const run = (args: string[]) => s.run(args);
+    try {
+      // The health check fails where a .sick file is: there rollback cannot finish.
+      await s.writeServices(`
+[deployments.app]
+artifact = "artifacts/app"
+deploy_root = "{deploy_root}/app"
+target = { all = true }
+health_wait_ms = 600
+
+[deployments.app.health]
+type = "command"
+program = "/bin/sh"
+args = ["-c", "test ! -e {deploy_root}/.sick"]
+`);
+      for (const v of ["v1", "v2"]) {
+        await s.artifact("app", v);
+        assert.equal((await run(["deploy", "app", "--version", v])).code, 0);
+      }
+      await Deno.writeTextFile(`${s.hosts[0].root}/app/.sick`, "");
+      const stop = await run(["rollback", "app", "-o", "json"]);
+      assert.equal(stop.code, 1, stop.stderr);
+      assert.equal(JSON.parse(stop.stdout).reason, "rollback_budget");
+      assert.equal(await s.current(1, "app"), "releases/v2", "m2 not touched past the budget");
+
+      const within = await run(["rollback", "app", "--max-failures", "1"]);
+      assert.equal(within.code, 1, within.stderr);
+      assert.match(within.stdout, /could not be rolled back \(see below; within max_failures/);
+      assert.equal(await s.current(1, "app"), "releases/v1", "m2 rolled back within the budget");
+    } finally {
+      await s.stop();
+    }
+  },
+});

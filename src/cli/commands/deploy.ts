@@ -423,6 +423,9 @@ export const rollback = command<RollbackFlags, [string]>(async (session, flags, 
       state,
       only: loaded.only,
       keepReleases: session.loaded.config.integer("deploy.keep_releases"),
+      maxFailures: flags.maxFailures === undefined
+        ? undefined
+        : parseFailureBudget(flags.maxFailures),
     });
     session.note("deploy.rollback_starting", {
       deployment: name,

@@ -64,10 +64,16 @@ export default command<HealthFlags, string[]>(async (session, flags, ...position
   const settings = healthSettings(session.loaded.config);
 
   let targets: { target: Target; machine?: MachineConfig }[];
+  let fleet: Awaited<ReturnType<typeof import("../fleet.ts").selectFleet>> | undefined;
+  if (flags.watch && (flags.forks !== undefined || flags.maxFailures !== undefined)) {
+    // Every machine is watched until Ctrl-C: there is no batch to bound or stop.
+    throw new ProvctlError("Usage", "health_cli.watch_fleet_flags");
+  }
   if (fleetRequested(flags, machineNames)) {
     const { selectFleet } = await import("../fleet.ts");
-    const fleet = await selectFleet(session, flags, machineNames);
-    targets = fleet.targets.map((target, i) => ({ target, machine: fleet.machines[i] }));
+    fleet = await selectFleet(session, flags, machineNames);
+    const { machines } = fleet;
+    targets = fleet.targets.map((target, i) => ({ target, machine: machines[i] }));
   } else {
     targets = [{ target: await session.target() }];
   }
@@ -88,10 +94,10 @@ export default command<HealthFlags, string[]>(async (session, flags, ...position
       HealthMonitor,
     );
   }
-  const results = await Promise.all(targets.map(async ({ target }, i) => {
+  const checkOne = async (i: number): Promise<CheckResult> => {
     try {
       return await runCheck(checks[i], {
-        runner: await target.runner(),
+        runner: await targets[i].target.runner(),
         timeoutMs: settings.timeoutMs,
       });
     } catch (error) {
@@ -102,7 +108,31 @@ export default command<HealthFlags, string[]>(async (session, flags, ...position
         latencyMs: 0,
       } as unknown as CheckResult;
     }
-  }));
+  };
+  let results: CheckResult[];
+  if (fleet) {
+    // --forks machines at a time; past --max-failures the rest are skipped.
+    const { runFleet } = await import("../../fleet/executor.ts");
+    const outcomes = await runFleet(
+      targets.map((t, i) => ({ name: t.target.name, i })),
+      async ({ i }) => {
+        const result = await checkOne(i);
+        return { ok: result.ok, value: result };
+      },
+      { forks: fleet.forks, maxFailures: fleet.maxFailures },
+    );
+    results = outcomes.map((o) =>
+      o.value ??
+        ({
+          ok: false,
+          status: "skipped",
+          detail: session.format("fleet.skipped"),
+          latencyMs: 0,
+        } as unknown as CheckResult)
+    );
+  } else {
+    results = [await checkOne(0)];
+  }
   if (session.output === "json") {
     results.forEach((r, i) =>
       session.out(JSON.stringify({

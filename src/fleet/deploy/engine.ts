@@ -635,6 +635,9 @@ export class DeployEngine {
       durationMs: 0,
     };
     let failures = 0;
+    // The same budget as a deploy (max_failures, or --max-failures).
+    const allowed = allowedFailures(plan.maxFailures, plan.hosts.length);
+    let stoppedEarly = false;
     for (const [index, batch] of plan.batches.entries()) {
       this.#note("deploy.batch_start", {
         batch: index + 1,
@@ -653,7 +656,11 @@ export class DeployEngine {
         }
         await this.#revertHost(h, run, options.version);
         return { ok: true, value: run.result };
-      }, { forks: this.#o.forks, signal: this.#o.signal });
+      }, {
+        forks: this.#o.forks,
+        maxFailures: { count: Math.max(0, allowed - failures) },
+        signal: this.#o.signal,
+      });
       for (const [i, o] of outcomes.entries()) {
         const h = batch.hosts[i];
         const run = this.#runs.get(h.name);
@@ -674,7 +681,10 @@ export class DeployEngine {
         }
         result.hosts.push(r);
       }
-      if (failures > 0) break;
+      if (failures > allowed) {
+        stoppedEarly = true;
+        break;
+      }
     }
     for (const h of plan.hosts) {
       if (!result.hosts.some((r) => r.host === h.name)) {
@@ -682,7 +692,7 @@ export class DeployEngine {
       }
     }
     result.ok = failures === 0;
-    if (!result.ok) result.reason = "rollback_failures";
+    if (!result.ok) result.reason = stoppedEarly ? "rollback_budget" : "rollback_failures";
     result.durationMs = Math.round(performance.now() - started);
     return result;
   }
