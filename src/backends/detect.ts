@@ -52,7 +52,7 @@ async function tryRun(
   timeoutMs: number,
 ): Promise<RunResult | undefined> {
   try {
-    return await runner.run(program, args, { timeoutMs });
+    return await runner.run(program, args, { timeoutMs, probe: true });
   } catch {
     return undefined; // not installed (SpawnFailed) or unreachable
   }
@@ -98,7 +98,7 @@ async function detectLaunchd(
   timeoutMs: number,
 ): Promise<BackendCheck> {
   if (host.os !== "Darwin") return check("launchd", false, "launchd_not_macos", { os: host.os });
-  const found = await sh(runner, `command -v launchctl`, [], { timeoutMs });
+  const found = await sh(runner, `command -v launchctl`, [], { timeoutMs, probe: true });
   if (found.code !== 0) return check("launchd", false, "launchctl_missing");
   return check("launchd", true, "launchd_ok", { path: found.stdout.trim() });
 }

@@ -30,13 +30,19 @@ export class CommandRecorder {
     this.#warnings = warnings;
   }
 
-  #openAudit(): Promise<AuditLog> {
+  /** The command's redactor (built-in rules plus observe.redact_patterns). */
+  get redactor(): Redactor {
+    this.#redactor ??= new Redactor({
+      extraPatterns: this.#config.strings("observe.redact_patterns"),
+    });
+    return this.#redactor;
+  }
+
+  /** The audit log, opened on first use (closed by close()). */
+  auditLog(): Promise<AuditLog> {
     this.#audit ??= (async () => {
       const path = this.#config.path("observe.audit_file");
-      this.#redactor ??= new Redactor({
-        extraPatterns: this.#config.strings("observe.redact_patterns"),
-      });
-      const log = await AuditLog.open(path, { redactor: this.#redactor });
+      const log = await AuditLog.open(path, { redactor: this.redactor });
       if (log.modeTightened) {
         this.#warnings.warn("observe.audit_mode_tightened", {
           path,
@@ -55,17 +61,22 @@ export class CommandRecorder {
     machine: string,
     deploymentId?: string,
   ): Promise<CommandRunner> {
-    const audit = await this.#openAudit();
+    const audit = await this.auditLog();
     const recording = new RecordingRunner(runner, {
       audit,
       metrics: this.metrics,
-      redactor: this.#redactor,
+      redactor: this.redactor,
       machine,
       deploymentId,
       operation: this.#operation,
     });
     this.#runners.push(recording);
     return recording;
+  }
+
+  /** Counts `runner`'s lost audit records in the warning close() gives. */
+  track(runner: RecordingRunner): void {
+    this.#runners.push(runner);
   }
 
   /** Closes the audit log and adds this command's metrics to the totals. */

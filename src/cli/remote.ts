@@ -45,6 +45,8 @@ export class RemoteTargets {
   readonly #stateDir: string;
 
   readonly #notices: RemoteNotices;
+  /** Retries of connection attempts by target ("user@host:port"), for reports. */
+  readonly #retries = new Map<string, number>();
 
   constructor(ctx: ProvctlContext, settings: Settings, stateDir: string, notices: RemoteNotices) {
     this.#ctx = ctx;
@@ -100,7 +102,12 @@ export class RemoteTargets {
         },
         onKeyIgnored: (key, params) => notices.security(key, params),
       },
-      onRetry: (key, error, retry, delayMs) => notices.retry(key, error, retry, delayMs),
+      onRetry: (key, error, retry, delayMs) => {
+        // The pool's key is the hop chain ending in the target: count by the target.
+        const target = key.split(" > ").pop()!;
+        this.#retries.set(target, (this.#retries.get(target) ?? 0) + 1);
+        notices.retry(key, error, retry, delayMs);
+      },
     }));
     const env = this.#ctx.process.env;
     const plan = await resolveConnectionPlan(spec, {
@@ -119,6 +126,14 @@ export class RemoteTargets {
       ...timeouts,
       ...(options.commandTimeoutMs ? { commandTimeoutMs: options.commandTimeoutMs } : {}),
     });
+  }
+
+  /**
+   * Connection attempts this command made to `runner`'s machine (1 + retries), as -v
+   * shows them; for a runner that never connected, 1.
+   */
+  connectAttempts(runner: CommandRunner): number {
+    return 1 + (this.#retries.get(runner.target.replace(/^ssh /, "")) ?? 0);
   }
 
   /** Connection statistics of this command's pool (for metrics). */

@@ -105,6 +105,14 @@ export class Session {
     machine: string,
     deploymentId?: string,
   ): Promise<CommandRunner> {
+    return await (await this.recorder()).wrap(runner, machine, deploymentId);
+  }
+
+  /**
+   * The command's audit log, metrics and redactor (one set per command, closed and saved
+   * by close()): every part of a command records through these.
+   */
+  async recorder(): Promise<CommandRecorder> {
     if (!this.#recorder) {
       const { CommandRecorder } = await import("./recording.ts");
       const operation = this.ctx.argv.find((a) => !a.startsWith("-")) ?? "exec";
@@ -118,7 +126,7 @@ export class Session {
         );
       }
     }
-    return await this.#recorder.wrap(runner, machine, deploymentId);
+    return this.#recorder;
   }
 
   /** The SSH pool and connection planning of this command (created on first use). */

@@ -24,7 +24,8 @@ export async function isDirectory(
       return false;
     }
   }
-  return (await sh(runner, `[ -d "$1" ]`, [path], options)).code === 0;
+  // A probe: "no such directory" is an answer, not a failed operation.
+  return (await sh(runner, `[ -d "$1" ]`, [path], { ...options, probe: true })).code === 0;
 }
 
 /** Runs a POSIX sh script with positional arguments (with `shell`, default /bin/sh). */
@@ -32,8 +33,14 @@ export function sh(
   runner: CommandRunner,
   script: string,
   args: readonly string[] = [],
-  options: { stdin?: string; timeoutMs?: number; env?: Record<string, string>; shell?: string } =
-    {},
+  options: {
+    stdin?: string;
+    timeoutMs?: number;
+    env?: Record<string, string>;
+    shell?: string;
+    /** A check whose non-zero exit is an answer, not a failed operation (audit, metrics). */
+    probe?: boolean;
+  } = {},
 ): Promise<RunResult> {
   const { shell = "/bin/sh", ...rest } = options;
   return runner.run(shell, ["-c", script, "provctl", ...args], rest);

@@ -17,6 +17,12 @@ export interface RunOptions {
   readonly stdin?: string | Uint8Array;
   /** Aborting kills the program. */
   readonly signal?: AbortSignal;
+  /**
+   * The program answers a question with its exit code (`[ -d /run/systemd/system ]`,
+   * `command -v x`): any exit code is an answer, not a failure. Runners run it as usual;
+   * the audit log and metrics record it as `<operation>.probe`, ok when it exited.
+   */
+  readonly probe?: boolean;
 }
 
 export interface RunResult {

@@ -88,9 +88,10 @@ function errorText(error: unknown): string {
 function resultOfExit(
   exit: { code: number; timedOut?: boolean },
   cancelled: boolean,
+  probe = false,
 ): AuditResult {
   if (exit.timedOut) return "timeout";
-  if (exit.code === 0) return "ok";
+  if (exit.code === 0 || (probe && !cancelled)) return "ok";
   return cancelled ? "cancelled" : "failed";
 }
 
@@ -198,14 +199,14 @@ export class RecordingRunner implements CommandRunner {
       await this.#record(program, args, command, started, {
         result: resultOfError(error, options.signal),
         error: errorText(error),
-      });
+      }, options.probe);
       throw error;
     }
     await this.#record(program, args, command, started, {
-      result: resultOfExit(result, options.signal?.aborted ?? false),
+      result: resultOfExit(result, options.signal?.aborted ?? false, options.probe),
       exitCode: result.code,
       signal: result.signal,
-    });
+    }, options.probe);
     return result;
   }
 
@@ -262,12 +263,16 @@ export class RecordingRunner implements CommandRunner {
     command: () => string,
     started: number,
     outcome: Pick<AuditEntry, "result" | "exitCode" | "signal" | "error">,
+    probe = false,
   ): Promise<void> {
     const durationMs = performance.now() - started;
     const context = this.#context;
-    const op = typeof context.operation === "function"
+    const base = typeof context.operation === "function"
       ? context.operation(program, args)
       : context.operation ?? "exec";
+    // A probe is part of the operation, not the operation: its own label keeps the
+    // operation's counts and failures what the user saw.
+    const op = probe ? `${base}.probe` : base;
     const sinks = this.#sinks;
     sinks.metrics?.recordOperation({ op, result: outcome.result, durationMs });
     if (!sinks.audit) return;

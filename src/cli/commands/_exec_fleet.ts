@@ -6,8 +6,8 @@
  * machine's variables (machines.toml `vars`).
  */
 import { ExitCode } from "../../core/errors.ts";
-import { type RunResult, shellRunner } from "../../exec/runner.ts";
-import { expandVars } from "../../fleet/inventory.ts";
+import { type CommandRunner, type RunResult, shellRunner } from "../../exec/runner.ts";
+import { expandArgv, expandVars } from "../../fleet/inventory.ts";
 import { type FleetEvent, type HostOutcome, runFleet } from "../../fleet/executor.ts";
 import type { GlobalFlags } from "../global_flags.ts";
 import type { FleetFlags } from "../fleet_flags.ts";
@@ -67,11 +67,16 @@ export async function execOnFleet(
     );
   };
 
+  const remote = await session.remoteTargets();
+  const runners = new Map<string, CommandRunner>();
   const outcomes = await runFleet(fleet.targets, async (target, signal) => {
     const machine = fleet.machines.find((m) => m.name === target.name)!;
     const runner = await target.runner();
+    runners.set(target.name, runner);
     const limit = flags.timeout ?? session.loaded.config.integer("ssh.command_timeout_ms");
     const options = { signal, timeoutMs: limit > 0 ? limit : undefined };
+    // Each word is one argument; only the script of `sh -c SCRIPT` is shell text.
+    const words = flags.shell === undefined ? expandArgv(argv, machine) : [];
     if (flags.stream && !json) {
       const prefix = c.dim(`${target.name} | `);
       const out = lineSplitter((l) => {
@@ -84,14 +89,10 @@ export async function execOnFleet(
       });
       const proc = flags.shell !== undefined
         ? shellRunner(runner).streamShell(
-          expandVars(flags.shell, machine),
+          expandVars(flags.shell, machine, { as: "shell" }),
           options,
         )
-        : runner.stream(
-          expandVars(argv[0], machine),
-          argv.slice(1).map((a) => expandVars(a, machine)),
-          options,
-        );
+        : runner.stream(words[0], words.slice(1), options);
       const pump = async (s: ReadableStream<Uint8Array>, sink: ReturnType<typeof lineSplitter>) => {
         for await (const chunk of s) sink.push(chunk);
         sink.end();
@@ -108,12 +109,11 @@ export async function execOnFleet(
       return { ok: done.code === 0, value: result };
     }
     const result = flags.shell !== undefined
-      ? await shellRunner(runner).runShell(expandVars(flags.shell, machine), options)
-      : await runner.run(
-        expandVars(argv[0], machine),
-        argv.slice(1).map((a) => expandVars(a, machine)),
+      ? await shellRunner(runner).runShell(
+        expandVars(flags.shell, machine, { as: "shell" }),
         options,
-      );
+      )
+      : await runner.run(words[0], words.slice(1), options);
     return { ok: result.code === 0, value: result };
   }, {
     forks: fleet.forks,
@@ -137,7 +137,12 @@ export async function execOnFleet(
         stdout: o.value?.stdout ?? "",
         stderr: o.value?.stderr ?? "",
         duration_ms: Math.round(o.durationMs),
-        attempts: o.status === "skipped" ? 0 : 1,
+        // Connection attempts, retries included (what -v showed).
+        attempts: o.status === "skipped"
+          ? 0
+          : runners.has(o.host)
+          ? remote.connectAttempts(runners.get(o.host)!)
+          : 1,
         error: o.error === undefined ? null : session.errorLine(o.error),
       }));
     }

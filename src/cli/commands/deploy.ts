@@ -121,15 +121,10 @@ async function engineFor(
 ) {
   const settings = session.loaded;
   const config = settings.config;
-  const [{ AuditLog }, { MetricsCollector, persistMetrics }, { Redactor }] = await Promise.all([
-    import("../../observe/audit_log.ts"),
-    import("../../observe/metrics.ts"),
-    import("../../observe/redact.ts"),
-  ]);
-  const redactor = new Redactor({ extraPatterns: config.strings("observe.redact_patterns") });
-  const audit = await AuditLog.open(config.path("observe.audit_file"), { redactor });
-  const metrics = new MetricsCollector();
+  // The session's audit log, metrics and redactor: closed and saved when the command ends.
   const remote = await session.remoteTargets();
+  const recorder = await session.recorder();
+  const audit = await recorder.auditLog();
   const scope = scopeFrom(session.flags);
   const machines = new Map(loaded.inventory.machines.map((m) => [m.name, m]));
   const targets = new Map<string, DeployTarget>();
@@ -171,22 +166,15 @@ async function engineFor(
       healthyThreshold: 1,
     },
     audit,
-    metrics,
-    redactor,
+    metrics: recorder.metrics,
+    redactor: recorder.redactor,
+    onRecordingRunner: (runner) => recorder.track(runner),
     stepTimeoutMs: loaded.deployment.stepTimeoutMs ?? (stepMs === 0 ? undefined : stepMs),
     note: (key, params) => session.note(key, params),
     describe: (error) => session.errorLine(error),
     switchRunner: () => Promise.resolve(new LocalRunner()),
   });
-  return {
-    engine,
-    async close() {
-      await audit.close();
-      await persistMetrics(config.path("observe.metrics_file"), metrics.snapshot()).catch((e) =>
-        session.debug(String(e))
-      );
-    },
-  };
+  return engine;
 }
 
 function operator(session: Session): string {
@@ -194,9 +182,11 @@ function operator(session: Session): string {
   return env.USER ?? env.LOGNAME ?? "";
 }
 
-function printPlan(session: Session, plan: DeployPlan): void {
+async function printPlan(session: Session, plan: DeployPlan): Promise<void> {
+  // Steps may carry secrets (mysql -pX, curl -u a:X): masked as in the audit log.
+  const data = planData(plan, (await session.recorder()).redactor);
   if (session.output === "json") {
-    session.out(JSON.stringify({ dryRun: true, plan: planData(plan) }));
+    session.out(JSON.stringify({ dryRun: true, plan: data }));
     return;
   }
   const f = (key: string, params: Record<string, string | number> = {}) =>
@@ -221,7 +211,7 @@ function printPlan(session: Session, plan: DeployPlan): void {
     }));
     if (b.kind === "canary" && plan.bakeMs > 0) lines.push(f("plan_bake", { ms: plan.bakeMs }));
   }
-  for (const h of planData(plan).hosts) {
+  for (const h of data.hosts) {
     lines.push(f("plan_host", { host: h.name, root: h.root }));
     lines.push(f("plan_upload", { artifact: plan.artifact, dir: h.releaseDir }));
     for (const c of h.before) lines.push(f("plan_before", { command: c, dir: h.releaseDir }));
@@ -236,10 +226,10 @@ function printPlan(session: Session, plan: DeployPlan): void {
     }
     if (h.health) lines.push(f("plan_health", { check: h.health }));
   }
-  if (plan.blueGreen) {
+  if (data.blueGreen) {
     lines.push(f("plan_switch_command", {
-      command: plan.blueGreen.switchCommand,
-      on: plan.blueGreen.switchOn,
+      command: data.blueGreen.switchCommand,
+      on: data.blueGreen.switchOn,
     }));
   }
   lines.push(f("plan_keep", { keep: plan.keepReleases }));
@@ -335,7 +325,7 @@ export const deploy = command<DeployFlags, [string]>(async (session, flags, name
         : parseFailureBudget(flags.maxFailures),
     });
   if (flags.dryRun) {
-    printPlan(session, makePlan(loaded.state));
+    await printPlan(session, makePlan(loaded.state));
     return ExitCode.ok;
   }
   // Checked before taking the lock (mistakes fail fast), planned again under it: the
@@ -352,13 +342,8 @@ export const deploy = command<DeployFlags, [string]>(async (session, flags, name
       count: plan.hosts.length,
       id: plan.deploymentId,
     });
-    const { engine, close } = await engineFor(session, flags, plan, loaded);
-    let result: DeployResult;
-    try {
-      result = await engine.deploy(plan);
-    } finally {
-      await close();
-    }
+    const engine = await engineFor(session, flags, plan, loaded);
+    const result = await engine.deploy(plan);
     await writeDeploymentState(loaded.stateDir, nextState(loaded, plan, result));
     printResult(session, result, "deploy");
     return result.ok ? ExitCode.ok : ExitCode.failed;
@@ -438,6 +423,9 @@ export const rollback = command<RollbackFlags, [string]>(async (session, flags, 
       state,
       only: loaded.only,
       keepReleases: session.loaded.config.integer("deploy.keep_releases"),
+      maxFailures: flags.maxFailures === undefined
+        ? undefined
+        : parseFailureBudget(flags.maxFailures),
     });
     session.note("deploy.rollback_starting", {
       deployment: name,
@@ -445,48 +433,44 @@ export const rollback = command<RollbackFlags, [string]>(async (session, flags, 
       count: plan.hosts.length,
       id: plan.deploymentId,
     });
-    const { engine, close } = await engineFor(session, flags, plan, loaded);
+    const engine = await engineFor(session, flags, plan, loaded);
     let result: DeployResult;
-    try {
-      if (plan.blueGreen) {
-        const group = plan.blueGreen.group;
-        // The idle group still runs its release: relink only when another is asked for.
-        const needsRelink = state?.groups?.[group] !== version;
-        result = needsRelink ? await engine.rollback(plan, { version }) : {
-          deployment: name,
-          deploymentId: plan.deploymentId,
-          strategy: plan.strategy,
-          version,
-          ok: true,
-          rolledBack: false,
-          hosts: plan.hosts.map((h) => ({ host: h.name, status: "unchanged", current: version })),
-          durationMs: 0,
-        };
-        if (result.ok) {
-          session.note("deploy.switching", {
-            group,
-            command: plan.blueGreen.switchCommand,
-            on: plan.blueGreen.switchOn,
-          });
-          try {
-            await engine.runSwitch(
-              plan.deploymentId,
-              plan.blueGreen.switchCommand,
-              plan.blueGreen.switchOn,
-              "rollback",
-            );
-            result.live = group;
-          } catch (error) {
-            result.ok = false;
-            result.reason = "switch";
-            session.note("deploy.switch_failed", { error: session.errorLine(error) });
-          }
+    if (plan.blueGreen) {
+      const group = plan.blueGreen.group;
+      // The idle group still runs its release: relink only when another is asked for.
+      const needsRelink = state?.groups?.[group] !== version;
+      result = needsRelink ? await engine.rollback(plan, { version }) : {
+        deployment: name,
+        deploymentId: plan.deploymentId,
+        strategy: plan.strategy,
+        version,
+        ok: true,
+        rolledBack: false,
+        hosts: plan.hosts.map((h) => ({ host: h.name, status: "unchanged", current: version })),
+        durationMs: 0,
+      };
+      if (result.ok) {
+        session.note("deploy.switching", {
+          group,
+          command: (await session.recorder()).redactor.text(plan.blueGreen.switchCommand),
+          on: plan.blueGreen.switchOn,
+        });
+        try {
+          await engine.runSwitch(
+            plan.deploymentId,
+            plan.blueGreen.switchCommand,
+            plan.blueGreen.switchOn,
+            "rollback",
+          );
+          result.live = group;
+        } catch (error) {
+          result.ok = false;
+          result.reason = "switch";
+          session.note("deploy.switch_failed", { error: session.errorLine(error) });
         }
-      } else {
-        result = await engine.rollback(plan, { version });
       }
-    } finally {
-      await close();
+    } else {
+      result = await engine.rollback(plan, { version });
     }
     const before = state ?? { deployment: name };
     if (result.ok) {

@@ -64,19 +64,22 @@ export default command<HealthFlags, string[]>(async (session, flags, ...position
   const settings = healthSettings(session.loaded.config);
 
   let targets: { target: Target; machine?: MachineConfig }[];
+  let fleet: Awaited<ReturnType<typeof import("../fleet.ts").selectFleet>> | undefined;
+  if (flags.watch && (flags.forks !== undefined || flags.maxFailures !== undefined)) {
+    // Every machine is watched until Ctrl-C: there is no batch to bound or stop.
+    throw new ProvctlError("Usage", "health_cli.watch_fleet_flags");
+  }
   if (fleetRequested(flags, machineNames)) {
     const { selectFleet } = await import("../fleet.ts");
-    const fleet = await selectFleet(session, flags, machineNames);
-    targets = fleet.targets.map((target, i) => ({ target, machine: fleet.machines[i] }));
+    fleet = await selectFleet(session, flags, machineNames);
+    const { machines } = fleet;
+    targets = fleet.targets.map((target, i) => ({ target, machine: machines[i] }));
   } else {
     targets = [{ target: await session.target() }];
   }
-  const { expandVars } = await import("../../fleet/inventory.ts");
+  const { expandCheckTable } = await import("../../fleet/inventory.ts");
   const checkFor = (machine?: MachineConfig): HealthCheck => {
-    const expanded = machine === undefined
-      ? raw
-      : JSON.parse(JSON.stringify(raw), (_k, v) =>
-        typeof v === "string" ? expandVars(v, machine) : v);
+    const expanded = machine === undefined ? raw : expandCheckTable(raw, machine);
     return parseHealthCheck(expanded, "--http/--tcp/-- CMD");
   };
   const checks = targets.map(({ machine }) => checkFor(machine));
@@ -91,7 +94,8 @@ export default command<HealthFlags, string[]>(async (session, flags, ...position
       HealthMonitor,
     );
   }
-  const results = await Promise.all(targets.map(async ({ target }, i): Promise<CheckResult> => {
+  const checkOne = async (i: number): Promise<CheckResult> => {
+    const { target } = targets[i];
     const startedAt = Date.now();
     try {
       return await runCheck(checks[i], {
@@ -114,7 +118,30 @@ export default command<HealthFlags, string[]>(async (session, flags, ...position
         ...(failure ? { error: failure } : {}),
       };
     }
-  }));
+  };
+  // A machine skipped past --max-failures has no check result, only a row.
+  type Row = Pick<CheckResult, "ok" | "detail" | "latencyMs"> & {
+    status: CheckResult["status"] | "skipped";
+  };
+  let results: Row[];
+  if (fleet) {
+    // --forks machines at a time; past --max-failures the rest are skipped.
+    const { runFleet } = await import("../../fleet/executor.ts");
+    const outcomes = await runFleet(
+      targets.map((t, i) => ({ name: t.target.name, i })),
+      async ({ i }) => {
+        const result = await checkOne(i);
+        return { ok: result.ok, value: result };
+      },
+      { forks: fleet.forks, maxFailures: fleet.maxFailures },
+    );
+    results = outcomes.map((o): Row =>
+      o.value ??
+        { ok: false, status: "skipped", detail: session.format("fleet.skipped"), latencyMs: 0 }
+    );
+  } else {
+    results = [await checkOne(0)];
+  }
   if (session.output === "json") {
     results.forEach((r, i) =>
       session.out(JSON.stringify({

@@ -5,11 +5,11 @@
 import { ExitCode } from "../../core/errors.ts";
 import { isProvctlError } from "../../core/errors.ts";
 import type { GlobalFlags } from "../global_flags.ts";
-import type { FleetFlags } from "../fleet_flags.ts";
+import type { FleetFlags, SelectFlags } from "../fleet_flags.ts";
 import { table } from "../render.ts";
 import { command } from "../session.ts";
 
-export const list = command<GlobalFlags & FleetFlags, string[]>(
+export const list = command<GlobalFlags & SelectFlags, string[]>(
   async (session, flags, ...names) => {
     const { selectFleet } = await import("../fleet.ts");
     const fleet = await selectFleet(session, flags, names, { defaultAll: true });
@@ -46,7 +46,7 @@ export const list = command<GlobalFlags & FleetFlags, string[]>(
 interface CheckRow {
   readonly name: string;
   readonly ok: boolean;
-  readonly stage: "connect" | "host-key" | "auth" | "command" | "backend" | "done";
+  readonly stage: "connect" | "host-key" | "auth" | "command" | "backend" | "done" | "skipped";
   readonly backend?: string;
   readonly latencyMs?: number;
   readonly error?: string;
@@ -106,8 +106,16 @@ export const check = command<GlobalFlags & FleetFlags, string[]>(
           } as CheckRow,
         };
       }
-    }, { forks: fleet.forks });
-    const rows = outcomes.map((o) => o.value!);
+    }, { forks: fleet.forks, maxFailures: fleet.maxFailures });
+    // Past --max-failures the rest are not checked: shown as skipped.
+    const rows = outcomes.map((o) =>
+      o.value ?? {
+        name: o.host,
+        ok: false,
+        stage: "skipped" as const,
+        error: session.format("fleet.skipped"),
+      }
+    );
     if (session.output === "json") {
       for (const r of rows) {
         session.out(JSON.stringify({
@@ -129,9 +137,13 @@ export const check = command<GlobalFlags & FleetFlags, string[]>(
           header,
           ...rows.map((r) => [
             r.name,
-            r.ok ? c.green(session.format("machines.ok")) : c.red(
-              session.format("machines.failed_at", { stage: r.stage, error: r.error ?? "" }),
-            ),
+            r.ok
+              ? c.green(session.format("machines.ok"))
+              : r.stage === "skipped"
+              ? c.yellow(r.error ?? "")
+              : c.red(
+                session.format("machines.failed_at", { stage: r.stage, error: r.error ?? "" }),
+              ),
             r.backend ?? "-",
             r.latencyMs === undefined ? "-" : `${r.latencyMs.toFixed(1)} ms`,
           ]),
