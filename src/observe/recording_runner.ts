@@ -11,7 +11,14 @@
  * `onRecordError` and is counted in `recordFailures` for the caller to report.
  */
 import { isProvctlError, ProvctlError } from "../core/errors.ts";
-import type { CommandRunner, RunOptions, RunResult, StreamingProcess } from "../exec/runner.ts";
+import {
+  canRunShell,
+  type CommandRunner,
+  type RunOptions,
+  type RunResult,
+  type ShellRunner,
+  type StreamingProcess,
+} from "../exec/runner.ts";
 import type { AuditEntry, AuditLog, AuditResult } from "./audit_log.ts";
 import type { MetricsCollector } from "./metrics.ts";
 import { Redactor } from "./redact.ts";
@@ -33,17 +40,6 @@ export interface RecordingRunnerOptions extends RecordingContext {
   readonly redactor?: Redactor;
   /** Told when an audit record could not be written (the operation's result stands). */
   readonly onRecordError?: (error: unknown) => void;
-}
-
-/** A runner that can also run shell strings (SshRunner). */
-interface ShellRunner extends CommandRunner {
-  runShell(script: string, options?: RunOptions): Promise<RunResult>;
-  streamShell(script: string, options?: RunOptions): StreamingProcess;
-}
-
-function canShell(runner: CommandRunner): runner is ShellRunner {
-  const r = runner as Partial<ShellRunner>;
-  return typeof r.runShell === "function" && typeof r.streamShell === "function";
 }
 
 /** Where records go; shared by a runner and the runners with() derives from it. */
@@ -176,7 +172,7 @@ export class RecordingRunner implements CommandRunner {
   }
 
   #shellRunner(): ShellRunner {
-    if (!canShell(this.inner)) {
+    if (!canRunShell(this.inner)) {
       throw new ProvctlError("Unsupported", "observe.recording_no_shell", {
         params: { target: this.inner.target },
       });
