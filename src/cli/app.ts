@@ -16,6 +16,7 @@ import type { RestartFlags } from "./commands/restart.ts";
 import type { AuditFlags, MetricsFlags } from "./commands/observe.ts";
 import type { HealthFlags } from "./commands/health.ts";
 import type { DeployFlags, RollbackFlags } from "./commands/deploy.ts";
+import type { DiscoverFlags } from "./commands/discover.ts";
 
 const names = (placeholder: string, minimum = 0) => ({
   kind: "array" as const,
@@ -383,8 +384,49 @@ const machines = buildRouteMap({
       async () => (await import("./commands/machines.ts")).check,
       "cmd_machines_check",
     ),
+    refresh: buildCommand<GlobalFlags & FleetFlags, string[], ProvctlContext>({
+      loader: async () => (await import("./commands/machines.ts")).refresh,
+      parameters: {
+        flags: { ...globalFlagSpecs, ...fleetFlagSpecs },
+        aliases: { ...globalAliases, ...fleetAliases },
+        positional: {
+          kind: "array",
+          parameter: {
+            get brief() {
+              return brief("arg_source");
+            },
+            parse: String,
+            placeholder: "SOURCE",
+          },
+        },
+      },
+      docs: docs("cmd_machines_refresh"),
+    }),
   },
   docs: docs("cmd_machines"),
+});
+
+const discover = buildCommand<DiscoverFlags, [string], ProvctlContext>({
+  loader: async () => (await import("./commands/discover.ts")).default,
+  parameters: {
+    flags: {
+      ...globalFlagSpecs,
+      inventory: fleetFlagSpecs.inventory,
+      dryRun: switchFlag("flag_dry_run_discover"),
+    },
+    aliases: globalAliases,
+    positional: {
+      kind: "tuple",
+      parameters: [{
+        get brief() {
+          return brief("arg_source_or_provider");
+        },
+        parse: String,
+        placeholder: "SOURCE|PROVIDER",
+      }],
+    },
+  },
+  docs: docs("cmd_discover"),
 });
 
 const hostkey = buildRouteMap({
@@ -446,6 +488,7 @@ export const routes = buildRouteMap({
     uninstall,
     exec,
     machines,
+    discover,
     health,
     deploy,
     rollback,

@@ -13,14 +13,27 @@ import {
   machineTarget,
 } from "../fleet/inventory.ts";
 import { selectMachines } from "../fleet/selector.ts";
+import type { SourceResult } from "../discovery/discover.ts";
 import type { HostKeyPolicy } from "../ssh/known_hosts.ts";
 import type { FleetFlags } from "./fleet_flags.ts";
 import type { ConnectionChoices } from "./remote.ts";
 import type { Session } from "./session.ts";
 import { scopeFrom, Target } from "./target.ts";
 
-/** The inventory: --inventory FILE, else ./machines.toml, else the config directories. */
-export async function loadFleetInventory(
+/** The inventory with what its cloud sources discovered, and how each source fared. */
+export interface FleetInventory extends Inventory {
+  readonly discovery?: readonly SourceResult[];
+}
+
+/** How commands treat cloud sources (the --no-cache, --refresh, --allow-stale flags). */
+export interface DiscoveryChoices {
+  readonly noCache?: boolean;
+  readonly refresh?: boolean;
+  readonly allowStale?: boolean;
+}
+
+/** The inventory as written: --inventory FILE, else ./machines.toml, else the config dirs. */
+export async function loadStaticInventory(
   session: Session,
   file: string | undefined,
 ): Promise<Inventory> {
@@ -35,6 +48,48 @@ export async function loadFleetInventory(
     configDirs,
     env,
     config: settings.config,
+  });
+}
+
+/**
+ * The inventory (see loadStaticInventory) with the machines of its `[sources.*]` merged in;
+ * failed sources are warned about. With `refuseFailed` (commands that act on the whole
+ * inventory, like deploy), any failed source is an error unless --allow-stale.
+ */
+export async function loadFleetInventory(
+  session: Session,
+  file: string | undefined,
+  choices: DiscoveryChoices & { refuseFailed?: boolean } = {},
+): Promise<FleetInventory> {
+  const inventory = await loadStaticInventory(session, file);
+  if (!inventory.sources?.length) return inventory;
+  const { discoverWithSession } = await import("./discovery.ts");
+  const { inventory: merged, results } = await discoverWithSession(session, inventory, {
+    cache: choices.noCache ? "off" : choices.refresh ? "refresh" : "use",
+  });
+  const failed = results.filter((r) => r.state === "stale" || r.state === "failed");
+  if (choices.refuseFailed && !choices.allowStale && failed.length > 0) {
+    throw staleRefused(failed, merged.machines.filter((m) => m.stale));
+  }
+  return { ...merged, discovery: results };
+}
+
+function staleRefused(
+  failed: readonly SourceResult[],
+  stale: readonly MachineConfig[],
+): ProvctlError {
+  const sources = failed.map((r) => r.source.name).join(", ");
+  if (stale.length === 0) {
+    return new ProvctlError("CommandFailed", "discovery.stale_refused_unknown", {
+      params: { sources },
+      hint: "discovery.stale_refused_hint",
+    });
+  }
+  const names = stale.slice(0, 5).map((m) => m.name).join(", ") +
+    (stale.length > 5 ? `, ... (${stale.length})` : "");
+  return new ProvctlError("CommandFailed", "discovery.stale_refused", {
+    params: { sources, machines: names },
+    hint: "discovery.stale_refused_hint",
   });
 }
 
@@ -69,11 +124,20 @@ export async function selectFleet(
     hostKeyPolicy?: HostKeyPolicy;
   },
   names: readonly string[] = [],
-  options: { defaultAll?: boolean } = {},
+  options: { defaultAll?: boolean; listing?: boolean } = {},
 ): Promise<Fleet> {
   if (flags.host !== undefined) throw new ProvctlError("Usage", "fleet.host_with_selector");
   const settings = await session.settings();
-  const inventory = await loadFleetInventory(session, flags.inventory);
+  const inventory = await loadFleetInventory(session, flags.inventory, flags);
+  if (!options.listing && !flags.allowStale && inventory.discovery) {
+    // A source that failed with nothing cached may hold machines this selection would
+    // include; only a list of exact names (all found below, or an error) is unaffected.
+    const failed = inventory.discovery.filter((r) => r.state === "failed");
+    const exact = [...names, ...(flags.machine ?? [])];
+    const onlyNames = exact.length > 0 && exact.every((n) => !/[*?[]/.test(n)) && !flags.all &&
+      flags.selector === undefined && flags.profile === undefined;
+    if (failed.length > 0 && !onlyNames) throw staleRefused(failed, []);
+  }
   const nothingAsked = !flags.all && names.length === 0 && !flags.machine?.length &&
     flags.selector === undefined && flags.profile === undefined;
   const machines = selectMachines(inventory, {
@@ -84,6 +148,13 @@ export async function selectFleet(
     limit: flags.limit,
     messages: settings.messages,
   });
+  if (!options.listing && !flags.allowStale && inventory.discovery) {
+    const stale = machines.filter((m) => m.stale);
+    if (stale.length > 0) {
+      const sources = new Set(stale.map((m) => m.source));
+      throw staleRefused(inventory.discovery.filter((r) => sources.has(r.source.name)), stale);
+    }
+  }
   const remote = await session.remoteTargets();
   const scope = scopeFrom(session.flags);
   const targets = machines.map((m) =>

@@ -16,6 +16,12 @@ export interface FleetFlags {
   readonly machine?: readonly string[];
   readonly forks?: number;
   readonly maxFailures?: string;
+  /** Cloud sources: fetch now, no cache read or written. */
+  readonly noCache?: boolean;
+  /** Cloud sources: fetch now (cache as fallback). */
+  readonly refresh?: boolean;
+  /** Act on machines of failed sources (cached data). */
+  readonly allowStale?: boolean;
 }
 
 type FlagSpec<T> = { readonly [K in keyof T]-?: TypedFlagParameter<T[K], ProvctlContext> };
@@ -46,6 +52,9 @@ export const fleetFlagSpecs: FlagSpec<FleetFlags> = {
   },
   forks: valueFlag("flag_forks", "N", count),
   maxFailures: valueFlag("flag_max_failures", "N|P%"),
+  noCache: switchFlag("flag_no_cache"),
+  refresh: switchFlag("flag_refresh"),
+  allowStale: switchFlag("flag_allow_stale"),
 };
 
 export const fleetAliases = { l: "selector", m: "machine" } as const;
