@@ -147,6 +147,7 @@ export async function discoverSource(
       variable: credentials.variable,
       secrets,
       timeoutMs: source.timeoutMs,
+      retries: source.retries,
       onRetry: options.onRetry && ((info) => options.onRetry!(source.name, info)),
     });
     const records: MachineRecord[] = [];

@@ -37,6 +37,8 @@ export interface SourceConfig {
   readonly pageSize?: number;
   /** Per request. */
   readonly timeoutMs: number;
+  /** Retries of a request after 429, 5xx, a timeout or a network error. */
+  readonly retries: number;
   readonly table: SourceTable;
 }
 
@@ -64,6 +66,7 @@ const OPTION_TYPES: Readonly<Record<string, "string" | "string[]" | "table" | "i
   api_url: "string",
   page_size: "integer",
   timeout: "string",
+  retries: "integer",
 };
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const REGION = /^[a-z0-9-]{1,64}$/;
@@ -254,8 +257,16 @@ function readSource(
       range: `1..${max}`,
     });
   }
+  const retries = values.retries as number | undefined;
+  if (retries !== undefined && (retries < 0 || retries > 10)) {
+    throw invalid("out_of_range", full("retries"), where("retries"), {
+      value: retries,
+      range: "0..10",
+    });
+  }
   return Object.freeze({
     name: table.name,
+    retries: retries ?? 3,
     provider,
     tokenEnv: s("token_env"),
     tokenFile: s("token_file"),
