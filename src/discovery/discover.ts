@@ -95,6 +95,11 @@ export async function discoverInventory(
     sources = sources.filter((s) => options.only!.includes(s.name));
   }
   const results = await Promise.all(sources.map((s) => discoverSource(s, options)));
+  // A cache others could have written is not a provider outage: stop, whatever the flags.
+  const unsafe = results.find((r) =>
+    isProvctlError(r.error) && r.error.key === "discovery.cache_unsafe"
+  );
+  if (unsafe) throw unsafe.error;
   return mergeDiscovered(inventory, results);
 }
 

@@ -68,6 +68,17 @@ const OPTION_TYPES: Readonly<Record<string, "string" | "string[]" | "table" | "i
   timeout: "string",
   retries: "integer",
 };
+/** Keys that would put a secret in the TOML: refused with a pointer to token_env. */
+const SECRET_KEYS = new Set([
+  "token",
+  "api_token",
+  "api_key",
+  "password",
+  "secret",
+  "aws_access_key_id",
+  "aws_secret_access_key",
+  "aws_session_token",
+]);
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const REGION = /^[a-z0-9-]{1,64}$/;
 const FILTER_KEY = /^[A-Za-z0-9_.:\/-]{1,128}$/;
@@ -92,6 +103,12 @@ function readSource(
     displayKey(["sources", table.name, key, ...rest]);
   const values: Record<string, unknown> = {};
   for (const [key, raw] of Object.entries(table.options)) {
+    if (SECRET_KEYS.has(key.toLowerCase())) {
+      throw new ProvctlError("InvalidConfig", "discovery.secret_in_toml", {
+        params: { location: table.locate([key]), key: full(key) },
+        hint: "discovery.secret_hint",
+      });
+    }
     const type = OPTION_TYPES[key];
     if (!type) {
       throw unknownKey(

@@ -110,7 +110,11 @@ for (const v of VECTORS) {
     assert.ok(verdict.ok, verdict.reason);
     // Any change to what was signed breaks it.
     const tampered = await verifySigV4(
-      { ...request, body: `${v.body}x`, url: new URL(`${request.url.href}${v.path.includes("?") ? "&" : "?"}a=b`) },
+      {
+        ...request,
+        body: `${v.body}x`,
+        url: new URL(`${request.url.href}${v.path.includes("?") ? "&" : "?"}a=b`),
+      },
       () => SECRET,
     );
     assert.equal(tampered.ok, false);
