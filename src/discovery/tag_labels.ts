@@ -7,7 +7,7 @@
  * - any other bare tag "web" becomes the label `tag/web` with an empty value;
  * - a key that is not a valid label key has every character other than letters, digits,
  *   '-', '_' and '.' replaced by '_', leading/trailing non-alphanumerics removed and is cut
- *   to 63 characters (a `prefix/` is kept only when it is a valid DNS subdomain); values
+ *   to 63 characters (a `prefix/` is kept, lowercased, when it is a DNS subdomain); values
  *   get the same treatment. A tag whose key ends up empty is dropped. Every change is
  *   reported (shown with -v), and when two tags map to the same key the later one wins.
  */

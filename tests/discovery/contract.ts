@@ -135,10 +135,12 @@ export function runProviderContract(options: ProviderContractOptions): void {
     }
     const evil = inventory.machines.find((m) => m.host === "203.0.113.60")!;
     assert.equal(evil.name, "evil__31m_script_alert_1___script___rm_-rf_____id");
+    // deno-lint-ignore no-control-regex
     assert.doesNotMatch(JSON.stringify(inventory.machines), /[<>$`;\u001b\u0007]/);
     // Each change is reported (for -v), with the raw text quoted.
     const texts = notes.map((n) => messages.format(n.key, n.params));
     assert.ok(texts.some((t) => t.includes(JSON.stringify(HOSTILE_NAME))), texts.join("\n"));
+    // deno-lint-ignore no-control-regex
     assert.ok(texts.every((t) => !/[\u0000-\u001f]/.test(t)), "no raw control characters");
   });
 
