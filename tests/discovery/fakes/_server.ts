@@ -34,6 +34,8 @@ export interface FakeApi {
   always?: Failure;
   /** Retry-After sent with 429 (seconds). */
   retryAfter: string;
+  /** Largest page served, whatever the client asks (default 2: several pages). */
+  pageLimit: number;
   close(): Promise<void>;
 }
 
@@ -43,7 +45,11 @@ export interface FakeHandler {
   /** The provider's error body for a status. */
   error(status: number): { body: string; type: string };
   /** The real answer for the machines. */
-  answer(request: LoggedRequest, machines: FakeMachine[]): Response | Promise<Response>;
+  answer(
+    request: LoggedRequest,
+    machines: FakeMachine[],
+    fake: FakeApi,
+  ): Response | Promise<Response>;
 }
 
 export function startFake(
@@ -66,6 +72,7 @@ export function startFake(
     requests: [],
     script: [],
     retryAfter: "1",
+    pageLimit: 2,
     close: async () => {
       closing.resolve();
       await server.shutdown();
@@ -93,7 +100,7 @@ export function startFake(
       if (failure === "429") return reply(429, { "retry-after": fake.retryAfter });
       if (failure !== undefined) return reply(Number(failure));
       if (!(await handler.authorized(logged))) return reply(401);
-      return await handler.answer(logged, fake.machines);
+      return await handler.answer(logged, fake.machines, fake);
     },
   );
   (fake as { apiUrl: string }).apiUrl = `http://127.0.0.1:${server.addr.port}${init.path}`;
@@ -113,8 +120,8 @@ export function json(body: unknown, status = 200): Response {
   });
 }
 
-/** The page size a fake uses: what the client asked for, but at most 2 (several pages). */
-export function fakePageSize(asked: string | null): number {
-  const n = Number(asked ?? "2");
-  return Number.isSafeInteger(n) && n > 0 ? Math.min(n, 2) : 2;
+/** The page size a fake uses: what the client asked for, but at most `limit`. */
+export function fakePageSize(asked: string | null, limit: number): number {
+  const n = Number(asked ?? String(limit));
+  return Number.isSafeInteger(n) && n > 0 ? Math.min(n, limit) : limit;
 }

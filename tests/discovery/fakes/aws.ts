@@ -42,7 +42,7 @@ export function startAwsFake(machines: FakeMachine[]): FakeApi {
           `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${code}</Code><Message>${message}</Message></Error></Errors><RequestID>ea966190-f9aa-478e-9ede-cb5432daacc0</RequestID></Response>`,
       };
     },
-    answer: (r, all) => {
+    answer: (r, all, fake) => {
       const region = r.url.pathname.split("/")[1];
       const form = new URLSearchParams(r.body);
       if (
@@ -78,7 +78,7 @@ export function startAwsFake(machines: FakeMachine[]): FakeApi {
         );
       }
       const offset = form.get("NextToken") ? Number(atob(form.get("NextToken")!)) : 0;
-      const size = fakePageSize(String(max));
+      const size = fakePageSize(String(max), fake.pageLimit);
       const page = pageOf(list.slice(offset), 1, size);
       const next = offset + size < list.length ? btoa(String(offset + size)) : undefined;
       const xml = `<?xml version="1.0" encoding="UTF-8"?>

@@ -31,7 +31,7 @@ export function startDigitalOceanFake(machines: FakeMachine[]): FakeApi {
           : "Server was unable to give you a response.",
       }),
     }),
-    answer: (r, all) => {
+    answer: (r, all, fake) => {
       if (r.url.pathname !== "/v2/droplets") {
         return json({ id: "not_found", message: "not found" }, 404);
       }
@@ -39,7 +39,7 @@ export function startDigitalOceanFake(machines: FakeMachine[]): FakeApi {
       const tag = q.get("tag_name");
       const list = tag ? all.filter((m) => tagsOf(m).includes(tag)) : all;
       const page = Number(q.get("page") ?? "1");
-      const size = fakePageSize(q.get("per_page"));
+      const size = fakePageSize(q.get("per_page"), fake.pageLimit);
       const last = Math.max(1, Math.ceil(list.length / size));
       const link = (p: number) => {
         const u = new URL(r.url);

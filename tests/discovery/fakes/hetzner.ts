@@ -27,7 +27,7 @@ export function startHetznerFake(machines: FakeMachine[]): FakeApi {
           : { code: "server_error", message: "an internal server error occurred", details: {} },
       }),
     }),
-    answer: (r, all) => {
+    answer: (r, all, fake) => {
       if (r.method !== "GET" || r.url.pathname !== "/v1/servers") {
         return json({ error: { code: "not_found" } }, 404);
       }
@@ -44,7 +44,7 @@ export function startHetznerFake(machines: FakeMachine[]): FakeApi {
       const status = q.get("status");
       if (status) list = list.filter((m) => (m.running ? "running" : "off") === status);
       const page = Number(q.get("page") ?? "1");
-      const size = fakePageSize(q.get("per_page"));
+      const size = fakePageSize(q.get("per_page"), fake.pageLimit);
       const last = Math.max(1, Math.ceil(list.length / size));
       return json({
         servers: pageOf(list, page, size).map(render),

@@ -26,7 +26,7 @@ export function startLinodeFake(machines: FakeMachine[]): FakeApi {
         }],
       }),
     }),
-    answer: (r, all) => {
+    answer: (r, all, fake) => {
       if (r.url.pathname !== "/v4/linode/instances") {
         return json({ errors: [{ reason: "Not found" }] }, 404);
       }
@@ -39,7 +39,7 @@ export function startLinodeFake(machines: FakeMachine[]): FakeApi {
       }
       const q = r.url.searchParams;
       const page = Number(q.get("page") ?? "1");
-      const size = fakePageSize(q.get("page_size"));
+      const size = fakePageSize(q.get("page_size"), fake.pageLimit);
       return json({
         data: pageOf(list, page, size).map(render),
         page,

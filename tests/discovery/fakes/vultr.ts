@@ -25,7 +25,7 @@ export function startVultrFake(machines: FakeMachine[]): FakeApi {
         status,
       }),
     }),
-    answer: (r, all) => {
+    answer: (r, all, fake) => {
       if (r.url.pathname !== "/v2/instances") {
         return json({ error: "Invalid API URL", status: 404 }, 404);
       }
@@ -34,7 +34,7 @@ export function startVultrFake(machines: FakeMachine[]): FakeApi {
       const list = tag ? all.filter((m) => tagsOf(m).includes(tag)) : all;
       // The cursor is opaque to clients: base64 of the next offset.
       const offset = q.get("cursor") ? Number(atob(q.get("cursor")!).replace("next__", "")) : 0;
-      const size = fakePageSize(q.get("per_page"));
+      const size = fakePageSize(q.get("per_page"), fake.pageLimit);
       const next = offset + size < list.length ? btoa(`next__${offset + size}`) : "";
       const prev = offset > 0 ? btoa(`prev__${Math.max(0, offset - size)}`) : "";
       return json({
