@@ -97,3 +97,21 @@ Deno.test("parseDuration: units, bare 0, and garbage", () => {
   assert.equal(parseDuration("5"), undefined);
   assert.equal(parseDuration("-1s"), undefined);
 });
+
+Deno.test("sources: the commented examples of configs/machines.example.toml are valid", async () => {
+  const example = await Deno.readTextFile(
+    new URL("../../configs/machines.example.toml", import.meta.url),
+  );
+  const commented = example.slice(example.indexOf("# [sources.hetzner-prod]"));
+  const text = `[profiles.prod]\n` +
+    commented.split("\n").map((l) => l.replace(/^# /, "")).join("\n");
+  const sources = read(text);
+  assert.deepEqual(sources.map((s) => s.provider), [
+    "hetzner",
+    "aws",
+    "digitalocean",
+    "linode",
+    "vultr",
+    "upcloud",
+  ]);
+});
