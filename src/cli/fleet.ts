@@ -63,34 +63,18 @@ export async function loadFleetInventory(
 ): Promise<FleetInventory> {
   const inventory = await loadStaticInventory(session, file);
   if (!inventory.sources?.length) return inventory;
-  const { discoverWithSession } = await import("./discovery.ts");
+  const [{ discoverWithSession }, { staleMachinesError }] = await Promise.all([
+    import("./discovery.ts"),
+    import("../discovery/discover.ts"),
+  ]);
   const { inventory: merged, results } = await discoverWithSession(session, inventory, {
     cache: choices.noCache ? "off" : choices.refresh ? "refresh" : "use",
   });
-  const failed = results.filter((r) => r.state === "stale" || r.state === "failed");
-  if (choices.refuseFailed && !choices.allowStale && failed.length > 0) {
-    throw staleRefused(failed, merged.machines.filter((m) => m.stale));
+  if (choices.refuseFailed && !choices.allowStale) {
+    const error = staleMachinesError(results, merged.machines, { anyFailure: true });
+    if (error) throw error;
   }
   return { ...merged, discovery: results };
-}
-
-function staleRefused(
-  failed: readonly SourceResult[],
-  stale: readonly MachineConfig[],
-): ProvctlError {
-  const sources = failed.map((r) => r.source.name).join(", ");
-  if (stale.length === 0) {
-    return new ProvctlError("CommandFailed", "discovery.stale_refused_unknown", {
-      params: { sources },
-      hint: "discovery.stale_refused_hint",
-    });
-  }
-  const names = stale.slice(0, 5).map((m) => m.name).join(", ") +
-    (stale.length > 5 ? `, ... (${stale.length})` : "");
-  return new ProvctlError("CommandFailed", "discovery.stale_refused", {
-    params: { sources, machines: names },
-    hint: "discovery.stale_refused_hint",
-  });
 }
 
 /** How to reach an inventory machine: its own settings first, then the command's flags. */
@@ -129,14 +113,18 @@ export async function selectFleet(
   if (flags.host !== undefined) throw new ProvctlError("Usage", "fleet.host_with_selector");
   const settings = await session.settings();
   const inventory = await loadFleetInventory(session, flags.inventory, flags);
-  if (!options.listing && !flags.allowStale && inventory.discovery) {
+  // Fleet commands refuse machines of failed cloud sources unless --allow-stale.
+  const guard = !options.listing && !flags.allowStale && inventory.discovery
+    ? await import("../discovery/discover.ts")
+    : undefined;
+  if (guard) {
     // A source that failed with nothing cached may hold machines this selection would
     // include; only a list of exact names (all found below, or an error) is unaffected.
-    const failed = inventory.discovery.filter((r) => r.state === "failed");
     const exact = [...names, ...(flags.machine ?? [])];
-    const onlyNames = exact.length > 0 && exact.every((n) => !/[*?[]/.test(n)) && !flags.all &&
+    const exactNames = exact.length > 0 && exact.every((n) => !/[*?[]/.test(n)) && !flags.all &&
       flags.selector === undefined && flags.profile === undefined;
-    if (failed.length > 0 && !onlyNames) throw staleRefused(failed, []);
+    const error = guard.missingSourcesError(inventory.discovery!, { exactNames });
+    if (error) throw error;
   }
   const nothingAsked = !flags.all && names.length === 0 && !flags.machine?.length &&
     flags.selector === undefined && flags.profile === undefined;
@@ -148,12 +136,9 @@ export async function selectFleet(
     limit: flags.limit,
     messages: settings.messages,
   });
-  if (!options.listing && !flags.allowStale && inventory.discovery) {
-    const stale = machines.filter((m) => m.stale);
-    if (stale.length > 0) {
-      const sources = new Set(stale.map((m) => m.source));
-      throw staleRefused(inventory.discovery.filter((r) => sources.has(r.source.name)), stale);
-    }
+  if (guard) {
+    const error = guard.staleMachinesError(inventory.discovery!, machines);
+    if (error) throw error;
   }
   const remote = await session.remoteTargets();
   const scope = scopeFrom(session.flags);

@@ -323,3 +323,51 @@ export function mergeDiscovered(
 export function findSourceTable(inventory: Inventory, name: string): SourceTable | undefined {
   return inventory.sources?.find((s) => s.name === name);
 }
+
+/**
+ * Why a fleet operation must not go ahead without --allow-stale, or undefined: a source
+ * failed with nothing cached, so a selection other than exact machine names (`exactNames`)
+ * may be missing machines. Checked before selecting.
+ */
+export function missingSourcesError(
+  results: readonly SourceResult[],
+  options: { exactNames: boolean },
+): ProvctlError | undefined {
+  const failed = results.filter((r) => r.state === "failed");
+  if (failed.length === 0 || options.exactNames) return undefined;
+  return new ProvctlError("CommandFailed", "discovery.stale_refused_unknown", {
+    params: { sources: failed.map((r) => r.source.name).join(", ") },
+    hint: "discovery.stale_refused_hint",
+  });
+}
+
+/**
+ * Why acting on `selected` needs --allow-stale, or undefined: some are cached machines of
+ * a source that failed just now (possibly gone or readdressed). With `anyFailure` (an
+ * operation on the whole inventory, like deploy) any failed source counts.
+ */
+export function staleMachinesError(
+  results: readonly SourceResult[],
+  selected: readonly MachineConfig[],
+  options: { anyFailure?: boolean } = {},
+): ProvctlError | undefined {
+  const stale = selected.filter((m) => m.stale);
+  const failed = results.filter((r) =>
+    (r.state === "stale" || r.state === "failed") &&
+    (options.anyFailure || stale.some((m) => m.source === r.source.name))
+  );
+  if (failed.length === 0) return undefined;
+  const sources = failed.map((r) => r.source.name).join(", ");
+  if (stale.length === 0) {
+    return new ProvctlError("CommandFailed", "discovery.stale_refused_unknown", {
+      params: { sources },
+      hint: "discovery.stale_refused_hint",
+    });
+  }
+  const names = stale.slice(0, 5).map((m) => m.name).join(", ") +
+    (stale.length > 5 ? `, ... (${stale.length})` : "");
+  return new ProvctlError("CommandFailed", "discovery.stale_refused", {
+    params: { sources, machines: names },
+    hint: "discovery.stale_refused_hint",
+  });
+}
