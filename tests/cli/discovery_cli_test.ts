@@ -164,7 +164,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "sources: token_file must be private, duplicate names are an error naming both, bad config",
+  name:
+    "sources: token_file must be private, -v notes, deploy refuses failed sources, duplicate names, bad config",
   ...opts,
   fn: async () => {
     const cli = await cliSandbox();
@@ -199,6 +200,42 @@ Deno.test({
         ok.stdout.trim().split("\n").map((l) => JSON.parse(l).name),
         ["web1-21", "web1-22"],
       );
+
+      // -v reports what was cleaned, the provider's text JSON-quoted.
+      fake.machines.push(
+        machine("23", "bad\u001b]0;owned\u0007<b>name", { publicV4: "192.0.2.3" }),
+      );
+      const verbose = await run(["machines", "list", "-v", "--refresh"]);
+      assert.equal(verbose.code, 0, verbose.stderr);
+      assert.match(
+        verbose.stderr,
+        /source hz: hetzner id "23": name "bad\\u001b\]0;owned\\u0007<b>name-23" -> bad__0_owned__b_name-23/,
+      );
+      assert.ok(
+        !/[\u0007\u001b]/.test(verbose.stdout + verbose.stderr),
+        "no raw control characters",
+      );
+
+      // deploy acts on the whole inventory: any failed source stops it before anything runs.
+      await Deno.mkdir(`${cli.dir}/art`);
+      await Deno.writeTextFile(
+        `${cli.dir}/provctl.toml`,
+        `[deployments.site]\nartifact = "art"\ndeploy_root = "/srv/site"\ntarget = { machines = ["web1*"] }\n`,
+      );
+      fake.always = "500";
+      const deploy = await cli.run([
+        "deploy",
+        "site",
+        "--refresh",
+        "--dry-run",
+        "--inventory",
+        inventory,
+        "-f",
+        `${cli.dir}/provctl.toml`,
+      ]);
+      assert.equal(deploy.code, 1, deploy.stderr);
+      assert.match(deploy.stderr, /refusing to act on machines from a failed source \(hz\)/);
+      fake.always = undefined;
 
       await write("", '[machines.WEB1]\nhost = "192.0.2.9"\n\n');
       const dup = await run(["machines", "list", "--no-cache"]);

@@ -106,3 +106,44 @@ Deno.test("stale guards: failed sources refuse broad selections; stale machines 
     "discovery.stale_refused_unknown",
   );
 });
+
+Deno.test({
+  name: "sources are fetched in parallel; one failing does not empty the others",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const { startHetznerFake } = await import("./fakes/hetzner.ts");
+    const { startVultrFake } = await import("./fakes/vultr.ts");
+    const { fixtureMachines } = await import("./fakes/fixture.ts");
+    const { discoverInventory } = await import("../../src/discovery/discover.ts");
+    const ok = startHetznerFake(fixtureMachines());
+    const broken = startVultrFake(fixtureMachines());
+    broken.always = "hang";
+    const dir = await Deno.makeTempDir();
+    try {
+      const inv = parseInventory(
+        `[sources.ok]\nprovider = "hetzner"\napi_url = "${ok.apiUrl}"\n${ok.sourceLines}\n` +
+          `[sources.broken]\nprovider = "vultr"\napi_url = "${broken.apiUrl}"\n${broken.sourceLines}\n` +
+          `timeout = "500ms"\nretries = 0\nname = "v-{name}"\n`,
+        { file: "/m.toml" },
+      );
+      const started = Date.now();
+      const { inventory: merged, results } = await discoverInventory(inv, {
+        stateDir: dir,
+        env: { ...ok.env, ...broken.env },
+        cache: "use",
+      });
+      assert.deepEqual(results.map((r) => [r.source.name, r.state]), [["ok", "fresh"], [
+        "broken",
+        "failed",
+      ]]);
+      assert.equal(merged.machines.length, 7);
+      assert.ok(merged.machines.every((m) => m.source === "ok" && !m.stale));
+      assert.ok(Date.now() - started < 3000, "the hang cost its timeout, not more");
+    } finally {
+      await ok.close();
+      await broken.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
