@@ -144,7 +144,9 @@ export class ApiClient {
           url: safeUrl(url),
           detail: this.detail(text),
         },
-        hint: status === 401 ? "discovery.unauthorized_hint" : "discovery.forbidden_hint",
+        hint: status === 401
+          ? "discovery.unauthorized_hint"
+          : `discovery.forbidden_hint_${this.options.provider}`,
       },
     );
   }

@@ -181,6 +181,8 @@ export function runProviderContract(options: ProviderContractOptions): void {
     const [result] = (await run(fake, dir)).results;
     const e = await expectProvctlError("AuthFailed", Promise.reject(result.error));
     assert.equal(e.key, "discovery.forbidden");
+    assert.equal(e.hint, `discovery.forbidden_hint_${options.provider}`);
+    assert.ok(messages.has(e.hint!), "a provider-specific hint naming the permission");
     assert.match(String(e.params.detail), /not authorized|permission|Unauthorized|insufficient/i);
   });
 

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
+import { startHetznerFake } from "./fakes/hetzner.ts";
+import { startVultrFake } from "./fakes/vultr.ts";
+import { fixtureMachines } from "./fakes/fixture.ts";
 import {
+  discoverInventory,
   machineOf,
   mergeDiscovered,
   missingSourcesError,
@@ -112,10 +116,6 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const { startHetznerFake } = await import("./fakes/hetzner.ts");
-    const { startVultrFake } = await import("./fakes/vultr.ts");
-    const { fixtureMachines } = await import("./fakes/fixture.ts");
-    const { discoverInventory } = await import("../../src/discovery/discover.ts");
     const ok = startHetznerFake(fixtureMachines());
     const broken = startVultrFake(fixtureMachines());
     broken.always = "hang";
