@@ -17,6 +17,9 @@ import { loadProvider, type MachineRecord, PROVIDER_INFO } from "./provider.ts";
 import { readSources, type SourceConfig } from "./sources.ts";
 import { cleanName, type Note, tagsToLabels } from "./tag_labels.ts";
 
+/** A provider that never stops paging (broken or hostile) is cut off here. */
+const MAX_PAGES = 10_000;
+
 /** fresh: fetched now; cached: from a cache younger than cache_ttl; stale: fetch failed,
  * older cache used; failed: fetch failed and nothing cached. */
 export type SourceState = "fresh" | "cached" | "stale" | "failed";
@@ -168,6 +171,11 @@ export async function discoverSource(
     ) {
       pages++;
       records.push(...page);
+      if (pages > MAX_PAGES) {
+        throw new ProvctlError("CommandFailed", "discovery.too_many_pages", {
+          params: { source: source.name, provider: source.provider, pages: MAX_PAGES },
+        });
+      }
     }
     const wanted = statusFilter(source);
     const kept = wanted ? records.filter((r) => wanted.includes(r.status.toLowerCase())) : records;

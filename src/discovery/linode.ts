@@ -25,9 +25,11 @@ export const linode: Provider = {
       url.searchParams.set("page", String(page));
       url.searchParams.set("page_size", String(request.pageSize ?? 500));
       const body = obj(await request.http.json(url.href, { headers }));
-      yield arr(body.data).map(toRecord);
+      const data = arr(body.data);
+      yield data.map(toRecord);
       const pages = typeof body.pages === "number" ? body.pages : 1;
-      if (page >= pages) break;
+      // An empty page ends it too, whatever `pages` claims.
+      if (page >= pages || data.length === 0) break;
       page++;
     }
   },
