@@ -75,6 +75,7 @@ export async function writeCache(stateDir: string, entry: CacheEntry): Promise<v
   await checkOwned(dir, "directory", {});
   const path = cachePath(stateDir, entry.source);
   await checkOwned(path, "file", { mayBeAbsent: true });
+  await removeLeftovers(dir, `${entry.source}.json.`);
   const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   try {
     const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
@@ -91,10 +92,15 @@ export async function writeCache(stateDir: string, entry: CacheEntry): Promise<v
   }
 }
 
-/** Removes the cached entries of `sources` (all when undefined). */
-export async function clearCache(stateDir: string, sources?: readonly string[]): Promise<void> {
-  for (const source of sources ?? []) {
-    await Deno.remove(cachePath(stateDir, source)).catch(() => {});
+/** Temporary files of a writer killed between write and rename (older than a minute). */
+async function removeLeftovers(dir: string, prefix: string): Promise<void> {
+  for await (const e of Deno.readDir(dir)) {
+    if (!e.isFile || !e.name.startsWith(prefix) || !e.name.endsWith(".tmp")) continue;
+    const path = `${dir}/${e.name}`;
+    const info = await Deno.lstat(path).catch(() => undefined);
+    if (info?.mtime && Date.now() - info.mtime.getTime() > 60_000) {
+      await Deno.remove(path).catch(() => {});
+    }
   }
 }
 

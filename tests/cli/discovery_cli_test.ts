@@ -201,6 +201,10 @@ Deno.test({
         ["web1-21", "web1-22"],
       );
 
+      const unknown = await run(["machines", "refresh", "nope"]);
+      assert.equal(unknown.code, 3);
+      assert.match(unknown.stderr, /no source "nope" in the inventory \(sources: hz\)/);
+
       // -v reports what was cleaned, the provider's text JSON-quoted.
       fake.machines.push(
         machine("23", "bad\u001b]0;owned\u0007<b>name", { publicV4: "192.0.2.3" }),

@@ -33,6 +33,11 @@ Deno.test("cache: written 0600 in a 0700 dir, read back; other settings or garba
     assert.equal(await readCache(dir, "nothing", "f1"), undefined);
     await Deno.writeTextFile(cachePath(dir, "prod"), "{not json");
     assert.equal(await readCache(dir, "prod", "f1"), undefined);
+    // A writer killed midway leaves a temporary file; the next write removes it once old.
+    const leftover = `${dir}/discovery/prod.json.999.abcd1234.tmp`;
+    await Deno.writeTextFile(leftover, "{", { mode: 0o600 });
+    await Deno.utime(leftover, new Date(Date.now() - 120_000), new Date(Date.now() - 120_000));
+    await writeCache(dir, entry());
     // No temporary files are left behind.
     const names = [...Deno.readDirSync(`${dir}/discovery`)].map((e) => e.name);
     assert.deepEqual(names, ["prod.json"]);
