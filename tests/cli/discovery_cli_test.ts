@@ -234,7 +234,7 @@ Deno.test({
         "--dry-run",
         "--inventory",
         inventory,
-        "-f",
+        "--file",
         `${cli.dir}/provctl.toml`,
       ]);
       assert.equal(deploy.code, 1, deploy.stderr);
