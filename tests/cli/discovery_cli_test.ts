@@ -50,7 +50,9 @@ Deno.test({
       const env = { ...fake.env };
       const run = (args: string[], extra: Record<string, string> = {}) => {
         const dash = args.indexOf("--");
-        const flags = ["--inventory", inventory, "--ssh-config", sshConfig];
+        // Only commands that connect take --ssh-config.
+        const connects = args[0] === "exec";
+        const flags = ["--inventory", inventory, ...(connects ? ["--ssh-config", sshConfig] : [])];
         const full = dash < 0
           ? [...args, ...flags]
           : [...args.slice(0, dash), ...flags, ...args.slice(dash)];
