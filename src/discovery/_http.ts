@@ -27,6 +27,8 @@ export interface ApiClientOptions {
   ) => void;
   /** Cancels everything (the source's overall deadline). */
   readonly signal?: AbortSignal;
+  /** Largest answer read (default 64 MiB): a broken or hostile API cannot exhaust memory. */
+  readonly maxBytes?: number;
 }
 
 const DETAIL_MAX = 200;
@@ -66,7 +68,7 @@ export class ApiClient {
       let status: string;
       try {
         const response = await this.#attempt(url, init);
-        const text = await response.text();
+        const text = await this.#read(url, response);
         if (response.ok) return { status: response.status, text, headers: response.headers };
         if (response.status === 401 || response.status === 403) {
           throw this.#authError(url, response.status, text);
@@ -119,6 +121,30 @@ export class ApiClient {
       return await fetch(request, { signal, redirect: "error" });
     }
     return await fetch(url, { ...init, signal, redirect: "error" });
+  }
+
+  async #read(url: string, response: Response): Promise<string> {
+    const max = this.options.maxBytes ?? 64 * 1024 * 1024;
+    const declared = Number(response.headers.get("content-length") ?? "0");
+    if (declared > max || !response.body) {
+      await response.body?.cancel();
+      if (declared > max) throw this.#error("discovery.response_too_large", url, { max });
+      return "";
+    }
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for await (const chunk of response.body) {
+      total += chunk.length;
+      if (total > max) throw this.#error("discovery.response_too_large", url, { max });
+      chunks.push(chunk);
+    }
+    const all = new Uint8Array(total);
+    let at = 0;
+    for (const c of chunks) {
+      all.set(c, at);
+      at += c.length;
+    }
+    return new TextDecoder().decode(all);
   }
 
   /** Provider text fit for one line: no control characters, short, secrets masked. */

@@ -78,6 +78,17 @@ async function listRegion(request: ListRequest, region: string): Promise<Machine
         body: signed.body as string,
       });
     });
+    // EC2 never sends a DTD; refusing one rules out entity-expansion tricks.
+    if (/<!DOCTYPE|<!ENTITY/i.test(text)) {
+      throw new ProvctlError("CommandFailed", "discovery.bad_response", {
+        params: {
+          source: request.http.options.source,
+          provider: "aws",
+          url,
+          detail: "a DOCTYPE/ENTITY declaration (refused)",
+        },
+      });
+    }
     let doc: Record<string, unknown>;
     try {
       doc = obj(obj(parser.parse(text)).DescribeInstancesResponse);

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { discoverInventory } from "../../src/discovery/discover.ts";
+import { parseInventory } from "../../src/fleet/inventory.ts";
 import { runProviderContract } from "./contract.ts";
 import { startDigitalOceanFake } from "./fakes/digitalocean.ts";
 
@@ -14,8 +16,6 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const { discoverInventory } = await import("../../src/discovery/discover.ts");
-    const { parseInventory } = await import("../../src/fleet/inventory.ts");
     const seen: string[] = [];
     const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
       seen.push(req.url);

@@ -59,3 +59,33 @@ Deno.test("HTTP: a 404 is not retried; a redirect (token to another host) is ref
     await server.shutdown();
   }
 });
+
+Deno.test("HTTP: an answer larger than maxBytes is cut off with an error", async () => {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => {
+    // Streamed without a Content-Length, so only counting the bytes catches it.
+    const body = new ReadableStream({
+      start(c) {
+        for (let i = 0; i < 10; i++) c.enqueue(new TextEncoder().encode("x".repeat(1000)));
+        c.close();
+      },
+    });
+    return new Response(body);
+  });
+  try {
+    const client = new ApiClient({
+      source: "s",
+      provider: "p",
+      variable: "V",
+      secrets: [],
+      retries: 0,
+      maxBytes: 4096,
+    });
+    const e = await expectProvctlError(
+      "CommandFailed",
+      client.json(`http://127.0.0.1:${server.addr.port}/`),
+    );
+    assert.equal(e.key, "discovery.response_too_large");
+  } finally {
+    await server.shutdown();
+  }
+});
