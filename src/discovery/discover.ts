@@ -9,11 +9,11 @@
  */
 import { isProvctlError, ProvctlError } from "../core/errors.ts";
 import type { Inventory, MachineConfig, SourceTable } from "../fleet/inventory.ts";
-import { shown } from "../fleet/_names.ts";
 import { ApiClient } from "./_http.ts";
 import { credentialsFor, defaultRegions } from "./_credentials.ts";
 import { fingerprint, readCache, writeCache } from "./cache.ts";
-import { loadProvider, type MachineRecord, PROVIDER_INFO } from "./provider.ts";
+import { type MachineRecord, PROVIDER_INFO } from "./provider.ts";
+import { loadProvider } from "./_registry.ts";
 import { readSources, type SourceConfig } from "./sources.ts";
 import { cleanName, type Note, tagsToLabels } from "./tag_labels.ts";
 
@@ -88,7 +88,7 @@ export async function discoverInventory(
       if (!sources.some((s) => s.name === name)) {
         throw new ProvctlError("NotFound", "discovery.source_unknown", {
           params: {
-            source: shown(name),
+            source: JSON.stringify(name),
             known: sources.length === 0 ? "none" : sources.map((s) => s.name).join(", "),
           },
           hint: "discovery.source_unknown_hint",
@@ -312,7 +312,7 @@ export function mergeDiscovered(
       if (clash !== undefined) {
         throw new ProvctlError("InvalidConfig", "discovery.duplicate_name", {
           params: {
-            name: shown(machine.name),
+            name: JSON.stringify(machine.name),
             first: clash,
             second: here,
             source: result.source.name,

@@ -141,24 +141,6 @@ export interface Provider extends ProviderInfo {
   list(request: ListRequest): AsyncIterable<readonly MachineRecord[]>;
 }
 
-/** The provider implementation, loaded only when a source of that kind is configured. */
-export async function loadProvider(kind: ProviderKind): Promise<Provider> {
-  switch (kind) {
-    case "aws":
-      return (await import("./aws.ts")).aws;
-    case "digitalocean":
-      return (await import("./digitalocean.ts")).digitalocean;
-    case "hetzner":
-      return (await import("./hetzner.ts")).hetzner;
-    case "linode":
-      return (await import("./linode.ts")).linode;
-    case "vultr":
-      return (await import("./vultr.ts")).vultr;
-    case "upcloud":
-      return (await import("./upcloud.ts")).upcloud;
-  }
-}
-
 export function isProviderKind(value: string): value is ProviderKind {
   return (PROVIDER_KINDS as readonly string[]).includes(value);
 }

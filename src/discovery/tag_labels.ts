@@ -11,7 +11,7 @@
  *   get the same treatment. A tag whose key ends up empty is dropped. Every change is
  *   reported (shown with -v), and when two tags map to the same key the later one wins.
  */
-import { checkLabelKey, checkLabelValue, LABEL_NAME_MAX } from "../fleet/_labels.ts";
+import { checkLabelKey, checkLabelValue, LABEL_NAME_MAX } from "../fleet/inventory.ts";
 import type { ProviderTag } from "./provider.ts";
 
 /** A message key of configs/messages.toml [discovery] with its parameters. */

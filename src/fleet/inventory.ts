@@ -33,6 +33,9 @@ import { KEY_CONSTRAINTS } from "../config/schema.ts";
 import type { HostKeyPolicy } from "../ssh/known_hosts.ts";
 import { parseTargetSpec } from "../ssh/target.ts";
 import { checkLabelKey, checkLabelValue } from "./_labels.ts";
+
+// The label rules, for what other layers turn into labels (cloud discovery's tags).
+export { checkLabelKey, checkLabelValue, LABEL_NAME_MAX } from "./_labels.ts";
 import { checkName, shown } from "./_names.ts";
 
 /** Per-machine settings for the fleet executor and the remote backends. */
