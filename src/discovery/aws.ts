@@ -20,10 +20,13 @@ const VERSION = "2016-11-15";
 export const aws: Provider = {
   ...PROVIDER_INFO.aws,
   async *list(request: ListRequest) {
-    const perRegion = await Promise.all(
+    // All regions run to their end before a failure is reported: nothing is left in flight.
+    const settled = await Promise.allSettled(
       request.regions.map((region) => listRegion(request, region)),
     );
-    for (const pages of perRegion) yield* pages;
+    const failed = settled.find((r) => r.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    for (const r of settled) yield* (r as PromiseFulfilledResult<MachineRecord[][]>).value;
   },
 };
 

@@ -28,7 +28,14 @@ export const upcloud: Provider = {
       url.searchParams.set("limit", String(limit));
       url.searchParams.set("offset", String(offset));
       if (request.filters.label !== undefined) url.searchParams.set("label", request.filters.label);
-      const body = obj(await request.http.json(url.href, { headers }));
+      let body: Record<string, unknown>;
+      try {
+        body = obj(await request.http.json(url.href, { headers }));
+      } catch (error) {
+        // Let the address request finish first: nothing is left in flight.
+        await addressesPromise.catch(() => {});
+        throw error;
+      }
       const servers = arr(obj(body.servers).server).map(obj);
       addresses ??= await addressesPromise;
       yield servers

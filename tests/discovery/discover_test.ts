@@ -139,7 +139,7 @@ Deno.test({
       ]]);
       assert.equal(merged.machines.length, 7);
       assert.ok(merged.machines.every((m) => m.source === "ok" && !m.stale));
-      assert.ok(Date.now() - started < 3000, "the hang cost its timeout, not more");
+      assert.ok(Date.now() - started < 6000, "the hang cost its timeout, not more");
     } finally {
       await ok.close();
       await broken.close();
