@@ -6,7 +6,8 @@
  * sh + /proc read) against a bare `deno run` hello-world, each as a fresh process.
  * Target: provctl status within 1.5x of the bare runtime start-up.
  *
- * Further sections (SSH pool, fleet) live in scripts/bench_*.ts and are run from here.
+ * Further sections (SSH pool, fleet, cloud discovery) live in scripts/bench_*.ts and are run
+ * from here.
  */
 import { bundleSplit } from "./bundle.ts";
 
@@ -161,7 +162,7 @@ async function startupSection(): Promise<string> {
 
 await ensureTools();
 const sections = [await startupSection()];
-for (const extra of ["bench_ssh.ts", "bench_fleet.ts"]) {
+for (const extra of ["bench_ssh.ts", "bench_fleet.ts", "bench_discovery.ts"]) {
   try {
     await Deno.stat(`${root}scripts/${extra}`);
   } catch {

@@ -506,8 +506,50 @@ const machines = () =>
         },
         docs: docs("cmd_machines_check"),
       }),
+      // Refetches sources (all, or those named); selection flags would mean nothing here.
+      refresh: buildCommand<
+        BaseFlags & Pick<SelectFlags, "inventory" | "noCache">,
+        string[],
+        ProvctlContext
+      >({
+        loader: async () => (await import("./commands/machines.ts")).refresh,
+        parameters: {
+          flags: {
+            ...baseFlagSpecs,
+            inventory: selectFlagSpecs.inventory,
+            noCache: selectFlagSpecs.noCache,
+          },
+          aliases: baseAliases,
+          positional: names("SOURCE", 0, "arg_source"),
+        },
+        docs: docs("cmd_machines_refresh"),
+      }),
     },
     docs: docs("cmd_machines"),
+  });
+
+const discover = () =>
+  buildCommand<BaseFlags & { inventory?: string; dryRun?: boolean }, [string], ProvctlContext>({
+    loader: async () => (await import("./commands/discover.ts")).default,
+    parameters: {
+      flags: {
+        ...baseFlagSpecs,
+        inventory: selectFlagSpecs.inventory,
+        dryRun: switchFlag("flag_dry_run_discover"),
+      },
+      aliases: baseAliases,
+      positional: {
+        kind: "tuple",
+        parameters: [{
+          get brief() {
+            return brief("arg_source_or_provider");
+          },
+          parse: String,
+          placeholder: "SOURCE|PROVIDER",
+        }],
+      },
+    },
+    docs: docs("cmd_discover"),
   });
 
 const hostkey = () =>
@@ -577,6 +619,7 @@ const ROUTES = {
     boot(async () => (await import("./commands/boot.ts")).uninstall, "cmd_uninstall"),
   exec: () => withUsage(exec(), "usage_exec"),
   machines,
+  discover,
   health: () => withUsage(health(), "usage_health"),
   deploy,
   rollback,

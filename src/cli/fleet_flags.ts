@@ -15,12 +15,18 @@ export interface SelectFlags {
   readonly profile?: string;
   readonly limit?: number;
   readonly machine?: readonly string[];
+  /** Cloud sources: fetch now, no cache read or written. */
+  readonly noCache?: boolean;
+  /** Cloud sources: fetch now (cache as fallback). */
+  readonly refresh?: boolean;
 }
 
 /** How work runs across them (commands that connect to machines). */
 export interface RunFlags {
   readonly forks?: number;
   readonly maxFailures?: string;
+  /** Act on machines of failed cloud sources (cached data). */
+  readonly allowStale?: boolean;
 }
 
 export interface FleetFlags extends SelectFlags, RunFlags {}
@@ -51,11 +57,14 @@ export const selectFlagSpecs: FlagSpec<SelectFlags> = {
       return brief("flag_machine");
     },
   },
+  noCache: switchFlag("flag_no_cache"),
+  refresh: switchFlag("flag_refresh"),
 };
 
 export const runFlagSpecs: FlagSpec<RunFlags> = {
   forks: valueFlag("flag_forks", "N", count),
   maxFailures: valueFlag("flag_max_failures", "N|P%"),
+  allowStale: switchFlag("flag_allow_stale"),
 };
 
 export const fleetAliases = { l: "selector", m: "machine" } as const;

@@ -7,6 +7,10 @@
  * Found at --inventory FILE (or $PROVCTL_INVENTORY; missing = error), else
  * ./machines.toml, else the first config dir holding one; none = an empty inventory.
  * Mistakes are InvalidConfig errors at the file:line:col of the offending key.
+ *
+ * `[sources.NAME]` tables (cloud discovery) are kept here only as far as the machine
+ * settings they share with a profile go; src/discovery/ checks the rest and turns what a
+ * provider returns into machines through SourceTable.machine().
  */
 import { isProvctlError, ProvctlError } from "../core/errors.ts";
 import {
@@ -30,6 +34,9 @@ import type { HostKeyPolicy } from "../ssh/known_hosts.ts";
 import { parseTargetSpec } from "../ssh/target.ts";
 import { expandShellTemplate } from "../exec/shell_template.ts";
 import { checkLabelKey, checkLabelValue } from "./_labels.ts";
+
+// The label rules, for what other layers turn into labels (cloud discovery's tags).
+export { checkLabelKey, checkLabelValue, LABEL_NAME_MAX } from "./_labels.ts";
 import { checkName, shown } from "./_names.ts";
 
 /** Per-machine settings for the fleet executor and the remote backends. */
@@ -85,6 +92,35 @@ export interface MachineConfig {
   readonly vars: Readonly<Record<string, string>>;
   /** "file:line" of its table. */
   readonly origin: string;
+  /** The `[sources.NAME]` it was discovered by; unset for machines written in the file. */
+  readonly source?: string;
+  /** Discovered, but its source failed just now: these are cached, possibly old, data. */
+  readonly stale?: boolean;
+}
+
+/** What a source found for one machine, for SourceTable.machine(). */
+export interface DiscoveredMachine {
+  readonly name: string;
+  readonly host: string;
+  /** The provider's tags as labels; the source's own `labels` win over them. */
+  readonly labels: Readonly<Record<string, string>>;
+  readonly stale?: boolean;
+}
+
+/** A `[sources.NAME]` table. */
+export interface SourceTable {
+  readonly name: string;
+  /** "file:line" of its table. */
+  readonly origin: string;
+  /** Its keys other than machine settings (provider, token_env, filters, ...). */
+  readonly options: Readonly<Record<string, unknown>>;
+  /** "file:line:col" of a key path inside the table, for errors. */
+  locate(path: readonly string[]): string;
+  /**
+   * A machine of this source: [defaults] < the source's profile < its provider labels and
+   * the source's settings. Throws InvalidName/InvalidArgument for a bad name or address.
+   */
+  machine(found: DiscoveredMachine): MachineConfig;
 }
 
 export interface Inventory {
@@ -95,6 +131,8 @@ export interface Inventory {
   readonly file?: string;
   /** Every path looked at, in order (for "create one at ..." messages). */
   readonly searched: readonly string[];
+  /** `[sources.NAME]` tables in file order (cloud discovery); unset = none. */
+  readonly sources?: readonly SourceTable[];
 }
 
 export interface LoadInventoryOptions {
@@ -156,7 +194,12 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   host_key_policy: KEY_CONSTRAINTS["ssh.host_key_policy"].oneOf!,
 };
 
-const TOP_KEYS = ["defaults", "profiles", "machines"];
+const TOP_KEYS = ["defaults", "profiles", "machines", "sources"];
+/** Keys of a source that are machine settings; the others are discovery's. */
+const SOURCE_SETTING_KEYS: Readonly<Record<string, ValueType | "table">> = {
+  profile: "string",
+  ...SETTING_KEYS,
+};
 const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const VAR_NAME_MAX = 64;
 const USER = /^[A-Za-z0-9_][A-Za-z0-9._-]*\$?$/;
@@ -274,7 +317,57 @@ export function parseInventory(
       }),
     );
   }
-  return { machines, profiles, file: options.file, searched: options.searched ?? [options.file] };
+  const sources: SourceTable[] = [];
+  for (const [name, table] of inFileOrder(text, "sources", doc.tree.sources)) {
+    const path = ["sources", name];
+    const location = doc.locate(path);
+    reader.name("source", name, path);
+    if (!isTable(table)) throw wrongType(displayKey(path), "table", table, { location });
+    const settingsPart: Record<string, unknown> = {};
+    const options: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(table)) {
+      if (Object.hasOwn(SOURCE_SETTING_KEYS, key)) settingsPart[key] = value;
+      else options[key] = value;
+    }
+    const own = reader.settings(path, settingsPart, SOURCE_SETTING_KEYS);
+    let profile: Settings | undefined;
+    if (own.profile !== undefined) {
+      profile = profileSources.get(own.profile);
+      if (!profile) throw unknownProfile(doc, path, own.profile, [...profiles.keys()]);
+    }
+    const origin = doc.origin(path);
+    sources.push(Object.freeze({
+      name,
+      origin,
+      options: Object.freeze(options),
+      locate: (at: readonly string[]) => doc.locate([...path, ...at]),
+      machine: (found: DiscoveredMachine): MachineConfig => {
+        checkName("machine", found.name);
+        const host = checkHost(found.host);
+        const layer: Settings = {
+          ...own,
+          host,
+          values: { ...own.values, labels: { ...found.labels, ...own.values.labels } },
+        };
+        const machine = reader.machine(found.name, layer, [defaults, profile], {
+          origin,
+          profile: own.profile,
+        });
+        return Object.freeze({
+          ...machine,
+          source: name,
+          ...(found.stale ? { stale: true } : {}),
+        });
+      },
+    }));
+  }
+  return {
+    machines,
+    profiles,
+    file: options.file,
+    searched: options.searched ?? [options.file],
+    ...(sources.length > 0 ? { sources } : {}),
+  };
 }
 
 /**
@@ -527,7 +620,7 @@ class Reader {
     }
   }
 
-  name(kind: "machine" | "profile", name: string, path: readonly string[]): void {
+  name(kind: "machine" | "profile" | "source", name: string, path: readonly string[]): void {
     this.#check(path, () => checkName(kind, name));
   }
 

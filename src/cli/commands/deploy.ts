@@ -82,7 +82,10 @@ async function loadDeployment(session: Session, flags: FleetFlags, name: string)
       });
     }
   }
-  const inventory = await loadFleetInventory(session, flags.inventory);
+  const inventory = await loadFleetInventory(session, flags.inventory, {
+    ...flags,
+    refuseFailed: true,
+  });
   let only: Set<string> | undefined;
   if (fleetRequested(flags) || flags.limit !== undefined) {
     only = new Set(

@@ -1,9 +1,9 @@
 /**
- * provctl machines list | check: the inventory, and whether each machine answers
- * (reachable, host key, authentication, backend detected, latency), checked in parallel.
+ * provctl machines list | check | refresh: the inventory (with machines discovered from
+ * cloud sources), whether each machine answers (reachable, host key, authentication,
+ * backend detected, latency; checked in parallel), and fetching cloud sources now.
  */
-import { ExitCode } from "../../core/errors.ts";
-import { isProvctlError } from "../../core/errors.ts";
+import { ExitCode, isProvctlError, ProvctlError } from "../../core/errors.ts";
 import type { GlobalFlags } from "../global_flags.ts";
 import type { FleetFlags, SelectFlags } from "../fleet_flags.ts";
 import { table } from "../render.ts";
@@ -12,7 +12,7 @@ import { command } from "../session.ts";
 export const list = command<GlobalFlags & SelectFlags, string[]>(
   async (session, flags, ...names) => {
     const { selectFleet } = await import("../fleet.ts");
-    const fleet = await selectFleet(session, flags, names, { defaultAll: true });
+    const fleet = await selectFleet(session, flags, names, { defaultAll: true, listing: true });
     if (session.output === "json") {
       for (const m of fleet.machines) {
         session.out(JSON.stringify({
@@ -25,11 +25,13 @@ export const list = command<GlobalFlags & SelectFlags, string[]>(
           labels: m.labels,
           vars: m.vars,
           origin: m.origin,
+          source: m.source ?? null,
+          stale: m.stale ?? false,
         }));
       }
       return;
     }
-    const header = ["name", "host", "user", "profile", "labels"].map((k) =>
+    const header = ["name", "host", "user", "profile", "source", "labels"].map((k) =>
       session.colors.bold(session.format(`machines.column_${k}`))
     );
     const rows = fleet.machines.map((m) => [
@@ -37,6 +39,7 @@ export const list = command<GlobalFlags & SelectFlags, string[]>(
       m.port === undefined ? m.host : `${m.host}:${m.port}`,
       m.user ?? "-",
       m.profile ?? "-",
+      m.source === undefined ? "-" : m.stale ? `${m.source} (stale)` : m.source,
       Object.entries(m.labels).map(([k, v]) => `${k}=${v}`).join(",") || "-",
     ]);
     session.out(table([header, ...rows]).trimEnd());
@@ -151,5 +154,63 @@ export const check = command<GlobalFlags & FleetFlags, string[]>(
       );
     }
     return rows.every((r) => r.ok) ? ExitCode.ok : ExitCode.failed;
+  },
+);
+
+/** provctl machines refresh [SOURCE...]: fetch cloud sources now and update their cache. */
+export const refresh = command<GlobalFlags & FleetFlags, string[]>(
+  async (session, flags, ...sources) => {
+    const [{ loadStaticInventory }, { discoverWithSession }] = await Promise.all([
+      import("../fleet.ts"),
+      import("../discovery.ts"),
+    ]);
+    const inventory = await loadStaticInventory(session, flags.inventory);
+    if (!inventory.sources?.length) {
+      throw new ProvctlError("NotFound", "discovery.no_sources", {
+        params: { file: inventory.file ?? inventory.searched.join(", ") },
+        hint: "discovery.no_sources_hint",
+      });
+    }
+    const { results } = await discoverWithSession(session, inventory, {
+      cache: flags.noCache ? "off" : "refresh",
+      only: sources.length > 0 ? sources : undefined,
+      quietFailures: true,
+    });
+    const ok = (r: (typeof results)[number]) => r.state === "fresh";
+    if (session.output === "json") {
+      for (const r of results) {
+        session.out(JSON.stringify({
+          source: r.source.name,
+          provider: r.source.provider,
+          state: r.state,
+          machines: r.records.length,
+          pages: r.pages,
+          requests: r.requests,
+          duration_ms: Math.round(r.durationMs),
+          fetched_at: r.fetchedAt ?? null,
+          error: r.error === undefined ? null : session.errorLine(r.error),
+        }));
+      }
+    } else {
+      const c = session.colors;
+      const header = ["source", "provider", "state", "machines", "pages", "time", "error"].map((
+        k,
+      ) => c.bold(session.format(`discovery.column_${k}`)));
+      session.out(
+        table([
+          header,
+          ...results.map((r) => [
+            r.source.name,
+            r.source.provider,
+            ok(r) ? c.green(r.state) : c.red(r.state),
+            String(r.records.length),
+            String(r.pages),
+            `${(r.durationMs / 1000).toFixed(1)} s`,
+            r.error === undefined ? "-" : session.errorLine(r.error),
+          ]),
+        ]).trimEnd(),
+      );
+    }
+    return results.every(ok) ? ExitCode.ok : ExitCode.failed;
   },
 );
