@@ -16,6 +16,7 @@ import type { RestartFlags } from "./commands/restart.ts";
 import type { AuditFlags, MetricsFlags } from "./commands/observe.ts";
 import type { HealthFlags } from "./commands/health.ts";
 import type { DeployFlags, RollbackFlags } from "./commands/deploy.ts";
+import type { TokenCreateFlags } from "./commands/token.ts";
 
 const names = (placeholder: string, minimum = 0) => ({
   kind: "array" as const,
@@ -417,6 +418,42 @@ const hosts = buildRouteMap({
   docs: docs("cmd_hosts"),
 });
 
+const tokenName = {
+  kind: "tuple" as const,
+  parameters: [{
+    get brief() {
+      return brief("arg_token");
+    },
+    parse: String,
+    placeholder: "NAME",
+  }] as [{ readonly brief: string; parse: StringConstructor; placeholder: string }],
+};
+
+const token = buildRouteMap({
+  routes: {
+    create: buildCommand<TokenCreateFlags, [string], ProvctlContext>({
+      loader: async () => (await import("./commands/token.ts")).create,
+      parameters: {
+        flags: {
+          ...globalFlagSpecs,
+          scope: valueFlag("flag_scope", "read|operate|admin"),
+          expires: valueFlag("flag_expires", "30d"),
+        },
+        aliases: globalAliases,
+        positional: tokenName,
+      },
+      docs: docs("cmd_token_create"),
+    }),
+    list: noArgs(async () => (await import("./commands/token.ts")).list, "cmd_token_list"),
+    revoke: buildCommand<GlobalFlags, [string], ProvctlContext>({
+      loader: async () => (await import("./commands/token.ts")).revoke,
+      parameters: { flags: globalFlagSpecs, aliases: globalAliases, positional: tokenName },
+      docs: docs("cmd_token_revoke"),
+    }),
+  },
+  docs: docs("cmd_token"),
+});
+
 const complete = buildCommand<Record<string, never>, string[], ProvctlContext>({
   loader: async () => (await import("./commands/complete.ts")).default,
   parameters: {
@@ -453,6 +490,7 @@ export const routes = buildRouteMap({
     metrics,
     hostkey,
     hosts,
+    token,
     config,
     version,
     doctor,
