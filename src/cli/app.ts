@@ -17,6 +17,7 @@ import type { AuditFlags, MetricsFlags } from "./commands/observe.ts";
 import type { HealthFlags } from "./commands/health.ts";
 import type { DeployFlags, RollbackFlags } from "./commands/deploy.ts";
 import type { TokenCreateFlags } from "./commands/token.ts";
+import type { ServeFlags } from "./commands/serve.ts";
 
 const names = (placeholder: string, minimum = 0) => ({
   kind: "array" as const,
@@ -454,6 +455,23 @@ const token = buildRouteMap({
   docs: docs("cmd_token"),
 });
 
+const serve = buildCommand<ServeFlags, [], ProvctlContext>({
+  loader: async () => (await import("./commands/serve.ts")).default,
+  parameters: {
+    flags: {
+      ...globalFlagSpecs,
+      inventory: fleetFlagSpecs.inventory,
+      forks: fleetFlagSpecs.forks,
+      listen: valueFlag("flag_listen", "ADDR:PORT"),
+      tlsCert: valueFlag("flag_tls_cert", "FILE"),
+      tlsKey: valueFlag("flag_tls_key", "FILE"),
+      insecureHttp: switchFlag("flag_insecure_http"),
+    },
+    aliases: globalAliases,
+  },
+  docs: docs("cmd_serve"),
+});
+
 const complete = buildCommand<Record<string, never>, string[], ProvctlContext>({
   loader: async () => (await import("./commands/complete.ts")).default,
   parameters: {
@@ -490,6 +508,7 @@ export const routes = buildRouteMap({
     metrics,
     hostkey,
     hosts,
+    serve,
     token,
     config,
     version,

@@ -59,6 +59,27 @@ export interface Fleet {
   readonly maxFailures?: FailureBudget;
 }
 
+/** The machines of the inventory that names, -l, -m, --profile, --all and --limit select. */
+export async function selectInventoryMachines(
+  session: Session,
+  flags: FleetFlags,
+  names: readonly string[] = [],
+  options: { defaultAll?: boolean } = {},
+): Promise<MachineConfig[]> {
+  const settings = await session.settings();
+  const inventory = await loadFleetInventory(session, flags.inventory);
+  const nothingAsked = !flags.all && names.length === 0 && !flags.machine?.length &&
+    flags.selector === undefined && flags.profile === undefined;
+  return selectMachines(inventory, {
+    all: flags.all || (options.defaultAll && nothingAsked),
+    names: [...names, ...(flags.machine ?? [])],
+    labels: flags.selector,
+    profile: flags.profile,
+    limit: flags.limit,
+    messages: settings.messages,
+  });
+}
+
 /** Loads the inventory, selects machines and builds a Target for each. */
 export async function selectFleet(
   session: Session,
@@ -73,17 +94,7 @@ export async function selectFleet(
 ): Promise<Fleet> {
   if (flags.host !== undefined) throw new ProvctlError("Usage", "fleet.host_with_selector");
   const settings = await session.settings();
-  const inventory = await loadFleetInventory(session, flags.inventory);
-  const nothingAsked = !flags.all && names.length === 0 && !flags.machine?.length &&
-    flags.selector === undefined && flags.profile === undefined;
-  const machines = selectMachines(inventory, {
-    all: flags.all || (options.defaultAll && nothingAsked),
-    names: [...names, ...(flags.machine ?? [])],
-    labels: flags.selector,
-    profile: flags.profile,
-    limit: flags.limit,
-    messages: settings.messages,
-  });
+  const machines = await selectInventoryMachines(session, flags, names, options);
   const remote = await session.remoteTargets();
   const scope = scopeFrom(session.flags);
   const targets = machines.map((m) =>

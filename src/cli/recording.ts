@@ -23,7 +23,15 @@ export class CommandRecorder {
   #redactor?: Redactor;
   readonly #runners: RecordingRunner[] = [];
 
-  constructor(config: LoadedConfig, operation: string, warnings: RecorderWarnings) {
+  readonly #operator?: string;
+
+  constructor(
+    config: LoadedConfig,
+    operation: string,
+    warnings: RecorderWarnings,
+    operator?: string,
+  ) {
+    this.#operator = operator;
     this.#config = config;
     this.#operation = operation;
     this.#warnings = warnings;
@@ -35,7 +43,10 @@ export class CommandRecorder {
       this.#redactor ??= new Redactor({
         extraPatterns: this.#config.strings("observe.redact_patterns"),
       });
-      const log = await AuditLog.open(path, { redactor: this.#redactor });
+      const log = await AuditLog.open(path, {
+        redactor: this.#redactor,
+        operator: this.#operator,
+      });
       if (log.modeTightened) {
         this.#warnings.warn("observe.audit_mode_tightened", {
           path,

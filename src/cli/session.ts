@@ -26,9 +26,11 @@ export class Session {
   #remote?: RemoteTargets;
   #recorder?: CommandRecorder;
 
-  constructor(ctx: ProvctlContext, flags: GlobalFlags) {
+  /** `settings`: already loaded ones (the API server loads them once, not per request). */
+  constructor(ctx: ProvctlContext, flags: GlobalFlags, settings?: Settings) {
     this.ctx = ctx;
     this.flags = flags;
+    this.#settings = settings;
   }
 
   async settings(): Promise<Settings> {
@@ -65,6 +67,7 @@ export class Session {
 
   /** Progress and notes: stderr, silenced by -q. */
   note(key: string, params: MessageParams = {}): void {
+    this.ctx.onNote?.(key, params);
     if (this.flags.quiet) return;
     this.ctx.process.stderr.write(`${this.messages.format(key, params)}\n`);
   }
@@ -109,7 +112,7 @@ export class Session {
       const operation = this.ctx.argv.find((a) => !a.startsWith("-")) ?? "exec";
       this.#recorder = new CommandRecorder(this.loaded.config, operation, {
         warn: (key, params) => this.warn({ key, params }),
-      });
+      }, this.ctx.operator);
       const remote = this.#remote;
       if (remote) {
         this.#recorder.metrics.registerPoolStats(() =>

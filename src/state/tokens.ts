@@ -115,7 +115,8 @@ export async function newToken(
 
 export type Verdict =
   | { readonly ok: true; readonly token: TokenRecord }
-  | { readonly ok: false; readonly reason: "missing" | "invalid" | "expired" };
+  | { readonly ok: false; readonly reason: "missing" | "invalid" }
+  | { readonly ok: false; readonly reason: "expired"; readonly name: string };
 
 /**
  * The token a presented secret belongs to. Every stored token is hashed and compared
@@ -134,7 +135,7 @@ export async function verifySecret(
   }
   if (!found) return { ok: false, reason: "invalid" };
   if (found.expires !== null && Date.parse(found.expires) <= now.getTime()) {
-    return { ok: false, reason: "expired" };
+    return { ok: false, reason: "expired", name: found.name };
   }
   return { ok: true, token: publicRecord(found) };
 }

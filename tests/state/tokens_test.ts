@@ -23,6 +23,7 @@ Deno.test("a token's secret verifies; a wrong, expired or revoked one does not",
     assert.deepEqual(await verifySecret(tokens, b.secret, later), {
       ok: false,
       reason: "expired",
+      name: "b",
     });
     assert.equal(await store.remove("a"), true);
     assert.equal(await store.remove("a"), false);

@@ -6,8 +6,9 @@
  * machine's variables (machines.toml `vars`).
  */
 import { ExitCode } from "../../core/errors.ts";
-import type { RunResult } from "../../exec/runner.ts";
-import { expandVars } from "../../fleet/inventory.ts";
+import type { CommandRunner, RunResult } from "../../exec/runner.ts";
+import { expandVars, type MachineConfig } from "../../fleet/inventory.ts";
+import { type ExecRecord, execRecord } from "../../fleet/exec_records.ts";
 import { type FleetEvent, type HostOutcome, runFleet } from "../../fleet/executor.ts";
 import type { SshRunner } from "../../ssh/ssh_runner.ts";
 import type { ExecFlags } from "../app.ts";
@@ -103,13 +104,7 @@ export async function execOnFleet(
       };
       return { ok: done.code === 0, value: result };
     }
-    const result = flags.shell !== undefined
-      ? await (runner as unknown as ShellRunner).runShell(expandVars(flags.shell, machine), options)
-      : await runner.run(
-        expandVars(argv[0], machine),
-        argv.slice(1).map((a) => expandVars(a, machine)),
-        options,
-      );
+    const result = await runCollected(runner, machine, argv, flags.shell, options);
     return { ok: result.code === 0, value: result };
   }, {
     forks: fleet.forks,
@@ -125,22 +120,68 @@ export async function execOnFleet(
 
   if (json) {
     for (const o of outcomes) {
-      session.out(JSON.stringify({
-        host: o.host,
-        status: o.status,
-        exit_code: o.value?.code ?? null,
-        signal: o.value?.signal ?? null,
-        stdout: o.value?.stdout ?? "",
-        stderr: o.value?.stderr ?? "",
-        duration_ms: Math.round(o.durationMs),
-        attempts: o.status === "skipped" ? 0 : 1,
-        error: o.error === undefined ? null : session.errorLine(o.error),
-      }));
+      session.out(JSON.stringify(execRecord(o, (e) => session.errorLine(e))));
     }
   } else if (!session.flags.quiet) {
     printSummary(session, outcomes);
   }
   return outcomes.every((o) => o.status === "ok") ? ExitCode.ok : ExitCode.failed;
+}
+
+/** Runs argv (or a shell script) on one machine, `{var}`s expanded, output collected. */
+function runCollected(
+  runner: CommandRunner,
+  machine: MachineConfig,
+  argv: readonly string[],
+  shell: string | undefined,
+  options: { signal: AbortSignal; timeoutMs?: number },
+): Promise<RunResult> {
+  return shell !== undefined
+    ? (runner as unknown as ShellRunner).runShell(expandVars(shell, machine), options)
+    : runner.run(
+      expandVars(argv[0], machine),
+      argv.slice(1).map((a) => expandVars(a, machine)),
+      options,
+    );
+}
+
+export interface ExecRequest {
+  readonly argv: readonly string[];
+  /** A script for the remote shell, only when asked for explicitly. */
+  readonly shell?: string;
+  readonly timeoutMs?: number;
+}
+
+/**
+ * POST /exec: the same selection, runner and audit as `provctl exec -o json`, one record
+ * per machine; `onRecord` sees each as its machine finishes.
+ */
+export async function execRecords(
+  session: Session,
+  flags: ExecFlags,
+  request: ExecRequest,
+  options: { signal?: AbortSignal; onRecord?: (record: ExecRecord) => void } = {},
+): Promise<ExecRecord[]> {
+  const fleet = await selectFleet(session, flags);
+  const describe = (e: unknown) => session.errorLine(e);
+  const outcomes = await runFleet(fleet.targets, async (target, signal) => {
+    const machine = fleet.machines.find((m) => m.name === target.name)!;
+    const runner = await target.runner();
+    const limit = request.timeoutMs ?? session.loaded.config.integer("ssh.command_timeout_ms");
+    const both = options.signal ? AbortSignal.any([signal, options.signal]) : signal;
+    const result = await runCollected(runner, machine, request.argv, request.shell, {
+      signal: both,
+      timeoutMs: limit > 0 ? limit : undefined,
+    });
+    return { ok: result.code === 0, value: result };
+  }, {
+    forks: fleet.forks,
+    maxFailures: fleet.maxFailures,
+    onEvent: (e) => {
+      if (e.outcome) options.onRecord?.(execRecord(e.outcome as HostOutcome<RunResult>, describe));
+    },
+  });
+  return outcomes.map((o) => execRecord(o, describe));
 }
 
 function printGrouped(session: Session, o: HostOutcome<RunResult>, clearProgress: () => unknown) {

@@ -10,7 +10,8 @@ import { fleetRequested } from "../fleet_flags.ts";
 import { table } from "../render.ts";
 import { command, type Session } from "../session.ts";
 import type { Target } from "../target.ts";
-import type { CheckResult, HealthCheck } from "../../health/checks.ts";
+import type { HealthCheck } from "../../health/checks.ts";
+import { type HealthRecord, healthRecord, transitionRecord } from "../../health/records.ts";
 import type { MachineConfig } from "../../fleet/inventory.ts";
 
 export interface HealthFlags extends GlobalFlags, FleetFlags {
@@ -26,7 +27,10 @@ export interface HealthFlags extends GlobalFlags, FleetFlags {
 }
 
 /** The check the flags describe, as a table parseHealthCheck validates. */
-function checkTable(flags: HealthFlags, command: readonly string[]): Record<string, unknown> {
+export function checkTable(
+  flags: HealthFlags,
+  command: readonly string[],
+): Record<string, unknown> {
   const kinds =
     [flags.http !== undefined, flags.tcp !== undefined, command.length > 0].filter(Boolean).length;
   if (kinds !== 1) throw new ProvctlError("Usage", "health_cli.one_check");
@@ -49,39 +53,14 @@ function checkTable(flags: HealthFlags, command: readonly string[]): Record<stri
 }
 
 export default command<HealthFlags, string[]>(async (session, flags, ...positional) => {
-  const [{ parseHealthCheck, runCheck }, { HealthMonitor }, { healthSettings }] = await Promise.all(
-    [
-      import("../../health/checks.ts"),
-      import("../../health/monitor.ts"),
-      import("../../health/settings.ts"),
-    ],
-  );
   // Words after "--" are the command of a command check; words before it name machines.
   const dash = session.ctx.argv.indexOf("--");
   const commandWords = dash < 0 ? [] : session.ctx.argv.slice(dash + 1);
   const machineNames = positional.slice(0, positional.length - commandWords.length);
   const raw = checkTable(flags, commandWords);
-  const settings = healthSettings(session.loaded.config);
-
-  let targets: { target: Target; machine?: MachineConfig }[];
-  if (fleetRequested(flags, machineNames)) {
-    const { selectFleet } = await import("../fleet.ts");
-    const fleet = await selectFleet(session, flags, machineNames);
-    targets = fleet.targets.map((target, i) => ({ target, machine: fleet.machines[i] }));
-  } else {
-    targets = [{ target: await session.target() }];
-  }
-  const { expandVars } = await import("../../fleet/inventory.ts");
-  const checkFor = (machine?: MachineConfig): HealthCheck => {
-    const expanded = machine === undefined
-      ? raw
-      : JSON.parse(JSON.stringify(raw), (_k, v) =>
-        typeof v === "string" ? expandVars(v, machine) : v);
-    return parseHealthCheck(expanded, "--http/--tcp/-- CMD");
-  };
-  const checks = targets.map(({ machine }) => checkFor(machine));
-
   if (flags.watch) {
+    const { HealthMonitor } = await import("../../health/monitor.ts");
+    const { targets, checks, settings } = await prepare(session, flags, machineNames, raw);
     return await watch(
       session,
       targets.map((t) => t.target),
@@ -91,31 +70,9 @@ export default command<HealthFlags, string[]>(async (session, flags, ...position
       HealthMonitor,
     );
   }
-  const results = await Promise.all(targets.map(async ({ target }, i) => {
-    try {
-      return await runCheck(checks[i], {
-        runner: await target.runner(),
-        timeoutMs: settings.timeoutMs,
-      });
-    } catch (error) {
-      return {
-        ok: false,
-        status: "error",
-        detail: session.errorLine(error),
-        latencyMs: 0,
-      } as unknown as CheckResult;
-    }
-  }));
+  const records = await healthRecords(session, flags, machineNames, raw);
   if (session.output === "json") {
-    results.forEach((r, i) =>
-      session.out(JSON.stringify({
-        host: targets[i].target.name,
-        healthy: r.ok,
-        status: r.status,
-        detail: r.detail,
-        latency_ms: Math.round(r.latencyMs * 10) / 10,
-      }))
-    );
+    for (const r of records) session.out(JSON.stringify(r));
   } else {
     const c = session.colors;
     const header = ["host", "health", "latency", "detail"].map((k) =>
@@ -124,19 +81,80 @@ export default command<HealthFlags, string[]>(async (session, flags, ...position
     session.out(
       table([
         header,
-        ...results.map((r, i) => [
-          targets[i].target.name,
-          r.ok
+        ...records.map((r) => [
+          r.machine,
+          r.healthy
             ? c.green(session.format("health_cli.healthy"))
             : c.red(session.format(`health_cli.${r.status}`)),
-          `${r.latencyMs.toFixed(1)} ms`,
+          `${r.latency_ms.toFixed(1)} ms`,
           r.detail,
         ]),
       ]).trimEnd(),
     );
   }
-  return results.every((r) => r.ok) ? ExitCode.ok : ExitCode.failed;
+  return records.every((r) => r.healthy) ? ExitCode.ok : ExitCode.failed;
 });
+
+/** The targets and each one's check (`{var}`s expanded per machine). */
+async function prepare(
+  session: Session,
+  flags: FleetFlags,
+  machineNames: readonly string[],
+  raw: Record<string, unknown>,
+) {
+  const [{ parseHealthCheck }, { healthSettings }, { expandVars }] = await Promise.all([
+    import("../../health/checks.ts"),
+    import("../../health/settings.ts"),
+    import("../../fleet/inventory.ts"),
+  ]);
+  const settings = healthSettings(session.loaded.config);
+  let targets: { target: Target; machine?: MachineConfig }[];
+  if (fleetRequested(flags, machineNames)) {
+    const { selectFleet } = await import("../fleet.ts");
+    const fleet = await selectFleet(session, flags, machineNames);
+    targets = fleet.targets.map((target, i) => ({ target, machine: fleet.machines[i] }));
+  } else {
+    targets = [{ target: await session.target() }];
+  }
+  const checkFor = (machine?: MachineConfig): HealthCheck => {
+    const expanded = machine === undefined
+      ? raw
+      : JSON.parse(JSON.stringify(raw), (_k, v) =>
+        typeof v === "string" ? expandVars(v, machine) : v);
+    return parseHealthCheck(expanded, "--http/--tcp/-- CMD");
+  };
+  return { targets, checks: targets.map(({ machine }) => checkFor(machine)), settings };
+}
+
+/**
+ * provctl health and the API's /health: one check (a table as in a services file's
+ * `health`) on each machine, once; one record per machine.
+ */
+export async function healthRecords(
+  session: Session,
+  flags: FleetFlags,
+  machineNames: readonly string[],
+  raw: Record<string, unknown>,
+): Promise<HealthRecord[]> {
+  const { runCheck } = await import("../../health/checks.ts");
+  const { targets, checks, settings } = await prepare(session, flags, machineNames, raw);
+  return await Promise.all(targets.map(async ({ target }, i) => {
+    try {
+      return healthRecord(
+        target.name,
+        await runCheck(checks[i], { runner: await target.runner(), timeoutMs: settings.timeoutMs }),
+      );
+    } catch (error) {
+      return {
+        machine: target.name,
+        healthy: false,
+        status: "error",
+        detail: session.errorLine(error),
+        latency_ms: 0,
+      };
+    }
+  }));
+}
 
 async function watch(
   session: Session,
@@ -164,14 +182,7 @@ async function watch(
         onTransition: (t) => {
           const at = new Date(t.at).toISOString();
           if (session.output === "json") {
-            session.out(JSON.stringify({
-              host: target.name,
-              from: t.from,
-              to: t.to,
-              at,
-              detail: t.result.detail,
-              unhealthy_ms: t.unhealthyMs ?? null,
-            }));
+            session.out(JSON.stringify(transitionRecord(target.name, t)));
           } else {
             session.out(session.format(
               t.unhealthyMs === undefined ? "health_cli.transition" : "health_cli.transition_after",

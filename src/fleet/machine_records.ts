@@ -1,0 +1,115 @@
+/**
+ * The Machine and MachineCheck records (src/core/records.ts) of `provctl machines list|check
+ * -o json` and GET /machines, POST /machines/check: one function per record, both faces.
+ */
+import { isProvctlError } from "../core/errors.ts";
+import type { CommandRunner, HostInfo } from "../exec/runner.ts";
+import type { MachineConfig } from "./inventory.ts";
+
+export interface MachineRecord {
+  readonly name: string;
+  readonly address: string;
+  readonly port: number | null;
+  readonly user: string | null;
+  readonly jump: string | null;
+  readonly profile: string | null;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly vars: Readonly<Record<string, string>>;
+  readonly origin: string;
+}
+
+export function machineRecord(m: MachineConfig): MachineRecord {
+  return {
+    name: m.name,
+    address: m.host,
+    port: m.port ?? null,
+    user: m.user ?? null,
+    // The chain as ssh writes it; "none" when the machine is reached directly on purpose.
+    jump: m.jump === undefined ? null : m.jump.length === 0 ? "none" : m.jump.join(","),
+    profile: m.profile ?? null,
+    labels: m.labels,
+    vars: m.vars,
+    origin: m.origin,
+  };
+}
+
+export type CheckStage = "connect" | "host-key" | "auth" | "command" | "backend";
+
+export interface MachineCheckRecord {
+  readonly machine: string;
+  readonly ok: boolean;
+  readonly failed_at: CheckStage | null;
+  readonly backend: string | null;
+  readonly latency_ms: number | null;
+  readonly error: string | null;
+}
+
+/** What a check needs of a machine (the CLI's Target). */
+export interface CheckableMachine {
+  readonly name: string;
+  runner(): Promise<CommandRunner>;
+  hostInfo(): Promise<HostInfo>;
+}
+
+function stageOf(error: unknown): CheckStage {
+  if (!isProvctlError(error)) return "command";
+  if (error.kind.startsWith("HostKey")) return "host-key";
+  if (error.kind === "AuthFailed") return "auth";
+  if (
+    error.kind === "ConnectionFailed" || error.kind === "CircuitOpen" || error.kind === "Timeout"
+  ) {
+    return "connect";
+  }
+  return "command";
+}
+
+/** Connects, verifies the host key, logs in, runs a command and detects the backend. */
+export async function checkMachine(
+  target: CheckableMachine,
+  describe: (error: unknown) => string,
+): Promise<MachineCheckRecord> {
+  let stage: CheckStage = "connect";
+  try {
+    const runner = await target.runner();
+    await runner.run("true", []); // connect, verify the host key, authenticate
+    stage = "command";
+    const t0 = performance.now();
+    const probe = await runner.run("true", []); // a command on the open connection
+    const latencyMs = performance.now() - t0;
+    if (probe.code !== 0) throw new Error(probe.stderr.trim() || `exit code ${probe.code}`);
+    stage = "backend";
+    const { detectBackends } = await import("../backends/detect.ts");
+    const report = await detectBackends(runner, await target.hostInfo());
+    return {
+      machine: target.name,
+      ok: true,
+      failed_at: null,
+      backend: report.chosen ?? null,
+      latency_ms: Math.round(latencyMs * 10) / 10,
+      error: null,
+    };
+  } catch (error) {
+    return {
+      machine: target.name,
+      ok: false,
+      failed_at: stage === "connect" ? stageOf(error) : stage,
+      backend: null,
+      latency_ms: null,
+      error: describe(error),
+    };
+  }
+}
+
+/** Checks machines in parallel (at most `forks` at once); one record each, in order. */
+export async function checkMachines(
+  targets: readonly CheckableMachine[],
+  forks: number,
+  describe: (error: unknown) => string,
+): Promise<MachineCheckRecord[]> {
+  const { runFleet } = await import("./executor.ts");
+  const outcomes = await runFleet(targets, async (target) => {
+    const value = await checkMachine(target, describe);
+    return { ok: value.ok, value };
+  }, { forks });
+  return outcomes.map((o) => o.value!);
+}
