@@ -344,6 +344,23 @@ Deno.test({
         assert.equal((await api("GET", "/metrics")).status, 401);
       });
 
+      await t.step("the CLI's -o json prints the API's records (one schema each)", async () => {
+        const lines = (text: string) => text.trim().split("\n").map((l) => JSON.parse(l));
+        const machines = await cli.run(["machines", "list", "-o", "json"]);
+        const api_ = await api("GET", "/machines", { token: read });
+        assert.deepEqual(lines(machines.stdout), (api_.body as { items: unknown[] }).items);
+        for (const r of lines((await cli.run(["audit", "-o", "json"])).stdout)) {
+          checker.validate("AuditRecord", r);
+        }
+        for (const r of lines((await cli.run(["token", "list", "-o", "json"])).stdout)) {
+          checker.validate("Token", r);
+        }
+        const status = lines((await cli.run(["status", "web", "-o", "json"])).stdout);
+        checker.validate("ServiceStatus", status[0]);
+        assert.deepEqual(status[0], (await api("GET", "/services/web", { token: read })).body);
+        checker.validate("Metrics", JSON.parse((await cli.run(["metrics", "-o", "json"])).stdout));
+      });
+
       await t.step("curl: healthz, a problem document, an action", async () => {
         const h = await curl([`${url}/healthz`]);
         assert.equal(h.status, 200);

@@ -250,6 +250,18 @@ Deno.test({
         assert.equal((await api("GET", "/deployments/nope", { token: read })).status, 404);
       });
 
+      await t.step(
+        "metrics count the API's operations; the stored totals are Metrics records",
+        async () => {
+          const metrics = await api("GET", "/metrics", { token: read });
+          assert.match(metrics.text, /provctl_operations_total\{[^}]*op="exec"/);
+          checker.validate(
+            "Metrics",
+            JSON.parse(await Deno.readTextFile(`${s.stateDir}/metrics.json`)),
+          );
+        },
+      );
+
       stopListening = true;
       await api("POST", "/exec", { token: operate, body: { machines: ["m1"], argv: ["true"] } });
       await listening;
