@@ -271,8 +271,6 @@ export function buildApi(deps: ApiDeps): { app: Hono; routes: readonly RouteSpec
           body: () => (bodyPromise ??= readBody(c)),
           session: (op, flags, onNote) => sessionFor(token, op, flags, onNote),
         };
-        // A body is read (and its limits enforced) even when the route ignores it.
-        if (route.method !== "GET") await req.body();
         if (route.stream) return await route.handler(req);
         let timer: ReturnType<typeof setTimeout> | undefined;
         const timeout = new Promise<never>((_, reject) => {
@@ -282,7 +280,13 @@ export function buildApi(deps: ApiDeps): { app: Hono; routes: readonly RouteSpec
           );
         });
         try {
-          return await Promise.race([route.handler(req), timeout]);
+          // The body is read (its limits enforced) even when the route ignores it, and
+          // within the time limit: a client sending slowly cannot hold a request open.
+          const handled = (async () => {
+            if (route.method !== "GET") await req.body();
+            return await route.handler(req);
+          })();
+          return await Promise.race([handled, timeout]);
         } finally {
           clearTimeout(timer);
         }
