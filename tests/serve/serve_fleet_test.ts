@@ -263,8 +263,12 @@ Deno.test({
       );
 
       stopListening = true;
-      await api("POST", "/exec", { token: operate, body: { machines: ["m1"], argv: ["true"] } });
+      const last = await api("POST", "/exec", {
+        token: operate,
+        body: { machines: ["m1"], argv: ["true"] },
+      });
       await listening;
+      await poll((last.body as { id: string }).id);
 
       await t.step("SIGTERM lets a running operation finish, audits it, exits 0", async () => {
         const slow = await api("POST", "/exec", {
