@@ -7,6 +7,7 @@ import type { Context } from "hono";
 import type { ProvctlContext, Writable } from "../cli/context.ts";
 import type { FleetFlags } from "../cli/fleet_flags.ts";
 import type { GlobalFlags } from "../cli/global_flags.ts";
+import type { RemoteTargets } from "../cli/remote.ts";
 import { Session } from "../cli/session.ts";
 import {
   type Scope,
@@ -24,7 +25,9 @@ export type { ApiDeps, ApiLimits, ApiRequest, RouteSpec } from "./_http.ts";
 
 const discard: Writable = { write() {} };
 
-export function buildApi(deps: ApiDeps): { app: Hono; routes: readonly RouteSpec[] } {
+export function buildApi(
+  deps: ApiDeps,
+): { app: Hono; routes: readonly RouteSpec[]; close(): Promise<void> } {
   const messages = deps.settings.messages;
   const fail = (status: number, key: string, params: Record<string, string | number> = {}) =>
     new HttpProblem(problem(messages, status, key, params));
@@ -32,6 +35,22 @@ export function buildApi(deps: ApiDeps): { app: Hono; routes: readonly RouteSpec
   const app = new Hono();
   const buckets = new Map<string, { tokens: number; at: number }>();
   const verified = new VerifyCache();
+
+  // One SSH pool for all requests: connections to machines are reused between them.
+  let remote: Promise<RemoteTargets> | undefined;
+  const sharedRemote = () =>
+    remote ??= import("../cli/remote.ts").then(({ RemoteTargets }) =>
+      new RemoteTargets(
+        serverContext(deps),
+        deps.settings,
+        deps.settings.config.path("paths.state_dir"),
+        {
+          security: (key, params) => deps.log(`provctl serve: ${messages.format(key, params)}`),
+          note: (key, params) => deps.log(`provctl serve: ${messages.format(key, params)}`),
+          retry: () => {},
+        },
+      )
+    );
 
   // Mutating operations and their records report who acted through the operator.
   const sessionFor = (
@@ -50,12 +69,17 @@ export function buildApi(deps: ApiDeps): { app: Hono; routes: readonly RouteSpec
       operator: token?.name,
       onNote,
     };
-    return new Session(ctx, {
-      ...deps.baseFlags,
-      output: "json",
-      quiet: true,
-      ...flags,
-    }, deps.settings);
+    return new Session(
+      ctx,
+      {
+        ...deps.baseFlags,
+        output: "json",
+        quiet: true,
+        ...flags,
+      },
+      deps.settings,
+      sharedRemote,
+    );
   };
 
   const authenticate = async (c: Context, needed: Scope): Promise<TokenRecord> => {
@@ -234,7 +258,24 @@ export function buildApi(deps: ApiDeps): { app: Hono; routes: readonly RouteSpec
     });
   });
   app.onError((error, c) => toResponse(error, c));
-  return { app, routes };
+  return {
+    app,
+    routes,
+    async close() {
+      await (await remote)?.close();
+    },
+  };
+}
+
+function serverContext(deps: ApiDeps): ProvctlContext {
+  return {
+    process: { stdout: discard, stderr: discard, env: deps.env },
+    stdoutIsTty: false,
+    stderrIsTty: false,
+    stdinIsTty: false,
+    cwd: deps.cwd,
+    argv: ["serve"],
+  };
 }
 
 function matches(template: string, path: string): boolean {
