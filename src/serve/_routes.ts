@@ -12,6 +12,8 @@ import type { Session } from "../cli/session.ts";
 import { newToken, parseExpiry, parseScope, publicRecord } from "../state/tokens.ts";
 import type { OperationRecord } from "../state/operations.ts";
 import type { AuditEntry } from "../observe/audit_log.ts";
+import type { RunResult } from "../exec/runner.ts";
+import type { HostOutcome } from "../fleet/executor.ts";
 import { eventStream, type Topic, TOPICS } from "./events.ts";
 import { type Problem, problem, problemOf } from "./problem.ts";
 import { openApiDocument } from "./openapi.ts";
@@ -457,25 +459,34 @@ export function apiRoutes(deps: ApiDeps, fail: Fail): RouteSpec[] {
           ...(timeoutMs !== undefined ? { timeout_ms: timeoutMs } : {}),
         };
         const op = deps.operations.create("exec", req.token!.name, request);
-        const { execRecords } = await import("../cli/commands/_exec_fleet.ts");
+        const [{ selectFleet }, { execOnTargets }, { execRecord }] = await Promise.all([
+          import("../cli/fleet.ts"),
+          import("../fleet/exec_fleet.ts"),
+          import("../fleet/exec_records.ts"),
+        ]);
         startOperation(op, async (signal) => {
-          const records = await withSession(
-            req,
-            "exec",
-            flags,
-            (session) =>
-              execRecords(session, session.flags as never, {
-                argv: argv ?? [],
-                shell,
-                timeoutMs: timeoutMs as number | undefined,
-              }, {
-                signal,
-                onRecord: (record) => {
-                  op.results.push(record);
-                  hub.publish("operation", "machine", { id: op.id, ...record });
-                },
-              }),
-          );
+          const records = await withSession(req, "exec", flags, async (session) => {
+            const fleet = await selectFleet(session, session.flags as FleetFlags);
+            const describe = (e: unknown) => session.errorLine(e);
+            const limit = timeoutMs as number | undefined ??
+              session.loaded.config.integer("ssh.command_timeout_ms");
+            const outcomes = await execOnTargets(fleet.targets, fleet.machines, {
+              argv: argv ?? [],
+              shell,
+              timeoutMs: limit,
+            }, {
+              forks: fleet.forks,
+              maxFailures: fleet.maxFailures,
+              signal,
+              onEvent: (e) => {
+                if (!e.outcome) return;
+                const record = execRecord(e.outcome as HostOutcome<RunResult>, describe);
+                op.results.push(record);
+                hub.publish("operation", "machine", { id: op.id, ...record });
+              },
+            });
+            return outcomes.map((o) => execRecord(o, describe));
+          });
           // The final list is in selection order.
           op.results.splice(0, op.results.length, ...records);
           return { ok: records.every((r) => r.status === "ok") };
