@@ -14,6 +14,7 @@ import type { OperationRecord } from "../state/operations.ts";
 import type { AuditEntry } from "../observe/audit_log.ts";
 import type { RunResult } from "../exec/runner.ts";
 import type { HostOutcome } from "../fleet/executor.ts";
+import type { MachineCheckRecord } from "../fleet/machine_records.ts";
 import { eventStream, type Topic, TOPICS } from "./events.ts";
 import { type Problem, problem, problemOf } from "./problem.ts";
 import { openApiDocument } from "./openapi.ts";
@@ -43,6 +44,8 @@ export function apiRoutes(deps: ApiDeps, fail: Fail): RouteSpec[] {
   const hub = deps.hub;
   /** Deployment name -> the operation deploying or rolling it back. */
   const runningDeploys = new Map<string, string>();
+  /** The last check of each machine (GET /machines/check, for read tokens too). */
+  const lastChecks = new Map<string, MachineCheckRecord>();
   /** Last health verdict per machine and check, to tell transitions. */
   const lastHealth = new Map<string, boolean>();
 
@@ -372,6 +375,16 @@ export function apiRoutes(deps: ApiDeps, fail: Fail): RouteSpec[] {
       },
     },
     {
+      // (before /machines/{name}, so "check" is not taken for a machine's name)
+      method: "GET",
+      path: "/machines/check",
+      scope: "read",
+      handler: () =>
+        Promise.resolve(
+          json({ items: [...lastChecks.values()].sort((a, b) => a.machine < b.machine ? -1 : 1) }),
+        ),
+    },
+    {
       method: "GET",
       path: "/machines/{name}",
       scope: "read",
@@ -408,6 +421,7 @@ export function apiRoutes(deps: ApiDeps, fail: Fail): RouteSpec[] {
           });
           return await checkMachines(fleet.targets, fleet.forks, (e) => session.errorLine(e));
         });
+        for (const item of items) lastChecks.set(item.machine, item);
         return json({ items });
       },
     },

@@ -108,6 +108,9 @@ Deno.test({
           "m3",
           true,
         ]]);
+        // A read token sees the last results.
+        const last = await api("GET", "/machines/check", { token: read });
+        assert.deepEqual(last.body, check.body);
       });
 
       await t.step("exec: argv reaches the program as words, shell only when asked", async () => {
