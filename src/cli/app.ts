@@ -588,6 +588,81 @@ const hosts = () =>
     docs: docs("cmd_hosts"),
   });
 
+const tokenName = {
+  kind: "tuple" as const,
+  parameters: [{
+    get brief() {
+      return brief("arg_token");
+    },
+    parse: String,
+    placeholder: "NAME",
+  }] as [{ readonly brief: string; parse: StringConstructor; placeholder: string }],
+};
+
+const token = () =>
+  buildRouteMap({
+    routes: {
+      create: buildCommand<
+        BaseFlags & { scope?: string; expires?: string },
+        [string],
+        ProvctlContext
+      >({
+        loader: async () => (await import("./commands/token.ts")).create,
+        parameters: {
+          flags: {
+            ...baseFlagSpecs,
+            scope: valueFlag("flag_scope", "read|operate|admin"),
+            expires: valueFlag("flag_expires", "30d"),
+          },
+          aliases: baseAliases,
+          positional: tokenName,
+        },
+        docs: docs("cmd_token_create"),
+      }),
+      list: baseOnly(async () => (await import("./commands/token.ts")).list, "cmd_token_list"),
+      revoke: buildCommand<BaseFlags, [string], ProvctlContext>({
+        loader: async () => (await import("./commands/token.ts")).revoke,
+        parameters: { flags: baseFlagSpecs, aliases: baseAliases, positional: tokenName },
+        docs: docs("cmd_token_revoke"),
+      }),
+    },
+    docs: docs("cmd_token"),
+  });
+
+// The server acts on this machine's services (service flags) and on machines of the
+// inventory (connect flags, --inventory, --forks).
+const serve = () =>
+  buildCommand<
+    & BaseFlags
+    & ServiceFlags
+    & ConnectFlags
+    & Pick<SelectFlags, "inventory">
+    & Pick<
+      RunFlags,
+      "forks"
+    >
+    & { listen?: string; tlsCert?: string; tlsKey?: string; insecureHttp?: boolean },
+    [],
+    ProvctlContext
+  >({
+    loader: async () => (await import("./commands/serve.ts")).default,
+    parameters: {
+      flags: {
+        ...baseFlagSpecs,
+        ...serviceFlagSpecs,
+        ...connectFlagSpecs,
+        inventory: selectFlagSpecs.inventory,
+        forks: runFlagSpecs.forks,
+        listen: valueFlag("flag_listen", "ADDR:PORT"),
+        tlsCert: valueFlag("flag_tls_cert", "FILE"),
+        tlsKey: valueFlag("flag_tls_key", "FILE"),
+        insecureHttp: switchFlag("flag_insecure_http"),
+      },
+      aliases: { ...baseAliases, ...connectAliases },
+    },
+    docs: docs("cmd_serve"),
+  });
+
 const complete = () =>
   buildCommand<Record<string, never>, string[], ProvctlContext>({
     loader: async () => (await import("./commands/complete.ts")).default,
@@ -627,6 +702,8 @@ const ROUTES = {
   metrics,
   hostkey,
   hosts,
+  serve,
+  token,
   config,
   version,
   doctor,

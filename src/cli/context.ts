@@ -23,6 +23,10 @@ export interface ProvctlContext extends CommandContext {
   readonly cwd: string;
   /** The command line as given (the first word names the operation in the audit log). */
   readonly argv: readonly string[];
+  /** Who the audit log names (default: the local user); the API sets the token's name. */
+  readonly operator?: string;
+  /** Also receives every progress note (the API turns them into events). */
+  readonly onNote?: (key: string, params: Readonly<Record<string, unknown>>) => void;
 }
 
 const encoder = new TextEncoder();

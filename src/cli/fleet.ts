@@ -42,13 +42,44 @@ export async function loadStaticInventory(
   const configDirs = [session.flags.configDir, defaultUserDir(env), DEFAULT_SYSTEM_DIR].filter(
     (d): d is string => d !== undefined,
   );
-  return await loadInventory({
+  const key = JSON.stringify([file, session.ctx.cwd, configDirs, env.PROVCTL_INVENTORY]);
+  const known = loaded.get(settings.config)?.get(key);
+  // A long-running caller (provctl serve) reads the file again only when it changed.
+  if (known?.inventory.file !== undefined && unchanged(known.inventory.file, known.stamp)) {
+    return known.inventory;
+  }
+  const inventory = await loadInventory({
     file,
     cwd: session.ctx.cwd,
     configDirs,
     env,
     config: settings.config,
   });
+  if (inventory.file !== undefined) {
+    const stamp = stampOf(inventory.file);
+    if (stamp !== undefined) {
+      const byKey = loaded.get(settings.config) ?? new Map();
+      byKey.set(key, { inventory, stamp });
+      loaded.set(settings.config, byKey);
+    }
+  }
+  return inventory;
+}
+
+const loaded = new WeakMap<object, Map<string, { inventory: Inventory; stamp: string }>>();
+
+function stampOf(path: string): string | undefined {
+  try {
+    // Synchronous on purpose: cheaper than the async round trip, checked per API request.
+    const info = Deno.statSync(path);
+    return `${info.mtime?.getTime()}:${info.size}:${info.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function unchanged(path: string, stamp: string): boolean {
+  return stampOf(path) === stamp;
 }
 
 /**
@@ -98,21 +129,13 @@ export interface Fleet {
   readonly maxFailures?: FailureBudget;
 }
 
-/** Loads the inventory, selects machines and builds a Target for each. */
-export async function selectFleet(
+/** The machines of the inventory that names, -l, -m, --profile, --all and --limit select. */
+export async function selectInventoryMachines(
   session: Session,
-  flags: FleetFlags & {
-    host?: string;
-    jump?: string;
-    identity?: readonly string[];
-    sshConfig?: string;
-    hostKeyPolicy?: HostKeyPolicy;
-  },
+  flags: FleetFlags,
   names: readonly string[] = [],
   options: { defaultAll?: boolean; listing?: boolean } = {},
-): Promise<Fleet> {
-  if (flags.host !== undefined) throw new ProvctlError("Usage", "fleet.host_with_selector");
-  if (flags.jump !== undefined) throw new ProvctlError("Usage", "fleet.jump_with_selector");
+): Promise<MachineConfig[]> {
   const settings = await session.settings();
   const inventory = await loadFleetInventory(session, flags.inventory, flags);
   // Fleet commands refuse machines of failed cloud sources unless --allow-stale.
@@ -142,6 +165,26 @@ export async function selectFleet(
     const error = guard.staleMachinesError(inventory.discovery!, machines);
     if (error) throw error;
   }
+  return machines;
+}
+
+/** Loads the inventory, selects machines and builds a Target for each. */
+export async function selectFleet(
+  session: Session,
+  flags: FleetFlags & {
+    host?: string;
+    jump?: string;
+    identity?: readonly string[];
+    sshConfig?: string;
+    hostKeyPolicy?: HostKeyPolicy;
+  },
+  names: readonly string[] = [],
+  options: { defaultAll?: boolean; listing?: boolean } = {},
+): Promise<Fleet> {
+  if (flags.host !== undefined) throw new ProvctlError("Usage", "fleet.host_with_selector");
+  if (flags.jump !== undefined) throw new ProvctlError("Usage", "fleet.jump_with_selector");
+  const settings = await session.settings();
+  const machines = await selectInventoryMachines(session, flags, names, options);
   const remote = await session.remoteTargets();
   const scope = scopeFrom(session.flags);
   const targets = machines.map((m) =>

@@ -24,7 +24,15 @@ export class CommandRecorder {
   #redactor?: Redactor;
   readonly #runners: RecordingRunner[] = [];
 
-  constructor(config: LoadedConfig, operation: string, warnings: RecorderWarnings) {
+  readonly #operator?: string;
+
+  constructor(
+    config: LoadedConfig,
+    operation: string,
+    warnings: RecorderWarnings,
+    operator?: string,
+  ) {
+    this.#operator = operator;
     this.#config = config;
     this.#operation = operation;
     this.#warnings = warnings;
@@ -42,7 +50,10 @@ export class CommandRecorder {
   auditLog(): Promise<AuditLog> {
     this.#audit ??= (async () => {
       const path = this.#config.path("observe.audit_file");
-      const log = await AuditLog.open(path, { redactor: this.redactor });
+      const log = await AuditLog.open(path, {
+        redactor: this.redactor,
+        operator: this.#operator,
+      });
       if (log.modeTightened) {
         this.#warnings.warn("observe.audit_mode_tightened", {
           path,

@@ -27,9 +27,22 @@ export class Session {
   #remote?: RemoteTargets;
   #recorder?: CommandRecorder;
 
-  constructor(ctx: ProvctlContext, flags: GlobalFlags) {
+  readonly #sharedRemote?: () => Promise<RemoteTargets>;
+
+  /**
+   * `settings`: already loaded ones; `sharedRemote`: an SSH pool that outlives this
+   * session (the API server loads settings once and keeps connections across requests).
+   */
+  constructor(
+    ctx: ProvctlContext,
+    flags: GlobalFlags,
+    settings?: Settings,
+    sharedRemote?: () => Promise<RemoteTargets>,
+  ) {
     this.ctx = ctx;
     this.flags = flags;
+    this.#settings = settings;
+    this.#sharedRemote = sharedRemote;
   }
 
   async settings(): Promise<Settings> {
@@ -66,6 +79,7 @@ export class Session {
 
   /** Progress and notes: stderr, silenced by -q. */
   note(key: string, params: MessageParams = {}): void {
+    this.ctx.onNote?.(key, params);
     if (this.flags.quiet) return;
     this.ctx.process.stderr.write(`${this.messages.format(key, params)}\n`);
   }
@@ -118,8 +132,9 @@ export class Session {
       const operation = this.ctx.argv.find((a) => !a.startsWith("-")) ?? "exec";
       this.#recorder = new CommandRecorder(this.loaded.config, operation, {
         warn: (key, params) => this.warn({ key, params }),
-      });
-      const remote = this.#remote;
+      }, this.ctx.operator);
+      // A shared pool's statistics are not this command's to add to the totals.
+      const remote = this.#sharedRemote ? undefined : this.#remote;
       if (remote) {
         this.#recorder.metrics.registerPoolStats(() =>
           remote.poolStats()?.total ?? emptyPoolStats()
@@ -131,6 +146,7 @@ export class Session {
 
   /** The SSH pool and connection planning of this command (created on first use). */
   async remoteTargets(): Promise<RemoteTargets> {
+    if (!this.#remote && this.#sharedRemote) this.#remote = await this.#sharedRemote();
     if (!this.#remote) {
       // Breakers, the audit log and deploy state live there: refuse it if others can write.
       await trustStateDir(this.localStateDir());
@@ -175,7 +191,7 @@ export class Session {
     try {
       await this.#recorder?.close();
     } finally {
-      await this.#remote?.close();
+      if (!this.#sharedRemote) await this.#remote?.close();
     }
   }
 

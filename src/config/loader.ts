@@ -44,6 +44,7 @@ export const ENV_OVERRIDES: Readonly<Record<string, string>> = {
   PROVCTL_COMMAND_TIMEOUT_MS: "timeouts.command_ms",
   PROVCTL_STOP_SIGNAL: "service.stop_signal",
   PROVCTL_LOG_LINES: "logs.lines",
+  PROVCTL_SERVE_LISTEN: "serve.listen",
 };
 
 export type Layer = "embedded" | "system" | "user" | "config-dir" | "env";

@@ -78,6 +78,16 @@ export const KEY_CONSTRAINTS: Record<string, KeyConstraint> = {
   "health.wait_interval_ms": { min: 1 },
   // [deploy]
   "deploy.keep_releases": { min: 1 },
+  // [serve]
+  "serve.tls_cert": { placeholders: GLOBAL_PLACEHOLDERS },
+  "serve.tls_key": { placeholders: GLOBAL_PLACEHOLDERS },
+  "serve.body_limit_bytes": { min: 1 },
+  "serve.rate_limit_per_minute": { min: 0 },
+  "serve.request_timeout_ms": { min: 1 },
+  "serve.event_ring_size": { min: 1 },
+  "serve.heartbeat_ms": { min: 1 },
+  "serve.operations_kept": { min: 1 },
+  "serve.shutdown_grace_ms": { min: 0 },
 };
 
 function normalizeSignal(value: string): string | undefined {

@@ -76,6 +76,17 @@ export interface AuditRecord {
 export interface AuditLogOptions {
   /** Redacts command and error text (default: the built-in rules). */
   readonly redactor?: Redactor;
+  /** Who the records name instead of the local user (the API: the token's name). */
+  readonly operator?: string;
+}
+
+type AuditListener = (record: AuditRecord) => void;
+const listeners = new Set<AuditListener>();
+
+/** Calls `listener` with every record this process writes (once on disk); returns "stop". */
+export function onAuditRecord(listener: AuditListener): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
 }
 
 /** Longest stored command and error texts (characters), so a record stays < PIPE_BUF. */
@@ -126,6 +137,7 @@ export class AuditLog {
   readonly modeTightened?: { readonly from: number; readonly to: number };
   readonly #file: Deno.FsFile;
   readonly #redactor: Redactor;
+  readonly #operator?: string;
   #queue: Pending[] = [];
   #flushing: Promise<void> | undefined;
   #closed = false;
@@ -135,7 +147,9 @@ export class AuditLog {
     file: Deno.FsFile,
     redactor: Redactor,
     tightened?: { from: number; to: number },
+    operator?: string,
   ) {
+    this.#operator = operator;
     this.path = path;
     this.#file = file;
     this.#redactor = redactor;
@@ -180,7 +194,13 @@ export class AuditLog {
       } else if (info.size > 0) {
         await completeLastLine(path, file, info.size);
       }
-      return new AuditLog(path, file, options.redactor ?? new Redactor(), tightened);
+      return new AuditLog(
+        path,
+        file,
+        options.redactor ?? new Redactor(),
+        tightened,
+        options.operator,
+      );
     } catch (error) {
       file.close();
       throw error instanceof ProvctlError ? error : fail(error);
@@ -192,7 +212,7 @@ export class AuditLog {
     const operator = localOperator();
     const record: AuditRecord = {
       ts: (entry.at ?? new Date()).toISOString(),
-      operator: cut(operator.name, MAX_NAME_CHARS),
+      operator: cut(this.#operator ?? operator.name, MAX_NAME_CHARS),
       uid: operator.uid,
       pid: Deno.pid,
       machine: cut(entry.machine, MAX_NAME_CHARS),
@@ -243,6 +263,9 @@ export class AuditLog {
         await writeAll(this.#file, bytes);
         await this.#file.syncData();
         for (const pending of batch) pending.resolve();
+        if (listeners.size > 0) {
+          for (const pending of batch) notify(pending.bytes);
+        }
       } catch (error) {
         const wrapped = new ProvctlError("CommandFailed", "observe.audit_write_failed", {
           params: { path: this.path, reason: reason(error) },
@@ -260,6 +283,15 @@ export class AuditLog {
     this.#closed = true;
     await this.#flushing;
     this.#file.close();
+  }
+}
+
+function notify(bytes: Uint8Array): void {
+  const record = JSON.parse(new TextDecoder().decode(bytes)) as AuditRecord;
+  for (const listener of listeners) {
+    try {
+      listener(record);
+    } catch { /* a listener's failure is its own */ }
   }
 }
 

@@ -50,7 +50,7 @@ Deno.test({
       assert.equal(dry.code, 0, dry.stderr);
       const plan = JSON.parse(dry.stdout).plan;
       assert.match(plan.version, /^[0-9a-f]{12}$/);
-      assert.deepEqual(plan.batches.map((b: { hosts: string[] }) => b.hosts), [["m1", "m2"], [
+      assert.deepEqual(plan.batches.map((b: { machines: string[] }) => b.machines), [["m1", "m2"], [
         "m3",
       ]]);
       for (const [i] of s.hosts.entries()) assert.equal(await s.current(i, "site"), undefined);

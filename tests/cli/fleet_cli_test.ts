@@ -43,7 +43,7 @@ test("machines list and check; start/status/restart --batch/stop across selected
     const status = await f.run(["status", "api", "--all", "-o", "json"]);
     const states = status.stdout.trim().split("\n").map((l) => JSON.parse(l)).map((
       r,
-    ) => [r.host, r.state]);
+    ) => [r.machine, r.state]);
     assert.deepEqual(states, [["m1", "running"], ["m2", "running"], ["m3", "not-running"]]);
     assert.equal(status.code, 3);
 
@@ -92,7 +92,7 @@ test("an unreachable machine is reported, the others still answer", async () => 
     const status = await f.run(["status", "api", "--all", "-o", "json"]);
     assert.equal(status.code, 1, status.stderr);
     const rows = status.stdout.trim().split("\n").map((l) => JSON.parse(l));
-    assert.deepEqual(rows.map((r) => [r.host, r.state]), [["m1", "not-running"], [
+    assert.deepEqual(rows.map((r) => [r.machine, r.state]), [["m1", "not-running"], [
       "m2",
       "unreachable",
     ], ["m3", "not-running"]]);
@@ -153,7 +153,7 @@ test("health checks per machine: remote HTTP on each machine's own port, TCP, co
       await new Promise((r) => setTimeout(r, 200));
     }
     const rows = out.stdout.trim().split("\n").map((l) => JSON.parse(l));
-    assert.deepEqual(rows.map((r) => [r.host, r.healthy]), [["m1", true], ["m2", true], [
+    assert.deepEqual(rows.map((r) => [r.machine, r.healthy]), [["m1", true], ["m2", true], [
       "m3",
       false,
     ]]);
@@ -222,7 +222,7 @@ test("exec across the fleet: grouped, streamed, json, variables, one host down, 
       "exit {port}",
     ]);
     const rows = json.stdout.trim().split("\n").map((l) => JSON.parse(l));
-    assert.deepEqual(rows.map((r) => [r.host, r.status]), [
+    assert.deepEqual(rows.map((r) => [r.machine, r.status]), [
       ["m1", "failed"],
       ["m2", "unreachable"],
       ["m3", "failed"],

@@ -91,7 +91,7 @@ Deno.test({
       const status = jsonLines(
         (await f.run(["status", "web", "-l", "half=b", "-o", "json"])).stdout,
       );
-      assert.deepEqual(status.map((r) => r.host), ["m6", "m7", "m8", "m9", "m10"]);
+      assert.deepEqual(status.map((r) => r.machine), ["m6", "m7", "m8", "m9", "m10"]);
       assert.ok(status.every((r) => r.state === "running" && r.pid > 0));
 
       await f.fleet.kill(3);

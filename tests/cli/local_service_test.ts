@@ -52,8 +52,14 @@ Deno.test("start a real HTTP server, status, logs, stop", async () => {
     const json = await cli.run(["status", "web", "-o", "json"]);
     const row = JSON.parse(json.stdout);
     assert.deepEqual(
-      { name: row.name, backend: row.backend, state: row.state, pid: row.pid, host: row.host },
-      { name: "web", backend: "pidfile", state: "running", pid, host: "local" },
+      {
+        name: row.name,
+        backend: row.backend,
+        state: row.state,
+        pid: row.pid,
+        machine: row.machine,
+      },
+      { name: "web", backend: "pidfile", state: "running", pid, machine: "local" },
     );
     assert.ok(!Number.isNaN(Date.parse(row.since)));
 

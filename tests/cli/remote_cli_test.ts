@@ -131,8 +131,14 @@ Deno.test({
         assert.equal(json.code, 0, json.stderr);
         const row = JSON.parse(json.stdout);
         assert.deepEqual(
-          { name: row.name, host: row.host, backend: row.backend, state: row.state, pid: row.pid },
-          { name: "web", host: "target", backend: "pidfile", state: "running", pid },
+          {
+            name: row.name,
+            machine: row.machine,
+            backend: row.backend,
+            state: row.state,
+            pid: row.pid,
+          },
+          { name: "web", machine: "target", backend: "pidfile", state: "running", pid },
         );
       });
 
@@ -150,7 +156,7 @@ Deno.test({
         const via = await provctl(["status", "web", "--host", "viajump", "-o", "json"]);
         assert.equal(via.code, 0, via.stderr);
         assert.equal(JSON.parse(via.stdout).pid, pid);
-        assert.equal(JSON.parse(via.stdout).host, "viajump");
+        assert.equal(JSON.parse(via.stdout).machine, "viajump");
         // The path: the jump host's sshd opened the connection to the target.
         await waitFor(
           `a direct-tcpip line in ${jumpLog}`,

@@ -149,10 +149,13 @@ Deno.test({
         const json = await s.run(["deploy", "web", "--version", "v1", "--dry-run", "-o", "json"]);
         assert.equal(json.code, 0, json.stderr);
         const plan = JSON.parse(json.stdout).plan;
-        assert.deepEqual(plan.batches.map((b: { hosts: string[] }) => b.hosts), [["m1", "m2"], [
-          "m3",
-          "m4",
-        ]]);
+        assert.deepEqual(plan.batches.map((b: { machines: string[] }) => b.machines), [
+          ["m1", "m2"],
+          [
+            "m3",
+            "m4",
+          ],
+        ]);
         assert.deepEqual(await snapshot(watched), before);
       });
 
@@ -165,7 +168,7 @@ Deno.test({
         const result = JSON.parse(v2.stdout);
         assert.equal(result.ok, true);
         assert.deepEqual(
-          result.hosts.map((h: { status: string; previous: string }) => [h.status, h.previous]),
+          result.machines.map((h: { status: string; previous: string }) => [h.status, h.previous]),
           [
             ["deployed", "v1"],
             ["deployed", "v1"],
@@ -183,7 +186,7 @@ Deno.test({
           );
         }
         // Every remote operation is in the audit log under the deployment id.
-        const records = (await audit(s)).filter((r) => r.deployment_id === result.deploymentId);
+        const records = (await audit(s)).filter((r) => r.deployment_id === result.deployment_id);
         for (
           const op of [
             "deploy.upload",
@@ -256,15 +259,15 @@ Deno.test({
           assert.equal(bad.code, 1, bad.stderr + bad.stdout);
           const result = JSON.parse(bad.stdout);
           assert.equal(result.ok, false);
-          assert.equal(result.rolledBack, true);
+          assert.equal(result.rolled_back, true);
           assert.equal(result.reason, "canary");
-          assert.deepEqual(result.hosts.map((h: { status: string }) => h.status), [
+          assert.deepEqual(result.machines.map((h: { status: string }) => h.status), [
             "rolled-back",
             "skipped",
             "skipped",
             "skipped",
           ]);
-          assert.equal(result.hosts[0].stage, "health");
+          assert.equal(result.machines[0].stage, "health");
           assert.match(bad.stderr, /m1: failed at health/);
           assert.match(bad.stderr, /m1: back on good/);
           // The canary is back on the good release and serves it; the others never saw "bad".
@@ -277,7 +280,7 @@ Deno.test({
             assert.equal(await s.current(i, "canary"), "releases/good");
             assert.deepEqual(await s.releases(i, "canary"), ["good"]);
           }
-          const records = (await audit(s)).filter((r) => r.deployment_id === result.deploymentId);
+          const records = (await audit(s)).filter((r) => r.deployment_id === result.deployment_id);
           assert.ok(
             records.some((r) =>
               r.machine === "m1" && r.op === "deploy.health" && r.result !== "ok"
@@ -305,7 +308,7 @@ Deno.test({
           await s.artifact("bg", "b2");
           const second = await s.run(["deploy", "bg", "--version", "b2", "-o", "json"]);
           assert.equal(second.code, 0, second.stderr + second.stdout);
-          assert.equal(JSON.parse(second.stdout).live, "green");
+          assert.equal(JSON.parse(second.stdout).live_group, "green");
           assert.equal((await Deno.readTextFile(lb)).trim(), "green b2 m3,m4");
           for (const i of [2, 3]) {
             assert.deepEqual(await s.get(i, "bg_port", "/version.txt"), {

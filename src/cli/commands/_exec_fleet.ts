@@ -8,6 +8,8 @@
 import { ExitCode } from "../../core/errors.ts";
 import { type CommandRunner, type RunResult, shellRunner } from "../../exec/runner.ts";
 import { expandArgv, expandVars } from "../../fleet/inventory.ts";
+import { execRecord } from "../../fleet/exec_records.ts";
+import { runCollected } from "../../fleet/exec_fleet.ts";
 import { type FleetEvent, type HostOutcome, runFleet } from "../../fleet/executor.ts";
 import type { GlobalFlags } from "../global_flags.ts";
 import type { FleetFlags } from "../fleet_flags.ts";
@@ -108,12 +110,11 @@ export async function execOnFleet(
       };
       return { ok: done.code === 0, value: result };
     }
-    const result = flags.shell !== undefined
-      ? await shellRunner(runner).runShell(
-        expandVars(flags.shell, machine, { as: "shell" }),
-        options,
-      )
-      : await runner.run(words[0], words.slice(1), options);
+    const result = await runCollected(runner, machine, {
+      argv,
+      shell: flags.shell,
+      timeoutMs: options.timeoutMs,
+    }, signal);
     return { ok: result.code === 0, value: result };
   }, {
     forks: fleet.forks,
@@ -129,22 +130,13 @@ export async function execOnFleet(
 
   if (json) {
     for (const o of outcomes) {
-      session.out(JSON.stringify({
-        host: o.host,
-        status: o.status,
-        exit_code: o.value?.code ?? null,
-        signal: o.value?.signal ?? null,
-        stdout: o.value?.stdout ?? "",
-        stderr: o.value?.stderr ?? "",
-        duration_ms: Math.round(o.durationMs),
-        // Connection attempts, retries included (what -v showed).
-        attempts: o.status === "skipped"
-          ? 0
-          : runners.has(o.host)
-          ? remote.connectAttempts(runners.get(o.host)!)
-          : 1,
-        error: o.error === undefined ? null : session.errorLine(o.error),
-      }));
+      // Connection attempts, retries included (what -v showed).
+      const attempts = o.status === "skipped"
+        ? 0
+        : runners.has(o.host)
+        ? remote.connectAttempts(runners.get(o.host)!)
+        : 1;
+      session.out(JSON.stringify(execRecord(o, (e) => session.errorLine(e), attempts)));
     }
   } else if (!session.flags.quiet) {
     printSummary(session, outcomes);

@@ -27,6 +27,7 @@ import {
 } from "../../fleet/deploy/lock.ts";
 import { type DeployPlan, planData, planDeploy } from "../../fleet/deploy/plan.ts";
 import { artifactVersion } from "../../fleet/deploy/release.ts";
+import { deployRecord, dryRunRecord } from "../../fleet/deploy/records.ts";
 import { healthSettings } from "../../health/settings.ts";
 import { type FleetFlags, fleetRequested } from "../fleet_flags.ts";
 import type { GlobalFlags } from "../global_flags.ts";
@@ -121,6 +122,7 @@ async function engineFor(
   flags: FleetFlags & GlobalFlags,
   plan: DeployPlan,
   loaded: Loaded,
+  signal?: AbortSignal,
 ) {
   const settings = session.loaded;
   const config = settings.config;
@@ -176,20 +178,21 @@ async function engineFor(
     note: (key, params) => session.note(key, params),
     describe: (error) => session.errorLine(error),
     switchRunner: () => Promise.resolve(new LocalRunner()),
+    signal,
   });
   return engine;
 }
 
 function operator(session: Session): string {
   const env = session.ctx.process.env;
-  return env.USER ?? env.LOGNAME ?? "";
+  return session.ctx.operator ?? env.USER ?? env.LOGNAME ?? "";
 }
 
 async function printPlan(session: Session, plan: DeployPlan): Promise<void> {
   // Steps may carry secrets (mysql -pX, curl -u a:X): masked as in the audit log.
   const data = planData(plan, (await session.recorder()).redactor);
   if (session.output === "json") {
-    session.out(JSON.stringify({ dryRun: true, plan: data }));
+    session.out(JSON.stringify(dryRunRecord(plan, (await session.recorder()).redactor)));
     return;
   }
   const f = (key: string, params: Record<string, string | number> = {}) =>
@@ -242,7 +245,7 @@ async function printPlan(session: Session, plan: DeployPlan): Promise<void> {
 
 function printResult(session: Session, result: DeployResult, verb: "deploy" | "rollback"): void {
   if (session.output === "json") {
-    session.out(JSON.stringify(result));
+    session.out(JSON.stringify(deployRecord(result)));
     return;
   }
   const seconds = (result.durationMs / 1000).toFixed(1);
@@ -298,7 +301,35 @@ async function lockDeployment(
   return lock;
 }
 
+/** What a deploy or rollback ended with: a plan (dry run) or a result. */
+export type DeployOutcome =
+  | { readonly kind: "plan"; readonly plan: DeployPlan }
+  | { readonly kind: "result"; readonly result: DeployResult };
+
+export interface DeployHooks {
+  /** Called once the deployment's lock is held (the run has really started). */
+  readonly locked?: () => void;
+  /** Aborts the run (machines already switched are rolled back). */
+  readonly signal?: AbortSignal;
+}
+
 export const deploy = command<DeployFlags, [string]>(async (session, flags, name) => {
+  const outcome = await runDeploy(session, flags, name);
+  if (outcome.kind === "plan") {
+    printPlan(session, outcome.plan);
+    return ExitCode.ok;
+  }
+  printResult(session, outcome.result, "deploy");
+  return outcome.result.ok ? ExitCode.ok : ExitCode.failed;
+});
+
+/** provctl deploy and POST /deployments/{name}/deploy: plan, lock, run, record the state. */
+export async function runDeploy(
+  session: Session,
+  flags: DeployFlags,
+  name: string,
+  hooks: DeployHooks = {},
+): Promise<DeployOutcome> {
   const loaded = await loadDeployment(session, flags, name);
   const { deployment } = loaded;
   try {
@@ -327,15 +358,13 @@ export const deploy = command<DeployFlags, [string]>(async (session, flags, name
         ? undefined
         : parseFailureBudget(flags.maxFailures),
     });
-  if (flags.dryRun) {
-    await printPlan(session, makePlan(loaded.state));
-    return ExitCode.ok;
-  }
+  if (flags.dryRun) return { kind: "plan", plan: makePlan(loaded.state) };
   // Checked before taking the lock (mistakes fail fast), planned again under it: the
   // recorded state (live blue-green group, releases) may change while we wait for it.
   makePlan(loaded.state);
   const lock = await lockDeployment(session, loaded, name, deploymentId, "deploy");
   try {
+    hooks.locked?.();
     loaded.state = await readDeploymentState(loaded.stateDir, name);
     const plan = makePlan(loaded.state);
     session.note("deploy.starting", {
@@ -345,15 +374,14 @@ export const deploy = command<DeployFlags, [string]>(async (session, flags, name
       count: plan.hosts.length,
       id: plan.deploymentId,
     });
-    const engine = await engineFor(session, flags, plan, loaded);
+    const engine = await engineFor(session, flags, plan, loaded, hooks.signal);
     const result = await engine.deploy(plan);
     await writeDeploymentState(loaded.stateDir, nextState(loaded, plan, result));
-    printResult(session, result, "deploy");
-    return result.ok ? ExitCode.ok : ExitCode.failed;
+    return { kind: "result", result };
   } finally {
     await lock.release();
   }
-});
+}
 
 function nextState(loaded: Loaded, plan: DeployPlan, result: DeployResult): DeploymentState {
   const before = loaded.state ?? { deployment: plan.deployment };
@@ -384,12 +412,25 @@ function nextState(loaded: Loaded, plan: DeployPlan, result: DeployResult): Depl
 }
 
 export const rollback = command<RollbackFlags, [string]>(async (session, flags, name) => {
+  const result = await runRollback(session, flags, name);
+  printResult(session, result, "rollback");
+  return result.ok ? ExitCode.ok : ExitCode.failed;
+});
+
+/** provctl rollback and POST /deployments/{name}/rollback. */
+export async function runRollback(
+  session: Session,
+  flags: RollbackFlags,
+  name: string,
+  hooks: DeployHooks = {},
+): Promise<DeployResult> {
   const loaded = await loadDeployment(session, flags, name);
   if (flags.to !== undefined) checkVersion(flags.to, "--to");
   const deploymentId = newDeploymentId(name);
   // The recorded state decides what to go back to: read it under the lock.
   const lock = await lockDeployment(session, loaded, name, deploymentId, "rollback");
   try {
+    hooks.locked?.();
     loaded.state = await readDeploymentState(loaded.stateDir, name);
     const { deployment, state } = loaded;
     const bg = deployment.blueGreen !== undefined;
@@ -436,7 +477,7 @@ export const rollback = command<RollbackFlags, [string]>(async (session, flags, 
       count: plan.hosts.length,
       id: plan.deploymentId,
     });
-    const engine = await engineFor(session, flags, plan, loaded);
+    const engine = await engineFor(session, flags, plan, loaded, hooks.signal);
     let result: DeployResult;
     if (plan.blueGreen) {
       const group = plan.blueGreen.group;
@@ -493,9 +534,114 @@ export const rollback = command<RollbackFlags, [string]>(async (session, flags, 
           : {}),
       });
     }
-    printResult(session, result, "rollback");
-    return result.ok ? ExitCode.ok : ExitCode.failed;
+    return result;
   } finally {
     await lock.release();
   }
-});
+}
+
+function deploymentRecord(d: DeploymentConfig, state: DeploymentState | undefined) {
+  return {
+    name: d.name,
+    strategy: d.strategy as string,
+    service: d.service ?? null,
+    artifact: d.artifact,
+    origin: d.origin,
+    version: state?.version ?? null,
+    previous: state?.previous ?? null,
+    live_group: state?.live ?? null,
+    last_deployment_id: state?.deploymentId ?? null,
+    last_result: state?.result ?? null,
+    updated: state?.updated ?? null,
+  };
+}
+
+export type DeploymentRecord = ReturnType<typeof deploymentRecord>;
+
+/** GET /deployments: every deployment of the services file with its recorded state. */
+export async function deploymentRecords(session: Session): Promise<DeploymentRecord[]> {
+  const settings = await session.settings();
+  const explicit = session.flags.file;
+  const path = explicit ?? settings.paths.servicesFile;
+  const file = path.startsWith("/") ? path : `${session.ctx.cwd}/${path}`;
+  let deployments: Map<string, DeploymentConfig>;
+  try {
+    deployments = await loadDeployments(file);
+  } catch (error) {
+    if (explicit === undefined && error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+  const stateDir = session.localStateDir();
+  return await Promise.all(
+    [...deployments.values()].map(async (d) =>
+      deploymentRecord(d, await readDeploymentState(stateDir, d.name))
+    ),
+  );
+}
+
+/**
+ * GET /deployments/{name}: the deployment, the plan a deploy of its current version would
+ * follow, and its runs from the audit log (newest first).
+ */
+export async function deploymentDetail(session: Session, name: string) {
+  const loaded = await loadDeployment(session, {}, name);
+  const { deployment, state } = loaded;
+  let plan: ReturnType<typeof dryRunRecord>["plan"] | null = null;
+  let planError: string | null = null;
+  try {
+    const version = checkVersion(
+      deployment.version ?? state?.version ?? await artifactVersion(deployment.artifact),
+      deployment.origin,
+    );
+    plan = dryRunRecord(
+      planDeploy({
+        deployment,
+        inventory: loaded.inventory,
+        version,
+        deploymentId: newDeploymentId(name),
+        service: loaded.service,
+        state,
+        keepReleases: session.loaded.config.integer("deploy.keep_releases"),
+      }),
+      (await session.recorder()).redactor,
+    ).plan;
+  } catch (error) {
+    planError = session.errorLine(error);
+  }
+  const { readAudit } = await import("../../observe/audit_log.ts");
+  const runs = new Map<string, {
+    deployment_id: string;
+    op: string;
+    started: string;
+    finished: string;
+    operator: string;
+    result: string;
+    machines: string[];
+  }>();
+  const records = readAudit(session.loaded.config.path("observe.audit_file"), {});
+  for await (const r of records) {
+    const id = r.deployment_id;
+    if (id === undefined || !id.startsWith(`${name}-`)) continue;
+    const run = runs.get(id) ?? {
+      deployment_id: id,
+      op: r.op.startsWith("rollback") ? "rollback" : "deploy",
+      started: r.ts,
+      finished: r.ts,
+      operator: r.operator,
+      result: "ok",
+      machines: [],
+    };
+    run.finished = r.ts;
+    if (r.result !== "ok") run.result = r.result;
+    if (r.machine !== "controller" && !run.machines.includes(r.machine)) {
+      run.machines.push(r.machine);
+    }
+    runs.set(id, run);
+  }
+  return {
+    ...deploymentRecord(deployment, state),
+    plan,
+    plan_error: planError,
+    history: [...runs.values()].reverse(),
+  };
+}

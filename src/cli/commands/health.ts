@@ -3,14 +3,16 @@
  * On this machine, --host, or machines selected from the inventory. `{name}` style
  * machine variables in the URL, address or command are expanded per machine.
  */
-import { ExitCode, isProvctlError, ProvctlError } from "../../core/errors.ts";
+import { ExitCode, ProvctlError } from "../../core/errors.ts";
 import type { GlobalFlags } from "../global_flags.ts";
 import type { FleetFlags } from "../fleet_flags.ts";
 import { fleetRequested } from "../fleet_flags.ts";
 import { table } from "../render.ts";
 import { command, type Session } from "../session.ts";
 import type { Target } from "../target.ts";
-import type { CheckResult, HealthCheck } from "../../health/checks.ts";
+import type { HealthCheck } from "../../health/checks.ts";
+import { checkOne, type HealthRecord, transitionRecord } from "../../health/records.ts";
+import type { FailureBudget } from "../../fleet/executor.ts";
 import type { MachineConfig } from "../../fleet/inventory.ts";
 
 export interface HealthFlags extends GlobalFlags, FleetFlags {
@@ -26,7 +28,10 @@ export interface HealthFlags extends GlobalFlags, FleetFlags {
 }
 
 /** The check the flags describe, as a table parseHealthCheck validates. */
-function checkTable(flags: HealthFlags, command: readonly string[]): Record<string, unknown> {
+export function checkTable(
+  flags: HealthFlags,
+  command: readonly string[],
+): Record<string, unknown> {
   const kinds =
     [flags.http !== undefined, flags.tcp !== undefined, command.length > 0].filter(Boolean).length;
   if (kinds !== 1) throw new ProvctlError("Usage", "health_cli.one_check");
@@ -49,42 +54,18 @@ function checkTable(flags: HealthFlags, command: readonly string[]): Record<stri
 }
 
 export default command<HealthFlags, string[]>(async (session, flags, ...positional) => {
-  const [{ parseHealthCheck, runCheck }, { HealthMonitor }, { healthSettings }] = await Promise.all(
-    [
-      import("../../health/checks.ts"),
-      import("../../health/monitor.ts"),
-      import("../../health/settings.ts"),
-    ],
-  );
   // Words after "--" are the command of a command check; words before it name machines.
   const dash = session.ctx.argv.indexOf("--");
   const commandWords = dash < 0 ? [] : session.ctx.argv.slice(dash + 1);
   const machineNames = positional.slice(0, positional.length - commandWords.length);
   const raw = checkTable(flags, commandWords);
-  const settings = healthSettings(session.loaded.config);
-
-  let targets: { target: Target; machine?: MachineConfig }[];
-  let fleet: Awaited<ReturnType<typeof import("../fleet.ts").selectFleet>> | undefined;
   if (flags.watch && (flags.forks !== undefined || flags.maxFailures !== undefined)) {
     // Every machine is watched until Ctrl-C: there is no batch to bound or stop.
     throw new ProvctlError("Usage", "health_cli.watch_fleet_flags");
   }
-  if (fleetRequested(flags, machineNames)) {
-    const { selectFleet } = await import("../fleet.ts");
-    fleet = await selectFleet(session, flags, machineNames);
-    const { machines } = fleet;
-    targets = fleet.targets.map((target, i) => ({ target, machine: machines[i] }));
-  } else {
-    targets = [{ target: await session.target() }];
-  }
-  const { expandCheckTable } = await import("../../fleet/inventory.ts");
-  const checkFor = (machine?: MachineConfig): HealthCheck => {
-    const expanded = machine === undefined ? raw : expandCheckTable(raw, machine);
-    return parseHealthCheck(expanded, "--http/--tcp/-- CMD");
-  };
-  const checks = targets.map(({ machine }) => checkFor(machine));
-
   if (flags.watch) {
+    const { HealthMonitor } = await import("../../health/monitor.ts");
+    const { targets, checks, settings } = await prepare(session, flags, machineNames, raw);
     return await watch(
       session,
       targets.map((t) => t.target),
@@ -94,64 +75,9 @@ export default command<HealthFlags, string[]>(async (session, flags, ...position
       HealthMonitor,
     );
   }
-  const checkOne = async (i: number): Promise<CheckResult> => {
-    const { target } = targets[i];
-    const startedAt = Date.now();
-    try {
-      return await runCheck(checks[i], {
-        runner: await target.runner(),
-        timeoutMs: settings.timeoutMs,
-      });
-    } catch (error) {
-      // The check could not run at all (no connection): an "error" result like a broken check.
-      const failure = isProvctlError(error) ? error : undefined;
-      return {
-        ok: false,
-        status: "error",
-        detail: session.errorLine(error),
-        message: failure
-          ? { key: failure.key, params: failure.params }
-          : { key: "errors.internal", params: { detail: String(error) } },
-        latencyMs: Date.now() - startedAt,
-        startedAt,
-        ranOn: target.name,
-        ...(failure ? { error: failure } : {}),
-      };
-    }
-  };
-  // A machine skipped past --max-failures has no check result, only a row.
-  type Row = Pick<CheckResult, "ok" | "detail" | "latencyMs"> & {
-    status: CheckResult["status"] | "skipped";
-  };
-  let results: Row[];
-  if (fleet) {
-    // --forks machines at a time; past --max-failures the rest are skipped.
-    const { runFleet } = await import("../../fleet/executor.ts");
-    const outcomes = await runFleet(
-      targets.map((t, i) => ({ name: t.target.name, i })),
-      async ({ i }) => {
-        const result = await checkOne(i);
-        return { ok: result.ok, value: result };
-      },
-      { forks: fleet.forks, maxFailures: fleet.maxFailures },
-    );
-    results = outcomes.map((o): Row =>
-      o.value ??
-        { ok: false, status: "skipped", detail: session.format("fleet.skipped"), latencyMs: 0 }
-    );
-  } else {
-    results = [await checkOne(0)];
-  }
+  const records = await healthRecords(session, flags, machineNames, raw);
   if (session.output === "json") {
-    results.forEach((r, i) =>
-      session.out(JSON.stringify({
-        host: targets[i].target.name,
-        healthy: r.ok,
-        status: r.status,
-        detail: r.detail,
-        latency_ms: Math.round(r.latencyMs * 10) / 10,
-      }))
-    );
+    for (const r of records) session.out(JSON.stringify(r));
   } else {
     const c = session.colors;
     const header = ["host", "health", "latency", "detail"].map((k) =>
@@ -160,19 +86,82 @@ export default command<HealthFlags, string[]>(async (session, flags, ...position
     session.out(
       table([
         header,
-        ...results.map((r, i) => [
-          targets[i].target.name,
-          r.ok
+        ...records.map((r) => [
+          r.machine,
+          r.healthy
             ? c.green(session.format("health_cli.healthy"))
             : c.red(session.format(`health_cli.${r.status}`)),
-          `${r.latencyMs.toFixed(1)} ms`,
+          `${r.latency_ms.toFixed(1)} ms`,
           r.detail,
         ]),
       ]).trimEnd(),
     );
   }
-  return results.every((r) => r.ok) ? ExitCode.ok : ExitCode.failed;
+  return records.every((r) => r.healthy) ? ExitCode.ok : ExitCode.failed;
 });
+
+/** The targets and each one's check (`{var}`s expanded per machine, quoted where shell). */
+async function prepare(
+  session: Session,
+  flags: FleetFlags,
+  machineNames: readonly string[],
+  raw: Record<string, unknown>,
+) {
+  const [{ parseHealthCheck }, { healthSettings }, { expandCheckTable }] = await Promise.all([
+    import("../../health/checks.ts"),
+    import("../../health/settings.ts"),
+    import("../../fleet/inventory.ts"),
+  ]);
+  const settings = healthSettings(session.loaded.config);
+  let targets: { target: Target; machine?: MachineConfig }[];
+  let fleet: { forks: number; maxFailures?: FailureBudget } | undefined;
+  if (fleetRequested(flags, machineNames)) {
+    const { selectFleet } = await import("../fleet.ts");
+    const selected = await selectFleet(session, flags, machineNames);
+    targets = selected.targets.map((target, i) => ({ target, machine: selected.machines[i] }));
+    fleet = { forks: selected.forks, maxFailures: selected.maxFailures };
+  } else {
+    targets = [{ target: await session.target() }];
+  }
+  const checkFor = (machine?: MachineConfig): HealthCheck => {
+    const expanded = machine === undefined ? raw : expandCheckTable(raw, machine);
+    return parseHealthCheck(expanded, "--http/--tcp/-- CMD");
+  };
+  return { targets, checks: targets.map(({ machine }) => checkFor(machine)), settings, fleet };
+}
+
+/**
+ * provctl health and the API's /health: one check (a table as in a services file's
+ * `health`) on each machine, once; one record per machine.
+ */
+export async function healthRecords(
+  session: Session,
+  flags: FleetFlags,
+  machineNames: readonly string[],
+  raw: Record<string, unknown>,
+): Promise<HealthRecord[]> {
+  const { targets, checks, settings, fleet } = await prepare(session, flags, machineNames, raw);
+  const { runFleet } = await import("../../fleet/executor.ts");
+  const options = { timeoutMs: settings.timeoutMs, describe: (e: unknown) => session.errorLine(e) };
+  // --forks machines at a time; past --max-failures the rest are skipped.
+  const outcomes = await runFleet(
+    targets.map(({ target }, i) => ({ name: target.name, target, check: checks[i] })),
+    async ({ target, check }) => {
+      const record = await checkOne(target, check, options);
+      return { ok: record.healthy, value: record };
+    },
+    { forks: fleet?.forks ?? targets.length, maxFailures: fleet?.maxFailures },
+  );
+  return outcomes.map((o): HealthRecord =>
+    o.value ?? {
+      machine: o.host,
+      healthy: false,
+      status: "skipped",
+      detail: session.format("fleet.skipped"),
+      latency_ms: 0,
+    }
+  );
+}
 
 async function watch(
   session: Session,
@@ -200,14 +189,7 @@ async function watch(
         onTransition: (t) => {
           const at = new Date(t.at).toISOString();
           if (session.output === "json") {
-            session.out(JSON.stringify({
-              host: target.name,
-              from: t.from,
-              to: t.to,
-              at,
-              detail: t.result.detail,
-              unhealthy_ms: t.unhealthyMs ?? null,
-            }));
+            session.out(JSON.stringify(transitionRecord(target.name, t)));
           } else {
             session.out(session.format(
               t.unhealthyMs === undefined ? "health_cli.transition" : "health_cli.transition_after",

@@ -3,7 +3,8 @@
  * cloud sources), whether each machine answers (reachable, host key, authentication,
  * backend detected, latency; checked in parallel), and fetching cloud sources now.
  */
-import { ExitCode, isProvctlError, ProvctlError } from "../../core/errors.ts";
+import { ExitCode, ProvctlError } from "../../core/errors.ts";
+import { checkMachines, machineRecord } from "../../fleet/machine_records.ts";
 import type { GlobalFlags } from "../global_flags.ts";
 import type { FleetFlags, SelectFlags } from "../fleet_flags.ts";
 import { table } from "../render.ts";
@@ -13,28 +14,15 @@ export const list = command<GlobalFlags & SelectFlags, string[]>(
   async (session, flags, ...names) => {
     const { selectFleet } = await import("../fleet.ts");
     const fleet = await selectFleet(session, flags, names, { defaultAll: true, listing: true });
+    const machines = fleet.machines;
     if (session.output === "json") {
-      for (const m of fleet.machines) {
-        session.out(JSON.stringify({
-          name: m.name,
-          host: m.host,
-          port: m.port ?? null,
-          user: m.user ?? null,
-          jump: m.jump ?? null,
-          profile: m.profile ?? null,
-          labels: m.labels,
-          vars: m.vars,
-          origin: m.origin,
-          source: m.source ?? null,
-          stale: m.stale ?? false,
-        }));
-      }
+      for (const m of machines) session.out(JSON.stringify(machineRecord(m)));
       return;
     }
     const header = ["name", "host", "user", "profile", "source", "labels"].map((k) =>
       session.colors.bold(session.format(`machines.column_${k}`))
     );
-    const rows = fleet.machines.map((m) => [
+    const rows = machines.map((m) => [
       m.name,
       m.port === undefined ? m.host : `${m.host}:${m.port}`,
       m.user ?? "-",
@@ -46,90 +34,19 @@ export const list = command<GlobalFlags & SelectFlags, string[]>(
   },
 );
 
-interface CheckRow {
-  readonly name: string;
-  readonly ok: boolean;
-  readonly stage: "connect" | "host-key" | "auth" | "command" | "backend" | "done" | "skipped";
-  readonly backend?: string;
-  readonly latencyMs?: number;
-  readonly error?: string;
-}
-
-function stageOf(error: unknown): CheckRow["stage"] {
-  if (!isProvctlError(error)) return "command";
-  if (error.kind.startsWith("HostKey")) return "host-key";
-  if (error.kind === "AuthFailed") return "auth";
-  if (
-    error.kind === "ConnectionFailed" || error.kind === "CircuitOpen" || error.kind === "Timeout"
-  ) {
-    return "connect";
-  }
-  return "command";
-}
-
 export const check = command<GlobalFlags & FleetFlags, string[]>(
   async (session, flags, ...names) => {
-    const [{ selectFleet }, { runFleet }, { detectBackends }] = await Promise.all([
-      import("../fleet.ts"),
-      import("../../fleet/executor.ts"),
-      import("../../backends/detect.ts"),
-    ]);
+    const { selectFleet } = await import("../fleet.ts");
     const fleet = await selectFleet(session, flags, names, { defaultAll: true });
-    const outcomes = await runFleet(fleet.targets, async (target) => {
-      let stage: CheckRow["stage"] = "connect";
-      try {
-        const runner = await target.runner();
-        await runner.run("true", []); // connect, verify the host key, authenticate
-        stage = "command";
-        const t0 = performance.now();
-        const probe = await runner.run("true", []); // a command on the open connection
-        const latencyMs = performance.now() - t0;
-        if (probe.code !== 0) throw new Error(probe.stderr.trim() || `exit code ${probe.code}`);
-        stage = "backend";
-        const report = await detectBackends(runner, await target.hostInfo());
-        return {
-          ok: true,
-          value: {
-            name: target.name,
-            ok: true,
-            stage: "done",
-            backend: report.chosen,
-            latencyMs,
-          } as CheckRow,
-        };
-      } catch (error) {
-        const failedAt = stage === "connect" ? stageOf(error) : stage;
-        return {
-          ok: false,
-          value: {
-            name: target.name,
-            ok: false,
-            stage: failedAt,
-            error: session.errorLine(error),
-          } as CheckRow,
-        };
-      }
-    }, { forks: fleet.forks, maxFailures: fleet.maxFailures });
     // Past --max-failures the rest are not checked: shown as skipped.
-    const rows = outcomes.map((o) =>
-      o.value ?? {
-        name: o.host,
-        ok: false,
-        stage: "skipped" as const,
-        error: session.format("fleet.skipped"),
-      }
-    );
+    const rows = await checkMachines(fleet.targets, {
+      forks: fleet.forks,
+      maxFailures: fleet.maxFailures,
+      describe: (e) => session.errorLine(e),
+      skipped: session.format("fleet.skipped"),
+    });
     if (session.output === "json") {
-      for (const r of rows) {
-        session.out(JSON.stringify({
-          name: r.name,
-          ok: r.ok,
-          failed_at: r.ok ? null : r.stage,
-          backend: r.backend ?? null,
-          latency_ms: r.latencyMs === undefined ? null : Math.round(r.latencyMs * 10) / 10,
-          error: r.error ?? null,
-        }));
-      }
+      for (const r of rows) session.out(JSON.stringify(r));
     } else {
       const c = session.colors;
       const header = ["name", "result", "backend", "latency"].map((k) =>
@@ -139,16 +56,19 @@ export const check = command<GlobalFlags & FleetFlags, string[]>(
         table([
           header,
           ...rows.map((r) => [
-            r.name,
+            r.machine,
             r.ok
               ? c.green(session.format("machines.ok"))
-              : r.stage === "skipped"
+              : r.failed_at === "skipped"
               ? c.yellow(r.error ?? "")
               : c.red(
-                session.format("machines.failed_at", { stage: r.stage, error: r.error ?? "" }),
+                session.format("machines.failed_at", {
+                  stage: r.failed_at ?? "",
+                  error: r.error ?? "",
+                }),
               ),
             r.backend ?? "-",
-            r.latencyMs === undefined ? "-" : `${r.latencyMs.toFixed(1)} ms`,
+            r.latency_ms === null ? "-" : `${r.latency_ms.toFixed(1)} ms`,
           ]),
         ]).trimEnd(),
       );

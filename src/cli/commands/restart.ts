@@ -5,7 +5,8 @@
 import { command } from "../session.ts";
 import type { GlobalFlags } from "../global_flags.ts";
 import type { FleetFlags } from "../fleet_flags.ts";
-import { forMachine, parseNames, resolveDefinition, servicesFromFile } from "../services.ts";
+import { parseNames } from "../services.ts";
+import { restartService } from "../service_actions.ts";
 import { printStatuses } from "./_status_output.ts";
 import { onTargets } from "./_targets.ts";
 
@@ -15,18 +16,10 @@ export interface RestartFlags extends GlobalFlags, FleetFlags {
 
 export default command<RestartFlags, string[]>(async (session, flags, ...raw) => {
   const names = parseNames(raw);
-  const file = await servicesFromFile(session);
   return await onTargets(session, flags, async (target, host, machine) => {
     for (const name of names) {
-      const entry = file.get(name);
-      const backend = await target.backend(flags.backend, entry?.backend);
-      const def = entry
-        ? await forMachine((await resolveDefinition(session, name, {}, [])).definition, machine)
-        : undefined;
-      const result = await backend.restart(name, def);
-      printStatuses(session, [{ name, host, backend: backend.name, status: result.status }], {
-        verb: "restarted",
-      });
+      const record = await restartService(session, { target, host, machine }, name);
+      printStatuses(session, [record], { verb: "restarted", withMachine: host !== undefined });
     }
   }, { batch: flags.batch });
 });

@@ -4,36 +4,17 @@
  * 1 if a machine could not be reached.
  */
 import { ExitCode } from "../../core/errors.ts";
-import type { ServiceName } from "../../core/service_name.ts";
-import { command, type Session } from "../session.ts";
+import { command } from "../session.ts";
 import type { GlobalFlags } from "../global_flags.ts";
-import type { Target } from "../target.ts";
-import { parseNames, servicesFromFile } from "../services.ts";
+import { parseNames } from "../services.ts";
 import { type FleetFlags, fleetRequested } from "../fleet_flags.ts";
-import { printStatuses, type ServiceStatusRow } from "./_status_output.ts";
+import { serviceStatuses } from "../service_actions.ts";
+import { type ServiceStatusRecord, statusRecord } from "../../backends/service_records.ts";
+import { printStatuses } from "./_status_output.ts";
 
-async function statusOn(
-  session: Session,
-  target: Target,
-  names: readonly ServiceName[],
-  host?: string,
-): Promise<ServiceStatusRow[]> {
-  const file = await servicesFromFile(session);
-  let wanted: ServiceName[] = [...names];
-  if (wanted.length === 0) {
-    const known = new Set<ServiceName>(file.keys());
-    for (const n of await (await target.backend(session.flags.backend)).list()) known.add(n);
-    wanted = [...known].sort();
-  }
-  return await Promise.all(wanted.map(async (name) => {
-    const backend = await target.backend(session.flags.backend, file.get(name)?.backend);
-    return { name, host, backend: backend.name, status: await backend.status(name) };
-  }));
-}
-
-function exitCodeOf(rows: readonly ServiceStatusRow[]): number {
-  if (rows.some((r) => r.unreachable !== undefined)) return ExitCode.failed;
-  return rows.every((r) => r.status.state === "running") ? ExitCode.ok : ExitCode.notFound;
+function exitCodeOf(rows: readonly ServiceStatusRecord[]): number {
+  if (rows.some((r) => r.state === "unreachable")) return ExitCode.failed;
+  return rows.every((r) => r.state === "running") ? ExitCode.ok : ExitCode.notFound;
 }
 
 export default command<GlobalFlags & FleetFlags, string[]>(async (session, flags, ...raw) => {
@@ -46,29 +27,32 @@ export default command<GlobalFlags & FleetFlags, string[]>(async (session, flags
     const fleet = await selectFleet(session, flags);
     const outcomes = await runFleet(
       fleet.targets,
-      async (target) => ({ ok: true, value: await statusOn(session, target, names, target.name) }),
+      async (target) => ({
+        ok: true,
+        value: await serviceStatuses(session, { target, host: target.name }, names),
+      }),
       { forks: fleet.forks, maxFailures: fleet.maxFailures },
     );
-    const rows = outcomes.flatMap((o): ServiceStatusRow[] =>
-      o.value ?? [{
+    const rows = outcomes.flatMap((o): ServiceStatusRecord[] =>
+      o.value ?? [statusRecord({
         name: names.join(",") || "*",
-        host: o.host,
+        machine: o.host,
         backend: "-",
         status: { state: "not-running" },
         unreachable: o.status === "skipped"
           ? session.format("fleet.skipped")
           : session.errorLine(o.error),
-      }]
+      })]
     );
-    printStatuses(session, rows);
+    printStatuses(session, rows, { withMachine: true });
     return exitCodeOf(rows);
   }
   const host = session.flags.host;
-  const rows = await statusOn(session, await session.target(), names, host);
+  const rows = await serviceStatuses(session, { target: await session.target(), host }, names);
   if (rows.length === 0) {
     if (session.output === "text") session.note("cli.no_services");
     return ExitCode.ok;
   }
-  printStatuses(session, rows);
+  printStatuses(session, rows, { withMachine: host !== undefined });
   return exitCodeOf(rows);
 });

@@ -2,24 +2,17 @@
 import { command } from "../session.ts";
 import type { GlobalFlags } from "../global_flags.ts";
 import type { FleetFlags } from "../fleet_flags.ts";
-import { parseNames, servicesFromFile } from "../services.ts";
+import { parseNames } from "../services.ts";
+import { stopService } from "../service_actions.ts";
 import { onTargets } from "./_targets.ts";
 
 export default command<GlobalFlags & FleetFlags, string[]>(async (session, flags, ...raw) => {
   const names = parseNames(raw);
-  const file = await servicesFromFile(session);
-  return await onTargets(session, flags, async (target, host) => {
+  return await onTargets(session, flags, async (target, host, machine) => {
     for (const name of names) {
-      const backend = await target.backend(flags.backend, file.get(name)?.backend);
-      const result = await backend.stop(name);
+      const result = await stopService(session, { target, host, machine }, name);
       if (session.output === "json") {
-        session.out(JSON.stringify({
-          name,
-          host: host ?? "local",
-          backend: backend.name,
-          changed: result.changed,
-          killed: result.killed ?? false,
-        }));
+        session.out(JSON.stringify(result));
         continue;
       }
       const key = !result.changed
