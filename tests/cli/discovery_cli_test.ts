@@ -218,6 +218,7 @@ Deno.test({
         /source hz: hetzner id "23": name "bad\\u001b\]0;owned\\u0007<b>name-23" -> bad__0_owned__b_name-23/,
       );
       assert.ok(
+        // deno-lint-ignore no-control-regex
         !/[\u0007\u001b]/.test(verbose.stdout + verbose.stderr),
         "no raw control characters",
       );
