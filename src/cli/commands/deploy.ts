@@ -316,7 +316,7 @@ export interface DeployHooks {
 export const deploy = command<DeployFlags, [string]>(async (session, flags, name) => {
   const outcome = await runDeploy(session, flags, name);
   if (outcome.kind === "plan") {
-    printPlan(session, outcome.plan);
+    await printPlan(session, outcome.plan);
     return ExitCode.ok;
   }
   printResult(session, outcome.result, "deploy");
