@@ -18,5 +18,11 @@ export async function main(args: readonly string[]): Promise<number> {
 }
 
 if (import.meta.main) {
+  if (Deno.args[0] === "__keeper") {
+    // The SSH connection keeper started by an earlier invocation (ssh/keeper.ts).
+    const { runKeeper } = await import("./ssh/keeper.ts");
+    await runKeeper(Deno.args[1] ?? "").catch(() => {});
+    Deno.exit(0);
+  }
   Deno.exit(await main(Deno.args));
 }

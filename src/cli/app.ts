@@ -400,6 +400,10 @@ export interface BreakerFlags extends GlobalFlags {
   readonly reset?: string;
 }
 
+export interface ConnectionsFlags extends GlobalFlags {
+  readonly close?: boolean;
+}
+
 const hosts = buildRouteMap({
   routes: {
     breakers: buildCommand<BreakerFlags, [], ProvctlContext>({
@@ -412,6 +416,14 @@ const hosts = buildRouteMap({
         aliases: globalAliases,
       },
       docs: docs("cmd_hosts_breakers"),
+    }),
+    connections: buildCommand<ConnectionsFlags, [], ProvctlContext>({
+      loader: async () => (await import("./commands/hosts.ts")).connections,
+      parameters: {
+        flags: { ...globalFlagSpecs, close: switchFlag("flag_close") },
+        aliases: globalAliases,
+      },
+      docs: docs("cmd_hosts_connections"),
     }),
   },
   docs: docs("cmd_hosts"),

@@ -32,6 +32,8 @@ export interface GlobalFlags {
   readonly identity?: readonly string[];
   readonly sshConfig?: string;
   readonly hostKeyPolicy?: "strict" | "accept-new" | "off";
+  /** Connect directly, without the SSH connection keeper (ssh.persist_ms). */
+  readonly noPersist?: boolean;
 }
 
 type FlagSpec<T> = { readonly [K in keyof T]-?: TypedFlagParameter<T[K], ProvctlContext> };
@@ -82,6 +84,7 @@ export const globalFlagSpecs: FlagSpec<GlobalFlags> = {
       return brief("flag_host_key_policy");
     },
   },
+  noPersist: switchFlag("flag_no_persist"),
 };
 
 export const globalAliases = {
