@@ -90,6 +90,13 @@ export type KeeperFrame =
     readonly params: Record<string, string>;
   }
   | {
+    readonly t: "retry";
+    readonly target: string;
+    readonly error: WireError;
+    readonly retry: number;
+    readonly delayMs: number;
+  }
+  | {
     readonly t: "exit";
     readonly code: number;
     readonly signal?: string;

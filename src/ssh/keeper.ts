@@ -110,7 +110,12 @@ export async function runKeeper(dir: string): Promise<void> {
         },
       });
       slot = {
-        pool: new SshPool({ ...options, idleTimeoutMs: request.persistMs }),
+        pool: new SshPool({
+          ...options,
+          idleTimeoutMs: request.persistMs,
+          onRetry: (target, error, retry, delayMs) =>
+            tell({ t: "retry", target, error: toWireError(error), retry, delayMs }),
+        }),
         listeners,
         active: 0,
         get env() {

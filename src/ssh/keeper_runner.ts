@@ -38,6 +38,7 @@ const AUTH_ENV = ["SSH_AUTH_SOCK", "PROVCTL_SSH_PASSWORD", "PROVCTL_SSH_PASSPHRA
 export interface KeeperNotices {
   security(key: string, params: Record<string, string>): void;
   note(key: string, params: Record<string, string>): void;
+  retry?(target: string, error: unknown, retry: number, delayMs: number): void;
 }
 
 export interface KeeperRunnerOptions {
@@ -151,6 +152,14 @@ export class KeeperRunner implements ShellRunner {
               break;
             case "notice":
               this.#o.notices[frame.kind](frame.key, frame.params);
+              break;
+            case "retry":
+              this.#o.notices.retry?.(
+                frame.target,
+                fromWireError(frame.error),
+                frame.retry,
+                frame.delayMs,
+              );
               break;
             case "exit":
               return {
