@@ -149,6 +149,7 @@ export class RemoteTargets {
       notices: this.#notices,
       commandTimeoutMs: options.commandTimeoutMs ?? timeouts.commandTimeoutMs,
       direct: () => Promise.resolve(direct()),
+      interactive: Deno.stdin.isTerminal(),
     });
   }
 

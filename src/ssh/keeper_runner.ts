@@ -54,6 +54,11 @@ export interface KeeperRunnerOptions {
   readonly commandTimeoutMs?: number;
   /** A direct runner, used when the keeper cannot be reached. */
   readonly direct: () => Promise<ShellRunner>;
+  /**
+   * True when a terminal can prompt for a passphrase or password: a login the keeper
+   * (which has none) could not complete is then retried directly, where ssh would ask.
+   */
+  readonly interactive?: boolean;
 }
 
 type Command = KeeperRequest["command"];
@@ -114,18 +119,21 @@ export class KeeperRunner implements ShellRunner {
       write?.({ op: "kill" }).catch(() => {});
     };
     options.signal?.addEventListener("abort", kill, { once: true });
+    const runDirect = async (): Promise<StreamExit> => {
+      const runner = await this.#o.direct();
+      directProc = command.kind === "argv"
+        ? runner.stream(command.program, command.args, options)
+        : runner.streamShell(command.script, options);
+      if (killed) directProc.kill();
+      await Promise.all([pipe(directProc.stdout, out), pipe(directProc.stderr, err)]);
+      return await directProc.done;
+    };
     const done = (async (): Promise<StreamExit> => {
       try {
         conn = await Deno.connect({ transport: "unix", path: this.#o.socket });
       } catch {
         // The keeper went away between invocations: run it directly.
-        const runner = await this.#o.direct();
-        directProc = command.kind === "argv"
-          ? runner.stream(command.program, command.args, options)
-          : runner.streamShell(command.script, options);
-        if (killed) directProc.kill();
-        await Promise.all([pipe(directProc.stdout, out), pipe(directProc.stderr, err)]);
-        return await directProc.done;
+        return await runDirect();
       }
       write = frameWriter(conn);
       const request: KeeperRequest = {
@@ -142,7 +150,8 @@ export class KeeperRunner implements ShellRunner {
       try {
         await write(request);
         if (killed) await write({ op: "kill" });
-        for await (const frame of readFrames<KeeperFrame>(conn)) {
+        let retryDirect = false;
+        frames: for await (const frame of readFrames<KeeperFrame>(conn)) {
           switch (frame.t) {
             case "out":
               out.push(fromBase64(frame.d));
@@ -167,10 +176,18 @@ export class KeeperRunner implements ShellRunner {
                 ...(frame.signal !== undefined ? { signal: frame.signal } : {}),
                 ...(frame.timedOut ? { timedOut: true } : {}),
               };
-            case "error":
-              throw fromWireError(frame.error);
+            case "error": {
+              const error = fromWireError(frame.error);
+              // Nothing ran: a login that needs typing is tried where a prompt can show.
+              if (error.kind === "AuthFailed" && this.#o.interactive && !killed) {
+                retryDirect = true;
+                break frames;
+              }
+              throw error;
+            }
           }
         }
+        if (retryDirect) return await runDirect();
       } catch (error) {
         if (error instanceof ProvctlError) throw error;
       }
