@@ -215,19 +215,24 @@ async function runOne(
     await write({ t: "error", error: toWireError(error) });
     return;
   }
-  // A "kill" from the client, or the client going away, stops the command.
+  // A "kill" from the client, or the client going away, stops the command, but only
+  // while it runs: the group of a finished command may be its daemon's (pidfile start).
+  let finished = false;
+  const stopIt = () => {
+    if (!finished) proc.kill();
+  };
   void (async () => {
     try {
-      for await (const frame of frames) if ("op" in frame && frame.op === "kill") proc.kill();
+      for await (const frame of frames) if ("op" in frame && frame.op === "kill") stopIt();
     } catch { /* reset */ }
-    proc.kill();
+    stopIt();
   })();
   const pump = async (stream: ReadableStream<Uint8Array>, t: "out" | "err") => {
     for await (const chunk of stream) await write({ t, d: toBase64(chunk) });
   };
   const pumping = Promise.all([pump(proc.stdout, "out"), pump(proc.stderr, "err")]).catch(() => {});
   try {
-    const exit = await proc.done;
+    const exit = await proc.done.finally(() => finished = true);
     await pumping;
     await write({ t: "exit", code: exit.code, signal: exit.signal, timedOut: exit.timedOut });
   } catch (error) {
