@@ -37,5 +37,11 @@ export function exitCodeOf(raw: number | string | null | undefined): number {
 }
 
 if (import.meta.main) {
+  if (Deno.args[0] === "__keeper") {
+    // The SSH connection keeper started by an earlier invocation (ssh/keeper.ts).
+    const { runKeeper } = await import("./ssh/keeper.ts");
+    await runKeeper(Deno.args[1] ?? "").catch(() => {});
+    Deno.exit(0);
+  }
   Deno.exit(await main(Deno.args));
 }

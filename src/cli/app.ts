@@ -568,6 +568,14 @@ const hostkey = () =>
 const hosts = () =>
   buildRouteMap({
     routes: {
+      connections: buildCommand<BaseFlags & { close?: boolean }, [], ProvctlContext>({
+        loader: async () => (await import("./commands/hosts.ts")).connections,
+        parameters: {
+          flags: { ...baseFlagSpecs, close: switchFlag("flag_close") },
+          aliases: baseAliases,
+        },
+        docs: docs("cmd_hosts_connections"),
+      }),
       breakers: withUsage(
         buildCommand<BaseFlags & ConnectFlags & { reset?: boolean }, string[], ProvctlContext>({
           loader: async () => (await import("./commands/hosts.ts")).breakers,

@@ -45,6 +45,8 @@ export interface ConnectFlags {
   readonly identity?: readonly string[];
   readonly sshConfig?: string;
   readonly hostKeyPolicy?: "strict" | "accept-new" | "off";
+  /** Connect directly, without the SSH connection keeper (ssh.persist_ms). */
+  readonly noPersist?: boolean;
 }
 
 export interface JumpFlags {
@@ -114,6 +116,7 @@ export const connectFlagSpecs: FlagSpec<ConnectFlags> = {
       return brief("flag_host_key_policy");
     },
   },
+  noPersist: switchFlag("flag_no_persist"),
 };
 export const connectAliases = { i: "identity" } as const;
 

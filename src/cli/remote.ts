@@ -47,12 +47,22 @@ export class RemoteTargets {
   readonly #notices: RemoteNotices;
   /** Retries of connection attempts by target ("user@host:port"), for reports. */
   readonly #retries = new Map<string, number>();
+  readonly #noPersist: boolean;
+  /** The keeper's socket once asked for (undefined: connect directly). */
+  #keeper?: Promise<string | undefined>;
 
-  constructor(ctx: ProvctlContext, settings: Settings, stateDir: string, notices: RemoteNotices) {
+  constructor(
+    ctx: ProvctlContext,
+    settings: Settings,
+    stateDir: string,
+    notices: RemoteNotices,
+    options: { noPersist?: boolean } = {},
+  ) {
     this.#ctx = ctx;
     this.#settings = settings;
     this.#stateDir = stateDir;
     this.#notices = notices;
+    this.#noPersist = options.noPersist ?? false;
   }
 
   /** A runner for `--host SPEC` with the command's SSH flags. */
@@ -120,11 +130,33 @@ export class RemoteTargets {
       localUser: env.USER ?? env.LOGNAME,
     });
     const timeouts = runnerTimeoutsFrom(ssh);
-    return new SshRunner({
+    const pool = this.#pool;
+    const direct = () =>
+      new SshRunner({
+        plan,
+        pool,
+        ...timeouts,
+        ...(options.commandTimeoutMs ? { commandTimeoutMs: options.commandTimeoutMs } : {}),
+      });
+    const socket = ssh.persistMs > 0 && !this.#noPersist ? await this.#keeperSocket() : undefined;
+    if (socket === undefined) return direct();
+    const [{ KeeperRunner }, { planHash }] = await Promise.all([
+      import("../ssh/keeper_runner.ts"),
+      import("../ssh/_keeper_wire.ts"),
+    ]);
+    const configFile = options.sshConfig ?? (env.HOME ? `${env.HOME}/.ssh/config` : undefined);
+    return new KeeperRunner({
+      socket,
       plan,
-      pool: this.#pool,
-      ...timeouts,
-      ...(options.commandTimeoutMs ? { commandTimeoutMs: options.commandTimeoutMs } : {}),
+      hash: await planHash(plan, configFile),
+      settings: ssh,
+      stateDir: this.#stateDir,
+      persistMs: ssh.persistMs,
+      env,
+      notices: this.#notices,
+      commandTimeoutMs: options.commandTimeoutMs ?? timeouts.commandTimeoutMs,
+      direct: () => Promise.resolve(direct()),
+      interactive: Deno.stdin.isTerminal(),
     });
   }
 
@@ -134,6 +166,24 @@ export class RemoteTargets {
    */
   connectAttempts(runner: CommandRunner): number {
     return 1 + (this.#retries.get(runner.target.replace(/^ssh /, "")) ?? 0);
+  }
+
+  /** Starts or finds the keeper once per command; an unsafe socket dir is told, then skipped. */
+  #keeperSocket(): Promise<string | undefined> {
+    this.#keeper ??= (async () => {
+      const [{ openKeeper }, { keeperDir }] = await Promise.all([
+        import("../ssh/keeper_runner.ts"),
+        import("../ssh/_keeper_wire.ts"),
+      ]);
+      try {
+        return await openKeeper(keeperDir(this.#ctx.process.env, this.#stateDir));
+      } catch (error) {
+        if (!(error instanceof ProvctlError)) throw error;
+        this.#notices.security(error.key, error.params as Record<string, string>);
+        return undefined;
+      }
+    })();
+    return this.#keeper;
   }
 
   /** Connection statistics of this command's pool (for metrics). */

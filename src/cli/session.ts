@@ -168,7 +168,7 @@ export class Session {
               error: this.errorLine(error),
             }),
           ),
-      });
+      }, { noPersist: this.flags.noPersist });
     }
     return this.#remote;
   }

@@ -66,6 +66,7 @@ export const KEY_CONSTRAINTS: Record<string, KeyConstraint> = {
   "ssh.pool_max_per_host": { min: 1 },
   "ssh.host_key_policy": { oneOf: ["strict", "accept-new", "off"] },
   "ssh.keepalive_count_max": { min: 0 },
+  "ssh.persist_ms": { min: 0 },
   // [observe]: one file each for all services ({service_name} makes no sense there).
   "observe.audit_file": { placeholders: GLOBAL_PLACEHOLDERS },
   "observe.metrics_file": { placeholders: GLOBAL_PLACEHOLDERS },

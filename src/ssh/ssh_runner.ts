@@ -142,7 +142,10 @@ export class SshRunner implements ShellRunner {
     let timedOut = false;
     const out = pushStream();
     const err = pushStream();
+    let ended = false;
     const kill = () => {
+      // After the exit, the PID and group may belong to the command's daemons (or others).
+      if (ended) return;
       killed = true;
       proc?.kill();
     };
@@ -164,6 +167,7 @@ export class SshRunner implements ShellRunner {
         : undefined;
       try {
         const exit = await waitExit(proc.handle, lease, this.plan);
+        ended = true;
         lease.release();
         if (timedOut) return { code: 137, signal: "SIGKILL", timedOut };
         return exit ?? { code: 137, signal: "SIGKILL" };

@@ -165,6 +165,31 @@ export function runRunnerContract(options: RunnerContractOptions): void {
           await waitGone(Number((await Deno.readTextFile(pidFile)).trim()));
         });
 
+        await step(
+          "what the program leaves running in the background survives its end",
+          async () => {
+            // A daemon started by a command (pidfile start) shares its process group: ending
+            // the finished command's request must not kill that group.
+            for (const mode of ["run", "stream"] as const) {
+              const script = "sleep 300 >/dev/null 2>&1 </dev/null & echo $!";
+              let out: string;
+              if (mode === "run") {
+                out = (await runner.run("sh", ["-c", script])).stdout;
+              } else {
+                const proc = runner.stream("sh", ["-c", script]);
+                out = await readAll(proc.stdout);
+                await readAll(proc.stderr);
+                await proc.done;
+                proc.kill(); // after the end: must not reach the group
+              }
+              const pid = Number(out.trim());
+              await new Promise((r) => setTimeout(r, 500));
+              assert.ok(alive(pid), `${mode}: the background process was killed`);
+              Deno.kill(pid, "SIGKILL");
+            }
+          },
+        );
+
         await step("an abort signal kills the program", async () => {
           const abort = new AbortController();
           const pidFile = `${scratchDir}/abort.pid`;

@@ -76,7 +76,8 @@ Deno.test("a silent SSH port is a handshake timeout bounded by the connect timeo
             });
             const error = await expectProvctlError(
               "Timeout",
-              connectSession(plan, { ...quietAuth, connectTimeoutMs: 700 }),
+              // Long enough for the real jump host's own handshake on a busy machine.
+              connectSession(plan, { ...quietAuth, connectTimeoutMs: 3000 }),
             );
             assert.equal(error.key, "ssh.handshake_timeout");
             assert.equal(error.params.where, `target silent:${server.port}`);

@@ -15,6 +15,10 @@ export interface BreakerFlags extends GlobalFlags {
   readonly reset?: boolean;
 }
 
+export interface ConnectionsFlags extends GlobalFlags {
+  readonly close?: boolean;
+}
+
 export const breakers = command<BreakerFlags, string[]>(async (session, flags, ...hosts) => {
   const { listBreakers, resetBreakers } = await import("../../ssh/circuit_breaker.ts");
   const dir = session.localStateDir();
@@ -82,6 +86,61 @@ export const breakers = command<BreakerFlags, string[]>(async (session, flags, .
       b.lastError ?? "-",
     ];
   });
+  session.out(table([header, ...rows]).trimEnd());
+  return ExitCode.ok;
+});
+
+/**
+ * provctl hosts connections [--close]: what the SSH connection keeper holds (one row per
+ * hop chain), or stop it. Nothing is started by asking.
+ */
+export const connections = command<ConnectionsFlags, []>(async (session, flags) => {
+  const [{ heldConnections, stopKeeper }, { keeperDir }] = await Promise.all([
+    import("../../ssh/keeper_runner.ts"),
+    import("../../ssh/_keeper_wire.ts"),
+  ]);
+  const dir = keeperDir(session.ctx.process.env, session.localStateDir());
+  if (flags.close) {
+    const stopped = await stopKeeper(dir);
+    if (session.output === "json") session.out(JSON.stringify({ stopped }));
+    else {session.out(
+        session.format(stopped ? "remote.connections_closed" : "remote.connections_close_none"),
+      );}
+    return ExitCode.ok;
+  }
+  const held = await heldConnections(dir);
+  if (session.output === "json") {
+    for (const h of held ?? []) {
+      session.out(JSON.stringify({
+        target: h.target,
+        via: h.chain,
+        idle: h.idle,
+        busy: h.busy,
+        created: h.created,
+        reused: h.reused,
+      }));
+    }
+    return ExitCode.ok;
+  }
+  if (held === undefined) {
+    session.note("remote.connections_none", { dir });
+    return ExitCode.ok;
+  }
+  if (held.length === 0) {
+    session.note("remote.connections_empty", { dir });
+    return ExitCode.ok;
+  }
+  const c = session.colors;
+  const header = ["host", "chain", "idle", "busy", "reused"].map((k) =>
+    c.bold(session.format(`remote.column_${k}`))
+  );
+  const rows = held.map((h) => [
+    h.target,
+    h.chain,
+    String(h.idle),
+    String(h.busy),
+    String(h.reused),
+  ]);
   session.out(table([header, ...rows]).trimEnd());
   return ExitCode.ok;
 });
