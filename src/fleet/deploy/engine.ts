@@ -295,7 +295,7 @@ export class DeployEngine {
     run.result.status = "failed";
     run.op = "deploy.upload";
     run.stage = "upload";
-    await cleanStale(run.runner, h.root);
+    await cleanStale(run.runner, h.root, plan.deploymentId);
     const listing = await listReleases(run.runner, h.root);
     run.result.previous = listing.current;
     run.result.current = listing.current;
@@ -303,7 +303,7 @@ export class DeployEngine {
       root: h.root,
       version: plan.version,
       artifact: plan.artifact,
-      stagingId: `${plan.deploymentId}.${Deno.pid}`,
+      stagingId: plan.deploymentId,
       // An artifact upload may take as long as a step (0 = no limit).
       timeoutMs: this.#o.stepTimeoutMs ?? 0,
     });
