@@ -21,7 +21,7 @@ import type { LogsFlags } from "./commands/logs.ts";
 import type { RestartFlags } from "./commands/restart.ts";
 import type { AuditFlags, MetricsFlags } from "./commands/observe.ts";
 import type { HealthFlags } from "./commands/health.ts";
-import type { DeployFlags, RollbackFlags } from "./commands/deploy.ts";
+import type { DeployFlags, RollbackFlags, UnlockFlags } from "./commands/deploy.ts";
 
 const names = (placeholder: string, minimum = 0) => ({
   kind: "array" as const,
@@ -338,7 +338,7 @@ const deploymentName = {
   }] as [{ readonly brief: string; parse: StringConstructor; placeholder: string }],
 };
 
-const deploy = buildCommand<DeployFlags, [string], ProvctlContext>({
+const deployRun = buildCommand<DeployFlags, [string], ProvctlContext>({
   loader: async () => (await import("./commands/deploy.ts")).deploy,
   parameters: {
     flags: {
@@ -351,6 +351,24 @@ const deploy = buildCommand<DeployFlags, [string], ProvctlContext>({
     positional: deploymentName,
   },
   docs: docs("cmd_deploy"),
+});
+
+// `provctl deploy NAME` runs a deploy (the default command); `deploy unlock NAME` breaks locks.
+const deploy = buildRouteMap({
+  routes: {
+    run: deployRun,
+    unlock: buildCommand<UnlockFlags, [string], ProvctlContext>({
+      loader: async () => (await import("./commands/deploy.ts")).unlock,
+      parameters: {
+        flags: { ...globalFlagSpecs, ...selectionFlagSpecs, yes: switchFlag("flag_yes") },
+        aliases: { ...globalAliases, ...fleetAliases },
+        positional: deploymentName,
+      },
+      docs: docs("cmd_deploy_unlock"),
+    }),
+  },
+  defaultCommand: "run",
+  docs: docs("cmd_deploy_group"),
 });
 
 const rollback = buildCommand<RollbackFlags, [string], ProvctlContext>({

@@ -111,7 +111,9 @@ function opFailed(action: string, target: LockTarget, result: RunResult): Provct
 export function holderText(state: LockState): string {
   const h = state.holder;
   if (!h) return `an unknown holder (no holder file), taken ${state.ageSeconds}s ago`;
-  return `pid ${h.pid} on ${h.controller} (user ${h.user || "?"}, ${h.operation} ${h.deployment_id}, since ${h.since})`;
+  return `pid ${h.pid} on ${h.controller} (user ${
+    h.user || "?"
+  }, ${h.operation} ${h.deployment_id}, since ${h.since})`;
 }
 
 /** The lock on `target`, if there is one. */
@@ -151,7 +153,11 @@ export interface TargetLocks {
 export async function lockTargets(
   targets: readonly LockTarget[],
   holder: TargetLockHolder,
-  options: { expiryMs: number; deployment: string; onBroken?: (machine: string, state: LockState) => void },
+  options: {
+    expiryMs: number;
+    deployment: string;
+    onBroken?: (machine: string, state: LockState) => void;
+  },
 ): Promise<TargetLocks> {
   const ordered = [...targets].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const line = JSON.stringify(holder);
