@@ -131,9 +131,7 @@ export async function breakTargetLock(
   op = "deploy.unlock",
 ): Promise<boolean> {
   const suffix = crypto.randomUUID().slice(0, 8);
-  const result = await sh(target.runner(op), BREAK, [target.root, seen.text ?? "", suffix], {
-    probe: true,
-  });
+  const result = await sh(target.runner(op), BREAK, [target.root, seen.text ?? "", suffix]);
   if (result.code === 3) return false;
   if (result.code !== 0) throw opFailed("break", target, result);
   return true;
@@ -179,9 +177,8 @@ export async function lockTargets(
   try {
     for (const target of ordered) {
       for (let attempt = 0;; attempt++) {
-        const result = await sh(target.runner("deploy.lock"), ACQUIRE, [target.root, line], {
-          probe: true,
-        });
+        // A refused lock is recorded as a failed deploy.lock (with the holder's exit 3).
+        const result = await sh(target.runner("deploy.lock"), ACQUIRE, [target.root, line]);
         if (result.code === 0) {
           taken.push(target);
           break;
