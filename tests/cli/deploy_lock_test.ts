@@ -188,7 +188,7 @@ Deno.test({
       assert.equal(recovered.code, 0, recovered.stderr);
       assert.match(
         recovered.stderr,
-        /m1: broke an expired deploy lock of pid \d+ on .* \(user user-a/,
+        /m1: broke the deploy lock of pid \d+ on .* \(user user-a/,
       );
       assert.match(
         await Deno.readTextFile(`${b.stateDir}/audit.jsonl`),

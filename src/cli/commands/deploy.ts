@@ -21,6 +21,7 @@ import { checkVersion, type DeploymentConfig, loadDeployments } from "../../flee
 import { DeployEngine, type DeployResult, type DeployTarget } from "../../fleet/deploy/engine.ts";
 import {
   acquireDeployLock,
+  type DeployLock,
   type DeploymentState,
   readDeploymentState,
   writeDeploymentState,
@@ -366,7 +367,7 @@ async function withTargetLocks<T>(
   engine: DeployEngine,
   plan: DeployPlan,
   operation: "deploy" | "rollback",
-  local: readonly { release(): Promise<void> }[],
+  local: readonly DeployLock[],
   work: () => Promise<T>,
 ): Promise<T> {
   const locks = await engine.lockTargets(plan, {
@@ -375,7 +376,11 @@ async function withTargetLocks<T>(
     pid: Deno.pid,
     operation,
     since: new Date().toISOString(),
-  }, { expiryMs: session.loaded.config.integer("deploy.target_lock_expiry_ms") });
+  }, {
+    expiryMs: session.loaded.config.integer("deploy.target_lock_expiry_ms"),
+    // A run whose controller lock we recovered is dead: its machine locks go at once.
+    deadRuns: local.flatMap((l) => l.recovered ? [l.recovered.deploymentId] : []),
+  });
   const signals: [Deno.Signal, number][] = [["SIGINT", 130], ["SIGTERM", 143]];
   const handlers = signals.map(([signal, code]) => {
     const handler = () => {

@@ -602,7 +602,7 @@ export class DeployEngine {
   async lockTargets(
     plan: DeployPlan,
     holder: Omit<TargetLockHolder, "deployment_id">,
-    options: { expiryMs: number },
+    options: { expiryMs: number; deadRuns?: readonly string[] },
   ): Promise<TargetLocks> {
     this.#deploymentId = plan.deploymentId;
     const targets = await Promise.all(plan.hosts.map(async (h) => {
@@ -615,6 +615,7 @@ export class DeployEngine {
     }));
     return await lockTargets(targets, { ...holder, deployment_id: plan.deploymentId }, {
       expiryMs: options.expiryMs,
+      deadRuns: options.deadRuns,
       deployment: plan.deployment,
       onBroken: (machine, state) =>
         this.#note("deploy.target_lock_broken", {

@@ -12,7 +12,8 @@
  * holder: the holder file must still name its deployment id). A lock whose holder died
  * (SIGKILL, a lost laptop) stays until it is older than `expiryMs` (its age is measured
  * by the machine's own clock) and is then broken by the next deploy, or is broken by
- * `provctl deploy unlock NAME`. Breaking only removes the lock it read (the holder text
+ * `provctl deploy unlock NAME`; a run that recovered the controller lock of a dead run
+ * (same state dir) breaks that run's locks at once, its death being certain. Breaking only removes the lock it read (the holder text
  * must still match), so a lock taken again meanwhile is left alone.
  */
 import { ProvctlError } from "../../core/errors.ts";
@@ -154,6 +155,8 @@ export async function lockTargets(
   options: {
     expiryMs: number;
     deployment: string;
+    /** Deployment ids whose runs are known to be dead (their controller lock was recovered). */
+    deadRuns?: readonly string[];
     onBroken?: (machine: string, state: LockState) => void;
   },
 ): Promise<TargetLocks> {
@@ -185,7 +188,10 @@ export async function lockTargets(
         }
         if (result.code !== 3) throw opFailed("take", target, result);
         const state = parseState(result.stdout);
-        const expired = options.expiryMs > 0 && state.ageSeconds * 1000 > options.expiryMs;
+        const dead = state.holder !== undefined &&
+          (options.deadRuns ?? []).includes(state.holder.deployment_id);
+        const expired = dead ||
+          (options.expiryMs > 0 && state.ageSeconds * 1000 > options.expiryMs);
         if (expired && attempt === 0 && await breakTargetLock(target, state, "deploy.lock_break")) {
           broken.push({ machine: target.name, state });
           options.onBroken?.(target.name, state);
