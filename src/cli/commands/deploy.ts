@@ -39,6 +39,7 @@ import {
   type LockState,
   type LockTarget,
   readTargetLock,
+  type TargetLocks,
 } from "../../fleet/deploy/target_lock.ts";
 import type { RecordingRunner } from "../../observe/recording_runner.ts";
 import { artifactVersion } from "../../fleet/deploy/release.ts";
@@ -370,31 +371,56 @@ async function withTargetLocks<T>(
   local: readonly DeployLock[],
   work: () => Promise<T>,
 ): Promise<T> {
-  const locks = await engine.lockTargets(plan, {
-    controller: Deno.hostname(),
-    user: operator(session),
-    pid: Deno.pid,
-    operation,
-    since: new Date().toISOString(),
-  }, {
-    expiryMs: session.loaded.config.integer("deploy.target_lock_expiry_ms"),
-    // A run whose controller lock we recovered is dead: its machine locks go at once.
-    deadRuns: local.flatMap((l) => l.recovered ? [l.recovered.deploymentId] : []),
-  });
+  // Signals count from here: while locks are being taken, the taking stops and gives
+  // back what it took; afterwards every lock is released before provctl exits.
+  const stop = new AbortController();
+  let locks: TargetLocks | undefined;
+  let exitCode: number | undefined;
   const signals: [Deno.Signal, number][] = [["SIGINT", 130], ["SIGTERM", 143]];
   const handlers = signals.map(([signal, code]) => {
     const handler = () => {
-      // Stop here: free the machines and the controller's lock, then exit.
+      exitCode ??= code;
+      stop.abort();
+      if (!locks) return; // lockTargets gives its locks back and throws
       void Promise.allSettled([locks.release(), ...local.map((l) => l.release())])
         .finally(() => Deno.exit(code));
     };
     Deno.addSignalListener(signal, handler);
     return [signal, handler] as const;
   });
+  const removeHandlers = () => {
+    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+  };
+  try {
+    locks = await engine.lockTargets(plan, {
+      controller: Deno.hostname(),
+      user: operator(session),
+      pid: Deno.pid,
+      operation,
+      since: new Date().toISOString(),
+    }, {
+      expiryMs: session.loaded.config.integer("deploy.target_lock_expiry_ms"),
+      // A run whose controller lock we recovered is dead: its machine locks go at once.
+      deadRuns: local.flatMap((l) => l.recovered ? [l.recovered.deploymentId] : []),
+      signal: stop.signal,
+    });
+  } catch (error) {
+    removeHandlers();
+    if (exitCode !== undefined) {
+      await Promise.allSettled(local.map((l) => l.release()));
+      Deno.exit(exitCode);
+    }
+    throw error;
+  }
+  if (exitCode !== undefined) {
+    // The signal came as the last lock was taken.
+    await Promise.allSettled([locks.release(), ...local.map((l) => l.release())]);
+    Deno.exit(exitCode);
+  }
   try {
     return await work();
   } finally {
-    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+    removeHandlers();
     await locks.release().catch((error) =>
       session.warn({
         key: "deploy.target_lock_release_failed",

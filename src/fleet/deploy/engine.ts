@@ -602,7 +602,7 @@ export class DeployEngine {
   async lockTargets(
     plan: DeployPlan,
     holder: Omit<TargetLockHolder, "deployment_id">,
-    options: { expiryMs: number; deadRuns?: readonly string[] },
+    options: { expiryMs: number; deadRuns?: readonly string[]; signal?: AbortSignal },
   ): Promise<TargetLocks> {
     this.#deploymentId = plan.deploymentId;
     const targets = await Promise.all(plan.hosts.map(async (h) => {
@@ -616,6 +616,7 @@ export class DeployEngine {
     return await lockTargets(targets, { ...holder, deployment_id: plan.deploymentId }, {
       expiryMs: options.expiryMs,
       deadRuns: options.deadRuns,
+      signal: options.signal,
       deployment: plan.deployment,
       onBroken: (machine, state) =>
         this.#note("deploy.target_lock_broken", {

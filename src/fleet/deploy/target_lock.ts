@@ -158,6 +158,8 @@ export async function lockTargets(
     /** Deployment ids whose runs are known to be dead (their controller lock was recovered). */
     deadRuns?: readonly string[];
     onBroken?: (machine: string, state: LockState) => void;
+    /** Aborted (Ctrl-C): stop taking locks, give back those taken, throw. */
+    signal?: AbortSignal;
   },
 ): Promise<TargetLocks> {
   const ordered = [...targets].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -179,6 +181,7 @@ export async function lockTargets(
   };
   try {
     for (const target of ordered) {
+      options.signal?.throwIfAborted();
       for (let attempt = 0;; attempt++) {
         // A refused lock is recorded as a failed deploy.lock (with the holder's exit 3).
         const result = await sh(target.runner("deploy.lock"), ACQUIRE, [target.root, line]);
