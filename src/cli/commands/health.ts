@@ -12,6 +12,7 @@ import { command, type Session } from "../session.ts";
 import type { Target } from "../target.ts";
 import type { CheckResult, HealthCheck } from "../../health/checks.ts";
 import type { MachineConfig } from "../../fleet/inventory.ts";
+import type { Fleet } from "../fleet.ts";
 
 export interface HealthFlags extends GlobalFlags, FleetFlags {
   readonly http?: string;
@@ -64,7 +65,7 @@ export default command<HealthFlags, string[]>(async (session, flags, ...position
   const settings = healthSettings(session.loaded.config);
 
   let targets: { target: Target; machine?: MachineConfig }[];
-  let fleet: Awaited<ReturnType<typeof import("../fleet.ts").selectFleet>> | undefined;
+  let fleet: Fleet | undefined;
   if (flags.watch && (flags.forks !== undefined || flags.maxFailures !== undefined)) {
     // Every machine is watched until Ctrl-C: there is no batch to bound or stop.
     throw new ProvctlError("Usage", "health_cli.watch_fleet_flags");
