@@ -18,6 +18,13 @@ const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 async function controller(s: DeploySandbox, label: string) {
   const home = `${s.dir}/controller-${label}`;
   await Deno.mkdir(home, { recursive: true });
+  const env = {
+    ...s.f.cli.env,
+    HOME: home,
+    PROVCTL_STATE_DIR: "",
+    XDG_STATE_HOME: `${home}/state`,
+    USER: `user-${label}`,
+  };
   const command = (args: string[]) =>
     new Deno.Command(Deno.execPath(), {
       args: [
@@ -33,13 +40,7 @@ async function controller(s: DeploySandbox, label: string) {
         "-f",
         s.servicesFile,
       ],
-      env: {
-        ...s.f.cli.env,
-        HOME: home,
-        PROVCTL_STATE_DIR: "",
-        XDG_STATE_HOME: `${home}/state`,
-        USER: `user-${label}`,
-      },
+      env,
       clearEnv: true,
       cwd: s.dir,
       stdin: "null",
@@ -51,8 +52,40 @@ async function controller(s: DeploySandbox, label: string) {
     stdout: new TextDecoder().decode(out.stdout),
     stderr: new TextDecoder().decode(out.stderr),
   });
+  /** Runs provctl on a pseudo-terminal (script(1)), typing `input`. */
+  const onTerminal = async (args: string[], input: string): Promise<CliResult> => {
+    const quote = (w: string) => `'${w.replaceAll("'", `'\\''`)}'`;
+    const words = [
+      Deno.execPath(),
+      "run",
+      "--allow-all",
+      "--quiet",
+      MAIN,
+      ...args,
+      "--inventory",
+      s.f.inventory,
+      "--ssh-config",
+      s.f.sshConfig,
+      "-f",
+      s.servicesFile,
+    ];
+    const child = new Deno.Command("script", {
+      args: ["-q", "-e", "-c", words.map(quote).join(" "), "/dev/null"],
+      env: { ...env, TERM: "dumb" },
+      clearEnv: true,
+      cwd: s.dir,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(input));
+    await writer.close();
+    return decode(await child.output());
+  };
   return {
     stateDir: `${home}/state/provctl`,
+    onTerminal,
     spawn: (args: string[]) => command(args).spawn(),
     run: async (args: string[]) => decode(await command(args).output()),
     decode,
@@ -168,6 +201,12 @@ Deno.test({
       assert.equal(noYes.code, 2, noYes.stderr);
       assert.match(noYes.stdout, new RegExp(`m1: locked by pid ${pid}`));
       assert.match(noYes.stderr, /confirm with --yes/);
+      // On a terminal (script(1) gives it one) it asks; "n" breaks nothing.
+      const declined = await b.onTerminal(["deploy", "unlock", "app"], "n\n");
+      assert.equal(declined.code, 1, declined.stdout);
+      assert.match(declined.stdout, /Break 2 deploy lock\(s\) of app\?/);
+      assert.match(declined.stdout, /nothing was broken/);
+      assert.ok(await exists(`${s.hosts[0].root}/app/.provctl-lock`));
       const unlocked = await b.run(["deploy", "unlock", "app", "--yes"]);
       assert.equal(unlocked.code, 0, unlocked.stderr);
       assert.match(unlocked.stdout, /m1: lock broken/);
