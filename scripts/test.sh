@@ -20,6 +20,9 @@ command -v curl >/dev/null 2>&1 || need="$need curl"
 command -v wget >/dev/null 2>&1 || need="$need wget"
 command -v nc >/dev/null 2>&1 || need="$need netcat-openbsd"
 command -v flock >/dev/null 2>&1 || need="$need util-linux"
+# Shell text is tested with dash, bash and busybox sh; script(1) (bsdutils) gives a terminal.
+command -v busybox >/dev/null 2>&1 || need="$need busybox"
+command -v script >/dev/null 2>&1 || need="$need bsdutils"
 if [ -n "$need" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing test dependencies:$need" >&2
