@@ -23,6 +23,8 @@ command -v nc >/dev/null 2>&1 || need="$need netcat-openbsd"
 command -v flock >/dev/null 2>&1 || need="$need util-linux"
 command -v busybox >/dev/null 2>&1 || need="$need busybox"
 command -v dash >/dev/null 2>&1 || need="$need dash"
+# script(1) (bsdutils) gives tests a terminal.
+command -v script >/dev/null 2>&1 || need="$need bsdutils"
 if [ -n "$need" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing test dependencies:$need" >&2
