@@ -14,7 +14,6 @@ import type { HealthCheck } from "../../health/checks.ts";
 import { checkOne, type HealthRecord, transitionRecord } from "../../health/records.ts";
 import type { FailureBudget } from "../../fleet/executor.ts";
 import type { MachineConfig } from "../../fleet/inventory.ts";
-import type { Fleet } from "../fleet.ts";
 
 export interface HealthFlags extends GlobalFlags, FleetFlags {
   readonly http?: string;
