@@ -56,6 +56,9 @@ function pidfileBackend(env: BackendEnvironment): PidfileBackend {
     startGraceMs: timeouts.startGraceMs,
     lockMs: timeouts.lockMs,
     commandTimeoutMs: timeouts.commandMs,
+    restartBackoff: env.settings.service.backoff,
+    logMaxBytes: env.settings.logRotation.maxBytes,
+    logKeep: env.settings.logRotation.keep,
   });
 }
 

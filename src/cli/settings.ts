@@ -4,7 +4,7 @@
  */
 import type { BackendName } from "../backends/backend.ts";
 import type { Messages } from "../config/messages.ts";
-import type { RestartPolicy } from "../core/service_definition.ts";
+import type { RestartBackoff, RestartPolicy } from "../core/service_definition.ts";
 import type { SignalName } from "../core/signals.ts";
 import type { ProvctlContext } from "./context.ts";
 import type { GlobalFlags, OutputFormat } from "./global_flags.ts";
@@ -28,8 +28,14 @@ export interface Settings {
     readonly lockMs: number;
     readonly commandMs: number;
   };
-  readonly service: { readonly stopSignal: SignalName; readonly restart: RestartPolicy };
+  readonly service: {
+    readonly stopSignal: SignalName;
+    readonly restart: RestartPolicy;
+    readonly backoff: RestartBackoff;
+  };
   readonly logLines: number;
+  /** Service log rotation (pidfile backend). */
+  readonly logRotation: { readonly maxBytes: number; readonly keep: number };
   readonly systemd: {
     readonly scope: "auto" | "system" | "user";
     readonly systemUnitDir: string;
@@ -72,8 +78,16 @@ export async function loadSettings(
     service: {
       stopSignal: c.string("service.stop_signal") as SignalName,
       restart: c.string("service.restart") as RestartPolicy,
+      backoff: {
+        delayMs: c.integer("service.restart_delay_ms"),
+        maxDelayMs: c.integer("service.restart_max_delay_ms"),
+        max: c.integer("service.restart_max"),
+        windowMs: c.integer("service.restart_window_ms"),
+        minUptimeMs: c.integer("service.min_uptime_ms"),
+      },
     },
     logLines: c.integer("logs.lines"),
+    logRotation: { maxBytes: c.integer("logs.max_bytes"), keep: c.integer("logs.keep") },
     systemd: {
       scope: c.string("systemd.scope") as Settings["systemd"]["scope"],
       systemUnitDir: c.string("systemd.system_unit_dir"),
