@@ -376,6 +376,7 @@ export class PidfileBackend implements Backend {
         new ProvctlError("NotFound", "pidfile.no_logs", {
           params: { service: name, log: this.#o.paths.logFile(name) },
         }),
+      this.#shell,
     );
   }
 
