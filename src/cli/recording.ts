@@ -35,7 +35,11 @@ export class CommandRecorder {
       this.#redactor ??= new Redactor({
         extraPatterns: this.#config.strings("observe.redact_patterns"),
       });
-      const log = await AuditLog.open(path, { redactor: this.#redactor });
+      const log = await AuditLog.open(path, {
+        redactor: this.#redactor,
+        maxBytes: this.#config.integer("audit.max_bytes"),
+        keep: this.#config.integer("audit.keep"),
+      });
       if (log.modeTightened) {
         this.#warnings.warn("observe.audit_mode_tightened", {
           path,
