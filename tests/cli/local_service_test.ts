@@ -361,6 +361,9 @@ Deno.test("restart on-failure on the pidfile backend: restarts, then failed at t
     );
     const logs = await run(["logs", "crashy"]);
     assert.equal(logs.stdout, "boom\nboom\nboom\n");
+    // The restarts reach the metrics (a gauge per service and machine).
+    const prom = await run(["metrics", "-o", "prom"]);
+    assert.match(prom.stdout, /^provctl_service_restarts\{[^}]*service="crashy"[^}]*\} 2$/m);
   } finally {
     await cli.cleanup();
   }

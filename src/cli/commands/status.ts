@@ -31,6 +31,29 @@ async function statusOn(
   }));
 }
 
+/**
+ * The restart counts of supervised services (the pidfile backend's supervisor, which has
+ * no daemon to export them) go to the metrics totals as a gauge per service and machine.
+ */
+async function recordRestarts(session: Session, rows: readonly ServiceStatusRow[]) {
+  const supervised = rows.filter((r) => r.status.supervision !== undefined);
+  if (supervised.length === 0) return;
+  const { MetricsCollector, persistMetrics } = await import("../../observe/metrics.ts");
+  const metrics = new MetricsCollector();
+  const gauge = metrics.gauge(
+    "provctl_service_restarts",
+    "Restarts of a service by its supervisor since it was started (pidfile backend)",
+    ["service", "machine"],
+  );
+  for (const row of supervised) {
+    gauge.set(
+      { service: row.name, machine: row.host ?? "local" },
+      row.status.supervision!.restarts,
+    );
+  }
+  await persistMetrics(session.loaded.config.path("observe.metrics_file"), metrics.snapshot());
+}
+
 function exitCodeOf(rows: readonly ServiceStatusRow[]): number {
   if (rows.some((r) => r.unreachable !== undefined)) return ExitCode.failed;
   return rows.every((r) => r.status.state === "running") ? ExitCode.ok : ExitCode.notFound;
@@ -61,6 +84,7 @@ export default command<GlobalFlags & FleetFlags, string[]>(async (session, flags
       }]
     );
     printStatuses(session, rows);
+    await recordRestarts(session, rows);
     return exitCodeOf(rows);
   }
   const host = session.flags.host;
@@ -70,5 +94,6 @@ export default command<GlobalFlags & FleetFlags, string[]>(async (session, flags
     return ExitCode.ok;
   }
   printStatuses(session, rows);
+  await recordRestarts(session, rows);
   return exitCodeOf(rows);
 });
