@@ -53,6 +53,8 @@ export class CommandRecorder {
       const log = await AuditLog.open(path, {
         redactor: this.redactor,
         operator: this.#operator,
+        maxBytes: this.#config.integer("audit.max_bytes"),
+        keep: this.#config.integer("audit.keep"),
       });
       if (log.modeTightened) {
         this.#warnings.warn("observe.audit_mode_tightened", {
