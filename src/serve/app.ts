@@ -23,6 +23,7 @@ import {
   scopeAllows,
   type TokenRecord,
   type TokenStore,
+  VerifyCache,
   verifySecret,
 } from "../state/tokens.ts";
 import type { OperationRecord, OperationStore } from "../state/operations.ts";
@@ -114,6 +115,7 @@ export function buildApi(deps: ApiDeps): { app: Hono; routes: readonly RouteSpec
   const routes = apiRoutes(deps, fail);
   const app = new Hono();
   const buckets = new Map<string, { tokens: number; at: number }>();
+  const verified = new VerifyCache();
 
   // Mutating operations and their records report who acted through the operator.
   const sessionFor = (
@@ -143,7 +145,7 @@ export function buildApi(deps: ApiDeps): { app: Hono; routes: readonly RouteSpec
   const authenticate = async (c: Context, needed: Scope): Promise<TokenRecord> => {
     const header = c.req.header("authorization") ?? "";
     const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
-    const verdict = await verifySecret(await deps.tokens.list(), m?.[1]);
+    const verdict = await verifySecret(await deps.tokens.list(), m?.[1], new Date(), verified);
     const challenge = { "www-authenticate": 'Bearer realm="provctl"' };
     if (!verdict.ok) {
       if (verdict.reason === "expired") {
@@ -924,6 +926,13 @@ function apiRoutes(deps: ApiDeps, fail: Fail): RouteSpec[] {
           }),
         );
       },
+    },
+    // --- the caller's own token (what a client such as the dashboard may offer to do)
+    {
+      method: "GET",
+      path: "/token",
+      scope: "read",
+      handler: (req) => Promise.resolve(json(req.token)),
     },
     // --- tokens (admin)
     {

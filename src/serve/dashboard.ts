@@ -12,6 +12,7 @@ import appJs from "./assets/app.js" with { type: "text" };
 import apiJs from "./assets/api.js" with { type: "text" };
 import pagesJs from "./assets/pages.js" with { type: "text" };
 import chartsJs from "./assets/charts.js" with { type: "text" };
+import vendorJs from "./assets/vendor.js" with { type: "text" };
 import iconSvg from "./assets/icon.svg" with { type: "text" };
 // Preact, its hooks and htm in one ES module (htm's "standalone" build): no build step.
 import preactHtm from "htm/preact/standalone" with { type: "text" };
@@ -65,6 +66,7 @@ export function dashboardAssets(messages: Messages): ReadonlyMap<string, Asset> 
     ["api.js", { type: JS, body: apiJs }],
     ["pages.js", { type: JS, body: pagesJs }],
     ["charts.js", { type: JS, body: chartsJs }],
+    ["vendor.js", { type: JS, body: vendorJs }],
     ["preact-htm.js", { type: JS, body: preactHtm }],
     // uPlot's IIFE build declares `var uPlot`; exporting it makes it an ES module.
     ["uplot.js", { type: JS, body: `${uplotIife}\nexport default uPlot;\n` }],

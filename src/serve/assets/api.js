@@ -76,20 +76,10 @@ export class Api {
     return this.request("POST", route, body, signal);
   }
 
-  /**
-   * Whether this token may act. The API checks the scope before it reads a body, so an
-   * empty POST /health answers 403 to a read token and 400 (no check given) to others;
-   * nothing runs either way.
-   */
+  /** Whether this token may act (its scope is operate or admin). */
   async canOperate() {
-    try {
-      await this.post("/health", {});
-      return true;
-    } catch (error) {
-      if (error.status === 403) return false;
-      if (error.status === 400) return true;
-      throw error;
-    }
+    const token = await this.get("/token");
+    return token.scope === "operate" || token.scope === "admin";
   }
 
   /** Reads a streamed text response (followed logs) chunk by chunk until `signal`. */

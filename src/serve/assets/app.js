@@ -1,7 +1,7 @@
 // The dashboard shell: sign-in, navigation, the live connection, confirmations and
 // notices. Pages (pages.js) get one context object; all text comes from messages.json
 // (the [dashboard] section of provctl's messages) and is rendered escaped by Preact.
-import { html, render, useEffect, useRef, useState } from "./preact-htm.js";
+import { html, render, useEffect, useRef, useState } from "./vendor.js";
 import { Api, followEvents } from "./api.js";
 import { PAGES } from "./pages.js";
 
@@ -48,7 +48,6 @@ function SignIn({ t, onSignedIn, error: initialError }) {
     setError("");
     try {
       const api = new Api(token);
-      await api.get("/operations");
       const canAct = await api.canOperate();
       sessionStorage.setItem(TOKEN_KEY, token);
       onSignedIn(token, canAct);

@@ -1,6 +1,6 @@
 // Metrics charts with uPlot (loaded only by the metrics page): operation latency and
 // failures over time, from the audit records the API returns.
-import uPlot from "./uplot.js";
+import { loadUplot } from "./vendor.js";
 
 const COLORS = ["#2563eb", "#d97706", "#059669", "#7c3aed", "#db2777", "#0891b2"];
 
@@ -20,7 +20,8 @@ function observe(el, chart) {
 }
 
 /** Draws both charts into `latency` and `failures`; returns handles with destroy(). */
-export function drawAuditCharts({ latency, failures, records, t }) {
+export async function drawAuditCharts({ latency, failures, records, t }) {
+  const uPlot = await loadUplot();
   for (const el of [latency, failures]) el.replaceChildren();
   const rows = records
     .map((r) => ({ ...r, x: Date.parse(r.ts) / 1000 }))

@@ -1,6 +1,6 @@
 // The dashboard's pages. Each gets `ctx` (api, canAct, t, route, href, notify,
 // subscribe, confirm) from app.js; values are rendered as text by Preact, never as HTML.
-import { html, useEffect, useRef, useState } from "./preact-htm.js";
+import { html, useEffect, useRef, useState } from "./vendor.js";
 import { path, query } from "./api.js";
 
 // ---------------------------------------------------------------------------------------
