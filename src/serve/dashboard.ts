@@ -14,8 +14,11 @@ import pagesJs from "./assets/pages.js" with { type: "text" };
 import chartsJs from "./assets/charts.js" with { type: "text" };
 import vendorJs from "./assets/vendor.js" with { type: "text" };
 import iconSvg from "./assets/icon.svg" with { type: "text" };
-// Preact, its hooks and htm in one ES module (htm's "standalone" build): no build step.
-import preactHtm from "htm/preact/standalone" with { type: "text" };
+// Preact (rendering that escapes every value), its hooks, and htm (tagged templates
+// instead of JSX, so there is no build step): the ES module builds of the npm packages.
+import preactJs from "preact" with { type: "text" };
+import hooksJs from "preact/hooks" with { type: "text" };
+import htmJs from "htm" with { type: "text" };
 import uplotIife from "uplot/dist/uPlot.iife.min.js" with { type: "text" };
 import uplotCss from "uplot/dist/uPlot.min.css" with { type: "text" };
 
@@ -67,12 +70,30 @@ export function dashboardAssets(messages: Messages): ReadonlyMap<string, Asset> 
     ["pages.js", { type: JS, body: pagesJs }],
     ["charts.js", { type: JS, body: chartsJs }],
     ["vendor.js", { type: JS, body: vendorJs }],
-    ["preact-htm.js", { type: JS, body: preactHtm }],
+    ["preact.js", { type: JS, body: preactJs }],
+    ["hooks.js", { type: JS, body: browserImports(hooksJs, { preact: "./preact.js" }) }],
+    ["htm.js", { type: JS, body: htmJs }],
     // uPlot's IIFE build declares `var uPlot`; exporting it makes it an ES module.
     ["uplot.js", { type: JS, body: `${uplotIife}\nexport default uPlot;\n` }],
     ["messages.json", { type: "application/json", body: JSON.stringify(texts) }],
     ["icon.svg", { type: "image/svg+xml", body: iconSvg }],
   ]);
+}
+
+/**
+ * Points a module's bare imports (`from "preact"`) at the files served next to it, as
+ * an import map would (an inline one would need a CSP exception). Throws when the
+ * module imports anything else, so a package upgrade cannot ship a broken page.
+ */
+export function browserImports(code: string, map: Readonly<Record<string, string>>): string {
+  return code.replace(
+    /(\bfrom\s*|\bimport\s*\(?\s*)(["'])([^"'./][^"']*)\2/g,
+    (_whole, head: string, quote: string, name: string) => {
+      const target = map[name];
+      if (target === undefined) throw new Error(`dashboard asset imports unknown module ${name}`);
+      return `${head}${quote}${target}${quote}`;
+    },
+  );
 }
 
 /** Serves the dashboard on `app`: `/` and `/assets/NAME`. */

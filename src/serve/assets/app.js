@@ -104,6 +104,7 @@ function Dashboard({ token, canAct, t, signOut }) {
   const [notices, setNotices] = useState([]);
   const [confirmRequest, setConfirmRequest] = useState(null);
   const listeners = useRef(new Set());
+  const recent = useRef([]);
   const api = useRef(null);
   api.current ??= new Api(token, () => signOut(t("session_expired")));
 
@@ -123,6 +124,8 @@ function Dashboard({ token, canAct, t, signOut }) {
         else setConnection(state);
       },
       onEvent: (event) => {
+        recent.current.push(event);
+        if (recent.current.length > 500) recent.current.shift();
         for (const listener of listeners.current) {
           try {
             listener(event);
@@ -153,6 +156,8 @@ function Dashboard({ token, canAct, t, signOut }) {
       listeners.current.add(fn);
       return () => listeners.current.delete(fn);
     },
+    /** The last events received (oldest first). */
+    recent: () => [...recent.current],
     confirm(text, action) {
       return new Promise((resolve) => {
         setConfirmRequest({

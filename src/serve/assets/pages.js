@@ -219,6 +219,7 @@ function Machine({ ctx }) {
         <dt>${t("col_profile")}</dt><dd>${m.profile ?? "—"}</dd>
         <dt>${t("col_jump")}</dt><dd>${m.jump ?? "—"}</dd>
         <dt>${t("col_labels")}</dt><dd><${Chips} labels=${m.labels} /></dd>
+        <dt>${t("col_vars")}</dt><dd id="machine-vars"><${Chips} labels=${m.vars} /></dd>
         <dt>${t("col_origin")}</dt><dd>${m.origin}</dd>
       </dl>
       <h2>${t("services_title")}</h2>
@@ -344,7 +345,7 @@ function LogView({ ctx, machine, name, close }) {
         <button type="button" class="secondary small" onClick=${close}>${t("close")}</button>
       </div>
       <${ErrorLine} error=${error} />
-      <pre id="log-lines" ref=${box} tabindex="0">${lines.map((l) => html`<span class="line">${l}\n</span>`)}</pre>
+      <pre id="log-lines" ref=${box} tabindex="0">${lines.map((l) => html`<span class="line">${l}</span>`)}</pre>
     </section>
   `;
 }
@@ -579,7 +580,7 @@ function Progress({ ctx, op, onDone }) {
       ctx.notify(error.message, "error");
     }
   };
-  useEvents(ctx, (e) => {
+  const onEvent = (e) => {
     if (e.data?.id !== op.id) return;
     if (e.topic === "operation" && e.type === "finished") return void finish();
     if (e.topic !== "deploy") return;
@@ -598,7 +599,13 @@ function Progress({ ctx, op, onDone }) {
     if (stage && p.host) {
       setHosts((old) => ({ ...old, [p.host]: { stage, detail: p.stage ? `${p.stage}: ${p.error ?? ""}` : p.version ?? "" } }));
     }
+  };
+  // Events published before this view subscribed (the answer to the POST can arrive after
+  // the first batch started) are replayed from the shell's recent events.
+  useEffect(() => {
+    for (const e of ctx.recent()) onEvent(e);
   }, [op.id]);
+  useEvents(ctx, onEvent, [op.id]);
   // The operation may have finished before this view subscribed.
   useEffect(() => {
     api.get(`/operations/${path(op.id)}`).then((r) => r.status !== "running" && finish(), () => {});
@@ -628,7 +635,7 @@ function Progress({ ctx, op, onDone }) {
         </p>`}
       <details>
         <summary>${t("progress_log")}</summary>
-        <pre class="log">${log.map((l) => html`<span key=${l.id}>${l.text}\n</span>`)}</pre>
+        <pre class="log">${log.map((l) => html`<span class="line" key=${l.id}>${l.text}</span>`)}</pre>
       </details>
     </section>
   `;
