@@ -100,9 +100,15 @@ Deno.test({
       // refuses them, so markup reaches the page through vars and log lines).
       let inventory = await Deno.readTextFile(s.f.inventory);
       for (const [i, labels] of LABELS.entries()) {
-        inventory = inventory.replace(`[machines.m${i + 1}]\n`, `[machines.m${i + 1}]\nlabels = ${labels}\n`);
+        inventory = inventory.replace(
+          `[machines.m${i + 1}]\n`,
+          `[machines.m${i + 1}]\nlabels = ${labels}\n`,
+        );
       }
-      inventory = inventory.replace("vars = { ", `vars = { note = "${HOSTILE.replaceAll('"', "'")}", `);
+      inventory = inventory.replace(
+        "vars = { ",
+        `vars = { note = "${HOSTILE.replaceAll('"', "'")}", `,
+      );
       await Deno.writeTextFile(s.f.inventory, inventory);
       await s.writeServices(SERVICES);
       await s.artifact("site", "one");
@@ -260,48 +266,64 @@ Deno.test({
         const vars = await cells(page, "#machine-vars .chip");
         assert.ok(vars.some((v) => v.includes("<script>window.__pwned=1</script>")), `${vars}`);
         assert.equal(await page.$$eval("#main script, #main img", (e) => e.length), 0);
-        assert.equal(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned), undefined);
+        assert.equal(
+          await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned),
+          undefined,
+        );
       });
 
       let tickerPid = 0;
-      await t.step("services: start with confirmation, follow logs, restart changes the PID", async () => {
-        await go(page, "#/services?machine=m1");
-        await page.waitForSelector("tr[data-service=site]");
-        const marker = await page.evaluate(() => {
-          (globalThis as { __marker?: string }).__marker = "no reload";
-          return "no reload";
-        });
-        await page.click("tr[data-service=ticker] button:has-text('Start')");
-        await page.waitForSelector("dialog.confirm[open]");
-        assert.match(await page.textContent("#confirm-text") ?? "", /ticker on m1/);
-        await page.click("#confirm-yes");
-        await page.waitForFunction(() =>
-          /^\d+$/.test(
-            document.querySelector("tr[data-service=ticker] td.pid")?.textContent?.trim() ?? "",
-          )
-        );
-        tickerPid = Number(await page.textContent("tr[data-service=ticker] td.pid"));
-        await page.click("tr[data-service=ticker] button:has-text('Logs')");
-        await page.waitForFunction(() =>
-          (document.querySelector("#log-lines")?.textContent ?? "").includes("tick 3")
-        );
-        const logText = await page.textContent("#log-lines") ?? "";
-        assert.ok(logText.includes("<script>window.__pwned=1</script>"), logText);
-        assert.equal(await page.$$eval("#log-lines *:not(span)", (e) => e.length), 0);
-        assert.equal(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned), undefined);
-        await shot(page, "services-1280");
+      await t.step(
+        "services: start with confirmation, follow logs, restart changes the PID",
+        async () => {
+          await go(page, "#/services?machine=m1");
+          await page.waitForSelector("tr[data-service=site]");
+          const marker = await page.evaluate(() => {
+            (globalThis as { __marker?: string }).__marker = "no reload";
+            return "no reload";
+          });
+          await page.click("tr[data-service=ticker] button:has-text('Start')");
+          await page.waitForSelector("dialog.confirm[open]");
+          assert.match(await page.textContent("#confirm-text") ?? "", /ticker on m1/);
+          await page.click("#confirm-yes");
+          await page.waitForFunction(() =>
+            /^\d+$/.test(
+              document.querySelector("tr[data-service=ticker] td.pid")?.textContent?.trim() ?? "",
+            )
+          );
+          tickerPid = Number(await page.textContent("tr[data-service=ticker] td.pid"));
+          await page.click("tr[data-service=ticker] button:has-text('Logs')");
+          await page.waitForFunction(() =>
+            (document.querySelector("#log-lines")?.textContent ?? "").includes("tick 3")
+          );
+          const logText = await page.textContent("#log-lines") ?? "";
+          assert.ok(logText.includes("<script>window.__pwned=1</script>"), logText);
+          assert.equal(await page.$$eval("#log-lines *:not(span)", (e) => e.length), 0);
+          assert.equal(
+            await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned),
+            undefined,
+          );
+          await shot(page, "services-1280");
 
-        await page.click("tr[data-service=ticker] button:has-text('Restart')");
-        await page.click("#confirm-yes");
-        await page.waitForFunction((old) => {
-          const text = document.querySelector("tr[data-service=ticker] td.pid")?.textContent;
-          return /^\d+$/.test(text?.trim() ?? "") && Number(text) !== old;
-        }, tickerPid, { timeout: 20_000 });
-        const after = Number(await page.textContent("tr[data-service=ticker] td.pid"));
-        assert.notEqual(after, tickerPid);
-        tickerPid = after;
-        assert.equal(await page.evaluate(() => (globalThis as { __marker?: string }).__marker), marker);
-      });
+          await page.click("tr[data-service=ticker] button:has-text('Restart')");
+          await page.click("#confirm-yes");
+          await page.waitForFunction(
+            (old) => {
+              const text = document.querySelector("tr[data-service=ticker] td.pid")?.textContent;
+              return /^\d+$/.test(text?.trim() ?? "") && Number(text) !== old;
+            },
+            tickerPid,
+            { timeout: 20_000 },
+          );
+          const after = Number(await page.textContent("tr[data-service=ticker] td.pid"));
+          assert.notEqual(after, tickerPid);
+          tickerPid = after;
+          assert.equal(
+            await page.evaluate(() => (globalThis as { __marker?: string }).__marker),
+            marker,
+          );
+        },
+      );
 
       await t.step("health: a stopped service's transition arrives live", async () => {
         await go(page, "#/health");
@@ -340,8 +362,11 @@ Deno.test({
         await page.waitForSelector("#progress li[data-batch='2']", { timeout: 30_000 });
         await page.waitForSelector("#progress[data-status=succeeded]", { timeout: 60_000 });
         assert.deepEqual(
-          await page.$$eval("#progress li[data-host]", (els) =>
-            els.map((e) => `${e.getAttribute("data-host")}:${e.getAttribute("data-stage")}`)),
+          await page.$$eval(
+            "#progress li[data-host]",
+            (els) =>
+              els.map((e) => `${e.getAttribute("data-host")}:${e.getAttribute("data-stage")}`),
+          ),
           ["m1:healthy", "m2:healthy", "m3:healthy"],
         );
         await page.waitForFunction(
@@ -349,7 +374,10 @@ Deno.test({
           one.result!.version,
         );
         for (const i of [0, 1, 2]) {
-          assert.deepEqual(await s.get(i, "cli_port", "/version.txt"), { status: 200, body: "two" });
+          assert.deepEqual(await s.get(i, "cli_port", "/version.txt"), {
+            status: 200,
+            body: "two",
+          });
         }
         await shot(page, "deploy-1280");
       });
@@ -363,7 +391,10 @@ Deno.test({
           one.result!.version,
         );
         for (const i of [0, 1, 2]) {
-          assert.deepEqual(await s.get(i, "cli_port", "/version.txt"), { status: 200, body: "one" });
+          assert.deepEqual(await s.get(i, "cli_port", "/version.txt"), {
+            status: 200,
+            body: "one",
+          });
         }
         await page.waitForSelector("#history-table tbody tr");
         const ops = await cells(page, "#history-table tbody tr td:nth-child(2)");
@@ -384,12 +415,14 @@ Deno.test({
 
       await t.step("390 px wide: no page-wide horizontal scrolling", async () => {
         await page.setViewportSize({ width: 390, height: 844 });
-        for (const [hash, name] of [
-          ["#/machines", "machines"],
-          ["#/services?machine=m1", "services"],
-          ["#/deployments/site", "deploy"],
-          ["#/health", "health"],
-        ]) {
+        for (
+          const [hash, name] of [
+            ["#/machines", "machines"],
+            ["#/services?machine=m1", "services"],
+            ["#/deployments/site", "deploy"],
+            ["#/health", "health"],
+          ]
+        ) {
           await go(page, hash);
           await page.waitForTimeout(800);
           const width = await page.evaluate(() => document.documentElement.scrollWidth);

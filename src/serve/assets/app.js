@@ -24,7 +24,11 @@ function parseRoute() {
       return p;
     }
   });
-  return { page: parts[0] || "machines", args: parts.slice(1), params: new URLSearchParams(queryPart) };
+  return {
+    page: parts[0] || "machines",
+    args: parts.slice(1),
+    params: new URLSearchParams(queryPart),
+  };
 }
 
 export function href(page, args = [], params = {}) {
@@ -90,8 +94,11 @@ function ConfirmDialog({ request, t }) {
       }}>
         <p id="confirm-text">${request?.text ?? ""}</p>
         <div class="row">
-          <button type="button" class="secondary" onClick=${() => answer(false)}>${t("cancel")}</button>
-          <button type="submit" class="danger" id="confirm-yes" autofocus>${request?.action ?? t("confirm")}</button>
+          <button type="button" class="secondary" onClick=${() => answer(false)}>${t(
+            "cancel",
+          )}</button>
+          <button type="submit" class="danger" id="confirm-yes" autofocus>${request?.action ??
+            t("confirm")}</button>
         </div>
       </form>
     </dialog>
@@ -141,7 +148,10 @@ function Dashboard({ token, canAct, t, signOut }) {
   const notify = (text, kind = "info") => {
     const id = Math.random();
     setNotices((n) => [...n.slice(-3), { id, text, kind }]);
-    setTimeout(() => setNotices((n) => n.filter((x) => x.id !== id)), kind === "error" ? 10000 : 5000);
+    setTimeout(
+      () => setNotices((n) => n.filter((x) => x.id !== id)),
+      kind === "error" ? 10000 : 5000,
+    );
   };
 
   const ctx = {
@@ -178,16 +188,24 @@ function Dashboard({ token, canAct, t, signOut }) {
     <header class="top">
       <a class="brand" href="#/machines">${t("title")}</a>
       <nav aria-label=${t("nav_label")}>
-        ${NAV.map((p) => html`
-          <a href=${href(p)} aria-current=${active === p ? "page" : undefined}>${t(`nav_${p}`)}</a>
-        `)}
+        ${NAV.map((p) =>
+          html`
+            <a href=${href(p)} aria-current=${active === p ? "page" : undefined}>${t(
+              `nav_${p}`,
+            )}</a>
+          `
+        )}
       </nav>
       <div class="status">
         <span id="connection" class=${`conn conn-${connection}`} data-state=${connection} role="status" aria-live="polite">
           ${t(`connection_${connection}`)}
         </span>
-        <span class="scope" id="scope" data-can-act=${canAct ? "yes" : "no"}>${t(canAct ? "scope_operate" : "scope_read")}</span>
-        <button type="button" class="secondary small" onClick=${() => signOut()}>${t("signout")}</button>
+        <span class="scope" id="scope" data-can-act=${canAct ? "yes" : "no"}>${t(
+          canAct ? "scope_operate" : "scope_read",
+        )}</span>
+        <button type="button" class="secondary small" onClick=${() => signOut()}>${t(
+          "signout",
+        )}</button>
       </div>
     </header>
     <main id="main">

@@ -31,29 +31,37 @@ export async function drawAuditCharts({ latency, failures, records, t }) {
   // Latency: one point series per operation kind (the most frequent six).
   const counts = new Map();
   for (const r of rows) counts.set(r.op, (counts.get(r.op) ?? 0) + 1);
-  const ops = [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, COLORS.length).map(([op]) => op);
+  const ops = [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, COLORS.length).map((
+    [op],
+  ) => op);
   const xs = rows.map((r) => r.x);
   const latencyData = [
     xs,
-    ...ops.map((op) => rows.map((r) => (r.op === op && typeof r.duration_ms === "number" ? r.duration_ms : null))),
+    ...ops.map((op) =>
+      rows.map((r) => (r.op === op && typeof r.duration_ms === "number" ? r.duration_ms : null))
+    ),
   ];
   const points = () => null;
-  const latencyChart = new uPlot({
-    width: width(latency),
-    height: 220,
-    scales: { x: { time: true } },
-    axes: [{}, { label: t("chart_ms"), size: 60 }],
-    series: [
-      {},
-      ...ops.map((op, i) => ({
-        label: op,
-        stroke: COLORS[i],
-        fill: COLORS[i],
-        paths: points,
-        points: { show: true, size: 6, fill: COLORS[i] },
-      })),
-    ],
-  }, latencyData, latency);
+  const latencyChart = new uPlot(
+    {
+      width: width(latency),
+      height: 220,
+      scales: { x: { time: true } },
+      axes: [{}, { label: t("chart_ms"), size: 60 }],
+      series: [
+        {},
+        ...ops.map((op, i) => ({
+          label: op,
+          stroke: COLORS[i],
+          fill: COLORS[i],
+          paths: points,
+          points: { show: true, size: 6, fill: COLORS[i] },
+        })),
+      ],
+    },
+    latencyData,
+    latency,
+  );
 
   // Failures: records per minute, failed vs ok, as bars.
   const buckets = new Map();
@@ -66,17 +74,22 @@ export async function drawAuditCharts({ latency, failures, records, t }) {
   }
   const minutes = [...buckets.keys()].sort((a, b) => a - b);
   const bars = uPlot.paths.bars({ size: [0.6, 40] });
-  const failuresChart = new uPlot({
-    width: width(failures),
-    height: 220,
-    scales: { x: { time: true } },
-    axes: [{}, { label: t("chart_per_minute"), size: 50 }],
-    series: [
-      {},
-      { label: t("chart_failed"), stroke: "#dc2626", fill: "rgba(220,38,38,0.5)", paths: bars },
-      { label: t("chart_ok"), stroke: "#16a34a", fill: "rgba(22,163,74,0.3)", paths: bars },
-    ],
-  }, [minutes, minutes.map((m) => buckets.get(m).failed), minutes.map((m) => buckets.get(m).ok)], failures);
+  const failuresChart = new uPlot(
+    {
+      width: width(failures),
+      height: 220,
+      // A minute either side, so one bucket is not stretched over years.
+      scales: { x: { time: true, range: (_u, min, max) => [min - 60, max + 60] } },
+      axes: [{}, { label: t("chart_per_minute"), size: 50 }],
+      series: [
+        {},
+        { label: t("chart_failed"), stroke: "#dc2626", fill: "rgba(220,38,38,0.5)", paths: bars },
+        { label: t("chart_ok"), stroke: "#16a34a", fill: "rgba(22,163,74,0.3)", paths: bars },
+      ],
+    },
+    [minutes, minutes.map((m) => buckets.get(m).failed), minutes.map((m) => buckets.get(m).ok)],
+    failures,
+  );
 
   return [observe(latency, latencyChart), observe(failures, failuresChart)];
 }

@@ -61,12 +61,16 @@ function time(iso) {
 
 function ErrorLine({ error }) {
   if (!error) return null;
-  return html`<p class="error" role="alert">${error.message}${error.hint ? ` ${error.hint}` : ""}</p>`;
+  return html`<p class="error" role="alert">${error.message}${
+    error.hint ? ` ${error.hint}` : ""
+  }</p>`;
 }
 
 function Loading({ state, t }) {
   if (state.error) return html`<${ErrorLine} error=${state.error} />`;
-  if (state.loading && state.data === undefined) return html`<p class="loading">${t("loading")}</p>`;
+  if (state.loading && state.data === undefined) {
+    return html`<p class="loading">${t("loading")}</p>`;
+  }
   return null;
 }
 
@@ -85,20 +89,24 @@ function Badge({ value, kind }) {
 /** A button for acting: disabled for tokens that may only read, with the reason. */
 function ActButton({ ctx, onClick, children, cls = "", id, busy }) {
   const title = ctx.canAct ? undefined : ctx.t("read_only");
-  return html`<button type="button" id=${id} class=${cls} disabled=${!ctx.canAct || busy} title=${title}
-    aria-disabled=${!ctx.canAct} onClick=${onClick}>${children}</button>`;
+  return html`
+    <button type="button" id=${id} class=${cls} disabled=${!ctx.canAct || busy} title=${title}
+      aria-disabled=${!ctx.canAct} onClick=${onClick}>${children}</button>
+  `;
 }
 
 /** Sortable table header. */
 function SortHeader({ label, field, sort, setSort }) {
   const active = sort.field === field;
   const dir = active ? sort.dir : undefined;
-  return html`<th scope="col" aria-sort=${active ? (dir === 1 ? "ascending" : "descending") : "none"}>
-    <button type="button" class="sort" data-sort=${field}
-      onClick=${() => setSort({ field, dir: active ? -sort.dir : 1 })}>
-      ${label}${active ? (dir === 1 ? " ▲" : " ▼") : ""}
-    </button>
-  </th>`;
+  return html`
+    <th scope="col" aria-sort=${active ? (dir === 1 ? "ascending" : "descending") : "none"}>
+      <button type="button" class="sort" data-sort=${field}
+        onClick=${() => setSort({ field, dir: active ? -sort.dir : 1 })}>
+          ${label}${active ? (dir === 1 ? " ▲" : " ▼") : ""}
+        </button>
+    </th>
+  `;
 }
 
 function compare(a, b) {
@@ -157,7 +165,8 @@ function Machines({ ctx }) {
       <input id="selector" name="selector" value=${draft} placeholder="role=web,env in (prod)"
         onInput=${(e) => setDraft(e.currentTarget.value)} spellcheck="false" autocomplete="off" />
       <button type="submit">${t("apply")}</button>
-      <${ActButton} ctx=${ctx} id="check-machines" cls="secondary" busy=${checking} onClick=${check}>
+      <${ActButton} ctx=${ctx} id="check-machines" cls="secondary" busy=${checking}
+        onClick=${check}>
         ${checking ? t("checking") : t("check_reachability")}
       <//>
     </form>
@@ -166,31 +175,51 @@ function Machines({ ctx }) {
     ${state.data && html`
       <div class="table-wrap">
         <table id="machines-table">
-          <thead><tr>
-            <${SortHeader} label=${t("col_name")} field="name" sort=${sort} setSort=${setSort} />
-            <${SortHeader} label=${t("col_address")} field="address" sort=${sort} setSort=${setSort} />
-            <${SortHeader} label=${t("col_profile")} field="profile" sort=${sort} setSort=${setSort} />
-            <th scope="col">${t("col_labels")}</th>
-            <${SortHeader} label=${t("col_reachability")} field="reachable" sort=${sort} setSort=${setSort} />
-            <${SortHeader} label=${t("col_latency")} field="latency" sort=${sort} setSort=${setSort} />
-          </tr></thead>
+          <thead>
+            <tr>
+              <${SortHeader} label=${t("col_name")} field="name" sort=${sort} setSort=${setSort} />
+              <${SortHeader} label=${t(
+                "col_address",
+              )} field="address" sort=${sort} setSort=${setSort} />
+              <${SortHeader} label=${t(
+                "col_profile",
+              )} field="profile" sort=${sort} setSort=${setSort} />
+              <th scope="col">${t("col_labels")}</th>
+              <${SortHeader} label=${t(
+                "col_reachability",
+              )} field="reachable" sort=${sort} setSort=${setSort} />
+              <${SortHeader} label=${t(
+                "col_latency",
+              )} field="latency" sort=${sort} setSort=${setSort} />
+            </tr>
+          </thead>
           <tbody>
-            ${items.map((m) => html`
-              <tr key=${m.name} data-machine=${m.name}>
-                <td><a href=${ctx.href("machines", [m.name])}>${m.name}</a></td>
-                <td>${m.address}${m.port ? `:${m.port}` : ""}</td>
-                <td>${m.profile ?? "—"}</td>
-                <td><${Chips} labels=${m.labels} /></td>
-                <td>${
-      m.check
-        ? html`<${Badge} value=${m.check.ok ? t("reachable") : t("unreachable")} kind=${
-          m.check.ok ? "ok" : "failed"
-        } />${m.check.error ? html` <span class="muted">${m.check.error}</span>` : ""}`
-        : html`<span class="muted">${t("not_checked")}</span>`
-    }</td>
-                <td>${m.check?.latency_ms != null ? `${m.check.latency_ms.toFixed(1)} ms` : "—"}</td>
-              </tr>
-            `)}
+            ${items.map((m) =>
+              html`
+                <tr key=${m.name} data-machine=${m.name}>
+                  <td><a href=${ctx.href("machines", [m.name])}>${m.name}</a></td>
+                  <td>${m.address}${m.port ? `:${m.port}` : ""}</td>
+                  <td>${m.profile ?? "—"}</td>
+                  <td>
+                    <${Chips} labels=${m.labels} />
+                  </td>
+                  <td>${m.check
+                    ? html`<${Badge} value=${m.check.ok ? t("reachable") : t("unreachable")} kind=${
+                      m.check.ok ? "ok" : "failed"
+                    } />${
+                      m.check.error
+                        ? html`
+                          <span class="muted">${m.check.error}</span>
+                        `
+                        : ""
+                    }`
+                    : html`<span class="muted">${t("not_checked")}</span>`}</td>
+                  <td>${m.check?.latency_ms != null
+                    ? `${m.check.latency_ms.toFixed(1)} ms`
+                    : "—"}</td>
+                </tr>
+              `
+            )}
           </tbody>
         </table>
       </div>
@@ -214,13 +243,24 @@ function Machine({ ctx }) {
     <${Loading} state=${machine} t=${t} />
     ${m && html`
       <dl class="facts">
-        <dt>${t("col_address")}</dt><dd>${m.address}${m.port ? `:${m.port}` : ""}</dd>
-        <dt>${t("col_user")}</dt><dd>${m.user ?? "—"}</dd>
-        <dt>${t("col_profile")}</dt><dd>${m.profile ?? "—"}</dd>
-        <dt>${t("col_jump")}</dt><dd>${m.jump ?? "—"}</dd>
-        <dt>${t("col_labels")}</dt><dd><${Chips} labels=${m.labels} /></dd>
-        <dt>${t("col_vars")}</dt><dd id="machine-vars"><${Chips} labels=${m.vars} /></dd>
-        <dt>${t("col_origin")}</dt><dd>${m.origin}</dd>
+        <dt>${t("col_address")}</dt>
+        <dd>${m.address}${m.port ? `:${m.port}` : ""}</dd>
+        <dt>${t("col_user")}</dt>
+        <dd>${m.user ?? "—"}</dd>
+        <dt>${t("col_profile")}</dt>
+        <dd>${m.profile ?? "—"}</dd>
+        <dt>${t("col_jump")}</dt>
+        <dd>${m.jump ?? "—"}</dd>
+        <dt>${t("col_labels")}</dt>
+        <dd>
+          <${Chips} labels=${m.labels} />
+        </dd>
+        <dt>${t("col_vars")}</dt>
+        <dd id="machine-vars">
+          <${Chips} labels=${m.vars} />
+        </dd>
+        <dt>${t("col_origin")}</dt>
+        <dd>${m.origin}</dd>
       </dl>
       <h2>${t("services_title")}</h2>
       <${ServicesPanel} ctx=${ctx} machine=${name} />
@@ -274,35 +314,56 @@ function ServicesPanel({ ctx, machine }) {
     ${items.length > 0 && html`
       <div class="table-wrap">
         <table class="services">
-          <thead><tr>
-            <th scope="col">${t("col_service")}</th><th scope="col">${t("col_state")}</th>
-            <th scope="col">${t("col_pid")}</th><th scope="col">${t("col_uptime")}</th>
-            <th scope="col">${t("col_backend")}</th><th scope="col">${t("col_actions")}</th>
-          </tr></thead>
+          <thead>
+            <tr>
+              <th scope="col">${t("col_service")}</th>
+              <th scope="col">${t("col_state")}</th>
+              <th scope="col">${t("col_pid")}</th>
+              <th scope="col">${t("col_uptime")}</th>
+              <th scope="col">${t("col_backend")}</th>
+              <th scope="col">${t("col_actions")}</th>
+            </tr>
+          </thead>
           <tbody>
-            ${items.map((s) => html`
-              <tr key=${s.name} data-service=${s.name}>
-                <td>${s.name}</td>
-                <td><${Badge} value=${s.state} kind=${s.state === "running" ? "ok" : "off"} />${
-      s.reason ? html` <span class="muted">${s.reason}</span>` : ""
-    }</td>
-                <td class="pid">${s.pid ?? "—"}</td>
-                <td>${s.state === "running" && s.since ? duration(now - Date.parse(s.since)) : "—"}</td>
-                <td>${s.backend}</td>
-                <td class="actions">
-                  ${["start", "stop", "restart"].map((a) => html`
-                    <${ActButton} ctx=${ctx} cls=${a === "start" ? "" : "secondary"} busy=${busy !== ""}
-                      onClick=${() => act(s.name, a)}>${t(`action_${a}`)}<//>
-                  `)}
-                  <button type="button" class="secondary" onClick=${() => setLogsOf(s.name)}>${t("logs")}</button>
-                </td>
-              </tr>
-            `)}
+            ${items.map((s) =>
+              html`
+                <tr key=${s.name} data-service=${s.name}>
+                  <td>${s.name}</td>
+                  <td><${Badge} value=${s.state} kind=${s.state === "running"
+                    ? "ok"
+                    : "off"} />${s.reason
+                    ? html`
+                      <span class="muted">${s.reason}</span>
+                    `
+                    : ""}</td>
+                  <td class="pid">${s.pid ?? "—"}</td>
+                  <td>${s.state === "running" && s.since
+                    ? duration(now - Date.parse(s.since))
+                    : "—"}</td>
+                  <td>${s.backend}</td>
+                  <td class="actions">
+                    ${["start", "stop", "restart"].map((a) =>
+                      html`
+                        <${ActButton} ctx=${ctx} cls=${a === "start"
+                          ? ""
+                          : "secondary"} busy=${busy !== ""}
+                          onClick=${() => act(s.name, a)}>${t(`action_${a}`)}<//>
+                      `
+                    )}
+                    <button type="button" class="secondary" onClick=${() => setLogsOf(s.name)}>${t(
+                      "logs",
+                    )}</button>
+                  </td>
+                </tr>
+              `
+            )}
           </tbody>
         </table>
       </div>
     `}
-    ${logsOf && html`<${LogView} ctx=${ctx} machine=${machine} name=${logsOf} close=${() => setLogsOf(null)} />`}
+    ${logsOf &&
+      html`<${LogView} ctx=${ctx} machine=${machine} name=${logsOf} close=${() =>
+        setLogsOf(null)} />`}
   `;
 }
 
@@ -345,7 +406,9 @@ function LogView({ ctx, machine, name, close }) {
         <button type="button" class="secondary small" onClick=${close}>${t("close")}</button>
       </div>
       <${ErrorLine} error=${error} />
-      <pre id="log-lines" ref=${box} tabindex="0">${lines.map((l) => html`<span class="line">${l}</span>`)}</pre>
+      <pre id="log-lines" ref=${box} tabindex="0">${lines.map((l) =>
+        html`<span class="line">${l}</span>`
+      )}</pre>
     </section>
   `;
 }
@@ -360,8 +423,14 @@ function Services({ ctx }) {
     <form class="filters" onSubmit=${(e) => e.preventDefault()}>
       <label for="service-machine">${t("col_machine")}</label>
       <select id="service-machine" value=${machine}
-        onChange=${(e) => (location.hash = ctx.href("services", [], { machine: e.currentTarget.value }))}>
-        ${names.map((n) => html`<option value=${n} selected=${n === machine}>${n === LOCAL ? t("this_machine") : n}</option>`)}
+        onChange=${(
+          e,
+        ) => (location.hash = ctx.href("services", [], { machine: e.currentTarget.value }))}>
+        ${names.map((n) =>
+          html`<option value=${n} selected=${n === machine}>${
+            n === LOCAL ? t("this_machine") : n
+          }</option>`
+        )}
       </select>
     </form>
     <${ServicesPanel} ctx=${ctx} machine=${machine} />
@@ -377,7 +446,9 @@ function Health({ ctx }) {
   const { t, api } = ctx;
   const now = useNow();
   const saved = JSON.parse(sessionStorage.getItem(HEALTH_KEY) ?? "null");
-  const [check, setCheck] = useState(saved ?? { kind: "tcp", target: "", selector: "", interval: 5 });
+  const [check, setCheck] = useState(
+    saved ?? { kind: "tcp", target: "", selector: "", interval: 5 },
+  );
   const [watching, setWatching] = useState(Boolean(saved?.target));
   const [results, setResults] = useState(new Map());
   const [transitions, setTransitions] = useState([]);
@@ -424,7 +495,10 @@ function Health({ ctx }) {
     const to = d.healthy ? "healthy" : "unhealthy";
     const at = Date.parse(e.at) || Date.now();
     since.current.set(d.machine, { healthy: d.healthy, at });
-    setTransitions((old) => [{ id: e.id, at: e.at, machine: d.machine, from: d.previous, to, detail: d.detail }, ...old].slice(0, 100));
+    setTransitions((old) =>
+      [{ id: e.id, at: e.at, machine: d.machine, from: d.previous, to, detail: d.detail }, ...old]
+        .slice(0, 100)
+    );
   });
 
   const submit = (e) => {
@@ -452,11 +526,17 @@ function Health({ ctx }) {
         <option value="http" selected=${check.kind === "http"}>http</option>
       </select>
       <label for="htarget">${t("health_target")}</label>
-      <input id="htarget" name="target" value=${check.target} placeholder="{host}:8080" spellcheck="false" autocomplete="off" />
+      <input id="htarget" name="target" value=${check
+        .target} placeholder="{host}:8080" spellcheck="false"
+        autocomplete="off" />
       <label for="hselector">${t("selector_label")}</label>
-      <input id="hselector" name="hselector" value=${check.selector} placeholder=${t("all_machines")} spellcheck="false" autocomplete="off" />
+      <input id="hselector" name="hselector" value=${check.selector} placeholder=${t(
+        "all_machines",
+      )}
+        spellcheck="false" autocomplete="off" />
       <label for="hinterval">${t("health_interval")}</label>
-      <input id="hinterval" name="interval" type="number" min="1" max="3600" value=${check.interval} class="narrow" />
+      <input id="hinterval" name="interval" type="number" min="1" max="3600" value=${check.interval}
+        class="narrow" />
       <button type="submit">${t("health_watch")}</button>
     </form>
     <p class="hint">${t("health_hint")}</p>
@@ -464,23 +544,34 @@ function Health({ ctx }) {
     ${rows.length > 0 && html`
       <div class="table-wrap">
         <table id="health-table">
-          <thead><tr>
-            <th scope="col">${t("col_machine")}</th><th scope="col">${t("col_health")}</th>
-            <th scope="col">${t("col_for")}</th><th scope="col">${t("col_latency")}</th>
-            <th scope="col">${t("col_detail")}</th>
-          </tr></thead>
+          <thead>
+            <tr>
+              <th scope="col">${t("col_machine")}</th>
+              <th scope="col">${t("col_health")}</th>
+              <th scope="col">${t("col_for")}</th>
+              <th scope="col">${t("col_latency")}</th>
+              <th scope="col">${t("col_detail")}</th>
+            </tr>
+          </thead>
           <tbody>
             ${rows.map((r) => {
-      const s = since.current.get(r.machine);
-      return html`
-              <tr key=${r.machine} data-machine=${r.machine} data-healthy=${r.healthy ? "yes" : "no"}>
-                <td>${r.machine}</td>
-                <td><${Badge} value=${r.healthy ? t("healthy") : t("unhealthy")} kind=${r.healthy ? "ok" : "failed"} /></td>
-                <td>${s ? duration(now - s.at) : "—"}</td>
-                <td>${r.latency_ms.toFixed(1)} ms</td>
-                <td>${r.detail}</td>
-              </tr>`;
-    })}
+              const s = since.current.get(r.machine);
+              return html`
+                <tr key=${r.machine} data-machine=${r.machine} data-healthy=${r.healthy
+                  ? "yes"
+                  : "no"}>
+                  <td>${r.machine}</td>
+                  <td>
+                    <${Badge} value=${r.healthy ? t("healthy") : t("unhealthy")} kind=${r.healthy
+                      ? "ok"
+                      : "failed"} />
+                  </td>
+                  <td>${s ? duration(now - s.at) : "—"}</td>
+                  <td>${r.latency_ms.toFixed(1)} ms</td>
+                  <td>${r.detail}</td>
+                </tr>
+              `;
+            })}
           </tbody>
         </table>
       </div>
@@ -488,11 +579,15 @@ function Health({ ctx }) {
     <h2>${t("transitions_title")}</h2>
     ${transitions.length === 0 && html`<p class="muted">${t("no_transitions")}</p>`}
     <ol class="events" id="transitions">
-      ${transitions.map((x) => html`
-        <li key=${x.id} data-machine=${x.machine} data-to=${x.to}>
-          <time>${time(x.at)}</time> <strong>${x.machine}</strong> ${x.from ?? "?"} → <${Badge} value=${x.to} kind=${x.to === "healthy" ? "ok" : "failed"} />
-          <span class="muted">${x.detail}</span>
-        </li>`)}
+      ${transitions.map((x) =>
+        html`
+          <li key=${x.id} data-machine=${x.machine} data-to=${x.to}>
+            <time>${time(x.at)}</time> <strong>${x.machine}</strong> ${x.from ??
+              "?"} → <${Badge} value=${x.to} kind=${x.to === "healthy" ? "ok" : "failed"} />
+            <span class="muted">${x.detail}</span>
+          </li>
+        `
+      )}
     </ol>
   `;
 }
@@ -509,25 +604,40 @@ function Deployments({ ctx }) {
   return html`
     <h1>${t("deployments_title")}</h1>
     <${Loading} state=${state} t=${t} />
-    ${state.data && state.data.items.length === 0 && html`<p class="muted">${t("no_deployments")}</p>`}
+    ${state.data && state.data.items.length === 0 &&
+      html`<p class="muted">${t("no_deployments")}</p>`}
     ${state.data && state.data.items.length > 0 && html`
       <div class="table-wrap">
         <table id="deployments-table">
-          <thead><tr>
-            <th scope="col">${t("col_name")}</th><th scope="col">${t("col_strategy")}</th>
-            <th scope="col">${t("col_service")}</th><th scope="col">${t("col_version")}</th>
-            <th scope="col">${t("col_previous")}</th><th scope="col">${t("col_result")}</th>
-            <th scope="col">${t("col_updated")}</th>
-          </tr></thead>
+          <thead>
+            <tr>
+              <th scope="col">${t("col_name")}</th>
+              <th scope="col">${t("col_strategy")}</th>
+              <th scope="col">${t("col_service")}</th>
+              <th scope="col">${t("col_version")}</th>
+              <th scope="col">${t("col_previous")}</th>
+              <th scope="col">${t("col_result")}</th>
+              <th scope="col">${t("col_updated")}</th>
+            </tr>
+          </thead>
           <tbody>
-            ${state.data.items.map((d) => html`
-              <tr key=${d.name} data-deployment=${d.name}>
-                <td><a href=${ctx.href("deployments", [d.name])}>${d.name}</a></td>
-                <td>${d.strategy}</td><td>${d.service ?? "—"}</td>
-                <td class="mono">${d.version ?? "—"}</td><td class="mono">${d.previous ?? "—"}</td>
-                <td>${d.last_result ? html`<${Badge} value=${d.last_result} kind=${d.last_result === "ok" ? "ok" : "failed"} />` : "—"}</td>
-                <td>${time(d.updated)}</td>
-              </tr>`)}
+            ${state.data.items.map((d) =>
+              html`
+                <tr key=${d.name} data-deployment=${d.name}>
+                  <td><a href=${ctx.href("deployments", [d.name])}>${d.name}</a></td>
+                  <td>${d.strategy}</td>
+                  <td>${d.service ?? "—"}</td>
+                  <td class="mono">${d.version ?? "—"}</td>
+                  <td class="mono">${d.previous ?? "—"}</td>
+                  <td>${d.last_result
+                    ? html`<${Badge} value=${d.last_result} kind=${
+                      d.last_result === "ok" ? "ok" : "failed"
+                    } />`
+                    : "—"}</td>
+                  <td>${time(d.updated)}</td>
+                </tr>
+              `
+            )}
           </tbody>
         </table>
       </div>
@@ -538,25 +648,44 @@ function Deployments({ ctx }) {
 function PlanView({ t, plan }) {
   return html`
     <section class="card" id="plan" aria-labelledby="plan-title">
-      <h2 id="plan-title">${t("plan_title", { version: plan.version, strategy: plan.strategy })}</h2>
+      <h2 id="plan-title">${t("plan_title", {
+        version: plan.version,
+        strategy: plan.strategy,
+      })}</h2>
       <ol class="batches">
-        ${plan.batches.map((b, i) => html`
-          <li key=${i}><strong>${t("batch", { n: i + 1, kind: b.kind })}</strong> ${b.machines.join(", ")}</li>`)}
+        ${plan.batches.map((b, i) =>
+          html`
+            <li key=${i}><strong>${t("batch", { n: i + 1, kind: b.kind })}</strong> ${b.machines
+              .join(", ")}</li>
+          `
+        )}
       </ol>
       <div class="table-wrap">
         <table>
-          <thead><tr>
-            <th scope="col">${t("col_machine")}</th><th scope="col">${t("col_release")}</th>
-            <th scope="col">${t("col_steps")}</th><th scope="col">${t("col_health")}</th>
-          </tr></thead>
+          <thead>
+            <tr>
+              <th scope="col">${t("col_machine")}</th>
+              <th scope="col">${t("col_release")}</th>
+              <th scope="col">${t("col_steps")}</th>
+              <th scope="col">${t("col_health")}</th>
+            </tr>
+          </thead>
           <tbody>
-            ${plan.machines.map((m) => html`
-              <tr key=${m.machine}>
-                <td>${m.machine}</td><td class="mono">${m.release_dir}</td>
-                <td>${[...m.before.map((s) => `before: ${s}`), ...(m.service ? [`service: ${m.service.command}`] : []), ...m.after.map((s) => `after: ${s}`)]
-      .map((s) => html`<div class="mono">${s}</div>`)}</td>
-                <td>${m.health ?? "—"}</td>
-              </tr>`)}
+            ${plan.machines.map((m) =>
+              html`
+                <tr key=${m.machine}>
+                  <td>${m.machine}</td>
+                  <td class="mono">${m.release_dir}</td>
+                  <td>${[
+                    ...m.before.map((s) => `before: ${s}`),
+                    ...(m.service ? [`service: ${m.service.command}`] : []),
+                    ...m.after.map((s) => `after: ${s}`),
+                  ]
+                    .map((s) => html`<div class="mono">${s}</div>`)}</td>
+                  <td>${m.health ?? "—"}</td>
+                </tr>
+              `
+            )}
           </tbody>
         </table>
       </div>
@@ -587,7 +716,9 @@ function Progress({ ctx, op, onDone }) {
     const p = e.data.params ?? {};
     setLog((old) => [...old, { id: e.id, text: e.data.message }]);
     if (e.type === "batch_start" || e.type === "canary_start") {
-      setBatches((old) => [...old, { n: p.batch, of: p.batches, hosts: String(p.hosts ?? "").split(", ") }]);
+      setBatches((
+        old,
+      ) => [...old, { n: p.batch, of: p.batches, hosts: String(p.hosts ?? "").split(", ") }]);
     }
     const stage = {
       host_start: "deploying",
@@ -597,7 +728,10 @@ function Progress({ ctx, op, onDone }) {
       host_rollback_failed: "failed",
     }[e.type];
     if (stage && p.host) {
-      setHosts((old) => ({ ...old, [p.host]: { stage, detail: p.stage ? `${p.stage}: ${p.error ?? ""}` : p.version ?? "" } }));
+      setHosts((old) => ({
+        ...old,
+        [p.host]: { stage, detail: p.stage ? `${p.stage}: ${p.error ?? ""}` : p.version ?? "" },
+      }));
     }
   };
   // Events published before this view subscribed (the answer to the POST can arrive after
@@ -612,30 +746,51 @@ function Progress({ ctx, op, onDone }) {
   }, [op.id]);
   const result = final?.result;
   return html`
-    <section class="card progress" id="progress" data-status=${final?.status ?? "running"} aria-live="polite">
+    <section class="card progress" id="progress" data-status=${final?.status ??
+      "running"} aria-live="polite">
       <h2>${t(`progress_${op.kind}`, { id: op.id })}</h2>
       <ol class="batches" id="progress-batches">
-        ${batches.map((b) => html`
-          <li key=${b.n} data-batch=${b.n}>
-            <strong>${t("batch_of", { n: b.n, of: b.of })}</strong>
-            <ul class="hosts">
-              ${b.hosts.map((h) => {
-      const s = hosts[h];
-      return html`<li key=${h} data-host=${h} data-stage=${s?.stage ?? "pending"}>
-                  ${h}: <${Badge} value=${t(`stage_${s?.stage ?? "pending"}`)} kind=${s?.stage === "healthy" || s?.stage === "rolled_back" ? "ok" : s?.stage === "failed" ? "failed" : "off"} />
-                  ${s?.detail ? html` <span class="muted mono">${s.detail}</span>` : ""}
+        ${batches.map((b) =>
+          html`
+            <li key=${b.n} data-batch=${b.n}>
+              <strong>${t("batch_of", { n: b.n, of: b.of })}</strong>
+              <ul class="hosts">
+                ${b.hosts.map((h) => {
+                  const s = hosts[h];
+                  return html`<li key=${h} data-host=${h} data-stage=${s?.stage ?? "pending"}>
+                  ${h}: <${Badge} value=${t(`stage_${s?.stage ?? "pending"}`)} kind=${
+                    s?.stage === "healthy" || s?.stage === "rolled_back"
+                      ? "ok"
+                      : s?.stage === "failed"
+                      ? "failed"
+                      : "off"
+                  } />
+                  ${
+                    s?.detail
+                      ? html`
+                        <span class="muted mono">${s.detail}</span>
+                      `
+                      : ""
+                  }
                 </li>`;
-    })}
-            </ul>
-          </li>`)}
+                })}
+              </ul>
+            </li>
+          `
+        )}
       </ol>
       ${final && html`
         <p id="progress-result" class=${final.status === "succeeded" ? "ok" : "error"}>
-          ${t(`op_${final.status}`)}${result?.version ? ` — ${result.version}` : ""}${result?.reason ? ` — ${result.reason}` : ""}${final.error ? ` — ${final.error.detail}` : ""}
-        </p>`}
+          ${t(`op_${final.status}`)}${result?.version ? ` — ${result.version}` : ""}${result?.reason
+            ? ` — ${result.reason}`
+            : ""}${final.error ? ` — ${final.error.detail}` : ""}
+        </p>
+      `}
       <details>
         <summary>${t("progress_log")}</summary>
-        <pre class="log">${log.map((l) => html`<span class="line" key=${l.id}>${l.text}</span>`)}</pre>
+        <pre class="log">${log.map((l) =>
+          html`<span class="line" key=${l.id}>${l.text}</span>`
+        )}</pre>
       </details>
     </section>
   `;
@@ -699,41 +854,62 @@ function Deployment({ ctx }) {
         <dt>${t("col_artifact")}</dt><dd class="mono">${d.artifact}</dd>
         <dt>${t("col_version")}</dt><dd class="mono" id="live-version">${d.version ?? "—"}</dd>
         <dt>${t("col_previous")}</dt><dd class="mono">${d.previous ?? "—"}</dd>
-        ${d.live_group && html`<dt>${t("col_live_group")}</dt><dd>${d.live_group}</dd>`}
+        ${d.live_group && html`
+          <dt>${t("col_live_group")}</dt>
+          <dd>${d.live_group}</dd>
+        `}
       </dl>
       ${d.plan_error && html`<p class="error">${d.plan_error}</p>`}
       <div class="row wrap">
         <label for="deploy-version">${t("col_version")}</label>
-        <input id="deploy-version" value=${version} placeholder=${t("version_default")} class="narrow-wide"
-          onInput=${(e) => setVersion(e.currentTarget.value.trim())} spellcheck="false" autocomplete="off" />
-        <${ActButton} ctx=${ctx} id="plan-deploy" cls="secondary" busy=${busy || running} onClick=${planIt}>${t("action_plan")}<//>
-        <${ActButton} ctx=${ctx} id="run-deploy" busy=${busy || running || !plan} onClick=${() => run("deploy")}>${t("action_deploy")}<//>
-        <${ActButton} ctx=${ctx} id="run-rollback" cls="danger" busy=${busy || running || !d.previous} onClick=${() => run("rollback")}>${t("action_rollback")}<//>
+        <input id="deploy-version" value=${version} placeholder=${t(
+          "version_default",
+        )} class="narrow-wide"
+          onInput=${(e) =>
+            setVersion(e.currentTarget.value.trim())} spellcheck="false" autocomplete="off" />
+        <${ActButton} ctx=${ctx} id="plan-deploy" cls="secondary" busy=${busy || running}
+          onClick=${planIt}>${t("action_plan")}<//>
+        <${ActButton} ctx=${ctx} id="run-deploy" busy=${busy || running || !plan} onClick=${() =>
+          run("deploy")}>${t("action_deploy")}<//>
+        <${ActButton} ctx=${ctx} id="run-rollback" cls="danger" busy=${busy || running ||
+          !d.previous} onClick=${() => run("rollback")}>${t("action_rollback")}<//>
       </div>
       ${ctx.canAct && !plan && !op && html`<p class="hint">${t("plan_first")}</p>`}
       ${plan && html`<${PlanView} t=${t} plan=${plan} />`}
       ${op && html`<${Progress} key=${op.id} ctx=${ctx} op=${op} onDone=${() => {
-      setOp((cur) => (cur ? { ...cur, done: true } : cur));
-      detail.reload();
-    }} />`}
+        setOp((cur) => (cur ? { ...cur, done: true } : cur));
+        detail.reload();
+      }} />`}
       <h2>${t("history_title")}</h2>
       ${d.history.length === 0 && html`<p class="muted">${t("no_history")}</p>`}
       ${d.history.length > 0 && html`
         <div class="table-wrap">
           <table id="history-table">
-            <thead><tr>
-              <th scope="col">${t("col_started")}</th><th scope="col">${t("col_op")}</th>
-              <th scope="col">${t("col_id")}</th><th scope="col">${t("col_operator")}</th>
-              <th scope="col">${t("col_result")}</th><th scope="col">${t("col_machines")}</th>
-            </tr></thead>
+            <thead>
+              <tr>
+                <th scope="col">${t("col_started")}</th>
+                <th scope="col">${t("col_op")}</th>
+                <th scope="col">${t("col_id")}</th>
+                <th scope="col">${t("col_operator")}</th>
+                <th scope="col">${t("col_result")}</th>
+                <th scope="col">${t("col_machines")}</th>
+              </tr>
+            </thead>
             <tbody>
-              ${d.history.map((h) => html`
-                <tr key=${h.deployment_id + h.op}>
-                  <td>${time(h.started)}</td><td>${h.op}</td><td class="mono">${h.deployment_id}</td>
-                  <td>${h.operator}</td>
-                  <td><${Badge} value=${h.result} kind=${h.result === "ok" ? "ok" : "failed"} /></td>
-                  <td>${h.machines.join(", ")}</td>
-                </tr>`)}
+              ${d.history.map((h) =>
+                html`
+                  <tr key=${h.deployment_id + h.op}>
+                    <td>${time(h.started)}</td>
+                    <td>${h.op}</td>
+                    <td class="mono">${h.deployment_id}</td>
+                    <td>${h.operator}</td>
+                    <td>
+                      <${Badge} value=${h.result} kind=${h.result === "ok" ? "ok" : "failed"} />
+                    </td>
+                    <td>${h.machines.join(", ")}</td>
+                  </tr>
+                `
+              )}
             </tbody>
           </table>
         </div>
@@ -750,21 +926,35 @@ function AuditTable({ t, records }) {
   return html`
     <div class="table-wrap">
       <table class="audit">
-        <thead><tr>
-          <th scope="col">${t("col_time")}</th><th scope="col">${t("col_operator")}</th>
-          <th scope="col">${t("col_machine")}</th><th scope="col">${t("col_op")}</th>
-          <th scope="col">${t("col_target")}</th><th scope="col">${t("col_result")}</th>
-          <th scope="col">${t("col_duration")}</th><th scope="col">${t("col_error")}</th>
-        </tr></thead>
+        <thead>
+          <tr>
+            <th scope="col">${t("col_time")}</th>
+            <th scope="col">${t("col_operator")}</th>
+            <th scope="col">${t("col_machine")}</th>
+            <th scope="col">${t("col_op")}</th>
+            <th scope="col">${t("col_target")}</th>
+            <th scope="col">${t("col_result")}</th>
+            <th scope="col">${t("col_duration")}</th>
+            <th scope="col">${t("col_error")}</th>
+          </tr>
+        </thead>
         <tbody>
-          ${records.map((r, i) => html`
-            <tr key=${r.ts + i}>
-              <td>${time(r.ts)}</td><td>${r.operator}</td><td>${r.machine}</td><td>${r.op}</td>
-              <td>${r.target ?? ""}</td>
-              <td><${Badge} value=${r.result} kind=${r.result === "ok" ? "ok" : "failed"} /></td>
-              <td>${r.duration_ms === undefined ? "—" : duration(r.duration_ms)}</td>
-              <td class="muted">${r.error ?? ""}</td>
-            </tr>`)}
+          ${records.map((r, i) =>
+            html`
+              <tr key=${r.ts + i}>
+                <td>${time(r.ts)}</td>
+                <td>${r.operator}</td>
+                <td>${r.machine}</td>
+                <td>${r.op}</td>
+                <td>${r.target ?? ""}</td>
+                <td>
+                  <${Badge} value=${r.result} kind=${r.result === "ok" ? "ok" : "failed"} />
+                </td>
+                <td>${r.duration_ms === undefined ? "—" : duration(r.duration_ms)}</td>
+                <td class="muted">${r.error ?? ""}</td>
+              </tr>
+            `
+          )}
         </tbody>
       </table>
     </div>
@@ -786,7 +976,9 @@ function Audit({ ctx }) {
   const load = async (from, replace) => {
     setState({ loading: true, error: null });
     try {
-      const page = await api.get(`/audit${query({ ...filters, limit: 50, cursor: from ?? undefined })}`);
+      const page = await api.get(
+        `/audit${query({ ...filters, limit: 50, cursor: from ?? undefined })}`,
+      );
       setRecords((old) => (replace ? page.records : [...old, ...page.records]));
       setCursor(page.next_cursor);
       setState({ loading: false, error: null });
@@ -820,23 +1012,27 @@ function Audit({ ctx }) {
     <h1>${t("audit_title")}</h1>
     <form class="filters wrap" onSubmit=${submit} role="search">
       <label for="amachine">${t("col_machine")}</label>
-      <input id="amachine" name="amachine" value=${filters.machine} autocomplete="off" spellcheck="false" />
+      <input id="amachine" name="amachine" value=${filters
+        .machine} autocomplete="off" spellcheck="false" />
       <label for="aop">${t("col_op")}</label>
       <input id="aop" name="aop" value=${filters.op} autocomplete="off" spellcheck="false" />
       <label for="aresult">${t("col_result")}</label>
       <select id="aresult" name="aresult">
         ${["", "ok", "failed", "unreachable", "timeout", "cancelled", "error"].map((r) =>
-    html`<option value=${r} selected=${filters.result === r}>${r || t("any")}</option>`
-  )}
+          html`<option value=${r} selected=${filters.result === r}>${r || t("any")}</option>`
+        )}
       </select>
       <label for="asince">${t("audit_since")}</label>
-      <input id="asince" name="asince" value=${filters.since} placeholder="1h" class="narrow" autocomplete="off" />
+      <input id="asince" name="asince" value=${filters.since} placeholder="1h" class="narrow"
+        autocomplete="off" />
       <button type="submit">${t("apply")}</button>
     </form>
     <${ErrorLine} error=${state.error} />
     <${AuditTable} t=${t} records=${records} />
-    ${cursor && html`<button type="button" class="secondary" id="audit-more" disabled=${state.loading}
-      onClick=${() => load(cursor, false)}>${t("older")}</button>`}
+    ${cursor && html`
+      <button type="button" class="secondary" id="audit-more" disabled=${state.loading}
+        onClick=${() => load(cursor, false)}>${t("older")}</button>
+    `}
     ${state.loading && html`<p class="loading">${t("loading")}</p>`}
   `;
 }
@@ -853,7 +1049,9 @@ function Metrics({ ctx }) {
     if (state.data) setRecords(state.data.records);
   }, [state.data]);
   useEvents(ctx, (e) => {
-    if (e.topic === "audit" && e.type === "record") setRecords((old) => (old ? [e.data, ...old] : old));
+    if (e.topic === "audit" && e.type === "record") {
+      setRecords((old) => (old ? [e.data, ...old] : old));
+    }
   });
   const latency = useRef(null);
   const failures = useRef(null);
@@ -863,7 +1061,12 @@ function Metrics({ ctx }) {
     let cancelled = false;
     import("./charts.js").then(async (m) => {
       if (cancelled) return;
-      charts = await m.drawAuditCharts({ latency: latency.current, failures: failures.current, records, t });
+      charts = await m.drawAuditCharts({
+        latency: latency.current,
+        failures: failures.current,
+        records,
+        t,
+      });
     }).catch((error) => ctx.notify(error.message, "error"));
     return () => {
       cancelled = true;
@@ -875,20 +1078,43 @@ function Metrics({ ctx }) {
     <h1>${t("metrics_title")}</h1>
     <${Loading} state=${state} t=${t} />
     <div class="charts">
-      <figure class="card"><figcaption>${t("chart_latency")}</figcaption><div ref=${latency} id="chart-latency"></div></figure>
-      <figure class="card"><figcaption>${t("chart_failures")}</figcaption><div ref=${failures} id="chart-failures"></div></figure>
+      <figure class="card">
+        <figcaption>${t("chart_latency")}</figcaption>
+        <div ref=${latency} id="chart-latency"></div>
+      </figure>
+      <figure class="card">
+        <figcaption>${t("chart_failures")}</figcaption>
+        <div ref=${failures} id="chart-failures"></div>
+      </figure>
     </div>
     <h2>${t("counters_title")}</h2>
     <${Loading} state=${prom} t=${t} />
     ${samples.length > 0 && html`
       <div class="table-wrap">
         <table id="metrics-table">
-          <thead><tr><th scope="col">${t("col_metric")}</th><th scope="col">${t("col_labels")}</th><th scope="col">${t("col_value")}</th></tr></thead>
+          <thead>
+            <tr>
+              <th scope="col">${t("col_metric")}</th>
+              <th scope="col">${t("col_labels")}</th>
+              <th scope="col">${t("col_value")}</th>
+            </tr>
+          </thead>
           <tbody>
-            ${samples.map((s, i) => html`<tr key=${i}><td class="mono">${s.name}</td><td><${Chips} labels=${s.labels} /></td><td>${s.value}</td></tr>`)}
+            ${samples.map((s, i) =>
+              html`
+                <tr key=${i}>
+                  <td class="mono">${s.name}</td>
+                  <td>
+                    <${Chips} labels=${s.labels} />
+                  </td>
+                  <td>${s.value}</td>
+                </tr>
+              `
+            )}
           </tbody>
         </table>
-      </div>`}
+      </div>
+    `}
   `;
 }
 
