@@ -75,6 +75,65 @@ const ARGS = [
   "--disable-sync",
 ];
 
+interface Relay {
+  readonly port: number;
+  /** Drops every connection and refuses new ones until restore(). */
+  cut(): void;
+  restore(): void;
+  close(): void;
+}
+
+/** A loopback TCP relay to `port`. */
+function relay(port: number): Relay {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const open = new Set<Deno.Conn>();
+  let down = false;
+  const close = (c: Deno.Conn) => {
+    open.delete(c);
+    try {
+      c.close();
+    } catch { /* already closed */ }
+  };
+  (async () => {
+    for await (const conn of listener) {
+      if (down) {
+        close(conn);
+        continue;
+      }
+      let upstream: Deno.Conn;
+      try {
+        upstream = await Deno.connect({ hostname: "127.0.0.1", port });
+      } catch {
+        close(conn);
+        continue;
+      }
+      open.add(conn);
+      open.add(upstream);
+      const pipe = (a: Deno.Conn, b: Deno.Conn) =>
+        a.readable.pipeTo(b.writable).catch(() => {}).finally(() => {
+          close(a);
+          close(b);
+        });
+      pipe(conn, upstream);
+      pipe(upstream, conn);
+    }
+  })().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    cut() {
+      down = true;
+      for (const c of [...open]) close(c);
+    },
+    restore() {
+      down = false;
+    },
+    close() {
+      this.cut();
+      listener.close();
+    },
+  };
+}
+
 interface Operation {
   id: string;
   status: string;
@@ -95,6 +154,8 @@ Deno.test({
       await Deno.makeTempDir({ prefix: "provctl-dashboard-artifacts-" });
     await Deno.mkdir(artifacts, { recursive: true });
     const problems: string[] = [];
+    let offline = false;
+    let network: Relay | undefined;
     try {
       // Labels per machine, and a var holding markup (label values cannot: the inventory
       // refuses them, so markup reaches the page through vars and log lines).
@@ -122,6 +183,9 @@ Deno.test({
       const read = await make("watcher", "read");
       server = await startServer((args) => s.spawn(args));
       const url = server.url;
+      // The browser goes through a TCP relay the test can cut, like a network outage.
+      network = relay(Number(new URL(url).port));
+      const web = `http://127.0.0.1:${network.port}`;
       const api = async (method: string, path: string, token: string, body?: unknown) => {
         const res = await fetch(`${url}/api/v1${path}`, {
           method,
@@ -157,6 +221,8 @@ Deno.test({
       });
       const watch = (page: Page) => {
         page.on("console", (m) => {
+          // Connections fail by design while the test has cut the network.
+          if (offline && /Failed to load resource: net::ERR_/.test(m.text())) return;
           if (m.type() === "error" || m.type() === "warning") {
             problems.push(`${m.type()}: ${m.text()}`);
           }
@@ -190,9 +256,9 @@ Deno.test({
         assert.equal(res.headers.get("referrer-policy"), "no-referrer");
         const requests: string[] = [];
         page.on("request", (r) => requests.push(r.url()));
-        await page.goto(`${url}/`);
+        await page.goto(`${web}/`);
         await page.waitForSelector("#token");
-        assert.deepEqual(requests.filter((r) => !r.startsWith(url)), [], "nothing from elsewhere");
+        assert.deepEqual(requests.filter((r) => !r.startsWith(web)), [], "nothing from elsewhere");
         assert.equal(await page.getAttribute("#token", "type"), "password");
       });
 
@@ -325,6 +391,40 @@ Deno.test({
         },
       );
 
+      await t.step("connection lost: reconnecting, then resumes with Last-Event-ID", async () => {
+        const streams: Record<string, string>[] = [];
+        const onRequest = async (
+          r: { url(): string; allHeaders(): Promise<Record<string, string>> },
+        ) => {
+          if (r.url().endsWith("/api/v1/events")) streams.push(await r.allHeaders());
+        };
+        page.on("request", onRequest);
+        const before = Number(await page.textContent("tr[data-service=ticker] td.pid"));
+        offline = true;
+        network!.cut();
+        await page.waitForSelector("#connection[data-state=reconnecting]", { timeout: 15_000 });
+        // Meanwhile someone restarts the service; the page hears of it after reconnecting.
+        const restarted = await api("POST", "/machines/m1/services/ticker/restart", operate);
+        assert.equal(restarted.status, 200, JSON.stringify(restarted.body));
+        network!.restore();
+        await page.waitForSelector("#connection[data-state=live]", { timeout: 15_000 });
+        offline = false;
+        await page.waitForFunction(
+          (old) => {
+            const text = document.querySelector("tr[data-service=ticker] td.pid")?.textContent;
+            return /^\d+$/.test(text?.trim() ?? "") && Number(text) !== old;
+          },
+          before,
+          { timeout: 20_000 },
+        );
+        tickerPid = Number(await page.textContent("tr[data-service=ticker] td.pid"));
+        page.off("request", onRequest);
+        const resumed = streams.filter((h) => h["last-event-id"] !== undefined);
+        assert.ok(resumed.length >= 1, JSON.stringify(streams));
+        assert.match(resumed[0]["last-event-id"], /^\d+$/);
+        assert.equal(resumed[0].authorization, `Bearer ${operate}`);
+      });
+
       await t.step("health: a stopped service's transition arrives live", async () => {
         await go(page, "#/health");
         await page.fill("#htarget", "{host}:{cli_port}");
@@ -407,6 +507,22 @@ Deno.test({
         const operators = await cells(page, "table.audit tbody tr td:nth-child(2)");
         assert.ok(operators.includes("alice"), `${operators}`);
         await shot(page, "audit-1280");
+        // Newest first, 50 a page, older pages by cursor.
+        const times = await page.$$eval("table.audit tbody tr", (rows) => rows.length);
+        assert.equal(times, 50);
+        await page.click("#audit-more");
+        await page.waitForFunction(() =>
+          document.querySelectorAll("table.audit tbody tr").length > 50
+        );
+        // Filters go to the API.
+        await page.fill("#amachine", "m1");
+        await page.selectOption("#aresult", "ok");
+        await page.press("#amachine", "Enter");
+        await page.waitForFunction(() => {
+          const cells = [...document.querySelectorAll("table.audit tbody tr td:nth-child(3)")];
+          return cells.length > 0 && cells.every((c) => c.textContent === "m1");
+        });
+        assert.match(page.url(), /machine=m1&.*result=ok/);
         await go(page, "#/metrics");
         await page.waitForSelector("#chart-latency canvas");
         await page.waitForSelector("#chart-failures canvas");
@@ -434,7 +550,7 @@ Deno.test({
 
       await t.step("a read token sees everything and cannot act", async () => {
         const viewer = watch(await context!.newPage());
-        await viewer.goto(`${url}/`);
+        await viewer.goto(`${web}/`);
         await viewer.fill("#token", read);
         await viewer.click("button[type=submit]");
         await viewer.waitForSelector("#connection[data-state=live]", { timeout: 15_000 });
@@ -484,6 +600,7 @@ Deno.test({
     } finally {
       await context?.close().catch(() => {});
       await Deno.remove(profile, { recursive: true }).catch(() => {});
+      network?.close();
       if (server) await server.stop();
       // Stops every service the test started (ticker, site) on each host.
       await s.stop();

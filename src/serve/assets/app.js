@@ -112,6 +112,9 @@ function Dashboard({ token, canAct, t, signOut }) {
   const [confirmRequest, setConfirmRequest] = useState(null);
   const listeners = useRef(new Set());
   const recent = useRef([]);
+  // Bumped when the server no longer holds the events missed while away: every page
+  // then loads afresh instead of showing what may be stale.
+  const [generation, setGeneration] = useState(0);
   const api = useRef(null);
   api.current ??= new Api(token, () => signOut(t("session_expired")));
 
@@ -131,6 +134,7 @@ function Dashboard({ token, canAct, t, signOut }) {
         else setConnection(state);
       },
       onEvent: (event) => {
+        if (event.topic === "reset") setGeneration((g) => g + 1);
         recent.current.push(event);
         if (recent.current.length > 500) recent.current.shift();
         for (const listener of listeners.current) {
@@ -209,7 +213,7 @@ function Dashboard({ token, canAct, t, signOut }) {
       </div>
     </header>
     <main id="main">
-      <${Page} key=${route.page + "/" + route.args.join("/")} ctx=${ctx} />
+      <${Page} key=${`${generation}:${route.page}/${route.args.join("/")}`} ctx=${ctx} />
     </main>
     <div class="notices" aria-live="polite">
       ${notices.map((n) => html`<p class=${`notice notice-${n.kind}`} key=${n.id}>${n.text}</p>`)}
