@@ -540,10 +540,29 @@ Deno.test({
           ]
         ) {
           await go(page, hash);
-          await page.waitForTimeout(800);
+          await page.waitForSelector("#main h1");
+          await page.waitForLoadState("networkidle").catch(() => {});
+          if (name === "services") await page.waitForSelector("tr[data-service=ticker]");
+          await page.waitForTimeout(300);
           const width = await page.evaluate(() => document.documentElement.scrollWidth);
           assert.ok(width <= 390, `${hash} is ${width} px wide`);
           await shot(page, `${name}-390`);
+          if (name === "services") {
+            // Every action button is on screen, not behind a horizontal scroll.
+            const boxes = await page.$$eval(
+              "tr[data-service] td.actions button",
+              (els) => els.map((e) => e.getBoundingClientRect().right),
+            );
+            assert.ok(boxes.length >= 8 && boxes.every((r) => r <= 390), `${boxes}`);
+          }
+          if (name === "machines") {
+            await page.selectOption("#sort-by", "name:-1");
+            assert.deepEqual(await cells(page, "#machines-table tbody tr td:first-child a"), [
+              "m3",
+              "m2",
+              "m1",
+            ]);
+          }
         }
         await page.setViewportSize({ width: 1280, height: 800 });
       });

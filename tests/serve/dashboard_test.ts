@@ -108,6 +108,7 @@ Deno.test("every text the dashboard shows is a [dashboard] message", () => {
     progress_: ["deploy", "rollback"],
     stage_: ["pending", "deploying", "healthy", "failed", "rolled_back"],
     op_: ["running", "succeeded", "failed", "cancelled"],
+    sort_: ["name", "address", "profile", "reachable", "latency"],
   };
   for (const m of code.matchAll(/\bt\(`([a-z_]+)\$\{/g)) {
     assert.ok(variants[m[1]], `t(\`${m[1]}...\`) has no listed variants`);

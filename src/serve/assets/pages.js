@@ -41,9 +41,10 @@ function useEvents(ctx, fn, deps = []) {
   useEffect(() => ctx.subscribe((e) => ref.current(e)), deps);
 }
 
-export function duration(ms) {
+/** "850 ms", "42s", "3m 5s", "2h 10m", "3d 4h"; below `floorMs`, in whole seconds. */
+export function duration(ms, floorMs = 0) {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return "—";
-  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 1000 && floorMs === 0) return `${Math.round(ms)} ms`;
   const s = Math.floor(ms / 1000);
   if (s < 60) return `${s}s`;
   const m = Math.floor(s / 60);
@@ -169,12 +170,25 @@ function Machines({ ctx }) {
         onClick=${check}>
         ${checking ? t("checking") : t("check_reachability")}
       <//>
+      <label for="sort-by" class="narrow-only">${t("sort_by")}</label>
+      <select id="sort-by" class="narrow-only" onChange=${(e) => {
+        const [field, dir] = e.currentTarget.value.split(":");
+        setSort({ field, dir: Number(dir) });
+      }}>
+        ${["name", "address", "profile", "reachable", "latency"].flatMap((f) =>
+          [1, -1].map((d) =>
+            html`<option value=${`${f}:${d}`} selected=${sort.field === f && sort.dir === d}>
+          ${t(`sort_${f}`)} ${d === 1 ? "▲" : "▼"}
+        </option>`
+          )
+        )}
+      </select>
     </form>
     <p class="hint">${t("selector_hint")}</p>
     <${Loading} state=${state} t=${t} />
     ${state.data && html`
       <div class="table-wrap">
-        <table id="machines-table">
+        <table id="machines-table" class="stack">
           <thead>
             <tr>
               <${SortHeader} label=${t("col_name")} field="name" sort=${sort} setSort=${setSort} />
@@ -197,13 +211,14 @@ function Machines({ ctx }) {
             ${items.map((m) =>
               html`
                 <tr key=${m.name} data-machine=${m.name}>
-                  <td><a href=${ctx.href("machines", [m.name])}>${m.name}</a></td>
-                  <td>${m.address}${m.port ? `:${m.port}` : ""}</td>
-                  <td>${m.profile ?? "—"}</td>
-                  <td>
+                  <td data-label=${t("col_name")}><a href=${ctx.href("machines", [m.name])}>${m
+                    .name}</a></td>
+                  <td data-label=${t("col_address")}>${m.address}${m.port ? `:${m.port}` : ""}</td>
+                  <td data-label=${t("col_profile")}>${m.profile ?? "—"}</td>
+                  <td data-label=${t("col_labels")}>
                     <${Chips} labels=${m.labels} />
                   </td>
-                  <td>${m.check
+                  <td data-label=${t("col_reachability")}>${m.check
                     ? html`<${Badge} value=${m.check.ok ? t("reachable") : t("unreachable")} kind=${
                       m.check.ok ? "ok" : "failed"
                     } />${
@@ -214,7 +229,7 @@ function Machines({ ctx }) {
                         : ""
                     }`
                     : html`<span class="muted">${t("not_checked")}</span>`}</td>
-                  <td>${m.check?.latency_ms != null
+                  <td data-label=${t("col_latency")}>${m.check?.latency_ms != null
                     ? `${m.check.latency_ms.toFixed(1)} ms`
                     : "—"}</td>
                 </tr>
@@ -313,7 +328,7 @@ function ServicesPanel({ ctx, machine }) {
     ${state.data && items.length === 0 && html`<p class="muted">${t("no_services")}</p>`}
     ${items.length > 0 && html`
       <div class="table-wrap">
-        <table class="services">
+        <table class="services stack">
           <thead>
             <tr>
               <th scope="col">${t("col_service")}</th>
@@ -328,20 +343,19 @@ function ServicesPanel({ ctx, machine }) {
             ${items.map((s) =>
               html`
                 <tr key=${s.name} data-service=${s.name}>
-                  <td>${s.name}</td>
-                  <td><${Badge} value=${s.state} kind=${s.state === "running"
-                    ? "ok"
-                    : "off"} />${s.reason
+                  <td data-label=${t("col_service")}>${s.name}</td>
+                  <td data-label=${t("col_state")}><${Badge} value=${s
+                    .state} kind=${s.state === "running" ? "ok" : "off"} />${s.reason
                     ? html`
                       <span class="muted">${s.reason}</span>
                     `
                     : ""}</td>
-                  <td class="pid">${s.pid ?? "—"}</td>
-                  <td>${s.state === "running" && s.since
-                    ? duration(now - Date.parse(s.since))
+                  <td data-label=${t("col_pid")} class="pid">${s.pid ?? "—"}</td>
+                  <td data-label=${t("col_uptime")}>${s.state === "running" && s.since
+                    ? duration(Math.max(0, now - Date.parse(s.since)), 1000)
                     : "—"}</td>
-                  <td>${s.backend}</td>
-                  <td class="actions">
+                  <td data-label=${t("col_backend")}>${s.backend}</td>
+                  <td data-label=${t("col_actions")} class="actions">
                     ${["start", "stop", "restart"].map((a) =>
                       html`
                         <${ActButton} ctx=${ctx} cls=${a === "start"
@@ -543,7 +557,7 @@ function Health({ ctx }) {
     <${ErrorLine} error=${error} />
     ${rows.length > 0 && html`
       <div class="table-wrap">
-        <table id="health-table">
+        <table id="health-table" class="stack">
           <thead>
             <tr>
               <th scope="col">${t("col_machine")}</th>
@@ -560,15 +574,17 @@ function Health({ ctx }) {
                 <tr key=${r.machine} data-machine=${r.machine} data-healthy=${r.healthy
                   ? "yes"
                   : "no"}>
-                  <td>${r.machine}</td>
-                  <td>
+                  <td data-label=${t("col_machine")}>${r.machine}</td>
+                  <td data-label=${t("col_health")}>
                     <${Badge} value=${r.healthy ? t("healthy") : t("unhealthy")} kind=${r.healthy
                       ? "ok"
                       : "failed"} />
                   </td>
-                  <td>${s ? duration(now - s.at) : "—"}</td>
-                  <td>${r.latency_ms.toFixed(1)} ms</td>
-                  <td>${r.detail}</td>
+                  <td data-label=${t("col_for")}>${s
+                    ? duration(Math.max(0, now - s.at), 1000)
+                    : "—"}</td>
+                  <td data-label=${t("col_latency")}>${r.latency_ms.toFixed(1)} ms</td>
+                  <td data-label=${t("col_detail")}>${r.detail}</td>
                 </tr>
               `;
             })}
