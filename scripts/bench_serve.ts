@@ -31,8 +31,9 @@ function ms(text: string): number {
 async function wrk(url: string, headers: string[]): Promise<WrkResult> {
   const out = await new Deno.Command("wrk", {
     args: [
-      "-t2",
-      "-c16",
+      // One wrk thread: the machine's other core is the server's (2-core CI machines).
+      "-t1",
+      "-c8",
       `-d${SECONDS}s`,
       "--latency",
       ...headers.flatMap((h) => ["-H", h]),
@@ -166,7 +167,7 @@ export async function benchSection(): Promise<string> {
       "## API (provctl serve)",
       "",
       `\`GET /api/v1/machines\` (${MACHINES} machines, bearer token, one SSE client on /events) vs a ` +
-      `bare \`Deno.serve\` hello; wrk -t2 -c16 for ${SECONDS}s each, loopback, same machine.`,
+      `bare \`Deno.serve\` hello; wrk -t1 -c8 for ${SECONDS}s each, loopback, same machine.`,
       "",
       "| server | requests/s | p99 |",
       "| --- | --- | --- |",

@@ -32,7 +32,7 @@ export async function loadFleetInventory(
   const key = JSON.stringify([file, session.ctx.cwd, configDirs, env.PROVCTL_INVENTORY]);
   const known = loaded.get(settings.config)?.get(key);
   // A long-running caller (provctl serve) reads the file again only when it changed.
-  if (known?.inventory.file !== undefined && await unchanged(known.inventory.file, known.stamp)) {
+  if (known?.inventory.file !== undefined && unchanged(known.inventory.file, known.stamp)) {
     return known.inventory;
   }
   const inventory = await loadInventory({
@@ -43,7 +43,7 @@ export async function loadFleetInventory(
     config: settings.config,
   });
   if (inventory.file !== undefined) {
-    const stamp = await stampOf(inventory.file);
+    const stamp = stampOf(inventory.file);
     if (stamp !== undefined) {
       const byKey = loaded.get(settings.config) ?? new Map();
       byKey.set(key, { inventory, stamp });
@@ -55,17 +55,18 @@ export async function loadFleetInventory(
 
 const loaded = new WeakMap<object, Map<string, { inventory: Inventory; stamp: string }>>();
 
-async function stampOf(path: string): Promise<string | undefined> {
+function stampOf(path: string): string | undefined {
   try {
-    const info = await Deno.stat(path);
+    // Synchronous on purpose: cheaper than the async round trip, checked per API request.
+    const info = Deno.statSync(path);
     return `${info.mtime?.getTime()}:${info.size}:${info.ino}`;
   } catch {
     return undefined;
   }
 }
 
-async function unchanged(path: string, stamp: string): Promise<boolean> {
-  return (await stampOf(path)) === stamp;
+function unchanged(path: string, stamp: string): boolean {
+  return stampOf(path) === stamp;
 }
 
 /** How to reach an inventory machine: its own settings first, then the command's flags. */

@@ -26,11 +26,22 @@ export class Session {
   #remote?: RemoteTargets;
   #recorder?: CommandRecorder;
 
-  /** `settings`: already loaded ones (the API server loads them once, not per request). */
-  constructor(ctx: ProvctlContext, flags: GlobalFlags, settings?: Settings) {
+  readonly #sharedRemote?: () => Promise<RemoteTargets>;
+
+  /**
+   * `settings`: already loaded ones; `sharedRemote`: an SSH pool that outlives this
+   * session (the API server loads settings once and keeps connections across requests).
+   */
+  constructor(
+    ctx: ProvctlContext,
+    flags: GlobalFlags,
+    settings?: Settings,
+    sharedRemote?: () => Promise<RemoteTargets>,
+  ) {
     this.ctx = ctx;
     this.flags = flags;
     this.#settings = settings;
+    this.#sharedRemote = sharedRemote;
   }
 
   async settings(): Promise<Settings> {
@@ -113,7 +124,8 @@ export class Session {
       this.#recorder = new CommandRecorder(this.loaded.config, operation, {
         warn: (key, params) => this.warn({ key, params }),
       }, this.ctx.operator);
-      const remote = this.#remote;
+      // A shared pool's statistics are not this command's to add to the totals.
+      const remote = this.#sharedRemote ? undefined : this.#remote;
       if (remote) {
         this.#recorder.metrics.registerPoolStats(() =>
           remote.poolStats()?.total ?? emptyPoolStats()
@@ -125,6 +137,7 @@ export class Session {
 
   /** The SSH pool and connection planning of this command (created on first use). */
   async remoteTargets(): Promise<RemoteTargets> {
+    if (!this.#remote && this.#sharedRemote) this.#remote = await this.#sharedRemote();
     if (!this.#remote) {
       const { RemoteTargets } = await import("./remote.ts");
       this.#remote = new RemoteTargets(this.ctx, await this.settings(), this.localStateDir(), {
@@ -167,7 +180,7 @@ export class Session {
     try {
       await this.#recorder?.close();
     } finally {
-      await this.#remote?.close();
+      if (!this.#sharedRemote) await this.#remote?.close();
     }
   }
 

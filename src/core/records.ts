@@ -62,6 +62,7 @@ export const RECORD_SCHEMAS: Record<string, Schema> = {
     backend: nullable(str),
     latency_ms: nullable(num),
     error: nullable(str),
+    checked_at: str,
   }),
   ServiceStatus: object({
     name: str,

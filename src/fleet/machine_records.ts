@@ -42,6 +42,8 @@ export interface MachineCheckRecord {
   readonly backend: string | null;
   readonly latency_ms: number | null;
   readonly error: string | null;
+  /** When the check finished (ISO). */
+  readonly checked_at: string;
 }
 
 /** What a check needs of a machine (the CLI's Target). */
@@ -87,6 +89,7 @@ export async function checkMachine(
       backend: report.chosen ?? null,
       latency_ms: Math.round(latencyMs * 10) / 10,
       error: null,
+      checked_at: new Date().toISOString(),
     };
   } catch (error) {
     return {
@@ -96,6 +99,7 @@ export async function checkMachine(
       backend: null,
       latency_ms: null,
       error: describe(error),
+      checked_at: new Date().toISOString(),
     };
   }
 }

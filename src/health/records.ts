@@ -1,5 +1,6 @@
 /** The HealthResult and HealthTransition records (src/core/records.ts), CLI and API alike. */
-import type { CheckResult } from "./_types.ts";
+import type { CommandRunner } from "../exec/runner.ts";
+import type { CheckResult, HealthCheck } from "./_types.ts";
 
 export interface HealthRecord {
   readonly machine: string;
@@ -31,4 +32,29 @@ export function transitionRecord(
     detail: t.result.detail,
     unhealthy_ms: t.unhealthyMs ?? null,
   };
+}
+
+/** Runs checks[i] on targets[i], all at once; a check that cannot run is an "error" record. */
+export async function checkEach(
+  targets: readonly { readonly name: string; runner(): Promise<CommandRunner> }[],
+  checks: readonly HealthCheck[],
+  options: { timeoutMs: number; describe: (error: unknown) => string },
+): Promise<HealthRecord[]> {
+  const { runCheck } = await import("./checks.ts");
+  return await Promise.all(targets.map(async (target, i) => {
+    try {
+      return healthRecord(
+        target.name,
+        await runCheck(checks[i], { runner: await target.runner(), timeoutMs: options.timeoutMs }),
+      );
+    } catch (error) {
+      return {
+        machine: target.name,
+        healthy: false,
+        status: "error",
+        detail: options.describe(error),
+        latency_ms: 0,
+      };
+    }
+  }));
 }

@@ -79,7 +79,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   const cancel = new AbortController();
   const hub = new EventHub(config.integer("serve.event_ring_size"));
   const running = new Set<Promise<unknown>>();
-  const { app } = buildApi({
+  const api = buildApi({
     settings: options.settings,
     baseFlags: options.flags,
     env: options.env,
@@ -121,7 +121,7 @@ export async function serve(options: ServeOptions): Promise<void> {
         options.log(`provctl serve: ${error instanceof Error ? error.stack : error}`);
         return new Response("internal error", { status: 500 });
       },
-    }, app.fetch);
+    }, api.app.fetch);
   } catch (error) {
     stopAudit();
     throw new ProvctlError("CommandFailed", "serve.listen_failed", {
@@ -153,6 +153,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   clearTimeout(timer);
   // 3. Operations closed their sessions (audit log flushed and closed) as they ended.
   await serverDone;
+  await api.close();
   stopAudit();
   options.note("serve.stopped");
 }

@@ -108,6 +108,9 @@ Deno.test({
           "m3",
           true,
         ]]);
+        // A read token sees the last results.
+        const last = await api("GET", "/machines/check", { token: read });
+        assert.deepEqual(last.body, check.body);
       });
 
       await t.step("exec: argv reaches the program as words, shell only when asked", async () => {
@@ -263,10 +266,33 @@ Deno.test({
       );
 
       stopListening = true;
-      await api("POST", "/exec", { token: operate, body: { machines: ["m1"], argv: ["true"] } });
+      const last = await api("POST", "/exec", {
+        token: operate,
+        body: { machines: ["m1"], argv: ["true"] },
+      });
       await listening;
-      assert.equal(await server.stop("SIGTERM"), 0, server.stderr());
-      server = undefined;
+      await poll((last.body as { id: string }).id);
+
+      await t.step("SIGTERM lets a running operation finish, audits it, exits 0", async () => {
+        const slow = await api("POST", "/exec", {
+          token: operate,
+          body: { machines: ["m3"], argv: ["sleep", "1.5"] },
+        });
+        assert.equal(slow.status, 202);
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal(await server!.stop("SIGTERM"), 0, server!.stderr());
+        assert.match(server!.stderr(), /SIGTERM received, finishing 1 running operation/);
+        server = undefined;
+        const audit = (await Deno.readTextFile(`${s.stateDir}/audit.jsonl`)).trim().split("\n")
+          .map((l) => JSON.parse(l));
+        const record = audit.find((r) => r.command === "sleep 1.5");
+        assert.ok(record, "the operation's audit record");
+        assert.deepEqual([record.machine, record.result, record.operator], [
+          "m3",
+          "ok",
+          "deployer",
+        ]);
+      });
     } finally {
       await server?.stop("SIGKILL");
       await s.stop();

@@ -11,7 +11,7 @@ import { table } from "../render.ts";
 import { command, type Session } from "../session.ts";
 import type { Target } from "../target.ts";
 import type { HealthCheck } from "../../health/checks.ts";
-import { type HealthRecord, healthRecord, transitionRecord } from "../../health/records.ts";
+import { checkEach, type HealthRecord, transitionRecord } from "../../health/records.ts";
 import type { MachineConfig } from "../../fleet/inventory.ts";
 
 export interface HealthFlags extends GlobalFlags, FleetFlags {
@@ -136,24 +136,11 @@ export async function healthRecords(
   machineNames: readonly string[],
   raw: Record<string, unknown>,
 ): Promise<HealthRecord[]> {
-  const { runCheck } = await import("../../health/checks.ts");
   const { targets, checks, settings } = await prepare(session, flags, machineNames, raw);
-  return await Promise.all(targets.map(async ({ target }, i) => {
-    try {
-      return healthRecord(
-        target.name,
-        await runCheck(checks[i], { runner: await target.runner(), timeoutMs: settings.timeoutMs }),
-      );
-    } catch (error) {
-      return {
-        machine: target.name,
-        healthy: false,
-        status: "error",
-        detail: session.errorLine(error),
-        latency_ms: 0,
-      };
-    }
-  }));
+  return await checkEach(targets.map((t) => t.target), checks, {
+    timeoutMs: settings.timeoutMs,
+    describe: (error) => session.errorLine(error),
+  });
 }
 
 async function watch(
