@@ -100,7 +100,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     log: options.log,
   });
   // The dashboard at / is the same API seen in a browser (src/serve/assets/).
-  mountDashboard(app, options.settings.messages);
+  mountDashboard(api.app, options.settings.messages);
   const stopAudit = onAuditRecord((record) => hub.publish("audit", "record", { ...record }));
 
   let server: Deno.HttpServer;
