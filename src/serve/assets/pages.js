@@ -121,19 +121,19 @@ function compare(a, b) {
 // ---------------------------------------------------------------------------------------
 // Machines
 
-/** Reachability from the last check run in this browser session (POST /machines/check). */
-const lastChecks = new Map();
-
 function Machines({ ctx }) {
   const { t, api, route } = ctx;
   const selector = route.params.get("selector") ?? "";
   const [draft, setDraft] = useState(selector);
   const [sort, setSort] = useState({ field: "name", dir: 1 });
   const [checking, setChecking] = useState(false);
-  const [, setChecked] = useState(0);
   const state = useLoad(() => api.get(`/machines${query({ selector })}`), [selector]);
+  // Reachability from the server's last check of each machine (whoever ran it).
+  const checks = useLoad(() => api.get("/machines/check"), []);
+  const [fresh, setFresh] = useState(new Map());
+  const lastCheck = (name) => fresh.get(name) ?? checks.data?.items.find((c) => c.machine === name);
   const items = (state.data?.items ?? []).map((m) => {
-    const c = lastChecks.get(m.name);
+    const c = lastCheck(m.name);
     return {
       ...m,
       reachable: c ? (c.ok ? 0 : 1) : undefined,
@@ -151,8 +151,7 @@ function Machines({ ctx }) {
     try {
       const body = selector ? { selector } : {};
       const res = await api.post("/machines/check", body);
-      for (const c of res.items) lastChecks.set(c.machine, { ...c, at: Date.now() });
-      setChecked((n) => n + 1);
+      setFresh((old) => new Map([...old, ...res.items.map((c) => [c.machine, c])]));
     } catch (error) {
       ctx.notify(error.message, "error");
     } finally {
@@ -218,7 +217,9 @@ function Machines({ ctx }) {
                   <td data-label=${t("col_labels")}>
                     <${Chips} labels=${m.labels} />
                   </td>
-                  <td data-label=${t("col_reachability")}>${m.check
+                  <td data-label=${t("col_reachability")} title=${m.check?.checked_at
+                    ? t("checked_at", { time: time(m.check.checked_at) })
+                    : undefined}>${m.check
                     ? html`<${Badge} value=${m.check.ok ? t("reachable") : t("unreachable")} kind=${
                       m.check.ok ? "ok" : "failed"
                     } />${
