@@ -75,13 +75,16 @@ async function measure(
 }
 
 async function ensureTools(): Promise<void> {
-  try {
-    await Deno.stat("/usr/bin/time");
-  } catch {
-    if (Deno.uid() === 0) {
-      await new Deno.Command("sh", {
-        args: ["-c", "apt-get install -y -qq time >/dev/null 2>&1 || true"],
-      }).output();
+  // GNU time (peak RSS) and wrk (the API section's load generator), from Debian.
+  for (const [path, pkg] of [["/usr/bin/time", "time"], ["/usr/bin/wrk", "wrk"]]) {
+    try {
+      await Deno.stat(path);
+    } catch {
+      if (Deno.uid() === 0) {
+        await new Deno.Command("sh", {
+          args: ["-c", `apt-get install -y -qq ${pkg} >/dev/null 2>&1 || true`],
+        }).output();
+      }
     }
   }
 }
