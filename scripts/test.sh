@@ -3,7 +3,8 @@
 # what the tests drive for real: OpenSSH (sshd fleets on loopback), systemd (run in its
 # own namespaces by the systemd tests), python3 (plist checks, HTTP services), the tools
 # remote health checks use (curl, wget, netcat, openssl), util-linux, procps, iproute2,
-# and the shells the PID-file scripts are tested with (dash, busybox sh, bash).
+# the shells the PID-file scripts are tested with (dash, busybox sh, bash), and Chromium
+# for the dashboard's browser tests.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,8 @@ command -v busybox >/dev/null 2>&1 || need="$need busybox"
 command -v dash >/dev/null 2>&1 || need="$need dash"
 # script(1) (bsdutils) gives tests a terminal.
 command -v script >/dev/null 2>&1 || need="$need bsdutils"
+# The dashboard's browser tests drive Debian's Chromium (no browser download).
+[ -x /usr/bin/chromium ] || need="$need chromium"
 if [ -n "$need" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing test dependencies:$need" >&2

@@ -12,6 +12,7 @@ import { FileTokenStore } from "../state/file_token_store.ts";
 import { MemoryOperationStore } from "../state/operations.ts";
 import { buildApi } from "./app.ts";
 import { EventHub } from "./events.ts";
+import { mountDashboard } from "./dashboard.ts";
 
 export interface ServeOptions {
   readonly settings: Settings;
@@ -98,6 +99,8 @@ export async function serve(options: ServeOptions): Promise<void> {
     running,
     log: options.log,
   });
+  // The dashboard at / is the same API seen in a browser (src/serve/assets/).
+  mountDashboard(api.app, options.settings.messages);
   const stopAudit = onAuditRecord((record) => hub.publish("audit", "record", { ...record }));
 
   let server: Deno.HttpServer;
