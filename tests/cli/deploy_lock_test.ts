@@ -37,7 +37,7 @@ async function controller(s: DeploySandbox, label: string) {
         s.f.inventory,
         "--ssh-config",
         s.f.sshConfig,
-        "-f",
+        "--file",
         s.servicesFile,
       ],
       env,
@@ -66,7 +66,7 @@ async function controller(s: DeploySandbox, label: string) {
       s.f.inventory,
       "--ssh-config",
       s.f.sshConfig,
-      "-f",
+      "--file",
       s.servicesFile,
     ];
     const child = new Deno.Command("script", {
