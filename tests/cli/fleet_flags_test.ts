@@ -63,7 +63,7 @@ Deno.test({
         "json",
       ]);
       assert.equal(check.code, 1);
-      assert.deepEqual(rows(check.stdout).map((r) => [r.name, r.ok, r.failed_at]), [
+      assert.deepEqual(rows(check.stdout).map((r) => [r.machine, r.ok, r.failed_at]), [
         ["m1", false, "connect"],
         ["m2", false, "skipped"],
         ["m3", false, "skipped"],
