@@ -360,7 +360,7 @@ Deno.test({
           assert.equal(mixed.code, 1, mixed.stderr + mixed.stdout);
           const result = JSON.parse(mixed.stdout);
           assert.equal(result.reason, "group");
-          assert.equal(result.rolledBack, true);
+          assert.equal(result.rolled_back, true);
           for (const i of [2, 3]) assert.equal(await s.current(i, "bg"), "releases/b2");
           assert.equal((await Deno.readTextFile(`${s.dir}/lb-bg.txt`)).trim(), "blue b1 m1,m2");
           assert.match(mixed.stderr, /m4: failed at switch/);
