@@ -5,7 +5,14 @@
  * a source shares with profiles (profile, user, port, labels, ...) are checked by the
  * inventory (src/fleet/inventory.ts).
  */
-import { coerce, displayKey, invalid, isTable, unknownKey, wrongType } from "../config/_check.ts";
+import {
+  coerce,
+  displayKey,
+  invalid,
+  isTable,
+  unknownKey,
+  wrongType,
+} from "../config/toml_document.ts";
 import { ProvctlError } from "../core/errors.ts";
 import type { SourceTable } from "../fleet/inventory.ts";
 import {

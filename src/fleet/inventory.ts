@@ -23,10 +23,10 @@ import {
   unknownKey,
   type ValueType,
   wrongType,
-} from "../config/_check.ts";
-import { dirname, join, resolve } from "../config/_path.ts";
-import { parseTomlDocument, readConfigText, type TomlDocument } from "../config/_toml_file.ts";
-import { keyPositions } from "../config/_toml_position.ts";
+} from "../config/toml_document.ts";
+import { dirname, join, resolve } from "../config/toml_document.ts";
+import { parseTomlDocument, readConfigText, type TomlDocument } from "../config/toml_document.ts";
+import { keyPositions } from "../config/toml_document.ts";
 import type { LoadedConfig } from "../config/loader.ts";
 import { embeddedMessages, Messages } from "../config/messages.ts";
 import { KEY_CONSTRAINTS } from "../config/schema.ts";

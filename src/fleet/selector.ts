@@ -15,7 +15,7 @@
  * machines.toml. `!=` and `notin` also match machines without the label.
  */
 import { isProvctlError, ProvctlError } from "../core/errors.ts";
-import { nearest } from "../config/_check.ts";
+import { nearest } from "../config/toml_document.ts";
 import { embeddedMessages, Messages } from "../config/messages.ts";
 import type { Inventory, MachineConfig } from "./inventory.ts";
 import { checkLabelKey, checkLabelValue } from "./_labels.ts";

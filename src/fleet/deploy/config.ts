@@ -14,9 +14,9 @@ import {
   unknownKey,
   type ValueType,
   wrongType,
-} from "../../config/_check.ts";
-import { dirname, resolve } from "../../config/_path.ts";
-import { parseTomlDocument, type TomlDocument } from "../../config/_toml_file.ts";
+} from "../../config/toml_document.ts";
+import { dirname, resolve } from "../../config/toml_document.ts";
+import { parseTomlDocument, type TomlDocument } from "../../config/toml_document.ts";
 import type { FailureBudget } from "../executor.ts";
 
 export type Strategy = "rolling" | "canary" | "blue-green";
