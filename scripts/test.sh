@@ -2,7 +2,8 @@
 # Runs provctl's whole test suite. On a fresh Debian machine, as root, it first installs
 # what the tests drive for real: OpenSSH (sshd fleets on loopback), systemd (run in its
 # own namespaces by the systemd tests), python3 (plist checks, HTTP services), the tools
-# remote health checks use (curl, wget, netcat, openssl), util-linux, procps and iproute2.
+# remote health checks use (curl, wget, netcat, openssl), util-linux, procps, iproute2 and
+# PostgreSQL (throwaway clusters for the postgres state backend).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,7 @@ command -v curl >/dev/null 2>&1 || need="$need curl"
 command -v wget >/dev/null 2>&1 || need="$need wget"
 command -v nc >/dev/null 2>&1 || need="$need netcat-openbsd"
 command -v flock >/dev/null 2>&1 || need="$need util-linux"
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
 if [ -n "$need" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing test dependencies:$need" >&2
