@@ -55,6 +55,9 @@ export interface AuditEntry {
 
 /** One line of the audit log, as stored and as `provctl audit -o json` prints it. */
 export interface AuditRecord {
+  /** Unique per record (a UUID), so a database copy can be replayed without duplicates;
+   * lines written before provctl had ids have none. */
+  id?: string;
   ts: string;
   operator: string;
   uid: number | null;
@@ -77,6 +80,11 @@ export interface AuditLogOptions {
   readonly redactor?: Redactor;
   /** Who the records name instead of the local user (the API: the token's name). */
   readonly operator?: string;
+  /**
+   * Called after each batch is on disk, before its appends resolve (the postgres state
+   * backend ships the records there). It must not throw: the local write already stands.
+   */
+  readonly afterWrite?: () => Promise<void>;
 }
 
 type AuditListener = (record: AuditRecord) => void;
@@ -137,6 +145,7 @@ export class AuditLog {
   readonly #file: Deno.FsFile;
   readonly #redactor: Redactor;
   readonly #operator?: string;
+  readonly #afterWrite?: () => Promise<void>;
   #queue: Pending[] = [];
   #flushing: Promise<void> | undefined;
   #closed = false;
@@ -147,8 +156,10 @@ export class AuditLog {
     redactor: Redactor,
     tightened?: { from: number; to: number },
     operator?: string,
+    afterWrite?: () => Promise<void>,
   ) {
     this.#operator = operator;
+    this.#afterWrite = afterWrite;
     this.path = path;
     this.#file = file;
     this.#redactor = redactor;
@@ -201,6 +212,7 @@ export class AuditLog {
         options.redactor ?? new Redactor(),
         tightened,
         options.operator,
+        options.afterWrite,
       );
     } catch (error) {
       file.close();
@@ -212,6 +224,7 @@ export class AuditLog {
   record(entry: AuditEntry): AuditRecord {
     const operator = localOperator();
     const record: AuditRecord = {
+      id: crypto.randomUUID(),
       ts: (entry.at ?? new Date()).toISOString(),
       operator: cut(this.#operator ?? operator.name, MAX_NAME_CHARS),
       uid: operator.uid,
@@ -240,6 +253,11 @@ export class AuditLog {
 
   /** Appends one record; resolves once it is on disk (written and fdatasync'ed). */
   append(entry: AuditEntry): Promise<AuditRecord> {
+    return this.appendRecord(this.record(entry));
+  }
+
+  /** Appends a record made by record() (or read from another log); resolves once on disk. */
+  appendRecord(record: AuditRecord): Promise<AuditRecord> {
     if (this.#closed) {
       return Promise.reject(
         new ProvctlError("Internal", "errors.internal", {
@@ -247,7 +265,6 @@ export class AuditLog {
         }),
       );
     }
-    const record = this.record(entry);
     const bytes = encoder.encode(JSON.stringify(record) + "\n");
     return new Promise<AuditRecord>((resolve, reject) => {
       this.#queue.push({ bytes, resolve: () => resolve(record), reject });
@@ -263,6 +280,7 @@ export class AuditLog {
       try {
         await writeAll(this.#file, bytes);
         await this.#file.syncData();
+        await this.#afterWrite?.().catch(() => {});
         for (const pending of batch) pending.resolve();
         if (listeners.size > 0) {
           for (const pending of batch) notify(pending.bytes);
@@ -393,6 +411,37 @@ function sinceInvalid(value: string): ProvctlError {
   return new ProvctlError("InvalidArgument", "observe.since_invalid", { params: { value } });
 }
 
+/**
+ * The test a record must pass to match `query` (all but its limit); a ProvctlError
+ * (InvalidArgument) for a bad --since or limit. Shared by every audit store.
+ */
+export function auditFilter(query: AuditQuery): (r: AuditRecord) => boolean {
+  const since = query.since === undefined
+    ? undefined
+    : parseSince(query.since, query.now).getTime();
+  const machine = query.machine === undefined ? undefined : globMatcher(query.machine);
+  let op: ((value: string) => boolean) | undefined;
+  if (query.op !== undefined) {
+    const exact = globMatcher(query.op);
+    const prefix = `${query.op}.`;
+    op = (value) => exact(value) || value.startsWith(prefix);
+  }
+  const limit = query.limit;
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
+    throw new ProvctlError("InvalidArgument", "observe.limit_invalid", {
+      params: { value: limit },
+    });
+  }
+  return (r) => {
+    if (since !== undefined && !(Date.parse(r.ts) >= since)) return false;
+    if (machine && !machine(r.machine)) return false;
+    if (op && !op(r.op)) return false;
+    if (query.result !== undefined && r.result !== query.result) return false;
+    if (query.deploymentId !== undefined && r.deployment_id !== query.deploymentId) return false;
+    return true;
+  };
+}
+
 function isRecord(value: unknown): value is AuditRecord {
   if (typeof value !== "object" || value === null) return false;
   const r = value as Record<string, unknown>;
@@ -420,41 +469,13 @@ export class AuditReader implements AsyncIterable<AuditRecord> {
   readonly path: string;
   /** Lines that were not a valid record (known once iteration has finished). */
   skipped = 0;
-  readonly #since?: number;
-  readonly #machine?: (value: string) => boolean;
-  readonly #op?: (value: string) => boolean;
+  readonly #matches: (r: AuditRecord) => boolean;
   readonly #query: AuditQuery;
 
   constructor(path: string, query: AuditQuery = {}) {
     this.path = path;
     this.#query = query;
-    if (query.since !== undefined) this.#since = parseSince(query.since, query.now).getTime();
-    if (query.machine !== undefined) this.#machine = globMatcher(query.machine);
-    if (query.op !== undefined) {
-      const exact = globMatcher(query.op);
-      const prefix = `${query.op}.`;
-      this.#op = (op) => exact(op) || op.startsWith(prefix);
-    }
-    const limit = query.limit;
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
-      throw new ProvctlError("InvalidArgument", "observe.limit_invalid", {
-        params: { value: limit },
-      });
-    }
-  }
-
-  #matches(r: AuditRecord): boolean {
-    if (this.#since !== undefined) {
-      const at = Date.parse(r.ts);
-      if (!(at >= this.#since)) return false;
-    }
-    if (this.#machine && !this.#machine(r.machine)) return false;
-    if (this.#op && !this.#op(r.op)) return false;
-    if (this.#query.result !== undefined && r.result !== this.#query.result) return false;
-    if (
-      this.#query.deploymentId !== undefined && r.deployment_id !== this.#query.deploymentId
-    ) return false;
-    return true;
+    this.#matches = auditFilter(query);
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<AuditRecord> {
