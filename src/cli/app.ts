@@ -455,6 +455,17 @@ const token = buildRouteMap({
   docs: docs("cmd_token"),
 });
 
+const state = buildRouteMap({
+  routes: {
+    status: noArgs(async () => (await import("./commands/state.ts")).status, "cmd_state_status"),
+    migrate: noArgs(
+      async () => (await import("./commands/state.ts")).migrate,
+      "cmd_state_migrate",
+    ),
+  },
+  docs: docs("cmd_state"),
+});
+
 const serve = buildCommand<ServeFlags, [], ProvctlContext>({
   loader: async () => (await import("./commands/serve.ts")).default,
   parameters: {
@@ -510,6 +521,7 @@ export const routes = buildRouteMap({
     hosts,
     serve,
     token,
+    state,
     config,
     version,
     doctor,

@@ -24,14 +24,18 @@ export class CommandRecorder {
   readonly #runners: RecordingRunner[] = [];
 
   readonly #operator?: string;
+  readonly #afterWrite?: () => Promise<void>;
 
+  /** `afterWrite`: ships each written batch to the shared state store (postgres). */
   constructor(
     config: LoadedConfig,
     operation: string,
     warnings: RecorderWarnings,
     operator?: string,
+    afterWrite?: () => Promise<void>,
   ) {
     this.#operator = operator;
+    this.#afterWrite = afterWrite;
     this.#config = config;
     this.#operation = operation;
     this.#warnings = warnings;
@@ -46,6 +50,7 @@ export class CommandRecorder {
       const log = await AuditLog.open(path, {
         redactor: this.#redactor,
         operator: this.#operator,
+        afterWrite: this.#afterWrite,
       });
       if (log.modeTightened) {
         this.#warnings.warn("observe.audit_mode_tightened", {

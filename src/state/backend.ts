@@ -77,6 +77,9 @@ export interface StateBackend {
    */
   readonly shipAudit?: () => Promise<void>;
 
+  /** Refuses a store this provctl cannot use (postgres: schema version); absent: none. */
+  check?(): Promise<void>;
+
   status(): Promise<StateStatus>;
   close(): Promise<void>;
 }

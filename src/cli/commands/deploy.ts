@@ -19,12 +19,8 @@ import { type Inventory, machineTarget } from "../../fleet/inventory.ts";
 import { selectMachines } from "../../fleet/selector.ts";
 import { checkVersion, type DeploymentConfig, loadDeployments } from "../../fleet/deploy/config.ts";
 import { DeployEngine, type DeployResult, type DeployTarget } from "../../fleet/deploy/engine.ts";
-import {
-  acquireDeployLock,
-  type DeploymentState,
-  readDeploymentState,
-  writeDeploymentState,
-} from "../../fleet/deploy/lock.ts";
+import type { DeploymentState } from "../../fleet/deploy/lock.ts";
+import type { StateBackend } from "../../state/backend.ts";
 import { type DeployPlan, planData, planDeploy } from "../../fleet/deploy/plan.ts";
 import { artifactVersion } from "../../fleet/deploy/release.ts";
 import { deployRecord, dryRunRecord } from "../../fleet/deploy/records.ts";
@@ -50,7 +46,9 @@ interface Loaded {
   inventory: Inventory;
   only?: ReadonlySet<string>;
   state?: DeploymentState;
-  stateDir: string;
+  /** The revision `state` was read at (compare-and-set when the outcome is recorded). */
+  revision: number;
+  store: StateBackend;
 }
 
 async function loadDeployment(session: Session, flags: FleetFlags, name: string): Promise<Loaded> {
@@ -97,15 +95,9 @@ async function loadDeployment(session: Session, flags: FleetFlags, name: string)
       }).map((m) => m.name),
     );
   }
-  const stateDir = session.localStateDir();
-  return {
-    deployment,
-    service,
-    inventory,
-    only,
-    state: await readDeploymentState(stateDir, name),
-    stateDir,
-  };
+  const store = await session.state();
+  const { state, revision } = await store.getDeployment(name);
+  return { deployment, service, inventory, only, state, revision, store };
 }
 
 function newDeploymentId(name: string): string {
@@ -132,6 +124,7 @@ async function engineFor(
   const audit = await AuditLog.open(config.path("observe.audit_file"), {
     redactor,
     operator: session.ctx.operator,
+    afterWrite: loaded.store.shipAudit,
   });
   const metrics = new MetricsCollector();
   const remote = await session.remoteTargets();
@@ -296,7 +289,7 @@ async function lockDeployment(
   deploymentId: string,
   operation: "deploy" | "rollback",
 ) {
-  const lock = await acquireDeployLock(loaded.stateDir, name, {
+  const lock = await loaded.store.acquireDeployLock(name, {
     deploymentId,
     operation,
     user: operator(session),
@@ -375,7 +368,7 @@ export async function runDeploy(
   const lock = await lockDeployment(session, loaded, name, deploymentId, "deploy");
   try {
     hooks.locked?.();
-    loaded.state = await readDeploymentState(loaded.stateDir, name);
+    await reread(loaded, name);
     const plan = makePlan(loaded.state);
     session.note("deploy.starting", {
       deployment: name,
@@ -391,11 +384,29 @@ export async function runDeploy(
     } finally {
       await close();
     }
-    await writeDeploymentState(loaded.stateDir, nextState(loaded, plan, result));
+    await record(loaded, nextState(loaded, plan, result), plan.version);
     return { kind: "result", result };
   } finally {
     await lock.release();
   }
+}
+
+/** The recorded state, read again under the deploy lock. */
+async function reread(loaded: Loaded, name: string): Promise<void> {
+  const { state, revision } = await loaded.store.getDeployment(name);
+  loaded.state = state;
+  loaded.revision = revision;
+}
+
+/** Records the outcome if nobody else wrote the state since it was read under the lock. */
+async function record(loaded: Loaded, state: DeploymentState, version: string): Promise<void> {
+  const revision = await loaded.store.putDeployment(state, loaded.revision);
+  if (revision === undefined) {
+    throw new ProvctlError("Conflict", "state.conflict", {
+      params: { deployment: state.deployment, version },
+    });
+  }
+  loaded.revision = revision;
 }
 
 function nextState(loaded: Loaded, plan: DeployPlan, result: DeployResult): DeploymentState {
@@ -446,7 +457,7 @@ export async function runRollback(
   const lock = await lockDeployment(session, loaded, name, deploymentId, "rollback");
   try {
     hooks.locked?.();
-    loaded.state = await readDeploymentState(loaded.stateDir, name);
+    await reread(loaded, name);
     const { deployment, state } = loaded;
     const bg = deployment.blueGreen !== undefined;
     let version: string | undefined;
@@ -534,7 +545,7 @@ export async function runRollback(
     }
     const before = state ?? { deployment: name };
     if (result.ok) {
-      await writeDeploymentState(loaded.stateDir, {
+      await record(loaded, {
         ...before,
         deployment: name,
         deploymentId: plan.deploymentId,
@@ -548,7 +559,7 @@ export async function runRollback(
             groups: { ...before.groups, [plan.blueGreen.group]: version },
           }
           : {}),
-      });
+      }, version);
     }
     return result;
   } finally {
@@ -587,10 +598,10 @@ export async function deploymentRecords(session: Session): Promise<DeploymentRec
     if (explicit === undefined && error instanceof Deno.errors.NotFound) return [];
     throw error;
   }
-  const stateDir = session.localStateDir();
+  const store = await session.state();
   return await Promise.all(
     [...deployments.values()].map(async (d) =>
-      deploymentRecord(d, await readDeploymentState(stateDir, d.name))
+      deploymentRecord(d, (await store.getDeployment(d.name)).state)
     ),
   );
 }
@@ -631,7 +642,10 @@ export async function deploymentDetail(session: Session, name: string) {
     result: string;
     machines: string[];
   }>();
-  const records = readAudit(session.loaded.config.path("observe.audit_file"), {});
+  // Shared state: every controller's runs; files: this controller's log, streamed.
+  const records = loaded.store.name === "files"
+    ? readAudit(session.loaded.config.path("observe.audit_file"), {})
+    : await loaded.store.queryAudit({});
   for await (const r of records) {
     const id = r.deployment_id;
     if (id === undefined || !id.startsWith(`${name}-`)) continue;
