@@ -1,0 +1,283 @@
+/**
+ * Several controllers on one PostgreSQL state database, through the real CLI on the
+ * loopback sshd fleet: two controllers (own HOME and state dir each) race one deploy;
+ * a controller SIGKILLed mid-deploy frees its lock and loses no audit record; PostgreSQL
+ * stopping during a fleet exec loses and duplicates nothing.
+ */
+import assert from "node:assert/strict";
+import { fleetUnavailable } from "../helpers/fleet.ts";
+import { processAlive, waitFor } from "../helpers/cli.ts";
+import { deploySandbox, type DeploySandbox } from "../fleet/fixtures/deploy/sandbox.ts";
+import {
+  type PgCluster,
+  postgresUnavailable,
+  sharedPostgres,
+  stopSharedPostgres,
+} from "../fixtures/postgres.ts";
+import type { AuditRecord } from "../../src/observe/audit_log.ts";
+import { PostgresStateBackend } from "../../src/state/postgres_backend.ts";
+
+const unavailable = fleetUnavailable() ?? postgresUnavailable();
+if (unavailable) console.error(`shared state tests skipped: ${unavailable}`);
+
+/** A deployment whose every machine takes `seconds` in its before step. */
+const services = (seconds: number) => `
+[deployments.site]
+artifact = "artifacts/site"
+deploy_root = "{deploy_root}/site"
+batch = 1
+target = { machines = ["m*"] }
+steps = { before = ["sleep ${seconds}"] }
+`;
+
+interface Controllers {
+  s: DeploySandbox;
+  pg: PgCluster;
+  db: string;
+  /** Controller A's and B's environment: the same database, their own HOME and state. */
+  a: Record<string, string>;
+  b: Record<string, string>;
+  auditOf(env: Record<string, string>): Promise<AuditRecord[]>;
+  dbIds(where?: string): Promise<string[]>;
+}
+
+async function controllers(name: string, machines: number): Promise<Controllers> {
+  const pg = await sharedPostgres();
+  const url = await pg.database(name);
+  const s = await deploySandbox(machines);
+  const env = (who: string) => ({
+    HOME: `${s.dir}/${who}`,
+    XDG_STATE_HOME: `${s.dir}/${who}/state`,
+    PROVCTL_STATE_BACKEND: "postgres",
+    PROVCTL_DATABASE_URL: url,
+    USER: `operator-${who}`,
+  });
+  const db = await PostgresStateBackend.open({ url, sslmode: "disable" });
+  await db.migrate();
+  await db.close();
+  return {
+    s,
+    pg,
+    db: name,
+    a: env("a"),
+    b: env("b"),
+    async auditOf(e) {
+      try {
+        const text = await Deno.readTextFile(`${e.XDG_STATE_HOME}/provctl/audit.jsonl`);
+        return text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) return [];
+        throw error;
+      }
+    },
+    async dbIds(where = "true") {
+      const out = await pg.psql(`select id from provctl_audit where ${where} order by seq`, name);
+      return out === "" ? [] : out.split("\n");
+    },
+  };
+}
+
+const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
+
+/** provctl without the fleet flags the sandbox adds (for `state status`). */
+async function plain(c: Controllers, args: string[], env: Record<string, string>) {
+  return await output(
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", "--quiet", MAIN, ...args],
+      env: { ...c.s.f.cli.env, PROVCTL_STATE_DIR: "", ...env },
+      clearEnv: true,
+      cwd: c.s.dir,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn(),
+  );
+}
+
+function output(child: Deno.ChildProcess) {
+  return child.output().then((o) => ({
+    code: o.code,
+    stdout: new TextDecoder().decode(o.stdout),
+    stderr: new TextDecoder().decode(o.stderr),
+  }));
+}
+
+Deno.test({
+  name: "two controllers race one deploy: exactly one runs, the other is refused naming it",
+  ignore: Boolean(unavailable),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const c = await controllers("race", 2);
+    try {
+      await c.s.writeServices(services(2));
+      await c.s.artifact("site", "one");
+      const [ra, rb] = await Promise.all([
+        output(c.s.spawn(["deploy", "site", "--version", "v1"], c.a)),
+        output(c.s.spawn(["deploy", "site", "--version", "v1"], c.b)),
+      ]);
+      const results = [ra, rb];
+      const won = results.filter((r) => r.code === 0);
+      const lost = results.filter((r) => r.code !== 0);
+      assert.equal(won.length, 1, `${ra.stderr}\n---\n${rb.stderr}`);
+      assert.equal(lost[0].code, 1, lost[0].stderr);
+      const winner = ra.code === 0 ? "a" : "b";
+      assert.match(
+        lost[0].stderr,
+        new RegExp(
+          `^provctl: error: deployment site is already being deployed or rolled back by pid \\d+ on .* \\(user operator-${winner}, deploy site-\\S+, since \\d{4}-`,
+          "m",
+        ),
+      );
+      // The recorded state: one deploy, revision 1, seen by both controllers.
+      assert.equal(
+        await c.pg.psql(
+          "select revision || ' ' || (state->>'version') from provctl_deployments",
+          c.db,
+        ),
+        "1 v1",
+      );
+      for (const e of [c.a, c.b]) {
+        const dry = await c.s.run(["deploy", "site", "--version", "v2", "--dry-run"], e);
+        assert.equal(dry.code, 0, dry.stderr);
+      }
+      assert.equal(await c.pg.psql("select count(*) from provctl_deploy_locks", c.db), "0");
+
+      // While one deploys, the other is refused at once, naming the holder.
+      const running = c.s.spawn(["deploy", "site", "--version", "v2"], c.a);
+      await waitFor(
+        "A to hold the lock",
+        async () => (await c.pg.psql("select count(*) from provctl_deploy_locks", c.db)) === "1",
+        20_000,
+      );
+      const refused = await c.s.run(["rollback", "site"], c.b);
+      assert.equal(refused.code, 1, refused.stderr);
+      assert.match(refused.stderr, new RegExp(`by pid ${running.pid} on `));
+      assert.match(refused.stderr, /user operator-a, deploy site-/);
+      const done = await output(running);
+      assert.equal(done.code, 0, done.stderr);
+      const back = await c.s.run(["rollback", "site"], c.b);
+      assert.equal(back.code, 0, back.stderr);
+      assert.match(
+        await c.pg.psql("select revision || ' ' || (state->>'version') from provctl_deployments", c.db),
+        /^3 v1$/,
+      );
+    } finally {
+      await c.s.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "a controller SIGKILLed mid-deploy frees its lock; its audit records all reach the table",
+  ignore: Boolean(unavailable),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const c = await controllers("killed", 3);
+    try {
+      await c.s.writeServices(services(3));
+      await c.s.artifact("site", "one");
+      const doomed = c.s.spawn(["deploy", "site", "--version", "v1"], c.a);
+      const status = doomed.status;
+      // Mid-deploy: some of its operations are already recorded.
+      await waitFor(
+        "A's first audit records in the database",
+        async () => (await c.dbIds("op like 'deploy%'")).length >= 2,
+        30_000,
+      );
+      Deno.kill(doomed.pid, "SIGKILL");
+      await status;
+      assert.equal(processAlive(doomed.pid), false);
+      const reported = await c.auditOf(c.a);
+      assert.ok(reported.length >= 2);
+      // Every record it had acknowledged from the database is there already.
+      const before = await c.dbIds();
+      assert.ok(before.length >= 2);
+
+      // Its advisory lock went with its session: B deploys at once, and says whose it was.
+      await c.s.writeServices(services(0));
+      const next = await c.s.run(["deploy", "site", "--version", "v2"], c.b);
+      assert.equal(next.code, 0, next.stderr);
+      assert.match(next.stderr, new RegExp(`recovered the lock of a deploy that died \\(pid ${doomed.pid}`));
+      assert.equal(
+        await c.pg.psql("select revision || ' ' || (state->>'version') from provctl_deployments", c.db),
+        "1 v2",
+      );
+
+      // A record written locally in the instant before the kill, not yet sent, goes with
+      // A's next run (here its status); then the table holds exactly A's log, once each.
+      const st = await plain(c, ["state", "status", "-o", "json"], c.a);
+      assert.equal(st.code, 0, st.stderr);
+      assert.equal(JSON.parse(st.stdout).audit_backlog, 0);
+      const ids = await c.dbIds(`(record->>'pid')::int = ${doomed.pid}`);
+      assert.deepEqual(ids, reported.map((r) => r.id));
+      assert.equal(
+        await c.pg.psql("select count(*) - count(distinct id) from provctl_audit", c.db),
+        "0",
+      );
+      // B's own records are there too.
+      const bIds = (await c.auditOf(c.b)).map((r) => r.id!);
+      const all = new Set(await c.dbIds());
+      assert.ok(bIds.length > 0 && bIds.every((id) => all.has(id)));
+    } finally {
+      await c.s.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "PostgreSQL down during a fleet exec: the exec finishes, the backlog follows, once each",
+  ignore: Boolean(unavailable),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const c = await controllers("outage", 3);
+    try {
+      // Restarted in the middle: the records sent after it is back include the backlog.
+      const exec = c.s.spawn(["exec", "--all", "--forks", "1", "--", "sleep 1; echo hi"], c.a);
+      await waitFor("the first exec record", async () => (await c.dbIds()).length >= 1, 20_000);
+      await c.pg.stopServer();
+      await new Promise((r) => setTimeout(r, 1500));
+      await c.pg.startServer();
+      const done = await output(exec);
+      assert.equal(done.code, 0, done.stderr);
+      assert.equal(done.stdout.match(/hi/g)?.length, 3, done.stdout);
+      let local = (await c.auditOf(c.a)).map((r) => r.id);
+      assert.equal(local.length, 3);
+      assert.deepEqual(await c.dbIds(), local);
+
+      // Down for a whole exec: it still runs (with one warning); the next run sends it all.
+      await c.pg.stopServer();
+      const offline = await c.s.run(["exec", "--all", "--", "echo hi"], c.a);
+      assert.equal(offline.code, 0, offline.stderr);
+      assert.equal(offline.stdout.match(/hi/g)?.length, 3, offline.stdout);
+      assert.equal(offline.stderr.match(/state database is unreachable/g)?.length, 1, offline.stderr);
+      const refused = await plain(c, ["state", "status"], c.a);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /cannot reach the state database/);
+      await c.pg.startServer();
+      const status = await plain(c, ["state", "status"], c.a);
+      assert.equal(status.code, 0, status.stderr);
+      assert.match(status.stdout, /^audit backlog\s+0 records/m);
+      local = (await c.auditOf(c.a)).map((r) => r.id);
+      assert.equal(local.length, 6);
+      assert.deepEqual(await c.dbIds(), local);
+      assert.equal(await c.pg.psql("select count(distinct id) from provctl_audit", c.db), "6");
+      // Append-only: not even the owner can change or delete a record.
+      await assert.rejects(
+        c.pg.psql("update provctl_audit set result = 'ok'", c.db),
+        /append-only/,
+      );
+      await assert.rejects(c.pg.psql("delete from provctl_audit", c.db), /append-only/);
+    } finally {
+      await c.s.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "shared state tests: stop the cluster",
+  ignore: Boolean(unavailable),
+  fn: stopSharedPostgres,
+});
