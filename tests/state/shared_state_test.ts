@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { fleetUnavailable } from "../helpers/fleet.ts";
 import { processAlive, waitFor } from "../helpers/cli.ts";
-import { deploySandbox, type DeploySandbox } from "../fleet/fixtures/deploy/sandbox.ts";
+import { type DeploySandbox, deploySandbox } from "../fleet/fixtures/deploy/sandbox.ts";
 import {
   type PgCluster,
   postgresUnavailable,
@@ -79,19 +79,27 @@ async function controllers(name: string, machines: number): Promise<Controllers>
 
 const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 
-/** provctl without the fleet flags the sandbox adds (for `state status`). */
+/**
+ * provctl without the flags the deploy sandbox appends (`state status`, and `exec`, whose
+ * command after "--" they would join); fleet flags go before "--".
+ */
+function spawnPlain(c: Controllers, args: string[], env: Record<string, string>) {
+  const dash = args.indexOf("--");
+  const fleet = ["--inventory", c.s.f.inventory, "--ssh-config", c.s.f.sshConfig];
+  const full = dash < 0 ? args : [...args.slice(0, dash), ...fleet, ...args.slice(dash)];
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "--quiet", MAIN, ...full],
+    env: { ...c.s.f.cli.env, PROVCTL_STATE_DIR: "", ...env },
+    clearEnv: true,
+    cwd: c.s.dir,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
 async function plain(c: Controllers, args: string[], env: Record<string, string>) {
-  return await output(
-    new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", "--quiet", MAIN, ...args],
-      env: { ...c.s.f.cli.env, PROVCTL_STATE_DIR: "", ...env },
-      clearEnv: true,
-      cwd: c.s.dir,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn(),
-  );
+  return await output(spawnPlain(c, args, env));
 }
 
 function output(child: Deno.ChildProcess) {
@@ -159,7 +167,10 @@ Deno.test({
       const back = await c.s.run(["rollback", "site"], c.b);
       assert.equal(back.code, 0, back.stderr);
       assert.match(
-        await c.pg.psql("select revision || ' ' || (state->>'version') from provctl_deployments", c.db),
+        await c.pg.psql(
+          "select revision || ' ' || (state->>'version') from provctl_deployments",
+          c.db,
+        ),
         /^3 v1$/,
       );
     } finally {
@@ -199,9 +210,15 @@ Deno.test({
       await c.s.writeServices(services(0));
       const next = await c.s.run(["deploy", "site", "--version", "v2"], c.b);
       assert.equal(next.code, 0, next.stderr);
-      assert.match(next.stderr, new RegExp(`recovered the lock of a deploy that died \\(pid ${doomed.pid}`));
+      assert.match(
+        next.stderr,
+        new RegExp(`recovered the lock of a deploy that died \\(pid ${doomed.pid}`),
+      );
       assert.equal(
-        await c.pg.psql("select revision || ' ' || (state->>'version') from provctl_deployments", c.db),
+        await c.pg.psql(
+          "select revision || ' ' || (state->>'version') from provctl_deployments",
+          c.db,
+        ),
         "1 v2",
       );
 
@@ -235,7 +252,16 @@ Deno.test({
     const c = await controllers("outage", 3);
     try {
       // Restarted in the middle: the records sent after it is back include the backlog.
-      const exec = c.s.spawn(["exec", "--all", "--forks", "1", "--", "sleep 1; echo hi"], c.a);
+      const exec = spawnPlain(c, [
+        "exec",
+        "--all",
+        "--forks",
+        "1",
+        "--",
+        "sh",
+        "-c",
+        "sleep 1; echo hi",
+      ], c.a);
       await waitFor("the first exec record", async () => (await c.dbIds()).length >= 1, 20_000);
       await c.pg.stopServer();
       await new Promise((r) => setTimeout(r, 1500));
@@ -243,16 +269,23 @@ Deno.test({
       const done = await output(exec);
       assert.equal(done.code, 0, done.stderr);
       assert.equal(done.stdout.match(/hi/g)?.length, 3, done.stdout);
+      // It did write during the outage, and sent that backlog once the database was back.
+      assert.match(done.stderr, /state database is unreachable/);
+      assert.match(done.stderr, /state database is back: sent [1-9]\d* audit records/);
       let local = (await c.auditOf(c.a)).map((r) => r.id);
       assert.equal(local.length, 3);
       assert.deepEqual(await c.dbIds(), local);
 
       // Down for a whole exec: it still runs (with one warning); the next run sends it all.
       await c.pg.stopServer();
-      const offline = await c.s.run(["exec", "--all", "--", "echo hi"], c.a);
+      const offline = await plain(c, ["exec", "--all", "--", "echo", "hi"], c.a);
       assert.equal(offline.code, 0, offline.stderr);
       assert.equal(offline.stdout.match(/hi/g)?.length, 3, offline.stdout);
-      assert.equal(offline.stderr.match(/state database is unreachable/g)?.length, 1, offline.stderr);
+      assert.equal(
+        offline.stderr.match(/state database is unreachable/g)?.length,
+        1,
+        offline.stderr,
+      );
       const refused = await plain(c, ["state", "status"], c.a);
       assert.equal(refused.code, 1);
       assert.match(refused.stderr, /cannot reach the state database/);
