@@ -161,7 +161,7 @@ async function startupSection(): Promise<string> {
 
 await ensureTools();
 const sections = [await startupSection()];
-for (const extra of ["bench_ssh.ts", "bench_fleet.ts"]) {
+for (const extra of ["bench_ssh.ts", "bench_fleet.ts", "bench_serve.ts"]) {
   try {
     await Deno.stat(`${root}scripts/${extra}`);
   } catch {

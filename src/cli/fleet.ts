@@ -29,13 +29,44 @@ export async function loadFleetInventory(
   const configDirs = [session.flags.configDir, defaultUserDir(env), DEFAULT_SYSTEM_DIR].filter(
     (d): d is string => d !== undefined,
   );
-  return await loadInventory({
+  const key = JSON.stringify([file, session.ctx.cwd, configDirs, env.PROVCTL_INVENTORY]);
+  const known = loaded.get(settings.config)?.get(key);
+  // A long-running caller (provctl serve) reads the file again only when it changed.
+  if (known?.inventory.file !== undefined && unchanged(known.inventory.file, known.stamp)) {
+    return known.inventory;
+  }
+  const inventory = await loadInventory({
     file,
     cwd: session.ctx.cwd,
     configDirs,
     env,
     config: settings.config,
   });
+  if (inventory.file !== undefined) {
+    const stamp = stampOf(inventory.file);
+    if (stamp !== undefined) {
+      const byKey = loaded.get(settings.config) ?? new Map();
+      byKey.set(key, { inventory, stamp });
+      loaded.set(settings.config, byKey);
+    }
+  }
+  return inventory;
+}
+
+const loaded = new WeakMap<object, Map<string, { inventory: Inventory; stamp: string }>>();
+
+function stampOf(path: string): string | undefined {
+  try {
+    // Synchronous on purpose: cheaper than the async round trip, checked per API request.
+    const info = Deno.statSync(path);
+    return `${info.mtime?.getTime()}:${info.size}:${info.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function unchanged(path: string, stamp: string): boolean {
+  return stampOf(path) === stamp;
 }
 
 /** How to reach an inventory machine: its own settings first, then the command's flags. */

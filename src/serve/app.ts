@@ -23,9 +23,11 @@ import {
   scopeAllows,
   type TokenRecord,
   type TokenStore,
+  VerifyCache,
   verifySecret,
 } from "../state/tokens.ts";
 import type { OperationRecord, OperationStore } from "../state/operations.ts";
+import type { AuditEntry } from "../observe/audit_log.ts";
 import { type EventHub, eventStream, type Topic, TOPICS } from "./events.ts";
 import { type Problem, problem, problemOf, problemResponse } from "./problem.ts";
 import { openApiDocument } from "./openapi.ts";
@@ -114,6 +116,7 @@ export function buildApi(deps: ApiDeps): { app: Hono; routes: readonly RouteSpec
   const routes = apiRoutes(deps, fail);
   const app = new Hono();
   const buckets = new Map<string, { tokens: number; at: number }>();
+  const verified = new VerifyCache();
 
   // Mutating operations and their records report who acted through the operator.
   const sessionFor = (
@@ -143,7 +146,7 @@ export function buildApi(deps: ApiDeps): { app: Hono; routes: readonly RouteSpec
   const authenticate = async (c: Context, needed: Scope): Promise<TokenRecord> => {
     const header = c.req.header("authorization") ?? "";
     const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
-    const verdict = await verifySecret(await deps.tokens.list(), m?.[1]);
+    const verdict = await verifySecret(await deps.tokens.list(), m?.[1], new Date(), verified);
     const challenge = { "www-authenticate": 'Bearer realm="provctl"' };
     if (!verdict.ok) {
       if (verdict.reason === "expired") {
@@ -269,8 +272,6 @@ export function buildApi(deps: ApiDeps): { app: Hono; routes: readonly RouteSpec
           body: () => (bodyPromise ??= readBody(c)),
           session: (op, flags, onNote) => sessionFor(token, op, flags, onNote),
         };
-        // A body is read (and its limits enforced) even when the route ignores it.
-        if (route.method !== "GET") await req.body();
         if (route.stream) return await route.handler(req);
         let timer: ReturnType<typeof setTimeout> | undefined;
         const timeout = new Promise<never>((_, reject) => {
@@ -280,7 +281,13 @@ export function buildApi(deps: ApiDeps): { app: Hono; routes: readonly RouteSpec
           );
         });
         try {
-          return await Promise.race([route.handler(req), timeout]);
+          // The body is read (its limits enforced) even when the route ignores it, and
+          // within the time limit: a client sending slowly cannot hold a request open.
+          const handled = (async () => {
+            if (route.method !== "GET") await req.body();
+            return await route.handler(req);
+          })();
+          return await Promise.race([handled, timeout]);
         } finally {
           clearTimeout(timer);
         }
@@ -418,6 +425,24 @@ function apiRoutes(deps: ApiDeps, fail: Fail): RouteSpec[] {
 
   const localTarget = async (session: Session) => ({ target: await session.target() });
 
+  /** One audit record for a request (operator: its token), as the audit log keeps them. */
+  const audit = async (req: ApiRequest, entry: AuditEntry) => {
+    const [{ AuditLog }, { Redactor }] = await Promise.all([
+      import("../observe/audit_log.ts"),
+      import("../observe/redact.ts"),
+    ]);
+    const config = deps.settings.config;
+    const log = await AuditLog.open(config.path("observe.audit_file"), {
+      redactor: new Redactor({ extraPatterns: config.strings("observe.redact_patterns") }),
+      operator: req.token?.name,
+    });
+    try {
+      await log.append(entry);
+    } finally {
+      await log.close();
+    }
+  };
+
   /** Starts a background operation; its promise is tracked for shutdown. */
   const startOperation = (
     op: OperationRecord,
@@ -482,14 +507,38 @@ function apiRoutes(deps: ApiDeps, fail: Fail): RouteSpec[] {
       handler: async (req) => {
         const name = parseServiceName(req.param("svc"));
         const actions = await import("../cli/service_actions.ts");
-        const record = await withSession(req, action, {}, async (session) => {
-          const where = await on(req, session);
-          return action === "start"
-            ? await actions.startService(session, where, name)
-            : action === "stop"
-            ? await actions.stopService(session, where, name)
-            : await actions.restartService(session, where, name);
+        const t0 = performance.now();
+        const act = async () =>
+          await withSession(req, action, {}, async (session) => {
+            const where = await on(req, session);
+            return action === "start"
+              ? await actions.startService(session, where, name)
+              : action === "stop"
+              ? await actions.stopService(session, where, name)
+              : await actions.restartService(session, where, name);
+          });
+        // On a machine of the inventory every command is audited as it runs there (as
+        // for the CLI); on this machine the request itself is the audited operation.
+        const record = remote ? await act() : await act().catch(async (error) => {
+          await audit(req, {
+            machine: "local",
+            op: action,
+            result: "failed",
+            command: `${action} ${name}`,
+            durationMs: performance.now() - t0,
+            error: problemOf(messages, error)?.detail ?? String(error),
+          });
+          throw error;
         });
+        if (!remote) {
+          await audit(req, {
+            machine: "local",
+            op: action,
+            result: "ok",
+            command: `${action} ${name}`,
+            durationMs: performance.now() - t0,
+          });
+        }
         hub.publish("service", action === "stop" ? "stopped" : `${action}ed`, {
           ...record,
           operator: req.token?.name,
@@ -950,7 +999,12 @@ function apiRoutes(deps: ApiDeps, fail: Fail): RouteSpec[] {
           expiresInMs: body.expires === undefined ? undefined : parseExpiry(body.expires as string),
         });
         await deps.tokens.add(stored);
-        hub.publish("audit", "token_created", { name, scope, operator: req.token?.name });
+        await audit(req, {
+          machine: "local",
+          op: "token.create",
+          result: "ok",
+          command: `token create ${name} --scope ${scope}`,
+        });
         return json({ ...publicRecord(stored), secret }, 201);
       },
     },
@@ -963,7 +1017,12 @@ function apiRoutes(deps: ApiDeps, fail: Fail): RouteSpec[] {
         if (!(await deps.tokens.remove(name))) {
           throw new ProvctlError("NotFound", "token.not_found", { params: { name } });
         }
-        hub.publish("audit", "token_revoked", { name, operator: req.token?.name });
+        await audit(req, {
+          machine: "local",
+          op: "token.revoke",
+          result: "ok",
+          command: `token revoke ${name}`,
+        });
         return new Response(null, { status: 204 });
       },
     },

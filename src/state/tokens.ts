@@ -126,18 +126,56 @@ export async function verifySecret(
   tokens: readonly StoredToken[],
   secret: string | undefined,
   now: Date = new Date(),
+  cache?: VerifyCache,
 ): Promise<Verdict> {
   if (!secret) return { ok: false, reason: "missing" };
   let found: StoredToken | undefined;
-  for (const t of tokens) {
-    const match = constantTimeEqual(await digest(unb64(t.salt), secret), unb64(t.hash));
-    if (match) found = t;
+  const cached = cache?.get(tokens, secret);
+  if (cached !== undefined) {
+    found = cached ?? undefined;
+  } else {
+    for (const t of tokens) {
+      const match = constantTimeEqual(await digest(unb64(t.salt), secret), unb64(t.hash));
+      if (match) found = t;
+    }
+    cache?.set(tokens, secret, found ?? null);
   }
   if (!found) return { ok: false, reason: "invalid" };
   if (found.expires !== null && Date.parse(found.expires) <= now.getTime()) {
     return { ok: false, reason: "expired", name: found.name };
   }
   return { ok: true, token: publicRecord(found) };
+}
+
+/**
+ * Which stored token a secret matched, remembered for one list of tokens (a new list,
+ * after a create or revoke, starts afresh); expiry is still checked on every request.
+ * Bounded: the oldest answers are forgotten first.
+ */
+export class VerifyCache {
+  readonly #max: number;
+  #tokens?: readonly StoredToken[];
+  readonly #answers = new Map<string, StoredToken | null>();
+
+  constructor(max = 1000) {
+    this.#max = max;
+  }
+
+  get(tokens: readonly StoredToken[], secret: string): StoredToken | null | undefined {
+    if (tokens !== this.#tokens) return undefined;
+    return this.#answers.get(secret);
+  }
+
+  set(tokens: readonly StoredToken[], secret: string, token: StoredToken | null): void {
+    if (tokens !== this.#tokens) {
+      this.#tokens = tokens;
+      this.#answers.clear();
+    }
+    if (this.#answers.size >= this.#max) {
+      this.#answers.delete(this.#answers.keys().next().value!);
+    }
+    this.#answers.set(secret, token);
+  }
 }
 
 export function publicRecord(t: StoredToken): TokenRecord {

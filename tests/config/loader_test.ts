@@ -199,7 +199,7 @@ Deno.test("env overrides: every documented variable is parsed to its key's type"
       PROVCTL_COMMAND_TIMEOUT_MS: "0",
       PROVCTL_STOP_SIGNAL: "int",
       PROVCTL_LOG_LINES: "5",
-      PROVCTL_SERVE_LISTEN: "127.0.0.1:9000",
+      PROVCTL_SERVE_LISTEN: "[::1]:8080",
       PROVCTL_STATE_BACKEND: "postgres",
     };
     const config = await loadConfig(opts(dirs, { env }));
@@ -217,7 +217,7 @@ Deno.test("env overrides: every documented variable is parsed to its key's type"
         "timeouts.command_ms": 0,
         "service.stop_signal": "SIGINT",
         "logs.lines": 5,
-        "serve.listen": "127.0.0.1:9000",
+        "serve.listen": "[::1]:8080",
         "state.backend": "postgres",
       },
     );

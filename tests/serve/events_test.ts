@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { EventHub, eventStream } from "../../src/serve/events.ts";
+
+Deno.test("the ring replays what a client missed, or says reset when it is gone", () => {
+  const hub = new EventHub(3);
+  for (let i = 1; i <= 5; i++) hub.publish("service", "started", { n: i });
+  assert.deepEqual(hub.since(undefined), { reset: false, resumeFrom: 5, events: [] });
+  const recent = hub.since(3);
+  assert.equal(recent.reset, false);
+  assert.deepEqual(recent.events.map((e) => e.id), [4, 5]);
+  assert.deepEqual(hub.since(2).events.map((e) => e.id), [3, 4, 5]);
+  assert.equal(hub.since(2).reset, false);
+  const old = hub.since(1);
+  assert.equal(old.reset, true);
+  assert.equal(old.resumeFrom, 2);
+  assert.deepEqual(old.events.map((e) => e.id), [3, 4, 5]);
+  // An id from an earlier server run (ahead of this one) is as unknown as an old one.
+  assert.equal(hub.since(99).reset, true);
+});
+
+Deno.test("a stream replays, then goes live, filtered by topic, and ends on abort", async () => {
+  const hub = new EventHub(10);
+  hub.publish("deploy", "batch_start", {});
+  hub.publish("health", "result", {});
+  const abort = new AbortController();
+  const stream = eventStream(hub, {
+    topics: new Set(["deploy"]),
+    lastId: 0,
+    heartbeatMs: 60_000,
+    signal: abort.signal,
+  });
+  hub.publish("deploy", "host_done", {});
+  hub.publish("audit", "record", {});
+  setTimeout(() => abort.abort(), 50);
+  const text = await new Response(stream).text();
+  assert.deepEqual([...text.matchAll(/^id: (\d+)\nevent: (\w+)/gm)].map((m) => [m[1], m[2]]), [
+    ["1", "deploy"],
+    ["3", "deploy"],
+  ]);
+  assert.equal(hub.listeners, 0);
+});
