@@ -180,6 +180,7 @@ export class Session {
    * cannot use is refused either way.
    */
   async state(options: { tolerateOutage?: boolean } = {}): Promise<StateBackend> {
+    if (!this.#state && this.ctx.state) return this.ctx.state;
     if (!this.#state) {
       const config = this.loaded.config;
       this.#stateUnchecked = options.tolerateOutage === true;

@@ -27,6 +27,7 @@ import {
   verifySecret,
 } from "../state/tokens.ts";
 import type { OperationRecord, OperationStore } from "../state/operations.ts";
+import type { StateBackend } from "../state/backend.ts";
 import type { AuditEntry } from "../observe/audit_log.ts";
 import { type EventHub, eventStream, type Topic, TOPICS } from "./events.ts";
 import { type Problem, problem, problemOf, problemResponse } from "./problem.ts";
@@ -49,6 +50,8 @@ export interface ApiDeps {
   readonly cwd: string;
   readonly tokens: TokenStore;
   readonly operations: OperationStore;
+  /** The state backend every request's session shares. */
+  readonly state?: StateBackend;
   readonly hub: EventHub;
   readonly limits: ApiLimits;
   readonly metricsPublic: boolean;
@@ -134,6 +137,7 @@ export function buildApi(deps: ApiDeps): { app: Hono; routes: readonly RouteSpec
       argv: [op],
       operator: token?.name,
       onNote,
+      state: deps.state,
     };
     return new Session(ctx, {
       ...deps.baseFlags,
@@ -435,6 +439,7 @@ function apiRoutes(deps: ApiDeps, fail: Fail): RouteSpec[] {
     const log = await AuditLog.open(config.path("observe.audit_file"), {
       redactor: new Redactor({ extraPatterns: config.strings("observe.redact_patterns") }),
       operator: req.token?.name,
+      afterWrite: deps.state?.shipAudit,
     });
     try {
       await log.append(entry);
@@ -802,21 +807,26 @@ function apiRoutes(deps: ApiDeps, fail: Fail): RouteSpec[] {
       method: "GET",
       path: "/operations",
       scope: "read",
-      handler: () => Promise.resolve(json({ items: deps.operations.list() })),
+      handler: async () =>
+        json({
+          items: (await deps.operations.listShared?.().catch(() => undefined)) ??
+            deps.operations.list(),
+        }),
     },
     {
       method: "GET",
       path: "/operations/{id}",
       scope: "read",
-      handler: (req) => {
-        const op = deps.operations.get(req.param("id"));
+      handler: async (req) => {
+        const op = deps.operations.get(req.param("id")) ??
+          await deps.operations.lookup?.(req.param("id")).catch(() => undefined);
         if (!op) {
           throw fail(404, "serve.operation_unknown", {
             id: req.param("id"),
             max: deps.settings.config.integer("serve.operations_kept"),
           });
         }
-        return Promise.resolve(json(op));
+        return json(op);
       },
     },
     // --- health

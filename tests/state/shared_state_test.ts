@@ -16,6 +16,8 @@ import {
 } from "../fixtures/postgres.ts";
 import type { AuditRecord } from "../../src/observe/audit_log.ts";
 import { PostgresStateBackend } from "../../src/state/postgres_backend.ts";
+import { newToken } from "../../src/state/tokens.ts";
+import { readEvents, type RunningServer, startServer } from "../helpers/serve.ts";
 
 const unavailable = fleetUnavailable() ?? postgresUnavailable();
 if (unavailable) console.error(`shared state tests skipped: ${unavailable}`);
@@ -304,6 +306,79 @@ Deno.test({
       );
       await assert.rejects(c.pg.psql("delete from provctl_audit", c.db), /append-only/);
     } finally {
+      await c.s.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "two provctl serve on one database: an exec started on one streams and shows on the other",
+  ignore: Boolean(unavailable),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const c = await controllers("serve", 2);
+    const servers: RunningServer[] = [];
+    try {
+      await c.s.writeServices(services(0));
+      const db = await PostgresStateBackend.open({
+        url: c.a.PROVCTL_DATABASE_URL,
+        sslmode: "disable",
+      });
+      const { secret, stored } = await newToken({ name: "ci", scope: "operate" });
+      await db.tokens.add(stored);
+      await db.close();
+      const a = await startServer((args) => c.s.spawn(args, c.a));
+      servers.push(a);
+      const b = await startServer((args) => c.s.spawn(args, c.b));
+      servers.push(b);
+      const headers = { authorization: `Bearer ${secret}` };
+
+      const stream = await fetch(`${b.url}/api/v1/events?topics=operation,audit`, { headers });
+      assert.equal(stream.status, 200);
+      let opId: string | undefined;
+      const seen = readEvents(
+        stream,
+        (events) =>
+          opId !== undefined &&
+          events.some((e) =>
+            e.event === "operation" && JSON.parse(e.data!).type === "finished" &&
+            JSON.parse(e.data!).data.id === opId
+          ),
+        60_000,
+      );
+      // Started on A (the token, created in the database, is known to both).
+      const started = await fetch(`${a.url}/api/v1/exec`, {
+        method: "POST",
+        headers: { ...headers, "content-type": "application/json" },
+        body: JSON.stringify({ machines: ["m*"], argv: ["echo", "hi"] }),
+      });
+      assert.equal(started.status, 202, await started.clone().text());
+      opId = (await started.json()).id;
+      const events = await seen;
+      const mine = events.filter((e) => e.event === "operation")
+        .map((e) => JSON.parse(e.data!)).filter((e) => e.data.id === opId);
+      assert.deepEqual(mine.map((e) => e.type).filter((t) => t !== "machine"), [
+        "started",
+        "finished",
+      ]);
+      const audit = events.filter((e) => e.event === "audit").map((e) => JSON.parse(e.data!).data);
+      assert.ok(audit.some((r) => r.op === "exec" && r.operator === "ci"), JSON.stringify(audit));
+      // B answers for A's operation, from the database.
+      let op: { status: string; results: unknown[] } | undefined;
+      for (let i = 0; i < 100; i++) {
+        const res = await fetch(`${b.url}/api/v1/operations/${opId}`, { headers });
+        assert.equal(res.status, 200);
+        op = await res.json();
+        if (op!.status !== "running") break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(op!.status, "succeeded", JSON.stringify(op));
+      assert.equal(op!.results.length, 2);
+      const list = await (await fetch(`${b.url}/api/v1/operations`, { headers })).json();
+      assert.ok(list.items.some((o: { id: string }) => o.id === opId));
+    } finally {
+      for (const server of servers) assert.equal(await server.stop(), 0, server.stderr());
       await c.s.stop();
     }
   },
