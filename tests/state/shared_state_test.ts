@@ -299,6 +299,10 @@ Deno.test({
       assert.equal(local.length, 6);
       assert.deepEqual(await c.dbIds(), local);
       assert.equal(await c.pg.psql("select count(distinct id) from provctl_audit", c.db), "6");
+      // Another controller's `provctl audit` reads them from the database.
+      const seen = await plain(c, ["audit", "-o", "json"], c.b);
+      assert.equal(seen.code, 0, seen.stderr);
+      assert.deepEqual(seen.stdout.trim().split("\n").map((l) => JSON.parse(l).id), local);
       // Append-only: not even the owner can change or delete a record.
       await assert.rejects(
         c.pg.psql("update provctl_audit set result = 'ok'", c.db),
