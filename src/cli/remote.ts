@@ -9,6 +9,7 @@ import { ProvctlError } from "../core/errors.ts";
 import type { Settings } from "./settings.ts";
 import type { ProvctlContext } from "./context.ts";
 import type { SshPool } from "../ssh/pool.ts";
+import type { BreakerStore } from "../ssh/circuit_breaker.ts";
 import type { HostKeyPolicy } from "../ssh/known_hosts.ts";
 
 export interface RemoteFlags {
@@ -45,8 +46,17 @@ export class RemoteTargets {
   readonly #stateDir: string;
 
   readonly #notices: RemoteNotices;
+  readonly #breakers?: () => Promise<BreakerStore | undefined>;
 
-  constructor(ctx: ProvctlContext, settings: Settings, stateDir: string, notices: RemoteNotices) {
+  /** `breakers`: the shared breaker store, if the state backend has one (postgres). */
+  constructor(
+    ctx: ProvctlContext,
+    settings: Settings,
+    stateDir: string,
+    notices: RemoteNotices,
+    breakers?: () => Promise<BreakerStore | undefined>,
+  ) {
+    this.#breakers = breakers;
     this.#ctx = ctx;
     this.#settings = settings;
     this.#stateDir = stateDir;
@@ -82,8 +92,10 @@ export class RemoteTargets {
     ]);
     const ssh = readSshSettings(this.#settings.config);
     const notices = this.#notices;
+    const breakerStore = this.#pool ? undefined : await this.#breakers?.();
     this.#pool ??= new SshPool(poolOptionsFrom(ssh, {
       stateDir: this.#stateDir,
+      breakerStore,
       // Host key decisions and retries are told through the command's output rules
       // (messages.toml, -q, -v) rather than printed by the SSH layer itself.
       connect: {

@@ -155,7 +155,7 @@ export class Session {
               error: this.errorLine(error),
             }),
           ),
-      });
+      }, () => this.sharedBreakers());
     }
     return this.#remote;
   }
@@ -208,6 +208,13 @@ export class Session {
       this.#stateUnchecked = false;
     }
     return backend;
+  }
+
+  /** The breaker store every controller shares (postgres); undefined: the state dir's files. */
+  async sharedBreakers() {
+    if (this.loaded.config.string("state.backend") === "files") return undefined;
+    const { sharedBreakers } = await import("../state/select.ts");
+    return sharedBreakers(await this.state({ tolerateOutage: true }));
   }
 
   /** Closes SSH connections, the audit log and saves metrics; called when the command ends. */

@@ -16,9 +16,22 @@ import {
 import { ProvctlError } from "../core/errors.ts";
 import { isRetryable } from "./retry.ts";
 
+/**
+ * Where breaker documents live when not in <stateDir>/breakers/: a shared state backend
+ * (postgres), so every controller's connections open and close the same circuits.
+ */
+export interface BreakerStore {
+  get(host: string): Promise<unknown | undefined>;
+  put(host: string, state: unknown): Promise<void>;
+  list(): Promise<{ host: string; state: unknown }[]>;
+  delete(host: string): Promise<boolean>;
+}
+
 export interface BreakerOptions {
-  /** provctl's state dir; files go to <stateDir>/breakers/. */
+  /** provctl's state dir; files go to <stateDir>/breakers/ (unless `store` is given). */
   readonly stateDir: string;
+  /** A shared store instead of the files; when it fails, connections go on unguarded. */
+  readonly store?: BreakerStore;
   /** Consecutive failures that open the circuit. */
   readonly threshold: number;
   /** How long an open circuit fails fast before one probe is let through. */
@@ -66,7 +79,12 @@ export async function withBreaker<T>(
   fn: () => Promise<T>,
 ): Promise<T> {
   const path = breakerPath(options.stateDir, host);
-  const saved = await readBreakerFile(path);
+  const store = options.store;
+  const saved = store
+    ? checked(await store.get(host).catch(() => undefined))
+    : await readBreakerFile(path);
+  const save = (data: BreakerFile) =>
+    store ? store.put(host, data).catch(() => {}) : writeBreakerFile(path, data);
   const policy = circuitBreaker(handleWhen(isRetryable), {
     breaker: new ConsecutiveBreaker(options.threshold),
     halfOpenAfter: options.cooldownMs,
@@ -78,7 +96,7 @@ export async function withBreaker<T>(
   const halfOpen = policy.onHalfOpen(() => {
     const state = policy.toJSON() as CockatielState;
     state.ownState = { ...state.ownState, value: CircuitState.Open, openedAt: Date.now() };
-    void writeBreakerFile(path, {
+    void save({
       version: 1,
       host,
       cooldownMs: options.cooldownMs,
@@ -98,7 +116,7 @@ export async function withBreaker<T>(
     halfOpen.dispose();
     const after = policy.toJSON() as CockatielState;
     if (JSON.stringify(after) !== before || saved === undefined && after.breakerState > 0) {
-      await writeBreakerFile(path, {
+      await save({
         version: 1,
         host,
         cooldownMs: options.cooldownMs,
@@ -160,9 +178,19 @@ function toStatus(file: BreakerFile): BreakerStatus {
 }
 
 /** Every persisted breaker, sorted by host ("half-open" = the next connect probes). */
-export async function listBreakers(stateDir: string): Promise<BreakerStatus[]> {
+export async function listBreakers(
+  stateDir: string,
+  store?: BreakerStore,
+): Promise<BreakerStatus[]> {
   const dir = `${stateDir}/breakers`;
   const result: BreakerStatus[] = [];
+  if (store) {
+    for (const { state } of await store.list()) {
+      const file = checked(state);
+      if (file) result.push(toStatus(file));
+    }
+    return result.sort((a, b) => a.host.localeCompare(b.host));
+  }
   try {
     for await (const entry of Deno.readDir(dir)) {
       if (!entry.isFile || !entry.name.endsWith(".json")) continue;
@@ -179,14 +207,21 @@ export async function listBreakers(stateDir: string): Promise<BreakerStatus[]> {
  * Forgets the breaker state of `host` ("host:port" or just "host" for every port of it),
  * or of every host when undefined. Returns the hosts reset.
  */
-export async function resetBreakers(stateDir: string, host?: string): Promise<string[]> {
+export async function resetBreakers(
+  stateDir: string,
+  host?: string,
+  store?: BreakerStore,
+): Promise<string[]> {
   const reset: string[] = [];
-  for (const status of await listBreakers(stateDir)) {
+  for (const status of await listBreakers(stateDir, store)) {
     const bare = status.host.replace(/:[0-9]+$/, "").replace(/^\[(.*)\]$/, "$1");
     if (host !== undefined && status.host !== host && bare !== host) continue;
-    await Deno.remove(breakerPath(stateDir, status.host)).catch((error) => {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    });
+    if (store) await store.delete(status.host);
+    else {
+      await Deno.remove(breakerPath(stateDir, status.host)).catch((error) => {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      });
+    }
     reset.push(status.host);
   }
   return reset;
@@ -201,14 +236,19 @@ async function readBreakerFile(path: string): Promise<BreakerFile | undefined> {
     throw error;
   }
   try {
-    const data = JSON.parse(text) as BreakerFile;
-    if (data.version !== 1 || typeof data.host !== "string" || !data.policy?.ownState) {
-      return undefined;
-    }
-    return data;
+    return checked(JSON.parse(text));
   } catch {
     return undefined; // a garbled file is treated as a closed breaker (it is rewritten)
   }
+}
+
+/** A breaker document, or undefined when it is none (treated as a closed breaker). */
+function checked(value: unknown): BreakerFile | undefined {
+  const data = value as BreakerFile | undefined;
+  if (data?.version !== 1 || typeof data.host !== "string" || !data.policy?.ownState) {
+    return undefined;
+  }
+  return data;
 }
 
 /** Temp file in the same directory, then rename: readers never see half a file. */

@@ -5,6 +5,7 @@
 import type { LoadedConfig } from "../config/loader.ts";
 import { ProvctlError } from "../core/errors.ts";
 import type { StateBackend, StateBackendName } from "./backend.ts";
+import type { BreakerStore } from "../ssh/circuit_breaker.ts";
 import { FilesStateBackend } from "./files_backend.ts";
 
 export interface StateSettings {
@@ -80,4 +81,15 @@ export async function openStateBackend(
     throw error;
   }
   return backend;
+}
+
+/** The SSH breakers of a shared backend (postgres); undefined: files in the state dir. */
+export function sharedBreakers(state: StateBackend): BreakerStore | undefined {
+  if (state.name === "files") return undefined;
+  return {
+    get: (host) => state.getBreaker(host),
+    put: (host, value) => state.putBreaker(host, value),
+    list: () => state.listBreakers(),
+    delete: (host) => state.deleteBreaker(host),
+  };
 }

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { fleetUnavailable } from "../helpers/fleet.ts";
+import { freePort } from "../fixtures/sshd.ts";
 import { processAlive, waitFor } from "../helpers/cli.ts";
 import { type DeploySandbox, deploySandbox } from "../fleet/fixtures/deploy/sandbox.ts";
 import {
@@ -383,6 +384,50 @@ Deno.test({
       assert.ok(list.items.some((o: { id: string }) => o.id === opId));
     } finally {
       for (const server of servers) assert.equal(await server.stop(), 0, server.stderr());
+      await c.s.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "SSH circuit breakers are shared: one controller's failures open it for the other",
+  ignore: Boolean(unavailable),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const c = await controllers("breakers", 1);
+    try {
+      await Deno.writeTextFile(
+        `${c.s.dir}/config/provctl/defaults.toml`,
+        "[ssh]\nbreaker_threshold = 2\nretry_attempts = 1\nbreaker_cooldown_ms = 600000\n",
+        { append: true },
+      );
+      const port = freePort("127.0.0.1");
+      await Deno.writeTextFile(
+        c.s.f.inventory,
+        `\n[machines.dead]\nhost = "127.0.0.1"\nport = ${port}\nuser = "root"\n` +
+          `identity = "${c.s.f.fleet.clientKey}"\n`,
+        { append: true },
+      );
+      for (let i = 0; i < 2; i++) {
+        const down = await plain(c, ["exec", "-m", "dead", "--", "true"], c.a);
+        assert.equal(down.code, 1, down.stderr);
+        assert.match(down.stderr, /unreachable/);
+      }
+      // B never tried: the open circuit it sees (and fails fast on) is A's.
+      const listed = await plain(c, ["hosts", "breakers", "-o", "json"], c.b);
+      assert.equal(listed.code, 0, listed.stderr);
+      const row = JSON.parse(listed.stdout);
+      assert.equal(row.host, `127.0.0.1:${port}`);
+      assert.equal(row.state, "open");
+      const fast = await plain(c, ["exec", "-m", "dead", "--", "true"], c.b);
+      assert.equal(fast.code, 1, fast.stderr);
+      assert.match(fast.stderr, /circuit open after 2 consecutive connection failures/);
+      await assert.rejects(Deno.stat(`${c.b.XDG_STATE_HOME}/provctl/breakers`));
+      const reset = await plain(c, ["hosts", "breakers", "--reset", "all"], c.b);
+      assert.equal(reset.code, 0, reset.stderr);
+      assert.equal((await plain(c, ["hosts", "breakers", "-o", "json"], c.a)).stdout, "");
+    } finally {
       await c.s.stop();
     }
   },

@@ -14,15 +14,16 @@ import { command, type Session } from "../session.ts";
 export const breakers = command<BreakerFlags, []>(async (session, flags) => {
   const { listBreakers, resetBreakers } = await import("../../ssh/circuit_breaker.ts");
   const dir = session.localStateDir();
+  const store = await session.sharedBreakers();
   if (flags.reset !== undefined) {
     const all = flags.reset.trim() === "all";
-    let reset = await resetBreakers(dir, all ? undefined : flags.reset.trim());
+    let reset = await resetBreakers(dir, all ? undefined : flags.reset.trim(), store);
     if (reset.length === 0 && !all) {
       const resolved = await resolvedName(session, flags, flags.reset.trim());
-      if (resolved !== undefined) reset = await resetBreakers(dir, resolved);
+      if (resolved !== undefined) reset = await resetBreakers(dir, resolved, store);
     }
     if (reset.length === 0 && !all) {
-      const known = (await listBreakers(dir)).map((b) => b.host);
+      const known = (await listBreakers(dir, store)).map((b) => b.host);
       throw new ProvctlError("NotFound", "remote.breaker_unknown", {
         params: { host: flags.reset, known: known.join(", ") || "none" },
         hint: "remote.breaker_unknown_hint",
@@ -37,7 +38,7 @@ export const breakers = command<BreakerFlags, []>(async (session, flags) => {
     }
     return ExitCode.ok;
   }
-  const list = await listBreakers(dir);
+  const list = await listBreakers(dir, store);
   if (session.output === "json") {
     for (const b of list) session.out(JSON.stringify(breakerJson(b)));
     return ExitCode.ok;
