@@ -337,7 +337,7 @@ export function poolOptionsFrom(
     breaker: extra.stateDir !== undefined && settings.breakerThreshold > 0
       ? {
         stateDir: extra.stateDir,
-        store: extra.breakerStore,
+        ...(extra.breakerStore ? { store: extra.breakerStore } : {}),
         threshold: settings.breakerThreshold,
         cooldownMs: settings.breakerCooldownMs,
       }
