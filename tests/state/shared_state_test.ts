@@ -341,14 +341,15 @@ Deno.test({
 
       const stream = await fetch(`${b.url}/api/v1/events?topics=operation,audit`, { headers });
       assert.equal(stream.status, 200);
-      let opId: string | undefined;
+      // Set once A answered (the stream is opened first, so no event is missed).
+      const target = { id: "" };
       const seen = readEvents(
         stream,
         (events) =>
-          opId !== undefined &&
+          target.id !== "" &&
           events.some((e) =>
             e.event === "operation" && JSON.parse(e.data!).type === "finished" &&
-            JSON.parse(e.data!).data.id === opId
+            JSON.parse(e.data!).data.id === target.id
           ),
         60_000,
       );
@@ -359,7 +360,8 @@ Deno.test({
         body: JSON.stringify({ machines: ["m*"], argv: ["echo", "hi"] }),
       });
       assert.equal(started.status, 202, await started.clone().text());
-      opId = (await started.json()).id;
+      target.id = (await started.json()).id;
+      const opId = target.id;
       const events = await seen;
       const mine = events.filter((e) => e.event === "operation")
         .map((e) => JSON.parse(e.data!)).filter((e) => e.data.id === opId);
