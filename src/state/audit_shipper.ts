@@ -13,6 +13,8 @@ import type { AuditRecord } from "../observe/audit_log.ts";
 
 interface Mark {
   readonly version: 1;
+  /** Which store it counts for (another database starts from the beginning). */
+  readonly target: string;
   /** The audit file the offset belongs to (its inode: a replaced file starts again). */
   readonly ino: number | null;
   readonly offset: number;
@@ -20,6 +22,8 @@ interface Mark {
 
 export interface ShipperOptions {
   readonly auditFile: string;
+  /** The store's name in the mark (e.g. host:port/database). */
+  readonly target: string;
   /** Default: `${auditFile}.shipped`. */
   readonly markFile?: string;
   /** Stores records; must skip ids it already has. */
@@ -102,7 +106,7 @@ export class AuditShipper {
         const { lines, end, ino } = await this.#pending(BATCH);
         if (lines.length === 0) break;
         await this.#options.send(lines);
-        await this.#writeMark({ version: 1, ino, offset: end });
+        await this.#writeMark({ version: 1, target: this.#options.target, ino, offset: end });
         sent += lines.length;
       }
     } catch (error) {
@@ -144,7 +148,10 @@ export class AuditShipper {
       const mark = await this.#readMark();
       let offset = mark?.offset ?? 0;
       // Another file now (rotated, recreated) or a shorter one: start from its beginning.
-      if (mark && (mark.ino !== info.ino || offset > info.size)) offset = 0;
+      if (
+        mark &&
+        (mark.target !== this.#options.target || mark.ino !== info.ino || offset > info.size)
+      ) offset = 0;
       await file.seek(offset, Deno.SeekMode.Start);
       const lines: AuditRecord[] = [];
       let end = offset;

@@ -104,6 +104,7 @@ export class PostgresStateBackend implements StateBackend {
     if (options.auditFile !== undefined) {
       this.#shipper = new AuditShipper({
         auditFile: options.auditFile,
+        target: location,
         send: (records) => this.appendAudit(records),
         onOffline: options.onAuditOffline,
         onOnline: options.onAuditOnline,
