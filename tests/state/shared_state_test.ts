@@ -254,7 +254,9 @@ Deno.test({
   async fn() {
     const c = await controllers("outage", 3);
     try {
-      // Restarted in the middle: the records sent after it is back include the backlog.
+      // Down in the middle: machines run one at a time, each when the test opens its gate
+      // (m1 with the database up, m2 while it is down, m3 once it is back).
+      const gate = `${c.s.dir}/gate`;
       const exec = spawnPlain(c, [
         "exec",
         "--all",
@@ -263,12 +265,24 @@ Deno.test({
         "--",
         "sh",
         "-c",
-        "sleep 1; echo hi",
+        `while [ ! -e ${gate} ]; do sleep 0.05; done; rm -f ${gate}; echo hi`,
       ], c.a);
-      await waitFor("the first exec record", async () => (await c.dbIds()).length >= 1, 20_000);
+      const open = () => Deno.writeTextFile(gate, "");
+      await open();
+      await waitFor(
+        "m1's record in the database",
+        async () => (await c.dbIds()).length === 1,
+        60_000,
+      );
       await c.pg.stopServer();
-      await new Promise((r) => setTimeout(r, 1500));
+      await open();
+      await waitFor(
+        "m2's record in the local log",
+        async () => (await c.auditOf(c.a)).length === 2,
+        60_000,
+      );
       await c.pg.startServer();
+      await open();
       const done = await output(exec);
       assert.equal(done.code, 0, done.stderr);
       assert.equal(done.stdout.match(/hi/g)?.length, 3, done.stdout);
