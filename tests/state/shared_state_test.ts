@@ -23,14 +23,17 @@ import { readEvents, type RunningServer, startServer } from "../helpers/serve.ts
 const unavailable = fleetUnavailable() ?? postgresUnavailable();
 if (unavailable) console.error(`shared state tests skipped: ${unavailable}`);
 
-/** A deployment whose every machine takes `seconds` in its before step. */
-const services = (seconds: number) => `
+/**
+ * A deployment whose machines wait in their before step until the file `gate` exists, so
+ * a test decides when a deploy holding the lock may go on (not the machine's speed).
+ */
+const services = (gate: string) => `
 [deployments.site]
 artifact = "artifacts/site"
 deploy_root = "{deploy_root}/site"
 batch = 1
 target = { machines = ["m*"] }
-steps = { before = ["sleep ${seconds}"] }
+steps = { before = ["while [ ! -e ${gate} ]; do sleep 0.05; done"] }
 `;
 
 interface Controllers {
@@ -121,12 +124,16 @@ Deno.test({
   async fn() {
     const c = await controllers("race", 2);
     try {
-      await c.s.writeServices(services(2));
+      const gate = `${c.s.dir}/gate`;
+      await c.s.writeServices(services(gate));
       await c.s.artifact("site", "one");
-      const [ra, rb] = await Promise.all([
-        output(c.s.spawn(["deploy", "site", "--version", "v1"], c.a)),
-        output(c.s.spawn(["deploy", "site", "--version", "v1"], c.b)),
-      ]);
+      const oa = output(c.s.spawn(["deploy", "site", "--version", "v1"], c.a));
+      const ob = output(c.s.spawn(["deploy", "site", "--version", "v1"], c.b));
+      // The winner waits at the gate holding the lock: the first to end is the loser.
+      const first = await Promise.race([oa, ob]);
+      assert.equal(first.code, 1, first.stderr);
+      await Deno.writeTextFile(gate, "");
+      const [ra, rb] = await Promise.all([oa, ob]);
       const results = [ra, rb];
       const won = results.filter((r) => r.code === 0);
       const lost = results.filter((r) => r.code !== 0);
@@ -155,16 +162,18 @@ Deno.test({
       assert.equal(await c.pg.psql("select count(*) from provctl_deploy_locks", c.db), "0");
 
       // While one deploys, the other is refused at once, naming the holder.
+      await Deno.remove(gate);
       const running = c.s.spawn(["deploy", "site", "--version", "v2"], c.a);
       await waitFor(
         "A to hold the lock",
         async () => (await c.pg.psql("select count(*) from provctl_deploy_locks", c.db)) === "1",
-        20_000,
+        90_000,
       );
       const refused = await c.s.run(["rollback", "site"], c.b);
       assert.equal(refused.code, 1, refused.stderr);
       assert.match(refused.stderr, new RegExp(`by pid ${running.pid} on `));
       assert.match(refused.stderr, /user operator-a, deploy site-/);
+      await Deno.writeTextFile(gate, "");
       const done = await output(running);
       assert.equal(done.code, 0, done.stderr);
       const back = await c.s.run(["rollback", "site"], c.b);
@@ -190,15 +199,16 @@ Deno.test({
   async fn() {
     const c = await controllers("killed", 3);
     try {
-      await c.s.writeServices(services(3));
+      const gate = `${c.s.dir}/gate`;
+      await c.s.writeServices(services(gate));
       await c.s.artifact("site", "one");
       const doomed = c.s.spawn(["deploy", "site", "--version", "v1"], c.a);
       const status = doomed.status;
-      // Mid-deploy: some of its operations are already recorded.
+      // Mid-deploy (waiting in m1's before step): its first operations are recorded.
       await waitFor(
         "A's first audit records in the database",
         async () => (await c.dbIds("op like 'deploy%'")).length >= 2,
-        30_000,
+        90_000,
       );
       Deno.kill(doomed.pid, "SIGKILL");
       await status;
@@ -210,7 +220,7 @@ Deno.test({
       assert.ok(before.length >= 2);
 
       // Its advisory lock went with its session: B deploys at once, and says whose it was.
-      await c.s.writeServices(services(0));
+      await Deno.writeTextFile(gate, "");
       const next = await c.s.run(["deploy", "site", "--version", "v2"], c.b);
       assert.equal(next.code, 0, next.stderr);
       assert.match(
@@ -339,7 +349,7 @@ Deno.test({
     const c = await controllers("serve", 2);
     const servers: RunningServer[] = [];
     try {
-      await c.s.writeServices(services(0));
+      await c.s.writeServices(services(c.s.dir));
       const db = await PostgresStateBackend.open({
         url: c.a.PROVCTL_DATABASE_URL,
         sslmode: "disable",
