@@ -921,13 +921,21 @@ function apiRoutes(deps: ApiDeps, fail: Fail): RouteSpec[] {
         if (cursor !== undefined && !/^\d{1,15}$/.test(cursor)) {
           throw badQuery("cursor", "the next_cursor of a previous page");
         }
-        const page = await auditPage(deps.settings.config.path("observe.audit_file"), {
+        const query = {
           since: req.query("since"),
           machine: req.query("machine"),
           op: req.query("op"),
           result: req.query("result"),
           deploymentId: req.query("deployment_id"),
-        }, { limit, before: cursor === undefined ? undefined : Number(cursor) });
+        };
+        // Shared state: every controller's records, from the database.
+        const source = deps.state && deps.state.name !== "files"
+          ? await deps.state.queryAudit(query)
+          : deps.settings.config.path("observe.audit_file");
+        const page = await auditPage(source, query, {
+          limit,
+          before: cursor === undefined ? undefined : Number(cursor),
+        });
         return json(page);
       },
     },

@@ -134,7 +134,7 @@ export class PostgresStateBackend implements StateBackend {
     }
     const sql = postgres(options.url, {
       max: 4,
-      connect_timeout: 5,
+      connect_timeout: 10,
       idle_timeout: 30,
       ssl,
       onnotice: () => {},

@@ -408,6 +408,18 @@ Deno.test({
       assert.equal(op!.results.length, 2);
       const list = await (await fetch(`${b.url}/api/v1/operations`, { headers })).json();
       assert.ok(list.items.some((o: { id: string }) => o.id === opId));
+      // B's /audit pages the database: A's exec records are there, newest first.
+      const page = await (await fetch(`${b.url}/api/v1/audit?op=exec&limit=1`, { headers }))
+        .json();
+      assert.equal(page.records.length, 1);
+      assert.equal(page.records[0].operator, "ci");
+      assert.equal(page.next_cursor, "1");
+      const older = await (await fetch(`${b.url}/api/v1/audit?op=exec&cursor=1`, { headers }))
+        .json();
+      assert.deepEqual(
+        [...older.records, ...page.records].map((r: { machine: string }) => r.machine).sort(),
+        ["m1", "m2"],
+      );
     } finally {
       for (const server of servers) assert.equal(await server.stop(), 0, server.stderr());
       await c.s.stop();
