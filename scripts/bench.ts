@@ -6,7 +6,8 @@
  * sh + /proc read) against a bare `deno run` hello-world, each as a fresh process.
  * Target: provctl status within 1.5x of the bare runtime start-up.
  *
- * Further sections (SSH pool, fleet) live in scripts/bench_*.ts and are run from here.
+ * Further sections (SSH pool, fleet, cloud discovery) live in scripts/bench_*.ts and are run
+ * from here.
  */
 import { bundleSplit } from "./bundle.ts";
 
@@ -75,13 +76,16 @@ async function measure(
 }
 
 async function ensureTools(): Promise<void> {
-  try {
-    await Deno.stat("/usr/bin/time");
-  } catch {
-    if (Deno.uid() === 0) {
-      await new Deno.Command("sh", {
-        args: ["-c", "apt-get install -y -qq time >/dev/null 2>&1 || true"],
-      }).output();
+  // GNU time (peak RSS) and wrk (the API section's load generator), from Debian.
+  for (const [path, pkg] of [["/usr/bin/time", "time"], ["/usr/bin/wrk", "wrk"]]) {
+    try {
+      await Deno.stat(path);
+    } catch {
+      if (Deno.uid() === 0) {
+        await new Deno.Command("sh", {
+          args: ["-c", `apt-get install -y -qq ${pkg} >/dev/null 2>&1 || true`],
+        }).output();
+      }
     }
   }
 }
@@ -161,7 +165,7 @@ async function startupSection(): Promise<string> {
 
 await ensureTools();
 const sections = [await startupSection()];
-for (const extra of ["bench_ssh.ts", "bench_fleet.ts", "bench_serve.ts"]) {
+for (const extra of ["bench_ssh.ts", "bench_fleet.ts", "bench_discovery.ts", "bench_serve.ts"]) {
   try {
     await Deno.stat(`${root}scripts/${extra}`);
   } catch {

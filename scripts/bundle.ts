@@ -1,6 +1,7 @@
 /**
- * deno task bundle: provctl as one JavaScript file (dist/provctl.js) that runs with only
- * the deno binary — the same program `deno compile` embeds. ssh2's optional native
+ * deno task bundle: provctl as JavaScript that runs with only the deno binary, code-split
+ * into dist/provctl/ (entry main.js), the same program `deno compile` embeds; or one file
+ * (`--single`). ssh2's optional native
  * addons (sshcrypto.node, cpu-features) stay external: ssh2 loads them inside a
  * try/catch and uses its pure-JS crypto when they are missing, as it does under Deno.
  */
@@ -17,6 +18,32 @@ export const BUNDLE_ARGS = [
   "*.node",
 ] as const;
 
+// esbuild gives every bundle that holds CommonJS code (ssh2 and its dependencies) a
+// `require` made at load time from node:module, which costs every invocation about 15 ms
+// of start-up although only the SSH path ever calls it. It is made on first use instead.
+const EAGER_REQUIRE = "import { createRequire as __deno_internal_createRequire } " +
+  'from "node:module";\nvar __require = __deno_internal_createRequire(import.meta.url);';
+const LAZY_REQUIRE = "var __deno_internal_require;\n" +
+  "var __require = (id) => (__deno_internal_require ??= globalThis.process" +
+  '.getBuiltinModule("node:module").createRequire(import.meta.url))(id);';
+
+/** The bundle text with node:module loaded on the first require() instead of at start. */
+export function deferNodeModule(text: string): string {
+  if (!text.includes("__deno_internal_createRequire")) return text;
+  if (!text.includes(EAGER_REQUIRE)) {
+    // A newer deno/esbuild writes the helper differently: fail the build, never ship a
+    // bundle that would break on its first require().
+    throw new Error("bundle: esbuild's createRequire helper changed; update deferNodeModule");
+  }
+  return text.replace(EAGER_REQUIRE, LAZY_REQUIRE);
+}
+
+async function deferInFile(path: string): Promise<void> {
+  const text = await Deno.readTextFile(path);
+  const deferred = deferNodeModule(text);
+  if (deferred !== text) await Deno.writeTextFile(path, deferred);
+}
+
 /** Bundles src/main.ts into `output`; throws with deno's message on failure. */
 export async function bundle(output: string): Promise<void> {
   const result = await new Deno.Command(Deno.execPath(), {
@@ -26,6 +53,7 @@ export async function bundle(output: string): Promise<void> {
     stderr: "piped",
   }).output();
   if (!result.success) throw new Error(new TextDecoder().decode(result.stderr));
+  await deferInFile(output);
 }
 
 /**
@@ -41,12 +69,23 @@ export async function bundleSplit(dir: string): Promise<string> {
     stderr: "piped",
   }).output();
   if (!result.success) throw new Error(new TextDecoder().decode(result.stderr));
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.isFile && entry.name.endsWith(".js")) await deferInFile(`${dir}/${entry.name}`);
+  }
   return `${dir}/main.js`;
 }
 
 if (import.meta.main) {
-  const output = Deno.args[0] ?? `${root}dist/provctl.js`;
-  await Deno.mkdir(output.slice(0, output.lastIndexOf("/")) || ".", { recursive: true });
-  await bundle(output);
-  console.log(`wrote ${output}`);
+  // The shipped form: code-split, so each command loads only its own modules (as a
+  // compiled binary does). `--single FILE` writes the one-file bundle instead.
+  if (Deno.args[0] === "--single") {
+    const output = Deno.args[1] ?? `${root}dist/provctl.js`;
+    await Deno.mkdir(output.slice(0, output.lastIndexOf("/")) || ".", { recursive: true });
+    await bundle(output);
+    console.log(`wrote ${output}`);
+  } else {
+    const dir = Deno.args[0] ?? `${root}dist/provctl`;
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    console.log(`wrote ${await bundleSplit(dir)} (run: deno run -A ${dir}/main.js)`);
+  }
 }

@@ -3,6 +3,7 @@
  * written to dist/. `deno compile` downloads the Deno runtime for each target
  * (from dl.deno.land); where the network blocks that, this fails with a clear message.
  */
+import { bundleSplit } from "./bundle.ts";
 const TARGETS = [
   "x86_64-unknown-linux-gnu",
   "aarch64-unknown-linux-gnu",
@@ -24,12 +25,14 @@ const PERMISSIONS = [
 
 const root = new URL("..", import.meta.url).pathname;
 await Deno.mkdir(`${root}dist`, { recursive: true });
+// The binaries embed the shipped form: the code-split bundle (node:module deferred).
+const entry = await bundleSplit(`${root}dist/.compile-bundle`);
 const only = Deno.args.length > 0 ? Deno.args : TARGETS;
 let failed = 0;
 for (const target of only) {
   const output = `${root}dist/provctl-${target}${target.includes("windows") ? ".exe" : ""}`;
   const result = await new Deno.Command(Deno.execPath(), {
-    args: ["compile", ...PERMISSIONS, "--target", target, "--output", output, `${root}src/main.ts`],
+    args: ["compile", ...PERMISSIONS, "--target", target, "--output", output, entry],
     stdout: "piped",
     stderr: "piped",
   }).output();

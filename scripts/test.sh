@@ -2,8 +2,9 @@
 # Runs provctl's whole test suite. On a fresh Debian machine, as root, it first installs
 # what the tests drive for real: OpenSSH (sshd fleets on loopback), systemd (run in its
 # own namespaces by the systemd tests), python3 (plist checks, HTTP services), the tools
-# remote health checks use (curl, wget, netcat, openssl), util-linux, procps, iproute2 and
-# PostgreSQL (throwaway clusters for the postgres state backend).
+# remote health checks use (curl, wget, netcat, openssl), util-linux, procps, iproute2,
+# the shells the PID-file scripts are tested with (dash, busybox sh, bash) and PostgreSQL
+# (throwaway clusters for the postgres state backend).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,8 @@ command -v curl >/dev/null 2>&1 || need="$need curl"
 command -v wget >/dev/null 2>&1 || need="$need wget"
 command -v nc >/dev/null 2>&1 || need="$need netcat-openbsd"
 command -v flock >/dev/null 2>&1 || need="$need util-linux"
+command -v busybox >/dev/null 2>&1 || need="$need busybox"
+command -v dash >/dev/null 2>&1 || need="$need dash"
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
 if [ -n "$need" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -3,20 +3,45 @@
  * provctl's documented exit codes (0 ok, 1 failed, 2 usage, 3 not running/not found,
  * 70 internal error).
  */
-import { run } from "@stricli/core";
-import { app } from "./cli/app.ts";
+import { ExitCode as StricliExit, run } from "@stricli/core";
+import { appFor } from "./cli/app.ts";
 import { processContext } from "./cli/context.ts";
 import { ExitCode } from "./core/errors.ts";
+import { VERSION } from "./version.ts";
 
 export async function main(args: readonly string[]): Promise<number> {
   const context = processContext();
-  await run(app, args, context);
-  const code = Number(context.process.exitCode ?? 0);
-  // Stricli reports its own parse failures with negative codes: those are usage errors.
-  if (code < 0) return ExitCode.usage;
-  return Number.isFinite(code) ? code : ExitCode.internal;
+  // The version flag is provctl's own: Stricli's would claim -v, which is --verbose in
+  // every command.
+  if (args.length === 1 && args[0] === "--version") {
+    context.process.stdout.write(`${VERSION}\n`);
+    return ExitCode.ok;
+  }
+  await run(appFor(args), args, context);
+  return exitCodeOf(context.process.exitCode);
+}
+
+/**
+ * provctl's exit code for what a run left in `process.exitCode`: a command's own code, or
+ * one of Stricli's negative codes. Only a command line Stricli could not parse or route is
+ * a usage error (2); its other codes (a command module or the context failed to load, an
+ * uncaught error) are bugs in provctl (70).
+ */
+export function exitCodeOf(raw: number | string | null | undefined): number {
+  const code = Number(raw ?? 0);
+  if (code === StricliExit.InvalidArgument || code === StricliExit.UnknownCommand) {
+    return ExitCode.usage;
+  }
+  if (!Number.isInteger(code) || code < 0 || code > 255) return ExitCode.internal;
+  return code;
 }
 
 if (import.meta.main) {
+  if (Deno.args[0] === "__keeper") {
+    // The SSH connection keeper started by an earlier invocation (ssh/keeper.ts).
+    const { runKeeper } = await import("./ssh/keeper.ts");
+    await runKeeper(Deno.args[1] ?? "").catch(() => {});
+    Deno.exit(0);
+  }
   Deno.exit(await main(Deno.args));
 }

@@ -32,8 +32,32 @@ export interface LogOptions {
   readonly signal?: AbortSignal;
 }
 
+/** A backend's answer to enable: a message key (with params) the CLI shows as a warning. */
+export interface EnableResult {
+  readonly changed: boolean;
+  readonly warning?: { readonly key: string; readonly params: Record<string, string> };
+}
+
+/**
+ * Starting services at boot (or at login, for per-user managers). A service manager that
+ * runs at boot has it (systemd units, launchd jobs); the pidfile backend has none, since
+ * nothing of it runs before someone calls provctl.
+ */
+export interface BootControl {
+  /** Starts the service at boot from now on (it must be known: started or installed). */
+  enable(name: ServiceName): Promise<EnableResult>;
+  /** No longer starts it at boot; a running service keeps running. */
+  disable(name: ServiceName): Promise<{ changed: boolean }>;
+  /** Whether it starts at boot. */
+  isEnabled(name: ServiceName): Promise<boolean>;
+  /** Writes what the manager needs to know the service (unit file) without starting it. */
+  install?(def: ServiceDefinition): Promise<unknown>;
+}
+
 export interface Backend {
   readonly name: BackendName;
+  /** Boot support, or undefined when the backend has none (every backend says which). */
+  readonly boot: BootControl | undefined;
   /** Starts (installing first where the backend has unit files). AlreadyRunning when running. */
   start(def: ServiceDefinition): Promise<StartResult>;
   /** Stops; not running is not an error (changed: false). NotFound when never known. */

@@ -6,7 +6,7 @@
  * Feeds `provctl doctor`: reasons are message keys in the [detect] table.
  */
 import type { MessageParams } from "../core/errors.ts";
-import { sh } from "../exec/host_fs.ts";
+import { isDirectory, sh } from "../exec/host_fs.ts";
 import type { CommandRunner, HostInfo, RunResult } from "../exec/runner.ts";
 import type { BackendName } from "./backend.ts";
 import { lastLine } from "./_systemd_errors.ts";
@@ -52,7 +52,7 @@ async function tryRun(
   timeoutMs: number,
 ): Promise<RunResult | undefined> {
   try {
-    return await runner.run(program, args, { timeoutMs });
+    return await runner.run(program, args, { timeoutMs, probe: true });
   } catch {
     return undefined; // not installed (SpawnFailed) or unreachable
   }
@@ -65,8 +65,9 @@ async function detectSystemd(
   timeoutMs: number,
 ): Promise<BackendCheck> {
   if (host.os !== "Linux") return check("systemd", false, "systemd_not_linux", { os: host.os });
-  const booted = await sh(runner, `[ -d /run/systemd/system ]`, [], { timeoutMs });
-  if (booted.code !== 0) return check("systemd", false, "systemd_not_booted");
+  if (!await isDirectory(runner, "/run/systemd/system", { timeoutMs })) {
+    return check("systemd", false, "systemd_not_booted");
+  }
   const version = await tryRun(runner, "systemctl", ["--version"], timeoutMs);
   if (!version || version.code !== 0) return check("systemd", false, "systemctl_missing");
   const versionText = version.stdout.split("\n")[0].trim();
@@ -97,7 +98,7 @@ async function detectLaunchd(
   timeoutMs: number,
 ): Promise<BackendCheck> {
   if (host.os !== "Darwin") return check("launchd", false, "launchd_not_macos", { os: host.os });
-  const found = await sh(runner, `command -v launchctl`, [], { timeoutMs });
+  const found = await sh(runner, `command -v launchctl`, [], { timeoutMs, probe: true });
   if (found.code !== 0) return check("launchd", false, "launchctl_missing");
   return check("launchd", true, "launchd_ok", { path: found.stdout.trim() });
 }

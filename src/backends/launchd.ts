@@ -13,10 +13,25 @@ import type { ServiceDefinition } from "../core/service_definition.ts";
 import { parseServiceName, type ServiceName } from "../core/service_name.ts";
 import { readFileIfExists, removeFile, sh, writeFileAtomic } from "../exec/host_fs.ts";
 import type { CommandRunner, HostInfo, RunResult } from "../exec/runner.ts";
-import type { Backend, LogOptions, StartResult, StopResult } from "./backend.ts";
+import type {
+  Backend,
+  BootControl,
+  EnableResult,
+  LogOptions,
+  StartResult,
+  StopResult,
+} from "./backend.ts";
 import { classifyLaunchctl, launchctlReason } from "./_launchd_errors.ts";
 import { type LaunchdJobInfo, parsePrint, statusFromPrint } from "./_launchd_print.ts";
-import { isManagedPlist, labelOf, PLIST_MARKER, renderPlist } from "./launchd_plist.ts";
+import {
+  isManagedPlist,
+  keepsAlive,
+  labelOf,
+  PLIST_MARKER,
+  renderPlist,
+  runAtLoadOf,
+  withRunAtLoad,
+} from "./launchd_plist.ts";
 
 export type LaunchdDomainChoice = "auto" | "gui" | "user" | "system";
 
@@ -53,6 +68,10 @@ type PrintResult = { loaded: false } | { loaded: true; info: LaunchdJobInfo };
 
 export class LaunchdBackend implements Backend {
   readonly name = "launchd" as const;
+  /** Boot (login, for agents) is the plist's RunAtLoad plus launchctl enable/disable. */
+  get boot(): BootControl {
+    return this;
+  }
   readonly #runner: CommandRunner;
   readonly #host: HostInfo;
   readonly #choice: LaunchdDomainChoice;
@@ -126,7 +145,7 @@ export class LaunchdBackend implements Backend {
 
   async start(def: ServiceDefinition): Promise<StartResult> {
     const job = await this.#job(def.name);
-    const content = await this.#render(def, job);
+    const content = await this.#render(def, job, await this.#bootFlag(job));
     const printed = await this.#print(job);
     if (printed.loaded) {
       const status = statusFromPrint(printed.info);
@@ -138,7 +157,7 @@ export class LaunchdBackend implements Backend {
     }
     await this.#write(job, content, printed);
     if (printed.loaded) await this.#bootout(job);
-    await this.#bootstrap(job, def.name);
+    await this.#load(job, def.name, content);
     return { status: await this.#checkStarted(job), changed: true };
   }
 
@@ -165,7 +184,9 @@ export class LaunchdBackend implements Backend {
       });
     }
     const printed = await this.#print(job);
-    const changed = def ? await this.#write(job, await this.#render(def, job), printed) : false;
+    const changed = def
+      ? await this.#write(job, await this.#render(def, job, await this.#bootFlag(job)), printed)
+      : false;
     if (printed.loaded && !changed) {
       await this.#launchctl(["kickstart", "-k", job.target], {
         command: "kickstart",
@@ -176,7 +197,7 @@ export class LaunchdBackend implements Backend {
         throw await this.#notFound(job);
       }
       if (printed.loaded) await this.#bootout(job);
-      await this.#bootstrap(job, name);
+      await this.#load(job, name, await readFileIfExists(this.#runner, job.plistPath) ?? "");
     }
     return { status: await this.#checkStarted(job), changed: true };
   }
@@ -275,9 +296,76 @@ done; exit 0`;
     if (existing !== undefined) await removeFile(this.#runner, job.plistPath);
   }
 
+  /** RunAtLoad in the plist, and `launchctl enable` (clears a disable override). */
+  async enable(name: ServiceName): Promise<EnableResult> {
+    const job = await this.#job(name);
+    const changed = await this.#setBootFlag(job, true);
+    await this.#launchctl(["enable", job.target], { command: "enable", job: job.target });
+    return { changed };
+  }
+
+  /**
+   * RunAtLoad off; a job that is kept alive would still start at load (KeepAlive implies
+   * RunAtLoad), so it is also disabled in launchd's override database.
+   */
+  async disable(name: ServiceName): Promise<{ changed: boolean }> {
+    const job = await this.#job(name);
+    const changed = await this.#setBootFlag(job, false);
+    const text = await readFileIfExists(this.#runner, job.plistPath) ?? "";
+    if (keepsAlive(text)) {
+      await this.#launchctl(["disable", job.target], { command: "disable", job: job.target });
+    }
+    return { changed };
+  }
+
+  async isEnabled(name: ServiceName): Promise<boolean> {
+    const job = await this.#job(name);
+    const text = await readFileIfExists(this.#runner, job.plistPath);
+    if (text === undefined) throw await this.#notFound(job);
+    return runAtLoadOf(text);
+  }
+
   // --- internals ---
 
-  async #render(def: ServiceDefinition, job: Job): Promise<string> {
+  /** The boot flag a plist written now keeps: the current plist's (a new job: off). */
+  async #bootFlag(job: Job): Promise<boolean> {
+    const existing = await readFileIfExists(this.#runner, job.plistPath);
+    return existing !== undefined && runAtLoadOf(existing);
+  }
+
+  /** Rewrites RunAtLoad of a known job's plist; true when it changed. */
+  async #setBootFlag(job: Job, on: boolean): Promise<boolean> {
+    const existing = await readFileIfExists(this.#runner, job.plistPath);
+    if (existing === undefined) throw await this.#notFound(job);
+    if (!this.#force && !isManagedPlist(existing)) throw this.#notManaged(job.plistPath, "change");
+    if (runAtLoadOf(existing) === on) return false;
+    await writeFileAtomic(this.#runner, job.plistPath, withRunAtLoad(existing, on), {
+      mode: "0644",
+    });
+    return true;
+  }
+
+  /**
+   * Loads the job and makes sure it runs. A job not enabled for boot has RunAtLoad off, so
+   * bootstrap alone does not start it (kickstart does); one that is kept alive was disabled
+   * in the override database (which refuses bootstrap), so it is enabled for the load and
+   * disabled again after, which keeps it from starting at the next boot.
+   */
+  async #load(job: Job, name: ServiceName, plist: string): Promise<void> {
+    const atBoot = runAtLoadOf(plist);
+    const alive = keepsAlive(plist);
+    if (!atBoot && alive) {
+      await this.#launchctl(["enable", job.target], { command: "enable", job: job.target });
+    }
+    await this.#bootstrap(job, name);
+    if (atBoot) return;
+    await this.#launchctl(["kickstart", job.target], { command: "kickstart", job: job.target });
+    if (alive) {
+      await this.#launchctl(["disable", job.target], { command: "disable", job: job.target });
+    }
+  }
+
+  async #render(def: ServiceDefinition, job: Job, runAtLoad: boolean): Promise<string> {
     const system = this.#isSystem(await this.domain());
     // Validate (names, XML) before asking the target anything.
     renderPlist(def, { label: job.label, logPath: job.logPath, system, execPath: "/" });
@@ -285,6 +373,7 @@ done; exit 0`;
       label: job.label,
       logPath: job.logPath,
       system,
+      runAtLoad,
       execPath: await this.#resolve(def),
     });
   }

@@ -34,6 +34,31 @@ export interface RenderPlistOptions {
   readonly execPath?: string;
   /** System daemon (UserName allowed) rather than a per-user agent. */
   readonly system: boolean;
+  /** Start at boot/login (provctl enable); false for a job only started by provctl start. */
+  readonly runAtLoad?: boolean;
+}
+
+const RUN_AT_LOAD = /<key>RunAtLoad<\/key>(\s*)<(true|false)\/>/;
+
+/** Whether a plist starts its job at load (boot or login). */
+export function runAtLoadOf(text: string): boolean {
+  return RUN_AT_LOAD.exec(text)?.[2] === "true";
+}
+
+/** Whether a plist keeps its job alive, which makes launchd start it at load too. */
+export function keepsAlive(text: string): boolean {
+  const at = text.indexOf("<key>KeepAlive</key>");
+  return at >= 0 && !/^\s*<false\/>/.test(text.slice(at + "<key>KeepAlive</key>".length));
+}
+
+/** The plist with RunAtLoad set to `on` (added when missing). */
+export function withRunAtLoad(text: string, on: boolean): string {
+  const value = on ? "<true/>" : "<false/>";
+  if (RUN_AT_LOAD.test(text)) return text.replace(RUN_AT_LOAD, `<key>RunAtLoad</key>$1${value}`);
+  return text.replace(
+    /<\/dict>\s*<\/plist>\s*$/,
+    `\t<key>RunAtLoad</key>\n\t${value}\n</dict>\n</plist>\n`,
+  );
 }
 
 /** XML 1.0 allows tab, LF, CR and characters from U+0020 (minus U+FFFE/U+FFFF). */
@@ -141,7 +166,7 @@ export function renderPlist(def: ServiceDefinition, options: RenderPlistOptions)
     `${t}<key>StandardErrorPath</key>`,
     `${t}<string>${log}</string>`,
     `${t}<key>RunAtLoad</key>`,
-    `${t}<true/>`,
+    options.runAtLoad ? `${t}<true/>` : `${t}<false/>`,
     `${t}<key>KeepAlive</key>`,
   );
   if (def.restartPolicy === "always") lines.push(`${t}<true/>`);

@@ -15,10 +15,11 @@ import { signalNameOf } from "../core/signals.ts";
 import { readFileIfExists, sh } from "../exec/host_fs.ts";
 import { shellQuote } from "../exec/shell_quote.ts";
 import type { CommandRunner } from "../exec/runner.ts";
-import type { Backend, LogOptions, StartResult, StopResult } from "./backend.ts";
+import type { Backend, BootControl, LogOptions, StartResult, StopResult } from "./backend.ts";
 import { followFile } from "./_log_tail.ts";
 import { parseEnvFile } from "../config/services_file.ts";
 import common from "./_pidfile/common.sh" with { type: "text" };
+import trustPrologue from "./_pidfile/trust.sh" with { type: "text" };
 import startScript from "./_pidfile/start.sh" with { type: "text" };
 import statusScript from "./_pidfile/status.sh" with { type: "text" };
 import stopScript from "./_pidfile/stop.sh" with { type: "text" };
@@ -39,21 +40,42 @@ export interface PidfileBackendOptions {
   readonly lockMs: number;
   /** Upper bound for one script (a stop waits up to the stop timeout on top). */
   readonly commandTimeoutMs: number;
+  /** The POSIX sh that runs the scripts and the supervisor (default /bin/sh). */
+  readonly shell?: string;
 }
 
 // A function replacement: a string one would read "$$" in the scripts as "$".
 const START = `${common}\n${startScript.replace("@COMMON@", () => common)}`;
 const STATUS = `${common}\n${statusScript}`;
 const STOP = `${common}\n${stopScript}`;
+// The definition stored by start; a link there is never followed (exit 17).
+const READ_DEFINITION = `[ -L "$1" ] && exit 17; [ -e "$1" ] || exit 3; exec cat -- "$1"`;
 
-/** Parses "k=v k=v" output of the scripts. */
+/** Fields whose value is a path: the scripts print them alone, and they take the line. */
+const WHOLE_LINE_FIELDS = new Set(["dir"]);
+
+/**
+ * Parses the "k=v k=v" lines the scripts print. A path may contain spaces ("/tmp/no such
+ * dir"), so a path field takes the rest of its line instead of being cut at a blank.
+ */
 function fields(stdout: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const token of stdout.trim().split(/\s+/)) {
-    const eq = token.indexOf("=");
-    if (eq > 0) out[token.slice(0, eq)] = token.slice(eq + 1);
+  for (const line of stdout.split("\n")) {
+    const eq = line.indexOf("=");
+    if (eq > 0 && WHOLE_LINE_FIELDS.has(line.slice(0, eq))) {
+      out[line.slice(0, eq)] = line.slice(eq + 1);
+      continue;
+    }
+    for (const token of line.trim().split(/\s+/)) {
+      const at = token.indexOf("=");
+      if (at > 0) out[token.slice(0, at)] = token.slice(at + 1);
+    }
   }
   return out;
+}
+
+function dirOf(path: string): string {
+  return path.slice(0, path.lastIndexOf("/")) || "/";
 }
 
 function epoch(seconds: string | undefined): Date | undefined {
@@ -63,10 +85,59 @@ function epoch(seconds: string | undefined): Date | undefined {
 
 export class PidfileBackend implements Backend {
   readonly name = "pidfile";
+  /** No boot support: nothing of this backend runs before someone calls provctl. */
+  readonly boot: BootControl | undefined = undefined;
   readonly #o: PidfileBackendOptions;
 
   constructor(options: PidfileBackendOptions) {
     this.#o = options;
+  }
+
+  get #shell(): string {
+    return this.#o.shell ?? "/bin/sh";
+  }
+  /**
+   * Runs one of the scripts after the trust prologue (_pidfile/trust.sh), which refuses
+   * state directories another user could write: those of `name` (or only the state dir
+   * and its services/ without a name).
+   */
+  async #sh(
+    script: string,
+    args: readonly string[],
+    options: { stdin?: string; timeoutMs?: number; name?: ServiceName; create?: boolean } = {},
+  ) {
+    const { name, create, ...rest } = options;
+    const dirs = this.#stateDirs(name);
+    const result = await sh(this.#o.runner, `${trustPrologue}\n${script}`, [
+      create ? "1" : "0",
+      String(dirs.length),
+      ...dirs,
+      ...args,
+    ], { ...rest, shell: this.#shell });
+    if (result.code === 16) {
+      const out = fields(result.stdout);
+      const path = dirs[Number(out.untrusted) - 1];
+      if (path !== undefined && (out.why === "owner" || out.why === "mode")) {
+        throw new ProvctlError("PermissionDenied", `trust.${out.why}`, {
+          params: { path },
+          hint: `trust.hint_${out.why}`,
+        });
+      }
+    }
+    return result;
+  }
+
+  #stateDirs(name?: ServiceName): string[] {
+    const { stateDir } = this.#o.paths;
+    const dirs = [stateDir, `${stateDir}/services`];
+    if (name !== undefined) {
+      dirs.push(
+        `${stateDir}/locks`,
+        dirOf(this.#o.paths.pidFile(name)),
+        dirOf(this.#o.paths.logFile(name)),
+      );
+    }
+    return [...new Set(dirs)];
   }
 
   #exitFile(name: ServiceName): string {
@@ -97,7 +168,7 @@ export class PidfileBackend implements Backend {
       "",
     );
     const { runner, paths } = this.#o;
-    const result = await sh(runner, START, [
+    const result = await this.#sh(START, [
       paths.pidFile(def.name),
       this.#exitFile(def.name),
       paths.logFile(def.name),
@@ -106,11 +177,14 @@ export class PidfileBackend implements Backend {
       String(this.#o.startGraceMs),
       String(this.#o.lockMs),
       def.workingDir ?? "",
+      this.#shell,
       def.binary,
       ...def.args,
     ], {
       stdin: `${JSON.stringify(def)}\n${envScript}`,
       timeoutMs: this.#o.commandTimeoutMs + this.#o.lockMs + this.#o.startGraceMs,
+      name: def.name,
+      create: true,
     });
     const out = fields(result.stdout);
     const params = { service: def.name, binary: def.binary, target: runner.target };
@@ -167,14 +241,17 @@ export class PidfileBackend implements Backend {
     const known = def !== undefined || (await this.status(name)).state !== "not-running";
     const signal = def?.stopSignal ?? "SIGTERM";
     const timeoutMs = def?.stopTimeoutMs ?? 10_000;
-    const result = await sh(this.#o.runner, STOP, [
+    const result = await this.#sh(STOP, [
       this.#o.paths.pidFile(name),
       this.#exitFile(name),
       signal.replace(/^SIG/, ""),
       String(timeoutMs),
       this.#lockFile(name),
       String(this.#o.lockMs),
-    ], { timeoutMs: this.#o.commandTimeoutMs + this.#o.lockMs + timeoutMs + 5000 });
+    ], {
+      timeoutMs: this.#o.commandTimeoutMs + this.#o.lockMs + timeoutMs + 5000,
+      name,
+    });
     const out = fields(result.stdout);
     if (result.code === 12) {
       throw new ProvctlError("Locked", "pidfile.lock_timeout", {
@@ -210,12 +287,10 @@ export class PidfileBackend implements Backend {
   }
 
   async status(name: ServiceName): Promise<ProcessStatus> {
-    const result = await sh(this.#o.runner, STATUS, [
+    const result = await this.#sh(STATUS, [
       this.#o.paths.pidFile(name),
       this.#exitFile(name),
-    ], {
-      timeoutMs: this.#o.commandTimeoutMs,
-    });
+    ], { timeoutMs: this.#o.commandTimeoutMs, name });
     if (result.code !== 0) throw this.#scriptFailed("status", name, result);
     const out = fields(result.stdout);
     switch (out.state) {
@@ -252,8 +327,7 @@ export class PidfileBackend implements Backend {
   }
 
   async list(): Promise<ServiceName[]> {
-    const result = await sh(
-      this.#o.runner,
+    const result = await this.#sh(
       `cd -- "$1" 2>/dev/null || exit 0; for f in *.json; do [ -e "$f" ] && echo "\${f%.json}"; done`,
       [
         `${this.#o.paths.stateDir}/services`,
@@ -272,21 +346,29 @@ export class PidfileBackend implements Backend {
     await this.stop(name).catch((e) => {
       if (!(e instanceof ProvctlError && e.kind === "NotFound")) throw e;
     });
-    const result = await sh(this.#o.runner, `rm -f -- "$@"`, [
+    const result = await this.#sh(`rm -f -- "$@"`, [
       this.#defFile(name),
       this.#defFile(name).replace(/\.json$/, ".env"),
       this.#o.paths.pidFile(name),
       this.#exitFile(name),
       this.#lockFile(name),
       this.#o.paths.logFile(name),
-    ]);
+    ], { name });
     if (result.code !== 0) throw this.#scriptFailed("uninstall", name, result);
   }
 
   /** The definition stored at the last start (used by restart and stop). */
   async #definition(name: ServiceName): Promise<ServiceDefinition | undefined> {
-    const text = await readFileIfExists(this.#o.runner, this.#defFile(name));
-    if (text === undefined) return undefined;
+    const result = await this.#sh(READ_DEFINITION, [this.#defFile(name)], { name });
+    if (result.code === 3) return undefined;
+    if (result.code === 17) {
+      throw new ProvctlError("PermissionDenied", "trust.symlink", {
+        params: { path: this.#defFile(name) },
+        hint: "trust.hint_symlink",
+      });
+    }
+    if (result.code !== 0) throw this.#scriptFailed("read", name, result);
+    const text = result.stdout;
     try {
       return JSON.parse(text) as ServiceDefinition;
     } catch {
@@ -305,7 +387,7 @@ export class PidfileBackend implements Backend {
   }
 
   async #tail(name: ServiceName, lines: number): Promise<string> {
-    const result = await sh(this.#o.runner, `tail -n "$1" -- "$2" 2>/dev/null`, [
+    const result = await this.#sh(`tail -n "$1" -- "$2" 2>/dev/null`, [
       String(lines),
       this.#o.paths.logFile(name),
     ]);

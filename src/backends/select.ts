@@ -6,7 +6,6 @@
 import type { ServiceName } from "../core/service_name.ts";
 import { expandTemplate } from "../config/placeholders.ts";
 import type { CommandRunner, HostInfo } from "../exec/runner.ts";
-import type { Settings } from "../cli/settings.ts";
 import type { Backend, BackendName } from "./backend.ts";
 import { detectBackends } from "./detect.ts";
 import type { LaunchdBackend } from "./launchd.ts";
@@ -14,10 +13,35 @@ import { PidfileBackend } from "./pidfile.ts";
 import type { SystemdBackend } from "./systemd.ts";
 import type { SystemdScope } from "./systemd_unit.ts";
 
+/** What building a backend needs from provctl's settings (the CLI's Settings extend it). */
+export interface BackendSettings {
+  readonly paths: {
+    readonly stateDir: string;
+    readonly pidFile: string;
+    readonly logFile: string;
+  };
+  readonly timeouts: {
+    readonly startGraceMs: number;
+    readonly lockMs: number;
+    readonly commandMs: number;
+  };
+  readonly systemd: {
+    readonly scope: "auto" | "system" | "user";
+    readonly systemUnitDir: string;
+    readonly failureJournalLines: number;
+  };
+  readonly launchd: {
+    readonly domain: "auto" | "gui" | "user" | "system";
+    readonly labelPrefix: string;
+    readonly logFile: string;
+    readonly systemLogFile: string;
+  };
+}
+
 export interface BackendEnvironment {
   readonly runner: CommandRunner;
   readonly host: HostInfo;
-  readonly settings: Settings;
+  readonly settings: BackendSettings;
   /** --system / --user; otherwise systemd.scope from the settings. */
   readonly scope?: SystemdScope;
   /** --force: overwrite or remove units/plists provctl did not write. */
@@ -25,7 +49,7 @@ export interface BackendEnvironment {
 }
 
 /** Placeholder values for path templates on the runner's machine. */
-export function pathVariables(host: HostInfo, settings: Settings): Record<string, string> {
+export function pathVariables(host: HostInfo, settings: BackendSettings): Record<string, string> {
   const base = {
     home: host.home,
     tmp: host.tmp,

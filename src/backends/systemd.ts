@@ -11,7 +11,14 @@ import type { ServiceDefinition } from "../core/service_definition.ts";
 import { parseServiceName, type ServiceName } from "../core/service_name.ts";
 import { probeHost, readFileIfExists, removeFile, sh, writeFileAtomic } from "../exec/host_fs.ts";
 import type { CommandRunner, HostInfo, RunResult } from "../exec/runner.ts";
-import type { Backend, LogOptions, StartResult, StopResult } from "./backend.ts";
+import type {
+  Backend,
+  BootControl,
+  EnableResult,
+  LogOptions,
+  StartResult,
+  StopResult,
+} from "./backend.ts";
 import { lastLine, systemctlError } from "./_systemd_errors.ts";
 import {
   parseShow,
@@ -52,17 +59,17 @@ export interface InstallResult {
   readonly changed: boolean;
 }
 
-export interface EnableResult {
-  readonly changed: boolean;
-  /** A message key (with params) the CLI shows as a warning, e.g. lingering needed. */
-  readonly warning?: { readonly key: string; readonly params: Record<string, string> };
-}
+export type { EnableResult };
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const ACTIVE_STATES = new Set(["active", "activating", "deactivating", "reloading"]);
 
 export class SystemdBackend implements Backend {
   readonly name = "systemd" as const;
+  /** enable/disable are `systemctl enable/disable` of the unit. */
+  get boot(): BootControl {
+    return this;
+  }
   readonly #runner: CommandRunner;
   readonly #scope: SystemdScope;
   readonly #timeoutMs: number;
@@ -277,6 +284,10 @@ done; exit 0`;
     if (props.UnitFileState !== "enabled") return { changed: false };
     await this.#systemctl(["disable", unit], { command: "disable", unit });
     return { changed: true };
+  }
+
+  async isEnabled(name: ServiceName): Promise<boolean> {
+    return (await this.#known(unitNameOf(name))).UnitFileState === "enabled";
   }
 
   // --- internals ---

@@ -13,14 +13,27 @@ import {
   machineTarget,
 } from "../fleet/inventory.ts";
 import { selectMachines } from "../fleet/selector.ts";
+import type { SourceResult } from "../discovery/discover.ts";
 import type { HostKeyPolicy } from "../ssh/known_hosts.ts";
 import type { FleetFlags } from "./fleet_flags.ts";
 import type { ConnectionChoices } from "./remote.ts";
 import type { Session } from "./session.ts";
 import { scopeFrom, Target } from "./target.ts";
 
-/** The inventory: --inventory FILE, else ./machines.toml, else the config directories. */
-export async function loadFleetInventory(
+/** The inventory with what its cloud sources discovered, and how each source fared. */
+export interface FleetInventory extends Inventory {
+  readonly discovery?: readonly SourceResult[];
+}
+
+/** How commands treat cloud sources (the --no-cache, --refresh, --allow-stale flags). */
+export interface DiscoveryChoices {
+  readonly noCache?: boolean;
+  readonly refresh?: boolean;
+  readonly allowStale?: boolean;
+}
+
+/** The inventory as written: --inventory FILE, else ./machines.toml, else the config dirs. */
+export async function loadStaticInventory(
   session: Session,
   file: string | undefined,
 ): Promise<Inventory> {
@@ -69,6 +82,32 @@ function unchanged(path: string, stamp: string): boolean {
   return stampOf(path) === stamp;
 }
 
+/**
+ * The inventory (see loadStaticInventory) with the machines of its `[sources.*]` merged in;
+ * failed sources are warned about. With `refuseFailed` (commands that act on the whole
+ * inventory, like deploy), any failed source is an error unless --allow-stale.
+ */
+export async function loadFleetInventory(
+  session: Session,
+  file: string | undefined,
+  choices: DiscoveryChoices & { refuseFailed?: boolean } = {},
+): Promise<FleetInventory> {
+  const inventory = await loadStaticInventory(session, file);
+  if (!inventory.sources?.length) return inventory;
+  const [{ discoverWithSession }, { staleMachinesError }] = await Promise.all([
+    import("./discovery.ts"),
+    import("../discovery/discover.ts"),
+  ]);
+  const { inventory: merged, results } = await discoverWithSession(session, inventory, {
+    cache: choices.noCache ? "off" : choices.refresh ? "refresh" : "use",
+  });
+  if (choices.refuseFailed && !choices.allowStale) {
+    const error = staleMachinesError(results, merged.machines, { anyFailure: true });
+    if (error) throw error;
+  }
+  return { ...merged, discovery: results };
+}
+
 /** How to reach an inventory machine: its own settings first, then the command's flags. */
 export function machineConnection(
   m: MachineConfig,
@@ -95,13 +134,26 @@ export async function selectInventoryMachines(
   session: Session,
   flags: FleetFlags,
   names: readonly string[] = [],
-  options: { defaultAll?: boolean } = {},
+  options: { defaultAll?: boolean; listing?: boolean } = {},
 ): Promise<MachineConfig[]> {
   const settings = await session.settings();
-  const inventory = await loadFleetInventory(session, flags.inventory);
+  const inventory = await loadFleetInventory(session, flags.inventory, flags);
+  // Fleet commands refuse machines of failed cloud sources unless --allow-stale.
+  const guard = !options.listing && !flags.allowStale && inventory.discovery
+    ? await import("../discovery/discover.ts")
+    : undefined;
+  if (guard) {
+    // A source that failed with nothing cached may hold machines this selection would
+    // include; only a list of exact names (all found below, or an error) is unaffected.
+    const exact = [...names, ...(flags.machine ?? [])];
+    const exactNames = exact.length > 0 && exact.every((n) => !/[*?[]/.test(n)) && !flags.all &&
+      flags.selector === undefined && flags.profile === undefined;
+    const error = guard.missingSourcesError(inventory.discovery!, { exactNames });
+    if (error) throw error;
+  }
   const nothingAsked = !flags.all && names.length === 0 && !flags.machine?.length &&
     flags.selector === undefined && flags.profile === undefined;
-  return selectMachines(inventory, {
+  const machines = selectMachines(inventory, {
     all: flags.all || (options.defaultAll && nothingAsked),
     names: [...names, ...(flags.machine ?? [])],
     labels: flags.selector,
@@ -109,6 +161,11 @@ export async function selectInventoryMachines(
     limit: flags.limit,
     messages: settings.messages,
   });
+  if (guard) {
+    const error = guard.staleMachinesError(inventory.discovery!, machines);
+    if (error) throw error;
+  }
+  return machines;
 }
 
 /** Loads the inventory, selects machines and builds a Target for each. */
@@ -116,14 +173,16 @@ export async function selectFleet(
   session: Session,
   flags: FleetFlags & {
     host?: string;
+    jump?: string;
     identity?: readonly string[];
     sshConfig?: string;
     hostKeyPolicy?: HostKeyPolicy;
   },
   names: readonly string[] = [],
-  options: { defaultAll?: boolean } = {},
+  options: { defaultAll?: boolean; listing?: boolean } = {},
 ): Promise<Fleet> {
   if (flags.host !== undefined) throw new ProvctlError("Usage", "fleet.host_with_selector");
+  if (flags.jump !== undefined) throw new ProvctlError("Usage", "fleet.jump_with_selector");
   const settings = await session.settings();
   const machines = await selectInventoryMachines(session, flags, names, options);
   const remote = await session.remoteTargets();

@@ -7,16 +7,29 @@ import { switchFlag, valueFlag } from "./_flag_specs.ts";
 import type { ProvctlContext } from "./context.ts";
 import { brief } from "./help_text.ts";
 
-export interface FleetFlags {
+/** Which machines of the inventory. */
+export interface SelectFlags {
   readonly inventory?: string;
   readonly all?: boolean;
   readonly selector?: string;
   readonly profile?: string;
   readonly limit?: number;
   readonly machine?: readonly string[];
+  /** Cloud sources: fetch now, no cache read or written. */
+  readonly noCache?: boolean;
+  /** Cloud sources: fetch now (cache as fallback). */
+  readonly refresh?: boolean;
+}
+
+/** How work runs across them (commands that connect to machines). */
+export interface RunFlags {
   readonly forks?: number;
   readonly maxFailures?: string;
+  /** Act on machines of failed cloud sources (cached data). */
+  readonly allowStale?: boolean;
 }
+
+export interface FleetFlags extends SelectFlags, RunFlags {}
 
 type FlagSpec<T> = { readonly [K in keyof T]-?: TypedFlagParameter<T[K], ProvctlContext> };
 
@@ -28,7 +41,7 @@ const count = (value: string): number => {
   return n;
 };
 
-export const fleetFlagSpecs: FlagSpec<FleetFlags> = {
+export const selectFlagSpecs: FlagSpec<SelectFlags> = {
   inventory: valueFlag("flag_inventory", "FILE"),
   all: switchFlag("flag_all"),
   selector: valueFlag("flag_selector", "LABELS"),
@@ -44,8 +57,14 @@ export const fleetFlagSpecs: FlagSpec<FleetFlags> = {
       return brief("flag_machine");
     },
   },
+  noCache: switchFlag("flag_no_cache"),
+  refresh: switchFlag("flag_refresh"),
+};
+
+export const runFlagSpecs: FlagSpec<RunFlags> = {
   forks: valueFlag("flag_forks", "N", count),
   maxFailures: valueFlag("flag_max_failures", "N|P%"),
+  allowStale: switchFlag("flag_allow_stale"),
 };
 
 export const fleetAliases = { l: "selector", m: "machine" } as const;

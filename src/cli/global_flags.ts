@@ -1,6 +1,14 @@
 /**
- * Flags every command accepts (kubectl-style global flags). Stricli has no global
- * flags, so each command spreads these into its own flag set.
+ * Flag groups. Stricli has no global flags, so each command spreads the groups it uses
+ * into its own flag set, and no command accepts a flag it would ignore:
+ * - base (every command): output, config dir, verbosity, colours;
+ * - service: which backend and services file (service verbs, deploy);
+ * - force: overwrite or remove a unit or plist provctl did not write;
+ * - connect: how to reach machines over SSH (keys, ssh_config, host keys);
+ * - host: act on one machine over SSH instead of this one, through --jump hosts (service
+ *   verbs, exec, doctor); machines of the inventory have their own `jump` setting.
+ * A short form means one thing everywhere: -o output, -v verbose, -q quiet,
+ * -i identity (-f is `logs --follow`; the services file is --file).
  */
 import type { TypedFlagParameter } from "@stricli/core";
 import { switchFlag, valueFlag } from "./_flag_specs.ts";
@@ -10,33 +18,53 @@ import type { ProvctlContext } from "./context.ts";
 
 export type OutputFormat = "text" | "json";
 
-export interface GlobalFlags {
+export interface BaseFlags {
   readonly output?: OutputFormat;
-  readonly backend?: "auto" | BackendName;
   readonly configDir?: string;
-  readonly file?: string;
   readonly verbose?: boolean;
   readonly quiet?: boolean;
   readonly noColor?: boolean;
+}
+
+export interface ServiceFlags {
+  readonly backend?: "auto" | BackendName;
+  readonly file?: string;
   /** systemd: use the system manager (units in /etc/systemd/system). */
   readonly system?: boolean;
   /** systemd: use the user manager (`systemctl --user`). */
   readonly user?: boolean;
+}
+
+export interface ForceFlags {
   /** Overwrite or remove a unit/plist provctl did not write. */
   readonly force?: boolean;
-  /** Run on this machine over SSH: [user@]host[:port] or an ssh_config alias. */
-  readonly host?: string;
-  /** Jump hosts, comma-separated (replaces ssh_config ProxyJump; "none" for direct). */
-  readonly jump?: string;
+}
+
+export interface ConnectFlags {
   /** Private key files tried first (repeatable). */
   readonly identity?: readonly string[];
   readonly sshConfig?: string;
   readonly hostKeyPolicy?: "strict" | "accept-new" | "off";
+  /** Connect directly, without the SSH connection keeper (ssh.persist_ms). */
+  readonly noPersist?: boolean;
 }
+
+export interface JumpFlags {
+  /** Jump hosts, comma-separated (replaces ssh_config ProxyJump; "none" for direct). */
+  readonly jump?: string;
+}
+
+export interface HostFlags extends JumpFlags {
+  /** Run on this machine over SSH: [user@]host[:port] or an ssh_config alias. */
+  readonly host?: string;
+}
+
+/** Every group: what a session may read (a command declares only the groups it uses). */
+export interface GlobalFlags extends BaseFlags, ServiceFlags, ForceFlags, ConnectFlags, HostFlags {}
 
 type FlagSpec<T> = { readonly [K in keyof T]-?: TypedFlagParameter<T[K], ProvctlContext> };
 
-export const globalFlagSpecs: FlagSpec<GlobalFlags> = {
+export const baseFlagSpecs: FlagSpec<BaseFlags> = {
   output: {
     kind: "enum",
     values: ["text", "json"],
@@ -45,6 +73,14 @@ export const globalFlagSpecs: FlagSpec<GlobalFlags> = {
       return brief("flag_output");
     },
   },
+  configDir: valueFlag("flag_config_dir", "DIR"),
+  verbose: switchFlag("flag_verbose"),
+  quiet: switchFlag("flag_quiet"),
+  noColor: switchFlag("flag_no_color"),
+};
+export const baseAliases = { o: "output", v: "verbose", q: "quiet" } as const;
+
+export const serviceFlagSpecs: FlagSpec<ServiceFlags> = {
   backend: {
     kind: "enum",
     values: ["auto", ...BACKEND_NAMES],
@@ -53,16 +89,14 @@ export const globalFlagSpecs: FlagSpec<GlobalFlags> = {
       return brief("flag_backend");
     },
   },
-  configDir: valueFlag("flag_config_dir", "DIR"),
   file: valueFlag("flag_file", "FILE"),
-  verbose: switchFlag("flag_verbose"),
-  quiet: switchFlag("flag_quiet"),
-  noColor: switchFlag("flag_no_color"),
   system: switchFlag("flag_system"),
   user: switchFlag("flag_user_scope"),
-  force: switchFlag("flag_force"),
-  host: valueFlag("flag_host", "[USER@]HOST[:PORT]"),
-  jump: valueFlag("flag_jump", "HOST,..."),
+};
+
+export const forceFlagSpecs: FlagSpec<ForceFlags> = { force: switchFlag("flag_force") };
+
+export const connectFlagSpecs: FlagSpec<ConnectFlags> = {
   identity: {
     kind: "parsed",
     parse: String,
@@ -82,12 +116,13 @@ export const globalFlagSpecs: FlagSpec<GlobalFlags> = {
       return brief("flag_host_key_policy");
     },
   },
+  noPersist: switchFlag("flag_no_persist"),
 };
+export const connectAliases = { i: "identity" } as const;
 
-export const globalAliases = {
-  o: "output",
-  f: "file",
-  v: "verbose",
-  q: "quiet",
-  i: "identity",
-} as const;
+export const jumpFlagSpecs: FlagSpec<JumpFlags> = { jump: valueFlag("flag_jump", "HOST,...") };
+
+export const hostFlagSpecs: FlagSpec<HostFlags> = {
+  host: valueFlag("flag_host", "[USER@]HOST[:PORT]"),
+  ...jumpFlagSpecs,
+};

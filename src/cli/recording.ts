@@ -9,6 +9,7 @@ import { RecordingRunner } from "../observe/recording_runner.ts";
 import { Redactor } from "../observe/redact.ts";
 import type { CommandRunner } from "../exec/runner.ts";
 import type { LoadedConfig } from "../config/loader.ts";
+import { ProvctlError } from "../core/errors.ts";
 
 export interface RecorderWarnings {
   warn(key: string, params: Record<string, string | number>): void;
@@ -41,14 +42,20 @@ export class CommandRecorder {
     this.#warnings = warnings;
   }
 
-  #openAudit(): Promise<AuditLog> {
+  /** The command's redactor (built-in rules plus observe.redact_patterns). */
+  get redactor(): Redactor {
+    this.#redactor ??= new Redactor({
+      extraPatterns: this.#config.strings("observe.redact_patterns"),
+    });
+    return this.#redactor;
+  }
+
+  /** The audit log, opened on first use (closed by close()). */
+  auditLog(): Promise<AuditLog> {
     this.#audit ??= (async () => {
       const path = this.#config.path("observe.audit_file");
-      this.#redactor ??= new Redactor({
-        extraPatterns: this.#config.strings("observe.redact_patterns"),
-      });
       const log = await AuditLog.open(path, {
-        redactor: this.#redactor,
+        redactor: this.redactor,
         operator: this.#operator,
         afterWrite: this.#afterWrite,
       });
@@ -70,17 +77,22 @@ export class CommandRecorder {
     machine: string,
     deploymentId?: string,
   ): Promise<CommandRunner> {
-    const audit = await this.#openAudit();
+    const audit = await this.auditLog();
     const recording = new RecordingRunner(runner, {
       audit,
       metrics: this.metrics,
-      redactor: this.#redactor,
+      redactor: this.redactor,
       machine,
       deploymentId,
       operation: this.#operation,
     });
     this.#runners.push(recording);
     return recording;
+  }
+
+  /** Counts `runner`'s lost audit records in the warning close() gives. */
+  track(runner: RecordingRunner): void {
+    this.#runners.push(runner);
   }
 
   /** Closes the audit log and adds this command's metrics to the totals. */
@@ -91,9 +103,10 @@ export class CommandRecorder {
     await persistMetrics(this.#config.path("observe.metrics_file"), this.metrics.snapshot());
     const failures = this.#runners.reduce((n, r) => n + r.recordFailures, 0);
     if (failures > 0) {
-      this.#warnings.warn("cli.audit_records_lost", {
-        count: failures,
-        path: this.#config.path("observe.audit_file"),
+      // The operations ran but the trail is incomplete: that is a failure of the command
+      // (exit 1), not a note that a script would never see.
+      throw new ProvctlError("CommandFailed", "cli.audit_records_lost", {
+        params: { count: failures, path: this.#config.path("observe.audit_file") },
       });
     }
   }

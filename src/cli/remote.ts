@@ -46,21 +46,30 @@ export class RemoteTargets {
   readonly #stateDir: string;
 
   readonly #notices: RemoteNotices;
+  /** Retries of connection attempts by target ("user@host:port"), for reports. */
+  readonly #retries = new Map<string, number>();
+  readonly #noPersist: boolean;
+  /** The keeper's socket once asked for (undefined: connect directly). */
+  #keeper?: Promise<string | undefined>;
   readonly #breakers?: () => Promise<BreakerStore | undefined>;
 
-  /** `breakers`: the shared breaker store, if the state backend has one (postgres). */
+  /** `options.breakers`: the shared breaker store, if the state backend has one (postgres). */
   constructor(
     ctx: ProvctlContext,
     settings: Settings,
     stateDir: string,
     notices: RemoteNotices,
-    breakers?: () => Promise<BreakerStore | undefined>,
+    options: {
+      noPersist?: boolean;
+      breakers?: () => Promise<BreakerStore | undefined>;
+    } = {},
   ) {
-    this.#breakers = breakers;
+    this.#breakers = options.breakers;
     this.#ctx = ctx;
     this.#settings = settings;
     this.#stateDir = stateDir;
     this.#notices = notices;
+    this.#noPersist = options.noPersist ?? false;
   }
 
   /** A runner for `--host SPEC` with the command's SSH flags. */
@@ -93,6 +102,7 @@ export class RemoteTargets {
     const ssh = readSshSettings(this.#settings.config);
     const notices = this.#notices;
     const breakerStore = this.#pool ? undefined : await this.#breakers?.();
+    const warnedUnverified = new Set<string>();
     this.#pool ??= new SshPool(poolOptionsFrom(ssh, {
       stateDir: this.#stateDir,
       breakerStore,
@@ -101,13 +111,22 @@ export class RemoteTargets {
       connect: {
         onHostKey: (where, endpoint, verdict) => {
           if (verdict.status === "unverified") {
+            // Once per host and command, however many connections the pool opens.
+            if (warnedUnverified.has(endpoint.host)) return;
+            warnedUnverified.add(endpoint.host);
             notices.security("ssh.host_key_unverified", { where, host: endpoint.host });
           } else if (verdict.status === "added") {
             notices.note("ssh.host_key_added", { where, file: verdict.file });
           }
         },
+        onKeyIgnored: (key, params) => notices.security(key, params),
       },
-      onRetry: (key, error, retry, delayMs) => notices.retry(key, error, retry, delayMs),
+      onRetry: (key, error, retry, delayMs) => {
+        // The pool's key is the hop chain ending in the target: count by the target.
+        const target = key.split(" > ").pop()!;
+        this.#retries.set(target, (this.#retries.get(target) ?? 0) + 1);
+        notices.retry(key, error, retry, delayMs);
+      },
     }));
     const env = this.#ctx.process.env;
     const plan = await resolveConnectionPlan(spec, {
@@ -120,12 +139,60 @@ export class RemoteTargets {
       localUser: env.USER ?? env.LOGNAME,
     });
     const timeouts = runnerTimeoutsFrom(ssh);
-    return new SshRunner({
+    const pool = this.#pool;
+    const direct = () =>
+      new SshRunner({
+        plan,
+        pool,
+        ...timeouts,
+        ...(options.commandTimeoutMs ? { commandTimeoutMs: options.commandTimeoutMs } : {}),
+      });
+    const socket = ssh.persistMs > 0 && !this.#noPersist ? await this.#keeperSocket() : undefined;
+    if (socket === undefined) return direct();
+    const [{ KeeperRunner }, { planHash }] = await Promise.all([
+      import("../ssh/keeper_runner.ts"),
+      import("../ssh/_keeper_wire.ts"),
+    ]);
+    const configFile = options.sshConfig ?? (env.HOME ? `${env.HOME}/.ssh/config` : undefined);
+    return new KeeperRunner({
+      socket,
       plan,
-      pool: this.#pool,
-      ...timeouts,
-      ...(options.commandTimeoutMs ? { commandTimeoutMs: options.commandTimeoutMs } : {}),
+      hash: await planHash(plan, configFile),
+      settings: ssh,
+      stateDir: this.#stateDir,
+      persistMs: ssh.persistMs,
+      env,
+      notices: this.#notices,
+      commandTimeoutMs: options.commandTimeoutMs ?? timeouts.commandTimeoutMs,
+      direct: () => Promise.resolve(direct()),
+      interactive: Deno.stdin.isTerminal(),
     });
+  }
+
+  /**
+   * Connection attempts this command made to `runner`'s machine (1 + retries), as -v
+   * shows them; for a runner that never connected, 1.
+   */
+  connectAttempts(runner: CommandRunner): number {
+    return 1 + (this.#retries.get(runner.target.replace(/^ssh /, "")) ?? 0);
+  }
+
+  /** Starts or finds the keeper once per command; an unsafe socket dir is told, then skipped. */
+  #keeperSocket(): Promise<string | undefined> {
+    this.#keeper ??= (async () => {
+      const [{ openKeeper }, { keeperDir }] = await Promise.all([
+        import("../ssh/keeper_runner.ts"),
+        import("../ssh/_keeper_wire.ts"),
+      ]);
+      try {
+        return await openKeeper(keeperDir(this.#ctx.process.env, this.#stateDir));
+      } catch (error) {
+        if (!(error instanceof ProvctlError)) throw error;
+        this.#notices.security(error.key, error.params as Record<string, string>);
+        return undefined;
+      }
+    })();
+    return this.#keeper;
   }
 
   /** Connection statistics of this command's pool (for metrics). */

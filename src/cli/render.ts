@@ -1,4 +1,5 @@
 /** Text rendering helpers: colours (only on a TTY, never with NO_COLOR) and tables. */
+import { escapeControl } from "../core/terminal_text.ts";
 
 export interface Palette {
   green(s: string): string;
@@ -27,8 +28,21 @@ export function palette(enabled: boolean): Palette {
 const ANSI = /\x1b\[[0-9;]*m/g;
 const visibleLength = (s: string) => s.replace(ANSI, "").length;
 
-/** Left-aligned columns separated by two spaces; the last column is not padded. */
-export function table(rows: readonly (readonly string[])[]): string {
+// The colour codes `palette` writes; any other control character in a cell is untrusted.
+// deno-lint-ignore no-control-regex
+const PALETTE_CODE = /(\x1b\[(?:1|2|22|31|32|33|39)m)/;
+
+/** A cell with its control characters escaped, except the palette's own colour codes. */
+function safeCell(cell: string): string {
+  return cell.split(PALETTE_CODE).map((part, i) => (i % 2 ? part : escapeControl(part))).join("");
+}
+
+/**
+ * Left-aligned columns separated by two spaces; the last column is not padded. Cells are
+ * names, labels and remote text: their control characters are shown escaped.
+ */
+export function table(input: readonly (readonly string[])[]): string {
+  const rows = input.map((row) => row.map(safeCell));
   const widths: number[] = [];
   for (const row of rows) {
     row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, visibleLength(cell))));

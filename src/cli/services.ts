@@ -104,13 +104,16 @@ export async function forMachine(
   machine: MachineConfig | undefined,
 ): Promise<ServiceDefinition> {
   if (!machine) return def;
-  const { expandVars } = await import("../fleet/inventory.ts");
+  const { expandArgv, expandVars } = await import("../fleet/inventory.ts");
+  const [binary, ...args] = expandArgv([def.binary, ...def.args], machine);
   return Object.freeze({
     ...def,
-    binary: expandVars(def.binary, machine),
-    args: Object.freeze(def.args.map((a) => expandVars(a, machine))),
+    binary,
+    args: Object.freeze(args),
     env: Object.freeze(
-      Object.fromEntries(Object.entries(def.env).map(([k, v]) => [k, expandVars(v, machine)])),
+      Object.fromEntries(
+        Object.entries(def.env).map(([k, v]) => [k, expandVars(v, machine, { as: "word" })]),
+      ),
     ),
   });
 }

@@ -2,6 +2,7 @@
  * Session: what one command invocation needs, built lazily from the context and the
  * global flags — configuration, messages, output, the runner and the backend.
  */
+import { trustStateDir } from "../core/state_trust.ts";
 import type { Backend } from "../backends/backend.ts";
 import type { BackendEnvironment } from "../backends/select.ts";
 import { isProvctlError, type MessageParams, ProvctlError } from "../core/errors.ts";
@@ -30,11 +31,22 @@ export class Session {
   /** The backend was opened tolerating a database outage and not checked since. */
   #stateUnchecked = false;
 
-  /** `settings`: already loaded ones (the API server loads them once, not per request). */
-  constructor(ctx: ProvctlContext, flags: GlobalFlags, settings?: Settings) {
+  readonly #sharedRemote?: () => Promise<RemoteTargets>;
+
+  /**
+   * `settings`: already loaded ones; `sharedRemote`: an SSH pool that outlives this
+   * session (the API server loads settings once and keeps connections across requests).
+   */
+  constructor(
+    ctx: ProvctlContext,
+    flags: GlobalFlags,
+    settings?: Settings,
+    sharedRemote?: () => Promise<RemoteTargets>,
+  ) {
     this.ctx = ctx;
     this.flags = flags;
     this.#settings = settings;
+    this.#sharedRemote = sharedRemote;
   }
 
   async settings(): Promise<Settings> {
@@ -111,6 +123,14 @@ export class Session {
     machine: string,
     deploymentId?: string,
   ): Promise<CommandRunner> {
+    return await (await this.recorder()).wrap(runner, machine, deploymentId);
+  }
+
+  /**
+   * The command's audit log, metrics and redactor (one set per command, closed and saved
+   * by close()): every part of a command records through these.
+   */
+  async recorder(): Promise<CommandRecorder> {
     if (!this.#recorder) {
       const { CommandRecorder } = await import("./recording.ts");
       const operation = this.ctx.argv.find((a) => !a.startsWith("-")) ?? "exec";
@@ -124,19 +144,23 @@ export class Session {
         this.ctx.operator,
         state.shipAudit,
       );
-      const remote = this.#remote;
+      // A shared pool's statistics are not this command's to add to the totals.
+      const remote = this.#sharedRemote ? undefined : this.#remote;
       if (remote) {
         this.#recorder.metrics.registerPoolStats(() =>
           remote.poolStats()?.total ?? emptyPoolStats()
         );
       }
     }
-    return await this.#recorder.wrap(runner, machine, deploymentId);
+    return this.#recorder;
   }
 
   /** The SSH pool and connection planning of this command (created on first use). */
   async remoteTargets(): Promise<RemoteTargets> {
+    if (!this.#remote && this.#sharedRemote) this.#remote = await this.#sharedRemote();
     if (!this.#remote) {
+      // Breakers, the audit log and deploy state live there: refuse it if others can write.
+      await trustStateDir(this.localStateDir());
       const { RemoteTargets } = await import("./remote.ts");
       this.#remote = new RemoteTargets(this.ctx, await this.settings(), this.localStateDir(), {
         security: (key, params) =>
@@ -155,7 +179,7 @@ export class Session {
               error: this.errorLine(error),
             }),
           ),
-      }, () => this.sharedBreakers());
+      }, { noPersist: this.flags.noPersist, breakers: () => this.sharedBreakers() });
     }
     return this.#remote;
   }
@@ -223,7 +247,7 @@ export class Session {
       await this.#recorder?.close();
     } finally {
       try {
-        await this.#remote?.close();
+        if (!this.#sharedRemote) await this.#remote?.close();
       } finally {
         // Last: the state backend ships what the audit log got meanwhile.
         const state = await this.#state?.catch(() => undefined);
@@ -286,10 +310,14 @@ export function command<F extends GlobalFlags, A extends unknown[]>(
       code = (await body(session, flags, ...args)) ?? 0;
     } catch (error) {
       code = session.fail(error);
-    } finally {
-      await session.close().catch((error) => {
-        session.fail(error);
-      });
+    }
+    // Closing flushes the audit log and saves metrics: a failure there is reported and,
+    // when the command itself succeeded, decides the exit code (a record was lost).
+    try {
+      await session.close();
+    } catch (error) {
+      const closeCode = session.fail(error);
+      if (code === 0) code = closeCode;
     }
     this.process.exitCode = code;
   };

@@ -2,6 +2,7 @@
  * Settings: the typed view of the merged configuration that commands and backends use.
  * Built from the layered config loader (src/config/loader.ts).
  */
+import type { BackendSettings } from "../backends/select.ts";
 import type { BackendName } from "../backends/backend.ts";
 import type { Messages } from "../config/messages.ts";
 import type { RestartPolicy } from "../core/service_definition.ts";
@@ -10,37 +11,17 @@ import type { ProvctlContext } from "./context.ts";
 import type { GlobalFlags, OutputFormat } from "./global_flags.ts";
 import { loadConfig, type LoadedConfig } from "../config/loader.ts";
 
-export interface Settings {
+/** provctl's settings: what backends need (BackendSettings) and what the CLI adds. */
+export interface Settings extends BackendSettings {
   readonly config: LoadedConfig;
   readonly messages: Messages;
   readonly backend: "auto" | BackendName;
   readonly output: OutputFormat;
   readonly color: "auto" | "always" | "never";
-  readonly paths: {
-    readonly stateDir: string;
-    readonly pidFile: string;
-    readonly logFile: string;
-    readonly servicesFile: string;
-  };
-  readonly timeouts: {
-    readonly stopMs: number;
-    readonly startGraceMs: number;
-    readonly lockMs: number;
-    readonly commandMs: number;
-  };
+  readonly paths: BackendSettings["paths"] & { readonly servicesFile: string };
+  readonly timeouts: BackendSettings["timeouts"] & { readonly stopMs: number };
   readonly service: { readonly stopSignal: SignalName; readonly restart: RestartPolicy };
   readonly logLines: number;
-  readonly systemd: {
-    readonly scope: "auto" | "system" | "user";
-    readonly systemUnitDir: string;
-    readonly failureJournalLines: number;
-  };
-  readonly launchd: {
-    readonly domain: "auto" | "gui" | "user" | "system";
-    readonly labelPrefix: string;
-    readonly logFile: string;
-    readonly systemLogFile: string;
-  };
 }
 
 export async function loadSettings(

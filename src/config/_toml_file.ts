@@ -2,6 +2,7 @@
 import { parse, TomlError } from "smol-toml";
 import { ProvctlError } from "../core/errors.ts";
 import { type KeyPositions, keyPositions, type Position } from "./_toml_position.ts";
+export { readConfigText } from "./_config_text.ts";
 
 export type TomlTree = Record<string, unknown>;
 export type KeyPath = readonly (string | number)[];
@@ -55,18 +56,4 @@ export function parseTomlDocument(text: string, file: string): TomlDocument {
 /** smol-toml's message is "Invalid TOML document: REASON\n\nCODEBLOCK"; keep REASON. */
 function tomlReason(e: TomlError): string {
   return e.message.replace(/^Invalid TOML document: /, "").split("\n\n")[0].trim();
-}
-
-/** A config file's text, or undefined when it does not exist; other failures are errors. */
-export async function readConfigText(path: string): Promise<string | undefined> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return undefined;
-    throw new ProvctlError(
-      e instanceof Deno.errors.PermissionDenied ? "PermissionDenied" : "InvalidConfig",
-      "config.read_failed",
-      { params: { path, reason: (e as Error).message }, cause: e },
-    );
-  }
 }

@@ -19,7 +19,8 @@ import {
   type ValueType,
   wrongType,
 } from "./_check.ts";
-import { parseTomlDocument, readConfigText, type TomlDocument } from "./_toml_file.ts";
+import type { TomlDocument } from "./_toml_file.ts";
+import { readConfigText } from "./_config_text.ts";
 import { embeddedMessages, Messages } from "./messages.ts";
 import { absolute, environmentVars, expandTemplate, type TemplateVars } from "./placeholders.ts";
 import { type ConfigSchema, defaultsSchema } from "./schema.ts";
@@ -227,6 +228,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
       exists: defaultsText !== undefined,
     });
     if (defaultsText !== undefined) {
+      const { parseTomlDocument } = await import("./_toml_file.ts");
       for (const entry of schema.read(parseTomlDocument(defaultsText, defaultsPath))) {
         values.set(entry.key, entry);
       }
@@ -240,6 +242,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
       exists: messagesText !== undefined,
     });
     if (messagesText !== undefined) {
+      const { parseTomlDocument } = await import("./_toml_file.ts");
       const doc = parseTomlDocument(messagesText, messagesPath);
       for (const entry of readMessages(doc)) messageOverrides.set(entry.key, entry);
       messageLayers.push(doc.tree as ConstructorParameters<typeof Messages>[number]);

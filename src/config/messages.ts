@@ -1,78 +1,43 @@
 /**
- * The message catalog: every user-facing string lives in configs/messages.toml
- * (embedded) and may be overridden by messages.toml in the config directories.
- * Templates use {name} placeholders; a missing parameter is a bug and shows as {name}.
- *
- * The embedded catalog is parsed one [table] at a time, on first use: a command prints
- * a handful of messages, and parsing the whole file would cost a noticeable part of
- * provctl's start-up.
+ * The message catalog: every user-facing string lives in configs/messages.toml (embedded,
+ * compiled into _embedded_configs.ts so no TOML is parsed at start-up) and may be
+ * overridden by messages.toml in the config directories. Templates use {name}
+ * placeholders; a missing parameter is a bug and shows as {name}.
  */
-import { parse } from "smol-toml";
-import embedded from "../../configs/messages.toml" with { type: "text" };
+import { MESSAGES } from "./_embedded_configs.ts";
 import { type MessageParams, ProvctlError } from "../core/errors.ts";
+import { escapeControl, escapeControlLines } from "../core/terminal_text.ts";
 
 type Tree = { [key: string]: string | Tree };
 
-/** A TOML catalog split at its top-level [table] headers, each parsed when first needed. */
-export class SectionedCatalog {
-  readonly #text: string;
-  readonly #sections = new Map<string, string>();
-  readonly #parsed = new Set<string>();
-  readonly #flat = new Map<string, string>();
-  #complete = false;
+/** A catalog of flat dotted keys (the compiled embedded messages). */
+export class FlatCatalog {
+  readonly #entries: Readonly<Record<string, string>>;
+  #all?: ReadonlyMap<string, string>;
 
-  constructor(text: string) {
-    this.#text = text;
-    // A header is a line "[name]" (optionally followed by a comment).
-    const header = /^\[([A-Za-z0-9_.-]+)\][ \t]*(?:#.*)?$/gm;
-    let name = "";
-    let start = 0;
-    for (const match of text.matchAll(header)) {
-      this.#append(name, text.slice(start, match.index));
-      name = match[1];
-      start = match.index;
-    }
-    this.#append(name, text.slice(start));
-  }
-
-  #append(name: string, chunk: string) {
-    this.#sections.set(name, (this.#sections.get(name) ?? "") + chunk);
+  constructor(entries: Readonly<Record<string, string>>) {
+    this.#entries = entries;
   }
 
   get(key: string): string | undefined {
-    const hit = this.#flat.get(key);
-    if (hit !== undefined || this.#complete) return hit;
-    for (let dot = key.lastIndexOf("."); dot > 0; dot = key.lastIndexOf(".", dot - 1)) {
-      const section = key.slice(0, dot);
-      if (this.#sections.has(section) && !this.#parsed.has(section)) {
-        this.#parsed.add(section);
-        flatten(parse(this.#sections.get(section)!) as Tree, "", this.#flat);
-        const found = this.#flat.get(key);
-        if (found !== undefined) return found;
-      }
-    }
-    // Not where its name says (e.g. a dotted key): parse everything once.
-    return this.all().get(key);
+    return Object.hasOwn(this.#entries, key) ? this.#entries[key] : undefined;
   }
 
   all(): ReadonlyMap<string, string> {
-    if (!this.#complete) {
-      flatten(parse(this.#text) as Tree, "", this.#flat);
-      this.#complete = true;
-    }
-    return this.#flat;
+    this.#all ??= new Map(Object.entries(this.#entries));
+    return this.#all;
   }
 }
 
-export type MessageLayer = Tree | SectionedCatalog;
+export type MessageLayer = Tree | FlatCatalog;
 
 export class Messages {
   /** Later layers win. */
-  readonly #layers: { flat?: Map<string, string>; lazy?: SectionedCatalog }[] = [];
+  readonly #layers: { flat?: Map<string, string>; catalog?: FlatCatalog }[] = [];
 
   constructor(...layers: MessageLayer[]) {
     for (const layer of layers) {
-      if (layer instanceof SectionedCatalog) this.#layers.push({ lazy: layer });
+      if (layer instanceof FlatCatalog) this.#layers.push({ catalog: layer });
       else {
         const flat = new Map<string, string>();
         flatten(layer, "", flat);
@@ -84,7 +49,7 @@ export class Messages {
   #lookup(key: string): string | undefined {
     for (let i = this.#layers.length - 1; i >= 0; i--) {
       const layer = this.#layers[i];
-      const value = layer.flat ? layer.flat.get(key) : layer.lazy!.get(key);
+      const value = layer.flat ? layer.flat.get(key) : layer.catalog!.get(key);
       if (value !== undefined) return value;
     }
     return undefined;
@@ -97,7 +62,7 @@ export class Messages {
   keys(): string[] {
     const keys = new Set<string>();
     for (const layer of this.#layers) {
-      for (const key of (layer.flat ?? layer.lazy!.all()).keys()) keys.add(key);
+      for (const key of (layer.flat ?? layer.catalog!.all()).keys()) keys.add(key);
     }
     return [...keys];
   }
@@ -118,11 +83,24 @@ export class Messages {
   }
 }
 
+/**
+ * Fills a template. Parameter values are untrusted text (names, labels, remote output):
+ * their control characters are shown as visible escapes, so a value can neither split a
+ * one-line message nor send escape sequences to the terminal. A placeholder that stands
+ * on a line of its own at the end of a template (a log tail, journal lines) keeps the
+ * value's line breaks; each of its lines is escaped the same way.
+ */
 export function fill(template: string, params: MessageParams): string {
-  return template.replace(/\{([a-z_][a-z0-9_]*)\}/g, (whole, name: string) => {
-    const value = params[name];
-    return value === undefined ? whole : String(value);
-  });
+  return template.replace(
+    /\{([a-z_][a-z0-9_]*)\}/g,
+    (whole, name: string, offset: number) => {
+      const value = params[name];
+      if (value === undefined) return whole;
+      const text = String(value);
+      const block = template[offset - 1] === "\n" && offset + whole.length === template.length;
+      return block ? escapeControlLines(text) : escapeControl(text);
+    },
+  );
 }
 
 function flatten(tree: Tree, prefix: string, out: Map<string, string>): void {
@@ -133,14 +111,9 @@ function flatten(tree: Tree, prefix: string, out: Map<string, string>): void {
   }
 }
 
-let embeddedCatalog: SectionedCatalog | undefined;
-/** The embedded catalog (shared, parsed lazily). */
-export function embeddedMessages(): SectionedCatalog {
-  embeddedCatalog ??= new SectionedCatalog(embedded);
+let embeddedCatalog: FlatCatalog | undefined;
+/** The embedded catalog (shared). */
+export function embeddedMessages(): FlatCatalog {
+  embeddedCatalog ??= new FlatCatalog(MESSAGES);
   return embeddedCatalog;
-}
-
-/** The embedded catalog's text, for tests. */
-export function embeddedMessagesText(): string {
-  return embedded;
 }

@@ -1,11 +1,10 @@
 /**
- * The schema of defaults.toml, derived from the embedded configs/defaults.toml: every
- * table and key there exists, with the type of its default value. Adding a key to
- * defaults.toml is all it takes to make it configurable; extra rules (allowed values,
- * ranges, placeholders) go in KEY_CONSTRAINTS below.
+ * The schema of defaults.toml, derived from configs/defaults.toml: every table and key
+ * there exists, with the type of its default value. Adding a key to defaults.toml (then
+ * `deno task gen`, which compiles it into _embedded_configs.ts) is all it takes to make it
+ * configurable; extra rules (allowed values, ranges, placeholders) go in KEY_CONSTRAINTS.
  */
-import embeddedDefaults from "../../configs/defaults.toml" with { type: "text" };
-import { ProvctlError } from "../core/errors.ts";
+import { DEFAULT_KEYS, DEFAULT_TABLES } from "./_embedded_configs.ts";
 import { RESTART_POLICIES } from "../core/service_definition.ts";
 import { parseSignal, SIGNALS } from "../core/signals.ts";
 import {
@@ -14,13 +13,12 @@ import {
   invalid,
   isTable,
   MAX_INTEGER,
-  tomlTypeOf,
   unknownKey,
   type ValueType,
   type Where,
   wrongType,
 } from "./_check.ts";
-import { parseTomlDocument, type TomlDocument } from "./_toml_file.ts";
+import type { TomlDocument } from "./_toml_file.ts";
 import { listPlaceholders, PATH_PLACEHOLDERS, scanTemplate } from "./placeholders.ts";
 
 export type { ConfigValue, ValueType };
@@ -68,6 +66,7 @@ export const KEY_CONSTRAINTS: Record<string, KeyConstraint> = {
   "ssh.pool_max_per_host": { min: 1 },
   "ssh.host_key_policy": { oneOf: ["strict", "accept-new", "off"] },
   "ssh.keepalive_count_max": { min: 0 },
+  "ssh.persist_ms": { min: 0 },
   // [observe]: one file each for all services ({service_name} makes no sense there).
   "observe.audit_file": { placeholders: GLOBAL_PLACEHOLDERS },
   "observe.metrics_file": { placeholders: GLOBAL_PLACEHOLDERS },
@@ -249,78 +248,18 @@ function describeRange(min: number, max: number, value: number): string {
   return value < min ? `>= ${min}` : `<= ${max}`;
 }
 
-/**
- * Derives a schema from a defaults.toml text: tables become tables, values become keys
- * typed by their value. A value of another type (date, mixed array) is a bug in the
- * file, reported as Internal; so is a default that breaks its own rules.
- */
-export function deriveSchema(
-  text: string,
-  options: { file?: string; constraints?: Readonly<Record<string, KeyConstraint>> } = {},
-): ConfigSchema {
-  const file = options.file ?? "defaults.toml";
-  const doc = parseTomlDocument(text, file);
-  const keys = new Map<string, KeySpec>();
-  const tables = new Set<string>();
-  const bug = (detail: string) =>
-    new ProvctlError("Internal", "errors.internal", { params: { detail } });
-  const walk = (tree: Record<string, unknown>, prefix: string[]) => {
-    for (const [name, raw] of Object.entries(tree)) {
-      const path = [...prefix, name];
-      const key = path.join(".");
-      if (name.includes(".")) {
-        throw bug(`${doc.locate(path)}: key ${JSON.stringify(name)} contains a dot`);
-      }
-      if (isTable(raw)) {
-        tables.add(key);
-        walk(raw, path);
-        continue;
-      }
-      const type = typeOfDefault(raw);
-      if (!type) throw bug(`${doc.locate(path)}: ${key} has unsupported type ${tomlTypeOf(raw)}`);
-      // The origin (file:line) is looked up only when someone asks: locating keys costs
-      // a scan of the text, and start-up never needs it.
-      keys.set(key, {
-        key,
-        type,
-        default: coerce(raw, type)!,
-        get origin() {
-          return doc.origin(path);
-        },
-      });
-    }
-  };
-  walk(doc.tree, []);
-  const schema = new ConfigSchema(keys, tables, options.constraints);
-  for (const spec of keys.values()) {
-    try {
-      schema.check(spec.key, spec.default, { location: file });
-    } catch (e) {
-      throw bug(
-        `${spec.origin}: the default of ${spec.key} breaks its own rules: ${(e as Error).message}`,
-      );
-    }
-  }
-  return schema;
-}
-
-function typeOfDefault(value: unknown): ValueType | undefined {
-  if (typeof value === "bigint") return "integer";
-  if (typeof value === "number") return "float";
-  if (typeof value === "string") return "string";
-  if (typeof value === "boolean") return "boolean";
-  if (Array.isArray(value) && value.every((v) => typeof v === "string")) return "string[]";
-  return undefined;
-}
-
 let cached: ConfigSchema | undefined;
-/** The schema of the embedded configs/defaults.toml (derived once). */
+/**
+ * The schema of the embedded defaults.toml, from its compiled form (no TOML parsing at
+ * start-up; the generator derived it with deriveSchema and checked every default).
+ */
 export function defaultsSchema(): ConfigSchema {
-  cached ??= deriveSchema(embeddedDefaults, { file: "defaults.toml (embedded)" });
+  if (!cached) {
+    const keys = new Map<string, KeySpec>();
+    for (const [key, type, value, line] of DEFAULT_KEYS) {
+      keys.set(key, { key, type, default: value, origin: `defaults.toml (embedded):${line}` });
+    }
+    cached = new ConfigSchema(keys, new Set(DEFAULT_TABLES));
+  }
   return cached;
-}
-
-/** The embedded configs/defaults.toml text. */
-export function embeddedDefaultsText(): string {
-  return embeddedDefaults;
 }

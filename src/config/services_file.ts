@@ -1,5 +1,5 @@
 /**
- * The services file (./provctl.toml, or -f FILE): services declared as
+ * The services file (./provctl.toml, or --file FILE): services declared as
  *
  *   [services.api]
  *   binary = "/usr/bin/python3"
@@ -37,7 +37,7 @@ import {
   type ValueType,
   wrongType,
 } from "./_check.ts";
-import { parseTomlDocument, type TomlDocument } from "./_toml_file.ts";
+import type { TomlDocument } from "./_toml_file.ts";
 import type { LoadedConfig } from "./loader.ts";
 import { embeddedMessages, Messages } from "./messages.ts";
 import { KEY_CONSTRAINTS } from "./schema.ts";
@@ -51,7 +51,7 @@ export interface ServiceEntry {
 }
 
 export interface LoadServicesOptions {
-  /** True for -f FILE (a missing file is an error); false for the default ./provctl.toml. */
+  /** True for --file FILE (a missing file is an error); false for the default ./provctl.toml. */
   required: boolean;
   /**
    * Source of the defaults for keys a service leaves out (service.stop_signal,
@@ -95,6 +95,8 @@ export async function loadServicesFile(
       { params: { path, reason: (e as Error).message }, cause: e },
     );
   }
+  // The TOML parser loads only when there is a file (start-up of `status` without one).
+  const { parseTomlDocument } = await import("./_toml_file.ts");
   const doc = parseTomlDocument(text, path);
   const baseDir = dirname(resolve(path));
   const messages = options.defaults?.messages ?? new Messages(embeddedMessages());

@@ -54,14 +54,17 @@ export const RECORD_SCHEMAS: Record<string, Schema> = {
     labels: strMap,
     vars: strMap,
     origin: str,
+    source: nullable(str),
+    stale: bool,
   }),
   MachineCheck: object({
     machine: str,
     ok: bool,
-    failed_at: nullable({ enum: ["connect", "host-key", "auth", "command", "backend"] }),
+    failed_at: nullable({ enum: ["connect", "host-key", "auth", "command", "backend", "skipped"] }),
     backend: nullable(str),
     latency_ms: nullable(num),
     error: nullable(str),
+    checked_at: str,
   }),
   ServiceStatus: object({
     name: str,

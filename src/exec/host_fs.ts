@@ -5,15 +5,45 @@
  */
 import { ProvctlError } from "../core/errors.ts";
 import type { CommandRunner, HostInfo, RunResult } from "./runner.ts";
+import { LocalRunner } from "./local_runner.ts";
 
-/** Runs a POSIX sh script with positional arguments. */
+/**
+ * True when `path` is a directory on the runner's machine. On this machine (LocalRunner)
+ * it is a stat in-process: no shell spawned, which is a measurable part of the start-up
+ * of every local command that detects its backend.
+ */
+export async function isDirectory(
+  runner: CommandRunner,
+  path: string,
+  options: { timeoutMs?: number } = {},
+): Promise<boolean> {
+  if (runner instanceof LocalRunner) {
+    try {
+      return (await Deno.stat(path)).isDirectory;
+    } catch {
+      return false;
+    }
+  }
+  // A probe: "no such directory" is an answer, not a failed operation.
+  return (await sh(runner, `[ -d "$1" ]`, [path], { ...options, probe: true })).code === 0;
+}
+
+/** Runs a POSIX sh script with positional arguments (with `shell`, default /bin/sh). */
 export function sh(
   runner: CommandRunner,
   script: string,
   args: readonly string[] = [],
-  options: { stdin?: string; timeoutMs?: number; env?: Record<string, string> } = {},
+  options: {
+    stdin?: string;
+    timeoutMs?: number;
+    env?: Record<string, string>;
+    shell?: string;
+    /** A check whose non-zero exit is an answer, not a failed operation (audit, metrics). */
+    probe?: boolean;
+  } = {},
 ): Promise<RunResult> {
-  return runner.run("/bin/sh", ["-c", script, "provctl", ...args], options);
+  const { shell = "/bin/sh", ...rest } = options;
+  return runner.run(shell, ["-c", script, "provctl", ...args], rest);
 }
 
 function failed(action: string, path: string, result: RunResult): ProvctlError {

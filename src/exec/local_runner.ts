@@ -1,7 +1,7 @@
 /** LocalRunner: CommandRunner on Deno.Command for the machine provctl runs on. */
 import { ProvctlError } from "../core/errors.ts";
 import { signalNumberOf } from "../core/signals.ts";
-import type { CommandRunner, RunOptions, RunResult, StreamingProcess } from "./runner.ts";
+import type { RunOptions, RunResult, ShellRunner, StreamingProcess } from "./runner.ts";
 
 const decoder = new TextDecoder();
 
@@ -24,7 +24,7 @@ function spawnError(program: string, error: unknown): ProvctlError {
   });
 }
 
-export class LocalRunner implements CommandRunner {
+export class LocalRunner implements ShellRunner {
   readonly target = "local";
   readonly remote = false;
 
@@ -63,15 +63,11 @@ export class LocalRunner implements CommandRunner {
     deadline?.addEventListener("abort", onDeadline, { once: true });
     options.signal?.addEventListener("abort", kill, { once: true });
     try {
-      if (options.stdin !== undefined) {
-        const writer = child.stdin.getWriter();
-        const data = typeof options.stdin === "string"
-          ? new TextEncoder().encode(options.stdin)
-          : options.stdin;
-        await writer.write(data).catch(() => {});
-        await writer.close().catch(() => {});
-      }
-      const output = await child.output();
+      // Read while writing: a program that answers before reading all its input must
+      // not block on a full pipe.
+      const reading = child.output();
+      if (options.stdin !== undefined) await writeAll(child.stdin, options.stdin);
+      const output = await reading;
       return {
         code: output.signal ? 128 + signalNumberOf(output.signal) : output.code,
         signal: output.signal ?? undefined,
@@ -90,7 +86,7 @@ export class LocalRunner implements CommandRunner {
       args: [...args],
       env: options.env ? { ...options.env } : undefined,
       cwd: options.cwd,
-      stdin: "null",
+      stdin: options.stdin === undefined ? "null" : "piped",
       stdout: "piped",
       stderr: "piped",
     });
@@ -100,17 +96,46 @@ export class LocalRunner implements CommandRunner {
     } catch (error) {
       throw spawnError(program, error);
     }
-    const kill = () => {
+    const signal = (name: Deno.Signal) => () => {
       try {
-        child.kill("SIGTERM");
+        child.kill(name);
       } catch { /* already gone */ }
     };
-    options.signal?.addEventListener("abort", kill, { once: true });
-    return {
-      stdout: child.stdout,
-      stderr: child.stderr,
-      done: child.status.then((s) => ({ code: s.code, signal: s.signal ?? undefined })),
-      kill,
+    const kill = signal("SIGTERM");
+    let timedOut = false;
+    const deadline = options.timeoutMs ? AbortSignal.timeout(options.timeoutMs) : undefined;
+    const onDeadline = () => {
+      timedOut = true;
+      signal("SIGKILL")();
     };
+    deadline?.addEventListener("abort", onDeadline, { once: true });
+    options.signal?.addEventListener("abort", kill, { once: true });
+    if (options.stdin !== undefined) void writeAll(child.stdin, options.stdin);
+    const done = child.status.then((s) => {
+      deadline?.removeEventListener("abort", onDeadline);
+      options.signal?.removeEventListener("abort", kill);
+      return {
+        code: s.signal ? 128 + signalNumberOf(s.signal) : s.code,
+        signal: s.signal ?? undefined,
+        ...(timedOut ? { timedOut } : {}),
+      };
+    });
+    return { stdout: child.stdout, stderr: child.stderr, done, kill };
   }
+
+  /** A shell string run by /bin/sh on purpose (the local form of SshRunner.runShell). */
+  runShell(script: string, options: RunOptions = {}): Promise<RunResult> {
+    return this.run("/bin/sh", ["-c", script], options);
+  }
+
+  streamShell(script: string, options: RunOptions = {}): StreamingProcess {
+    return this.stream("/bin/sh", ["-c", script], options);
+  }
+}
+
+async function writeAll(stdin: WritableStream<Uint8Array>, data: string | Uint8Array) {
+  const writer = stdin.getWriter();
+  await writer.write(typeof data === "string" ? new TextEncoder().encode(data) : data)
+    .catch(() => {});
+  await writer.close().catch(() => {});
 }

@@ -22,7 +22,7 @@ function describeChar(ch: string): string {
 }
 
 /** Throws InvalidName unless `raw` is a valid machine or profile name. */
-export function checkName(kind: "machine" | "profile", raw: string): void {
+export function checkName(kind: "machine" | "profile" | "source", raw: string): void {
   const fail = (key: string, params: Record<string, string | number> = {}) => {
     throw new ProvctlError("InvalidName", `inventory.${key}`, {
       params: { kind, name: shown(raw), max: NAME_MAX_LENGTH, ...params },

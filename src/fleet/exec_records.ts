@@ -14,9 +14,11 @@ export interface ExecRecord {
   readonly error: string | null;
 }
 
+/** `attempts`: connection attempts, retries included (default: 1, none when skipped). */
 export function execRecord(
   o: HostOutcome<RunResult>,
   describe: (error: unknown) => string,
+  attempts: number = o.status === "skipped" ? 0 : 1,
 ): ExecRecord {
   return {
     machine: o.host,
@@ -26,7 +28,7 @@ export function execRecord(
     stdout: o.value?.stdout ?? "",
     stderr: o.value?.stderr ?? "",
     duration_ms: Math.round(o.durationMs),
-    attempts: o.status === "skipped" ? 0 : 1,
+    attempts,
     error: o.error === undefined ? null : describe(o.error),
   };
 }

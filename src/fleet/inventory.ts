@@ -7,6 +7,10 @@
  * Found at --inventory FILE (or $PROVCTL_INVENTORY; missing = error), else
  * ./machines.toml, else the first config dir holding one; none = an empty inventory.
  * Mistakes are InvalidConfig errors at the file:line:col of the offending key.
+ *
+ * `[sources.NAME]` tables (cloud discovery) are kept here only as far as the machine
+ * settings they share with a profile go; src/discovery/ checks the rest and turns what a
+ * provider returns into machines through SourceTable.machine().
  */
 import { isProvctlError, ProvctlError } from "../core/errors.ts";
 import {
@@ -28,7 +32,11 @@ import { embeddedMessages, Messages } from "../config/messages.ts";
 import { KEY_CONSTRAINTS } from "../config/schema.ts";
 import type { HostKeyPolicy } from "../ssh/known_hosts.ts";
 import { parseTargetSpec } from "../ssh/target.ts";
+import { expandShellTemplate } from "../exec/shell_template.ts";
 import { checkLabelKey, checkLabelValue } from "./_labels.ts";
+
+// The label rules, for what other layers turn into labels (cloud discovery's tags).
+export { checkLabelKey, checkLabelValue, LABEL_NAME_MAX } from "./_labels.ts";
 import { checkName, shown } from "./_names.ts";
 
 /** Per-machine settings for the fleet executor and the remote backends. */
@@ -84,6 +92,35 @@ export interface MachineConfig {
   readonly vars: Readonly<Record<string, string>>;
   /** "file:line" of its table. */
   readonly origin: string;
+  /** The `[sources.NAME]` it was discovered by; unset for machines written in the file. */
+  readonly source?: string;
+  /** Discovered, but its source failed just now: these are cached, possibly old, data. */
+  readonly stale?: boolean;
+}
+
+/** What a source found for one machine, for SourceTable.machine(). */
+export interface DiscoveredMachine {
+  readonly name: string;
+  readonly host: string;
+  /** The provider's tags as labels; the source's own `labels` win over them. */
+  readonly labels: Readonly<Record<string, string>>;
+  readonly stale?: boolean;
+}
+
+/** A `[sources.NAME]` table. */
+export interface SourceTable {
+  readonly name: string;
+  /** "file:line" of its table. */
+  readonly origin: string;
+  /** Its keys other than machine settings (provider, token_env, filters, ...). */
+  readonly options: Readonly<Record<string, unknown>>;
+  /** "file:line:col" of a key path inside the table, for errors. */
+  locate(path: readonly string[]): string;
+  /**
+   * A machine of this source: [defaults] < the source's profile < its provider labels and
+   * the source's settings. Throws InvalidName/InvalidArgument for a bad name or address.
+   */
+  machine(found: DiscoveredMachine): MachineConfig;
 }
 
 export interface Inventory {
@@ -94,6 +131,8 @@ export interface Inventory {
   readonly file?: string;
   /** Every path looked at, in order (for "create one at ..." messages). */
   readonly searched: readonly string[];
+  /** `[sources.NAME]` tables in file order (cloud discovery); unset = none. */
+  readonly sources?: readonly SourceTable[];
 }
 
 export interface LoadInventoryOptions {
@@ -155,7 +194,12 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   host_key_policy: KEY_CONSTRAINTS["ssh.host_key_policy"].oneOf!,
 };
 
-const TOP_KEYS = ["defaults", "profiles", "machines"];
+const TOP_KEYS = ["defaults", "profiles", "machines", "sources"];
+/** Keys of a source that are machine settings; the others are discovery's. */
+const SOURCE_SETTING_KEYS: Readonly<Record<string, ValueType | "table">> = {
+  profile: "string",
+  ...SETTING_KEYS,
+};
 const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const VAR_NAME_MAX = 64;
 const USER = /^[A-Za-z0-9_][A-Za-z0-9._-]*\$?$/;
@@ -273,62 +317,239 @@ export function parseInventory(
       }),
     );
   }
-  return { machines, profiles, file: options.file, searched: options.searched ?? [options.file] };
+  const sources: SourceTable[] = [];
+  for (const [name, table] of inFileOrder(text, "sources", doc.tree.sources)) {
+    const path = ["sources", name];
+    const location = doc.locate(path);
+    reader.name("source", name, path);
+    if (!isTable(table)) throw wrongType(displayKey(path), "table", table, { location });
+    const settingsPart: Record<string, unknown> = {};
+    const options: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(table)) {
+      if (Object.hasOwn(SOURCE_SETTING_KEYS, key)) settingsPart[key] = value;
+      else options[key] = value;
+    }
+    const own = reader.settings(path, settingsPart, SOURCE_SETTING_KEYS);
+    let profile: Settings | undefined;
+    if (own.profile !== undefined) {
+      profile = profileSources.get(own.profile);
+      if (!profile) throw unknownProfile(doc, path, own.profile, [...profiles.keys()]);
+    }
+    const origin = doc.origin(path);
+    sources.push(Object.freeze({
+      name,
+      origin,
+      options: Object.freeze(options),
+      locate: (at: readonly string[]) => doc.locate([...path, ...at]),
+      machine: (found: DiscoveredMachine): MachineConfig => {
+        checkName("machine", found.name);
+        const host = checkHost(found.host);
+        const layer: Settings = {
+          ...own,
+          host,
+          values: { ...own.values, labels: { ...found.labels, ...own.values.labels } },
+        };
+        const machine = reader.machine(found.name, layer, [defaults, profile], {
+          origin,
+          profile: own.profile,
+        });
+        return Object.freeze({
+          ...machine,
+          source: name,
+          ...(found.stale ? { stale: true } : {}),
+        });
+      },
+    }));
+  }
+  return {
+    machines,
+    profiles,
+    file: options.file,
+    searched: options.searched ?? [options.file],
+    ...(sources.length > 0 ? { sources } : {}),
+  };
 }
 
 /**
- * `{name}` placeholders in `command` replaced with the machine's values: its vars, the
- * built-ins {name} {host} {user} {ssh_port} {profile} {deploy_root}, and `extra` (wins).
- * Only a name in braces is a placeholder, so shell text such as `awk '{print $1}'`,
- * `${HOME}` and `{a,b}` is left alone; `{{name}}` gives a literal `{name}`. An unknown
- * placeholder, or a built-in the machine has no value for, is an InvalidArgument error.
+ * Where an expanded text goes, which decides what happens to each value:
+ * - "shell": shell text (deploy steps, `exec --shell`, switch commands, `sh -c` scripts):
+ *   every value is shell-quoted for where it stands, so it arrives as that exact text
+ *   (`{raw:name}` inserts it as shell text on purpose; see exec/shell_template.ts);
+ * - "word": one program argument, env value or path, passed without a shell: literal;
+ * - "url": a URL the controller or the machine requests: a value in the host:port part
+ *   may only be a host name, address or port, and no value may hold spaces or controls;
+ * - "address": a TCP host:port: values may only be host names, addresses or ports.
+ */
+export type ExpandAs = "shell" | "word" | "url" | "address";
+
+/**
+ * `{name}` placeholders in `text` replaced with the machine's values: its vars, the
+ * built-ins {name} {host} {user} {ssh_port} {profile} {deploy_root}, and `extra` (wins),
+ * treated as `as` says (see ExpandAs). Only a name in braces is a placeholder, so shell
+ * text such as `awk '{print $1}'`, `${HOME}` and `{a,b}` is left alone; `{{name}}` gives
+ * a literal `{name}`. An unknown placeholder, or a built-in the machine has no value
+ * for, is an InvalidArgument error. This is the one place placeholders are expanded.
  */
 export function expandVars(
-  command: string,
+  text: string,
   machine: MachineConfig,
-  options: { extra?: Readonly<Record<string, string>> } = {},
+  options: { as: ExpandAs; extra?: Readonly<Record<string, string | undefined>> },
 ): string {
-  return expandWith(command, placeholderValues(machine, options.extra), machine.name);
+  return expandWith(text, placeholderValues(machine, options.extra), machine.name, options.as);
+}
+
+/**
+ * A program's argv with placeholders expanded: each word literal ("word"), except the
+ * script of `sh -c SCRIPT` (any of the usual shells), which is shell text ("shell").
+ */
+export function expandArgv(
+  argv: readonly string[],
+  machine: MachineConfig,
+  options: { extra?: Readonly<Record<string, string | undefined>> } = {},
+): string[] {
+  const script = shellScriptIndex(argv);
+  return argv.map((word, i) =>
+    expandVars(word, machine, { ...options, as: i === script ? "shell" : "word" })
+  );
+}
+
+const SHELLS = new Set(["sh", "bash", "dash", "ash", "ksh", "mksh", "zsh", "busybox"]);
+
+/** The index of SCRIPT in `[/bin/]sh [options] -c SCRIPT ...`, or -1. */
+export function shellScriptIndex(argv: readonly string[]): number {
+  const program = argv[0]?.split("/").pop() ?? "";
+  if (!SHELLS.has(program)) return -1;
+  let i = program === "busybox" && argv[1] === "sh" ? 2 : 1;
+  for (; i < argv.length && /^[-+][A-Za-z]+$/.test(argv[i]); i++) {
+    if (argv[i].startsWith("-") && argv[i].includes("c")) return i + 1 < argv.length ? i + 1 : -1;
+  }
+  return -1;
+}
+
+/** Health check keys that are URLs or TCP addresses (the rest are words). */
+const CHECK_KEY_AS: Readonly<Record<string, ExpandAs>> = {
+  url: "url",
+  address: "address",
+  host: "address",
+};
+
+/**
+ * A health check table (deployment `health`, `provctl health` flags) with placeholders
+ * expanded: URLs and addresses validated, a command check's argv as expandArgv does.
+ */
+export function expandCheckTable(
+  table: Readonly<Record<string, unknown>>,
+  machine: MachineConfig,
+  options: { extra?: Readonly<Record<string, string | undefined>> } = {},
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const word = (v: unknown, as: ExpandAs = "word"): unknown =>
+    typeof v === "string" ? expandVars(v, machine, { ...options, as }) : deep(v);
+  const deep = (v: unknown): unknown => {
+    if (typeof v === "string") return expandVars(v, machine, { ...options, as: "word" });
+    if (Array.isArray(v)) return v.map(deep);
+    if (isTable(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, deep(x)]));
+    return v;
+  };
+  for (const [key, value] of Object.entries(table)) {
+    out[key] = word(value, Object.hasOwn(CHECK_KEY_AS, key) ? CHECK_KEY_AS[key] : "word");
+  }
+  if (typeof table.program === "string" && Array.isArray(table.args)) {
+    const argv = [table.program, ...table.args];
+    if (argv.every((a) => typeof a === "string")) {
+      const expanded = expandArgv(argv as string[], machine, options);
+      out.program = expanded[0];
+      out.args = expanded.slice(1);
+    }
+  }
+  return out;
+}
+
+const HOST_OR_PORT = /^[A-Za-z0-9._~:[\]-]+$/;
+// deno-lint-ignore no-control-regex
+const CONTROL_OR_SPACE = /[\u0000-\u0020\u007f]/;
+
+/** Throws unless `value` may stand at `offset` of a URL / address template. */
+function checkValue(
+  as: "url" | "address",
+  template: string,
+  offset: number,
+  name: string,
+  value: string,
+  machine: string,
+): void {
+  let authority = as === "address";
+  if (as === "url") {
+    const scheme = template.indexOf("://");
+    const rest = scheme < 0 ? -1 : template.slice(scheme + 3).search(/[/?#]/);
+    const end = scheme < 0 ? -1 : rest < 0 ? template.length : scheme + 3 + rest;
+    authority = scheme >= 0 && offset >= scheme && offset < end;
+  }
+  if (authority ? HOST_OR_PORT.test(value) : !CONTROL_OR_SPACE.test(value)) return;
+  throw new ProvctlError("InvalidArgument", "inventory.placeholder_value_invalid", {
+    params: {
+      placeholder: `{${name}}`,
+      value: shown(value),
+      template: shown(template),
+      machine: shown(machine),
+      part: authority ? "host:port" : "URL",
+    },
+  });
 }
 
 function expandWith(
-  command: string,
+  text: string,
   values: Readonly<Record<string, string | undefined>>,
   machine: string,
+  as: ExpandAs,
 ): string {
-  return command.replace(
-    /(\$?)\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}|(\$)?\{([A-Za-z_][A-Za-z0-9_]*)\}/g,
-    (whole, _dollar, escaped: string | undefined, shell: string | undefined, name: string) => {
+  const valueOf = (name: string): string => {
+    if (Object.hasOwn(values, name)) {
+      const value = values[name];
+      if (value !== undefined) return value;
+      throw new ProvctlError("InvalidArgument", "inventory.placeholder_unset", {
+        params: {
+          placeholder: `{${name}}`,
+          command: shown(text),
+          machine: shown(machine),
+          key: name === "ssh_port" ? "port" : name,
+        },
+      });
+    }
+    const defined = Object.keys(values);
+    const suggestion = nearest(name, defined);
+    throw new ProvctlError(
+      "InvalidArgument",
+      suggestion ? "inventory.unknown_placeholder_suggest" : "inventory.unknown_placeholder",
+      {
+        params: {
+          placeholder: `{${name}}`,
+          command: shown(text),
+          machine: shown(machine),
+          suggestion: suggestion === undefined ? undefined : `{${suggestion}}`,
+          allowed: defined.map((n) => `{${n}}`).join(", "),
+        },
+        hint: "inventory.hint_placeholders",
+      },
+    );
+  };
+  if (as === "shell") return expandShellTemplate(text, (p) => valueOf(p.name));
+  return text.replace(
+    /(\$?)\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}|(\$)?\{(raw:)?([A-Za-z_][A-Za-z0-9_]*)\}/g,
+    (
+      whole,
+      _dollar,
+      escaped: string | undefined,
+      shell: string | undefined,
+      _raw: string | undefined,
+      name: string,
+      offset: number,
+    ) => {
       if (escaped !== undefined) return whole.replace(`{{${escaped}}}`, `{${escaped}}`);
       if (shell) return whole;
-      if (Object.hasOwn(values, name)) {
-        const value = values[name];
-        if (value !== undefined) return value;
-        throw new ProvctlError("InvalidArgument", "inventory.placeholder_unset", {
-          params: {
-            placeholder: `{${name}}`,
-            command: shown(command),
-            machine: shown(machine),
-            key: name === "ssh_port" ? "port" : name,
-          },
-        });
-      }
-      const defined = Object.keys(values);
-      const suggestion = nearest(name, defined);
-      throw new ProvctlError(
-        "InvalidArgument",
-        suggestion ? "inventory.unknown_placeholder_suggest" : "inventory.unknown_placeholder",
-        {
-          params: {
-            placeholder: `{${name}}`,
-            command: shown(command),
-            machine: shown(machine),
-            suggestion: suggestion === undefined ? undefined : `{${suggestion}}`,
-            allowed: defined.map((n) => `{${n}}`).join(", "),
-          },
-          hint: "inventory.hint_placeholders",
-        },
-      );
+      const value = valueOf(name);
+      if (as === "url" || as === "address") checkValue(as, text, offset, name, value, machine);
+      return value;
     },
   );
 }
@@ -346,7 +567,7 @@ function placeholderValues(
   machine: Pick<MachineConfig, "name" | "host" | "user" | "port" | "profile" | "vars"> & {
     overrides: { deployRoot?: string };
   },
-  extra: Readonly<Record<string, string>> = {},
+  extra: Readonly<Record<string, string | undefined>> = {},
 ): Record<string, string | undefined> {
   return {
     name: machine.name,
@@ -399,7 +620,7 @@ class Reader {
     }
   }
 
-  name(kind: "machine" | "profile", name: string, path: readonly string[]): void {
+  name(kind: "machine" | "profile" | "source", name: string, path: readonly string[]): void {
     this.#check(path, () => checkName(kind, name));
   }
 
@@ -587,7 +808,7 @@ class Reader {
       const { deploy_root: _, ...values } = placeholderValues(machine);
       let expanded = template;
       try {
-        expanded = expandWith(template, values, name);
+        expanded = expandWith(template, values, name, "word");
       } catch (e) {
         throw this.located(e, deployRootPath!);
       }

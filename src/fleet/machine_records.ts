@@ -4,6 +4,7 @@
  */
 import { isProvctlError } from "../core/errors.ts";
 import type { CommandRunner, HostInfo } from "../exec/runner.ts";
+import type { FailureBudget } from "./executor.ts";
 import type { MachineConfig } from "./inventory.ts";
 
 export interface MachineRecord {
@@ -16,6 +17,10 @@ export interface MachineRecord {
   readonly labels: Readonly<Record<string, string>>;
   readonly vars: Readonly<Record<string, string>>;
   readonly origin: string;
+  /** The cloud source it was discovered from, or null for machines of the file. */
+  readonly source: string | null;
+  /** From a source that failed this time: its last cached answer. */
+  readonly stale: boolean;
 }
 
 export function machineRecord(m: MachineConfig): MachineRecord {
@@ -30,6 +35,8 @@ export function machineRecord(m: MachineConfig): MachineRecord {
     labels: m.labels,
     vars: m.vars,
     origin: m.origin,
+    source: m.source ?? null,
+    stale: m.stale ?? false,
   };
 }
 
@@ -38,10 +45,13 @@ export type CheckStage = "connect" | "host-key" | "auth" | "command" | "backend"
 export interface MachineCheckRecord {
   readonly machine: string;
   readonly ok: boolean;
-  readonly failed_at: CheckStage | null;
+  /** Where the check failed; "skipped" past --max-failures (not checked). */
+  readonly failed_at: CheckStage | "skipped" | null;
   readonly backend: string | null;
   readonly latency_ms: number | null;
   readonly error: string | null;
+  /** When the check finished (ISO). */
+  readonly checked_at: string;
 }
 
 /** What a check needs of a machine (the CLI's Target). */
@@ -87,6 +97,7 @@ export async function checkMachine(
       backend: report.chosen ?? null,
       latency_ms: Math.round(latencyMs * 10) / 10,
       error: null,
+      checked_at: new Date().toISOString(),
     };
   } catch (error) {
     return {
@@ -96,20 +107,39 @@ export async function checkMachine(
       backend: null,
       latency_ms: null,
       error: describe(error),
+      checked_at: new Date().toISOString(),
     };
   }
 }
 
-/** Checks machines in parallel (at most `forks` at once); one record each, in order. */
+/**
+ * Checks machines in parallel (at most `forks` at once; past `maxFailures` the rest are
+ * not checked and come back as skipped); one record each, in order.
+ */
 export async function checkMachines(
   targets: readonly CheckableMachine[],
-  forks: number,
-  describe: (error: unknown) => string,
+  options: {
+    forks: number;
+    maxFailures?: FailureBudget;
+    describe: (error: unknown) => string;
+    /** The text of a skipped machine's `error`. */
+    skipped: string;
+  },
 ): Promise<MachineCheckRecord[]> {
   const { runFleet } = await import("./executor.ts");
   const outcomes = await runFleet(targets, async (target) => {
-    const value = await checkMachine(target, describe);
+    const value = await checkMachine(target, options.describe);
     return { ok: value.ok, value };
-  }, { forks });
-  return outcomes.map((o) => o.value!);
+  }, { forks: options.forks, maxFailures: options.maxFailures });
+  return outcomes.map((o, i) =>
+    o.value ?? {
+      machine: targets[i].name,
+      ok: false,
+      failed_at: "skipped",
+      backend: null,
+      latency_ms: null,
+      error: options.skipped,
+      checked_at: new Date().toISOString(),
+    }
+  );
 }

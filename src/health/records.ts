@@ -1,5 +1,6 @@
 /** The HealthResult and HealthTransition records (src/core/records.ts), CLI and API alike. */
-import type { CheckResult } from "./_types.ts";
+import type { CommandRunner } from "../exec/runner.ts";
+import type { CheckResult, HealthCheck } from "./_types.ts";
 
 export interface HealthRecord {
   readonly machine: string;
@@ -31,4 +32,27 @@ export function transitionRecord(
     detail: t.result.detail,
     unhealthy_ms: t.unhealthyMs ?? null,
   };
+}
+
+/** Runs one check on one machine; a check that cannot run at all is an "error" record. */
+export async function checkOne(
+  target: { readonly name: string; runner(): Promise<CommandRunner> },
+  check: HealthCheck,
+  options: { timeoutMs: number; describe: (error: unknown) => string },
+): Promise<HealthRecord> {
+  const { runCheck } = await import("./checks.ts");
+  try {
+    return healthRecord(
+      target.name,
+      await runCheck(check, { runner: await target.runner(), timeoutMs: options.timeoutMs }),
+    );
+  } catch (error) {
+    return {
+      machine: target.name,
+      healthy: false,
+      status: "error",
+      detail: options.describe(error),
+      latency_ms: 0,
+    };
+  }
 }

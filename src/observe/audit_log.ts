@@ -19,6 +19,7 @@
  * starts on a line of its own.
  */
 import { ProvctlError } from "../core/errors.ts";
+import { openTrusted, trustDir } from "../core/state_trust.ts";
 import { globMatcher } from "./_glob.ts";
 import { Redactor } from "./redact.ts";
 
@@ -178,15 +179,13 @@ export class AuditLog {
     let file: Deno.FsFile;
     let created = false;
     try {
-      await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-      try {
-        file = await Deno.open(path, { append: true, createNew: true, mode: 0o600 });
-        created = true;
-      } catch (error) {
-        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-        file = await Deno.open(path, { append: true });
-      }
+      // Never through a link or in a directory another user can write (StrictModes).
+      await trustDir(dir, { create: true });
+      const opened = (await openTrusted(path, { append: true, create: true }))!;
+      file = opened.file;
+      created = opened.created;
     } catch (error) {
+      if (error instanceof ProvctlError) throw error;
       throw fail(error);
     }
     try {
@@ -365,8 +364,8 @@ export interface AuditQuery {
   /** Records at or after this time: a Date, a duration back from now ("90s", "30m", "1h",
    * "2d", "1w", "1h30m") or a date ("2024-05-01", "2024-05-01T10:00:00Z"). */
   readonly since?: Date | string;
-  /** Machine name or glob ("web-*"). */
-  readonly machine?: string;
+  /** Machine names or globs; a record matches any of them. */
+  readonly machine?: string | readonly string[];
   /** Operation name or glob; a plain name also matches its sub-operations ("deploy"
    * matches "deploy.step"). */
   readonly op?: string;
@@ -419,7 +418,12 @@ export function auditFilter(query: AuditQuery): (r: AuditRecord) => boolean {
   const since = query.since === undefined
     ? undefined
     : parseSince(query.since, query.now).getTime();
-  const machine = query.machine === undefined ? undefined : globMatcher(query.machine);
+  let machine: ((value: string) => boolean) | undefined;
+  if (query.machine !== undefined && query.machine.length > 0) {
+    const matchers = (typeof query.machine === "string" ? [query.machine] : query.machine)
+      .map(globMatcher);
+    machine = (value) => matchers.some((match) => match(value));
+  }
   let op: ((value: string) => boolean) | undefined;
   if (query.op !== undefined) {
     const exact = globMatcher(query.op);
@@ -505,9 +509,11 @@ export class AuditReader implements AsyncIterable<AuditRecord> {
   async *#lines(): AsyncGenerator<string> {
     let file: Deno.FsFile;
     try {
-      file = await Deno.open(this.path, { read: true });
+      const opened = await openTrusted(this.path, { read: true });
+      if (opened === undefined) return;
+      file = opened.file;
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return;
+      if (error instanceof ProvctlError) throw error;
       throw new ProvctlError("CommandFailed", "observe.audit_read_failed", {
         params: { path: this.path, reason: reason(error) },
         cause: error,

@@ -15,6 +15,7 @@
  * file, and concurrent processes never lose each other's updates.
  */
 import { ProvctlError } from "../core/errors.ts";
+import { openTrusted, readTrusted, trustDir } from "../core/state_trust.ts";
 import { renderPrometheus } from "./_prometheus.ts";
 import {
   emptySnapshot,
@@ -382,9 +383,12 @@ function fileError(key: string, path: string, error: unknown): ProvctlError {
 export async function loadMetrics(path: string): Promise<MetricsSnapshot> {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    await trustDir(dirOf(path));
+    const read = await readTrusted(path);
+    if (read === undefined) return emptySnapshot();
+    text = read;
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return emptySnapshot();
+    if (error instanceof ProvctlError) throw error;
     throw fileError("observe.metrics_file_invalid", path, error);
   }
   let value: unknown;
@@ -402,14 +406,18 @@ export async function loadMetrics(path: string): Promise<MetricsSnapshot> {
   return value as MetricsSnapshot;
 }
 
+function dirOf(path: string): string {
+  return path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+}
+
 async function withFileLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
-  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
   let lock: Deno.FsFile;
   try {
-    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-    lock = await Deno.open(`${path}.lock`, { write: true, create: true, mode: 0o600 });
+    await trustDir(dirOf(path), { create: true });
+    lock = (await openTrusted(`${path}.lock`, { write: true, create: true }))!.file;
     await lock.lock(true);
   } catch (error) {
+    if (error instanceof ProvctlError) throw error;
     throw fileError("observe.metrics_write_failed", path, error);
   }
   try {

@@ -11,7 +11,14 @@
  * `onRecordError` and is counted in `recordFailures` for the caller to report.
  */
 import { isProvctlError, ProvctlError } from "../core/errors.ts";
-import type { CommandRunner, RunOptions, RunResult, StreamingProcess } from "../exec/runner.ts";
+import {
+  canRunShell,
+  type CommandRunner,
+  type RunOptions,
+  type RunResult,
+  type ShellRunner,
+  type StreamingProcess,
+} from "../exec/runner.ts";
 import type { AuditEntry, AuditLog, AuditResult } from "./audit_log.ts";
 import type { MetricsCollector } from "./metrics.ts";
 import { Redactor } from "./redact.ts";
@@ -33,17 +40,6 @@ export interface RecordingRunnerOptions extends RecordingContext {
   readonly redactor?: Redactor;
   /** Told when an audit record could not be written (the operation's result stands). */
   readonly onRecordError?: (error: unknown) => void;
-}
-
-/** A runner that can also run shell strings (SshRunner). */
-interface ShellRunner extends CommandRunner {
-  runShell(script: string, options?: RunOptions): Promise<RunResult>;
-  streamShell(script: string, options?: RunOptions): StreamingProcess;
-}
-
-function canShell(runner: CommandRunner): runner is ShellRunner {
-  const r = runner as Partial<ShellRunner>;
-  return typeof r.runShell === "function" && typeof r.streamShell === "function";
 }
 
 /** Where records go; shared by a runner and the runners with() derives from it. */
@@ -88,9 +84,10 @@ function errorText(error: unknown): string {
 function resultOfExit(
   exit: { code: number; timedOut?: boolean },
   cancelled: boolean,
+  probe = false,
 ): AuditResult {
   if (exit.timedOut) return "timeout";
-  if (exit.code === 0) return "ok";
+  if (exit.code === 0 || (probe && !cancelled)) return "ok";
   return cancelled ? "cancelled" : "failed";
 }
 
@@ -175,7 +172,7 @@ export class RecordingRunner implements CommandRunner {
   }
 
   #shellRunner(): ShellRunner {
-    if (!canShell(this.inner)) {
+    if (!canRunShell(this.inner)) {
       throw new ProvctlError("Unsupported", "observe.recording_no_shell", {
         params: { target: this.inner.target },
       });
@@ -198,14 +195,14 @@ export class RecordingRunner implements CommandRunner {
       await this.#record(program, args, command, started, {
         result: resultOfError(error, options.signal),
         error: errorText(error),
-      });
+      }, options.probe);
       throw error;
     }
     await this.#record(program, args, command, started, {
-      result: resultOfExit(result, options.signal?.aborted ?? false),
+      result: resultOfExit(result, options.signal?.aborted ?? false, options.probe),
       exitCode: result.code,
       signal: result.signal,
-    });
+    }, options.probe);
     return result;
   }
 
@@ -262,12 +259,16 @@ export class RecordingRunner implements CommandRunner {
     command: () => string,
     started: number,
     outcome: Pick<AuditEntry, "result" | "exitCode" | "signal" | "error">,
+    probe = false,
   ): Promise<void> {
     const durationMs = performance.now() - started;
     const context = this.#context;
-    const op = typeof context.operation === "function"
+    const base = typeof context.operation === "function"
       ? context.operation(program, args)
       : context.operation ?? "exec";
+    // A probe is part of the operation, not the operation: its own label keeps the
+    // operation's counts and failures what the user saw.
+    const op = probe ? `${base}.probe` : base;
     const sinks = this.#sinks;
     sinks.metrics?.recordOperation({ op, result: outcome.result, durationMs });
     if (!sinks.audit) return;

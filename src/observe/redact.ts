@@ -8,6 +8,12 @@
  * - the value of a header `Name: value` whose name looks secret (`Authorization: Bearer x`);
  * - a JSON member `"name": "value"` whose name looks secret;
  * - a PEM private key block;
+ * - options of well-known programs that carry a password without saying so in their
+ *   name: `curl -u/--user user:PASS` (the part after the colon), `mysql -pPASS` (and the
+ *   other MySQL/MariaDB clients), `sshpass -p PASS`, `redis-cli -a PASS`,
+ *   `docker|podman login -p PASS` — in argv and inside shell text;
+ * - tokens recognisable by their form: AWS access key ids (AKIA..., ASIA...), GitHub
+ *   (ghp_..., github_pat_...), Slack (xoxb-...) and Google (AIza...) tokens, JWTs;
  * - whatever the configured extra patterns match.
  *
  * A name looks secret when one of its words (split at `_`, `-`, `.` and camelCase) is
@@ -128,6 +134,136 @@ const JSON_MEMBER = /("([A-Za-z0-9_.-]{1,64})"\s*:\s*)("(?:[^"\\]|\\.)*"|[^\s,}\
 const PEM =
   /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g;
 const BARE_FLAG = /^--?([A-Za-z][A-Za-z0-9_.-]*)$/;
+const KNOWN_TOKENS = new RegExp(
+  [
+    "\\b(?:AKIA|ASIA)[0-9A-Z]{16}\\b",
+    "\\bgh[pousr]_[A-Za-z0-9]{30,}",
+    "\\bgithub_pat_[A-Za-z0-9_]{30,}",
+    "\\bxox[abposr]-[A-Za-z0-9-]{10,}",
+    "\\bAIza[0-9A-Za-z_-]{35}",
+    "\\beyJ[A-Za-z0-9_-]{5,}\\.eyJ[A-Za-z0-9_-]{5,}\\.[A-Za-z0-9_-]{5,}",
+  ].join("|"),
+  "g",
+);
+
+/** Options of a program whose values are secrets although their names do not say so. */
+interface ProgramRule {
+  readonly programs: RegExp;
+  /** Only when this word is among the arguments (a subcommand such as `login`). */
+  readonly when?: string;
+  /** `-p VALUE`, `-pVALUE`, `--opt=VALUE`: the value is a secret. */
+  readonly value?: readonly string[];
+  /** `-pVALUE` only (`-p` alone prompts, and the next word is something else). */
+  readonly attached?: readonly string[];
+  /** `-u user:PASS`: the part after the first colon is a secret. */
+  readonly userinfo?: readonly string[];
+}
+
+const PROGRAM_RULES: readonly ProgramRule[] = [
+  { programs: /^curl$/, userinfo: ["-u", "--user", "-U", "--proxy-user"] },
+  {
+    programs:
+      /^(?:mysql|mariadb|mysqldump|mariadb-dump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mysqlpump)$/,
+    attached: ["-p"],
+  },
+  { programs: /^sshpass$/, value: ["-p"] },
+  { programs: /^redis-cli$/, value: ["-a"] },
+  { programs: /^(?:docker|podman|nerdctl|buildah)$/, when: "login", value: ["-p"] },
+];
+
+function ruleFor(program: string, args: readonly string[]): ProgramRule | undefined {
+  const name = unquote(program).split("/").pop() ?? "";
+  return PROGRAM_RULES.find((r) =>
+    r.programs.test(name) && (r.when === undefined || args.some((a) => unquote(a) === r.when))
+  );
+}
+
+function unquote(word: string): string {
+  const q = word[0];
+  return (q === "'" || q === '"') && word.endsWith(q) && word.length >= 2
+    ? word.slice(1, -1)
+    : word;
+}
+
+/** `user:PASS` with the password masked (nothing when there is no colon). */
+function maskUserinfo(value: string): string {
+  const q = value[0] === "'" || value[0] === '"' ? value[0] : "";
+  const inner = q ? unquote(value) : value;
+  const colon = inner.indexOf(":");
+  return colon < 0 ? value : `${q}${inner.slice(0, colon + 1)}${MASK}${q}`;
+}
+
+/**
+ * The words of one command (program first) with the rule's secrets masked. Words may be
+ * shell-quoted (from text) or plain (argv); masking keeps the quotes.
+ */
+function applyRule(rule: ProgramRule, args: readonly string[]): string[] {
+  const out = [...args];
+  for (let i = 0; i < out.length; i++) {
+    const word = unquote(out[i]);
+    for (const opt of rule.value ?? []) {
+      if (word === opt && i + 1 < out.length) out[i + 1] = maskValue(out[++i]);
+      else if (word.startsWith(`${opt}=`)) out[i] = `${opt}=${MASK}`;
+      else if (opt.length === 2 && word.startsWith(opt) && word.length > 2) {
+        out[i] = `${opt}${MASK}`;
+      }
+    }
+    for (const opt of rule.attached ?? []) {
+      if (word.startsWith(opt) && word.length > opt.length && !word.startsWith("--")) {
+        out[i] = `${opt}${MASK}`;
+      }
+    }
+    for (const opt of rule.userinfo ?? []) {
+      if (word === opt && i + 1 < out.length) out[i + 1] = maskUserinfo(out[++i]);
+      else if (word.startsWith(`${opt}=`)) {
+        out[i] = `${opt}=${maskUserinfo(word.slice(opt.length + 1))}`;
+      } else if (opt.length === 2 && word.startsWith(opt) && word.length > 2) {
+        out[i] = `${opt}${maskUserinfo(word.slice(2))}`;
+      }
+    }
+  }
+  return out;
+}
+
+/** A word of shell text: quoted or bare. */
+const WORD = `(?:'[^']*'|"(?:[^"\\\\]|\\\\.)*"|[^\\s;&|()'"\\\`<>])+`;
+/** A word that may be a program: at the start, or after a blank or ; & | ( `. */
+const PROGRAM_WORD = new RegExp(`(^|[\\s;&|(\\\`])(${WORD})`, "g");
+/** The arguments after it: blanks and words up to ; & | ) < > or a line end. */
+const ARGS = new RegExp(`(?:[ \\t]+${WORD})*`, "y");
+const WORDS = new RegExp(`[ \\t]+|${WORD}`, "g");
+
+/** Shell text with the program rules applied to every simple command that has one. */
+function maskPrograms(text: string): string {
+  let out = "";
+  let copied = 0;
+  PROGRAM_WORD.lastIndex = 0;
+  for (let m = PROGRAM_WORD.exec(text); m !== null; m = PROGRAM_WORD.exec(text)) {
+    const program = m[2];
+    // Cheap test first: only a known program's arguments are read.
+    if (!PROGRAM_RULES.some((r) => r.programs.test(unquote(program).split("/").pop() ?? ""))) {
+      continue;
+    }
+    ARGS.lastIndex = PROGRAM_WORD.lastIndex;
+    const rest = ARGS.exec(text)?.[0] ?? "";
+    const pieces = rest.match(WORDS) ?? [];
+    const words = pieces.filter((p) => !/^[ \t]+$/.test(p));
+    const rule = ruleFor(program, words);
+    const end = PROGRAM_WORD.lastIndex + rest.length;
+    if (!rule) {
+      // Its arguments are not programs: go on after them (linear time).
+      PROGRAM_WORD.lastIndex = end;
+      continue;
+    }
+    const masked = applyRule(rule, words);
+    let k = 0;
+    out += text.slice(copied, PROGRAM_WORD.lastIndex) +
+      pieces.map((p) => /^[ \t]+$/.test(p) ? p : masked[k++]).join("");
+    copied = end;
+    PROGRAM_WORD.lastIndex = end;
+  }
+  return copied === 0 ? text : out + text.slice(copied);
+}
 const LOOKS_LIKE_FLAG = /^--?[A-Za-z]/;
 
 function maskValue(value: string): string {
@@ -160,7 +296,9 @@ export class Redactor {
   text(text: string): string {
     if (text === "") return text;
     let out = text.replace(PEM, MASK);
+    out = out.replace(KNOWN_TOKENS, MASK);
     out = out.replace(URL_USERINFO, (_m, head: string) => `${head}:${MASK}@`);
+    out = maskPrograms(out);
     out = scan(
       out,
       HEADER,
@@ -208,7 +346,9 @@ export class Redactor {
 
   /** `program args...` as one display line, secrets masked, arguments shell-quoted. */
   command(program: string, args: readonly string[]): string {
-    return [this.text(program), ...this.argv(args)].map(displayQuote).join(" ");
+    const rule = ruleFor(program, args);
+    const masked = rule ? applyRule(rule, args) : args;
+    return [this.text(program), ...this.argv(masked)].map(displayQuote).join(" ");
   }
 }
 

@@ -195,6 +195,10 @@ function build(): Json {
         }, { parameters: [p("name", "Machine name")] }),
       },
       "/machines/check": {
+        get: op("The last check of each machine checked since the server started", "read", {
+          "200": jsonBody(listOf("MachineCheck"), "One result per machine checked"),
+          ...problems(...READ),
+        }),
         post: op("Check that machines answer (connect, host key, login, backend)", "operate", {
           "200": jsonBody(listOf("MachineCheck"), "One result per machine"),
           ...problems(...WRITE, 404),

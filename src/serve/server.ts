@@ -86,7 +86,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     await state.close();
     throw error;
   });
-  const { app } = buildApi({
+  const api = buildApi({
     settings: options.settings,
     baseFlags: options.flags,
     env: options.env,
@@ -129,7 +129,7 @@ export async function serve(options: ServeOptions): Promise<void> {
         options.log(`provctl serve: ${error instanceof Error ? error.stack : error}`);
         return new Response("internal error", { status: 500 });
       },
-    }, app.fetch);
+    }, api.app.fetch);
   } catch (error) {
     stopAudit();
     await stopRelay();
@@ -163,6 +163,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   clearTimeout(timer);
   // 3. Operations closed their sessions (audit log flushed and closed) as they ended.
   await serverDone;
+  await api.close();
   stopAudit();
   await stopRelay();
   await state.close();

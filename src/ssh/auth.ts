@@ -10,7 +10,7 @@ import { promptSecret } from "./_prompt.ts";
 import { embeddedMessages, Messages } from "../config/messages.ts";
 
 let catalog: Messages | undefined;
-/** Prompt text from messages.toml (the prompts are shown before any command output). */
+/** Prompt and warning text from messages.toml (shown before any command output). */
 function promptText(key: string, params: Record<string, string>): string {
   catalog ??= new Messages(embeddedMessages());
   return catalog.format(key, params);
@@ -29,6 +29,11 @@ export interface AuthOptions {
   readonly agentSocket?: string;
   /** Called around prompts so the auth timeout does not run while a human types. */
   readonly onPrompt?: (active: boolean) => void;
+  /**
+   * Told about a private key ignored for its permissions (OpenSSH's "UNPROTECTED PRIVATE
+   * KEY FILE" warning); default: the message on stderr.
+   */
+  readonly onKeyIgnored?: (key: string, params: Record<string, string>) => void;
 }
 
 /** What authentication tried, for the AuthFailed message (no secrets). */
@@ -89,6 +94,14 @@ export function createAuthHandler(
       kind: "publickey",
       label: file,
       make: async () => {
+        const unprotected = await unprotectedMode(file);
+        if (unprotected !== undefined) {
+          // As OpenSSH: the key is ignored (with the warning) and the next method is tried.
+          const params = { file, mode: unprotected };
+          (options.onKeyIgnored ?? printWarning)("ssh.key_unprotected", params);
+          report.notes.push(promptText("ssh.key_unprotected_note", params));
+          return undefined;
+        }
         let text: string;
         try {
           text = await Deno.readTextFile(file);
@@ -146,6 +159,27 @@ export function createAuthHandler(
     })();
   };
   return { handler, report };
+}
+
+/**
+ * The octal mode ("0644") of a key file the user owns that others may read or write, as
+ * OpenSSH's sshkey_perm_ok refuses it; undefined when the mode is fine (or the file is
+ * another user's, which OpenSSH does not judge, or missing: reading it reports that).
+ */
+async function unprotectedMode(file: string): Promise<string | undefined> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(file);
+  } catch {
+    return undefined;
+  }
+  if (info.mode === null || info.uid === null || info.uid !== Deno.uid()) return undefined;
+  if ((info.mode & 0o077) === 0) return undefined;
+  return `0${(info.mode & 0o777).toString(8).padStart(3, "0")}`;
+}
+
+function printWarning(key: string, params: Record<string, string>): void {
+  console.error(promptText(key, params));
 }
 
 async function loadPrivateKey(

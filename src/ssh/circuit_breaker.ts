@@ -14,6 +14,7 @@ import {
   handleWhen,
 } from "cockatiel";
 import { ProvctlError } from "../core/errors.ts";
+import { readTrusted, trustDir, writeTrustedAtomic } from "../core/state_trust.ts";
 import { isRetryable } from "./retry.ts";
 
 /**
@@ -36,6 +37,23 @@ export interface BreakerOptions {
   readonly threshold: number;
   /** How long an open circuit fails fast before one probe is let through. */
   readonly cooldownMs: number;
+  /** Time source (default Date.now); tests move it instead of sleeping through cooldowns. */
+  readonly clock?: Clock;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+const systemClock: Clock = { now: () => Date.now() };
+
+/**
+ * cockatiel reads Date.now() itself: an injected clock is applied by shifting the
+ * persisted openedAt into cockatiel's time on load and back on save.
+ */
+function shifted(state: CockatielState | undefined, by: number): CockatielState | undefined {
+  if (state?.ownState.openedAt === undefined || by === 0) return state;
+  return { ...state, ownState: { ...state.ownState, openedAt: state.ownState.openedAt + by } };
 }
 
 /** What `provctl hosts breakers` shows for one host. */
@@ -78,6 +96,8 @@ export async function withBreaker<T>(
   options: BreakerOptions,
   fn: () => Promise<T>,
 ): Promise<T> {
+  const clock = options.clock ?? systemClock;
+  const skew = Date.now() - clock.now();
   const path = breakerPath(options.stateDir, host);
   const store = options.store;
   const saved = store
@@ -88,20 +108,20 @@ export async function withBreaker<T>(
   const policy = circuitBreaker(handleWhen(isRetryable), {
     breaker: new ConsecutiveBreaker(options.threshold),
     halfOpenAfter: options.cooldownMs,
-    initialState: saved?.policy,
+    initialState: shifted(saved?.policy, skew),
   });
   const before = JSON.stringify(policy.toJSON());
   let lastError = saved?.lastError;
   // The probe: other processes keep failing fast for another cooldown while it runs.
   const halfOpen = policy.onHalfOpen(() => {
     const state = policy.toJSON() as CockatielState;
-    state.ownState = { ...state.ownState, value: CircuitState.Open, openedAt: Date.now() };
+    state.ownState = { ...state.ownState, value: CircuitState.Open, openedAt: clock.now() };
     void save({
       version: 1,
       host,
       cooldownMs: options.cooldownMs,
       lastError,
-      updatedAt: now(),
+      updatedAt: isoTime(clock),
       policy: state,
     })
       .catch(() => {});
@@ -109,13 +129,15 @@ export async function withBreaker<T>(
   try {
     return await policy.execute(fn);
   } catch (error) {
-    if (error instanceof BrokenCircuitError) throw openError(host, saved, options);
+    if (error instanceof BrokenCircuitError) throw openError(host, saved, options, clock);
     if (isRetryable(error)) lastError = error instanceof Error ? describe(error) : String(error);
     throw error;
   } finally {
     halfOpen.dispose();
-    const after = policy.toJSON() as CockatielState;
-    if (JSON.stringify(after) !== before || saved === undefined && after.breakerState > 0) {
+    const after = shifted(policy.toJSON() as CockatielState, -skew)!;
+    if (
+      JSON.stringify(policy.toJSON()) !== before || saved === undefined && after.breakerState > 0
+    ) {
       await save({
         version: 1,
         host,
@@ -123,7 +145,7 @@ export async function withBreaker<T>(
         lastError: after.breakerState === 0 && after.ownState.value === CircuitState.Closed
           ? undefined
           : lastError,
-        updatedAt: now(),
+        updatedAt: isoTime(clock),
         policy: after,
       });
     }
@@ -134,10 +156,11 @@ function openError(
   host: string,
   saved: BreakerFile | undefined,
   options: BreakerOptions,
+  clock: Clock,
 ): ProvctlError {
-  const status = saved ? toStatus(saved) : undefined;
-  const probeAt = status?.probeAt ?? now();
-  const seconds = Math.max(0, Math.ceil((Date.parse(probeAt) - Date.now()) / 1000));
+  const status = saved ? toStatus(saved, clock) : undefined;
+  const probeAt = status?.probeAt ?? isoTime(clock);
+  const seconds = Math.max(0, Math.ceil((Date.parse(probeAt) - clock.now()) / 1000));
   return new ProvctlError("CircuitOpen", "ssh.circuit_open", {
     params: {
       host,
@@ -158,14 +181,14 @@ function describe(error: Error): string {
   return error.message;
 }
 
-function toStatus(file: BreakerFile): BreakerStatus {
+function toStatus(file: BreakerFile, clock: Clock): BreakerStatus {
   const own = file.policy.ownState;
   let state: BreakerStatus["state"] = "closed";
   let probeAt: string | undefined;
   if (own.value === CircuitState.Open || own.value === CircuitState.HalfOpen) {
     const at = (own.openedAt ?? 0) + file.cooldownMs;
     probeAt = new Date(at).toISOString();
-    state = Date.now() >= at ? "half-open" : "open";
+    state = clock.now() >= at ? "half-open" : "open";
   }
   return {
     host: file.host,
@@ -180,6 +203,7 @@ function toStatus(file: BreakerFile): BreakerStatus {
 /** Every persisted breaker, sorted by host ("half-open" = the next connect probes). */
 export async function listBreakers(
   stateDir: string,
+  clock: Clock = systemClock,
   store?: BreakerStore,
 ): Promise<BreakerStatus[]> {
   const dir = `${stateDir}/breakers`;
@@ -187,15 +211,16 @@ export async function listBreakers(
   if (store) {
     for (const { state } of await store.list()) {
       const file = checked(state);
-      if (file) result.push(toStatus(file));
+      if (file) result.push(toStatus(file, clock));
     }
     return result.sort((a, b) => a.host.localeCompare(b.host));
   }
+  await trustDir(dir);
   try {
     for await (const entry of Deno.readDir(dir)) {
       if (!entry.isFile || !entry.name.endsWith(".json")) continue;
       const file = await readBreakerFile(`${dir}/${entry.name}`);
-      if (file) result.push(toStatus(file));
+      if (file) result.push(toStatus(file, clock));
     }
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
@@ -213,7 +238,7 @@ export async function resetBreakers(
   store?: BreakerStore,
 ): Promise<string[]> {
   const reset: string[] = [];
-  for (const status of await listBreakers(stateDir, store)) {
+  for (const status of await listBreakers(stateDir, systemClock, store)) {
     const bare = status.host.replace(/:[0-9]+$/, "").replace(/^\[(.*)\]$/, "$1");
     if (host !== undefined && status.host !== host && bare !== host) continue;
     if (store) await store.delete(status.host);
@@ -228,13 +253,10 @@ export async function resetBreakers(
 }
 
 async function readBreakerFile(path: string): Promise<BreakerFile | undefined> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
+  // Breaker files steer connections: trusted only in a private directory, never via links.
+  await trustDir(path.slice(0, path.lastIndexOf("/")));
+  const text = await readTrusted(path);
+  if (text === undefined) return undefined;
   try {
     return checked(JSON.parse(text));
   } catch {
@@ -253,18 +275,11 @@ function checked(value: unknown): BreakerFile | undefined {
 
 /** Temp file in the same directory, then rename: readers never see half a file. */
 async function writeBreakerFile(path: string, data: BreakerFile): Promise<void> {
-  const dir = path.slice(0, path.lastIndexOf("/"));
-  await Deno.mkdir(dir, { recursive: true });
-  const tmp = `${path}.tmp.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}`;
-  try {
-    await Deno.writeTextFile(tmp, JSON.stringify(data, null, 2) + "\n");
-    await Deno.rename(tmp, path);
-  } catch (error) {
-    await Deno.remove(tmp).catch(() => {});
-    throw error;
-  }
+  // Private like the rest of the state: 0700 directory, 0600 files.
+  await trustDir(path.slice(0, path.lastIndexOf("/")), { create: true, private: true });
+  await writeTrustedAtomic(path, JSON.stringify(data, null, 2) + "\n");
 }
 
-function now(): string {
-  return new Date().toISOString();
+function isoTime(clock: Clock): string {
+  return new Date(clock.now()).toISOString();
 }

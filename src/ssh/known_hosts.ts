@@ -63,8 +63,13 @@ interface Match {
   entry: KnownHostsLine;
 }
 
+/**
+ * The verdict on a presented host key. Every policy refuses a revoked or CHANGED key
+ * (OpenSSH's StrictHostKeyChecking=no would go on with a changed key; provctl keeps the
+ * simpler promise that a changed key is always a hard error). The policies differ only
+ * for an unknown host: strict refuses, accept-new records, off goes on unverified.
+ */
 export async function verifyHostKey(check: HostKeyCheck): Promise<HostKeyVerdict> {
-  if (check.policy === "off") return { status: "unverified" };
   const keyType = keyTypeOf(check.keyBlob);
   const name = check.hostKeyAlias
     ? check.hostKeyAlias.toLowerCase()
@@ -77,7 +82,9 @@ export async function verifyHostKey(check: HostKeyCheck): Promise<HostKeyVerdict
     fingerprint,
     files: files.join(", ") || "(none)",
   };
+  const off = check.policy === "off";
   if (keyType.endsWith("-cert-v01@openssh.com")) {
+    if (off) return { status: "unverified" };
     throw new ProvctlError("Unsupported", "known_hosts.host_certificate", { params });
   }
 
@@ -131,12 +138,13 @@ export async function verifyHostKey(check: HostKeyCheck): Promise<HostKeyVerdict
     });
   }
   const ca = matches.find((m) => m.entry.marker === "cert-authority");
-  if (ca) {
+  if (ca && !off) {
     throw new ProvctlError("Unsupported", "known_hosts.cert_authority", {
       params: { ...params, file: ca.file, line: ca.entry.line },
     });
   }
 
+  if (off) return { status: "unverified" };
   const otherTypes = [
     ...new Set(matches.flatMap((m) => m.entry.marker === "none" ? parsed(m)?.type ?? [] : [])),
   ];

@@ -157,6 +157,17 @@ export class SshPool {
     return { total, hosts };
   }
 
+  /** Open connections per key: idle ones (still alive) and those lent out or opening. */
+  held(): { key: string; idle: number; busy: number; stats: PoolStats }[] {
+    const rows = [];
+    for (const [key, entry] of this.#entries) {
+      const idle = entry.idle.filter((i) => !i.session.closed).length;
+      if (idle + entry.busy === 0) continue;
+      rows.push({ key, idle, busy: entry.busy, stats: { ...entry.stats } });
+    }
+    return rows;
+  }
+
   /** Closes every connection (idle and lent) and fails waiting requests. */
   close(): Promise<void> {
     this.#closed = true;
@@ -243,7 +254,7 @@ export class SshPool {
       session.close();
     }, this.#idleTimeoutMs);
     // An idle connection must not keep a finished CLI process alive.
-    Deno.unrefTimer(idle.timer as unknown as number);
+    Deno.unrefTimer(idle.timer);
     entry.idle.push(idle);
   }
 
@@ -288,6 +299,8 @@ export interface SshSettings {
   readonly hostKeyPolicy: "strict" | "accept-new" | "off";
   readonly keepaliveIntervalMs: number;
   readonly keepaliveCountMax: number;
+  /** How long the connection keeper holds an unused connection; 0 = no keeper. */
+  readonly persistMs: number;
 }
 
 /** Reads the [ssh] settings from a loaded config (LoadedConfig fits). */
@@ -314,6 +327,7 @@ export function readSshSettings(
     hostKeyPolicy: config.string("ssh.host_key_policy") as SshSettings["hostKeyPolicy"],
     keepaliveIntervalMs: int("keepalive_interval_ms"),
     keepaliveCountMax: int("keepalive_count_max"),
+    persistMs: int("persist_ms"),
   };
 }
 

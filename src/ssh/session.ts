@@ -39,6 +39,7 @@ export const TRANSIENT_KEYS: ReadonlySet<string> = new Set([
   "ssh.host_unreachable",
   "ssh.jump_open_failed",
   "ssh.timeout",
+  "ssh.handshake_timeout",
 ]);
 
 /** The exit message of a remote command: a code, or the name of the killing signal. */
@@ -210,6 +211,24 @@ async function connectOne(
     const client = new ssh2.Client();
     let hostKeyError: unknown;
     let phase: "handshake" | "auth" = "handshake";
+    // The TCP connection is up: from here the connect timeout bounds the SSH handshake
+    // (banner + key exchange + host key check), as OpenSSH's ConnectTimeout does. A port
+    // that accepts and never speaks SSH is a handshake timeout, not a command's.
+    let banner = false;
+    (sock as { once(event: "data", listener: () => void): void }).once("data", () => {
+      banner = true;
+    });
+    deadline.retarget(() =>
+      new ProvctlError("Timeout", "ssh.handshake_timeout", {
+        params: {
+          which: "connect",
+          where,
+          ms: connectMs,
+          stage: messageText(banner ? "ssh.handshake_stage_kex" : "ssh.handshake_stage_banner"),
+        },
+        hint: "ssh.handshake_timeout_hint",
+      })
+    );
     const { handler, report } = createAuthHandler(ssh2, endpoint, {
       ...options,
       onPrompt: (active) => {
@@ -259,13 +278,19 @@ async function connectOne(
           hostKeyAlias: endpoint.hostKeyAlias,
         }).then((verdict) => {
           (options.onHostKey ?? defaultHostKeyNotice)(where, endpoint, verdict);
-          verify(true);
+          answer(true);
         }, (error) => {
           hostKeyError = error instanceof ProvctlError
             ? error.withContext(`connecting to ${where}`)
             : error;
-          verify(false);
+          answer(false);
         });
+        // Answered from a fresh task: a verdict that resolves at once can otherwise reach
+        // ssh2 re-entrantly (microtasks run inside Deno's lazy module loads during key
+        // exchange), where ssh2 drops it and the handshake hangs.
+        function answer(ok: boolean) {
+          setTimeout(() => verify(ok), 0);
+        }
       },
     });
     try {
@@ -413,6 +438,11 @@ class Deadline {
     this.expired.catch(() => {});
   }
 
+  /** Changes the error of the running timer (made when it expires). */
+  retarget(error: () => unknown): void {
+    this.#error = error;
+  }
+
   /** Arms the timer; `ms` <= 0 means no limit. */
   start(error: unknown, ms: number): void {
     this.stop();
@@ -432,7 +462,10 @@ class Deadline {
   resume(): void {
     if (this.#timer !== undefined || !this.#armed) return;
     this.#startedAt = Date.now();
-    this.#timer = setTimeout(() => this.#reject(this.#error), Math.max(0, this.#remaining));
+    this.#timer = setTimeout(() => {
+      const error = this.#error;
+      this.#reject(typeof error === "function" ? error() : error);
+    }, Math.max(0, this.#remaining));
   }
 
   stop(): void {
@@ -443,6 +476,11 @@ class Deadline {
 }
 
 let messages: Messages | undefined;
+function messageText(key: string, params: Record<string, string> = {}): string {
+  messages ??= new Messages(embeddedMessages());
+  return messages.format(key, params);
+}
+
 function defaultHostKeyNotice(where: string, endpoint: Endpoint, verdict: HostKeyVerdict): void {
   if (verdict.status === "known") return;
   messages ??= new Messages(embeddedMessages());

@@ -5,16 +5,22 @@
  * - The first obtained value of a keyword wins; IdentityFile accumulates.
  * - `Host` patterns match the alias as typed (case-sensitive, `*`, `?`, lists, `!`).
  * - `Match` supports all, host (the HostName so far), originalhost, user (the User so
- *   far, else the local user) and localuser, each with `!`. Blocks using other criteria
- *   (exec, canonical, final, localnetwork, tagged) cannot be evaluated: if such a block
- *   could apply (its other criteria match) and sets a keyword provctl uses, resolution
- *   fails with Unsupported naming file:line; otherwise the block is ignored.
+ *   far, else the local user), localuser, canonical and final, each with `!`. A
+ *   `Match final` anywhere makes a second pass over the files, as ssh does: `Host` then
+ *   matches the HostName found by the first pass, `final`/`canonical` match, and the
+ *   first pass's values still win. Blocks using other criteria (exec, localnetwork,
+ *   tagged) cannot be evaluated: if such a block could apply (its other criteria match)
+ *   and sets a keyword provctl uses, itself or through an Include, resolution fails
+ *   with Unsupported naming file:line; otherwise the block is ignored.
  * - A malformed value of a keyword provctl uses is an InvalidConfig error naming
  *   file:line even inside a block that does not apply, as OpenSSH does. Unknown
  *   keywords are ignored.
- * - Include: relative paths are under ~/.ssh (/etc/ssh for the system file), globs,
- *   nesting up to 16 levels; an Include inside a non-matching block is parsed for
- *   errors only.
+ * - Include: relative paths are under ~/.ssh (/etc/ssh for the system file), glob(3)
+ *   patterns (`*`, `?`, `[0-9]`), nesting up to 16 levels; an Include inside a
+ *   non-matching block is parsed for errors only.
+ * - A trailing comment (` # ...`) ends every value, ProxyJump's too; Port takes service
+ *   names from /etc/services (`Port https`); ProxyJump hops expand %h %n %p %r %% with
+ *   the target's values, as ssh does when it runs the jump.
  * - ProxyCommand (when it wins over ProxyJump) is Unsupported rather than ignored, so
  *   provctl never connects directly to a host meant to be reached through a proxy.
  * - ConnectTimeout 0/none and ServerAliveInterval 0 mean "no timeout"/"disabled" and
@@ -28,6 +34,7 @@ import { userInfo } from "node:os";
 import { ProvctlError } from "../core/errors.ts";
 import { matchPattern, matchPatternList } from "./_known_hosts_pattern.ts";
 import { type ConfigLine, lexLine } from "./_ssh_config_lexer.ts";
+import { glob } from "./_glob.ts";
 
 export interface SshHostConfig {
   /** What the user typed. */
@@ -91,7 +98,7 @@ interface Raw {
   port?: number;
   identityFiles: { value: string; at: Where }[];
   identitiesOnly?: boolean;
-  proxy?: { jump: string[] } | { command: string; at: Where };
+  proxy?: { jump: string[]; at: Where } | { command: string; at: Where };
   strict?: SshHostConfig["strictHostKeyChecking"];
   knownHosts?: { values: string[]; at: Where };
   hostKeyAlias?: string;
@@ -105,11 +112,17 @@ type Active = true | false | { unsupported: string; at: Where; criteria: string 
 
 interface Context {
   alias: string;
+  /** What `Host` lines match: the alias, or in the final pass the HostName found. */
+  host: string;
   home: string;
   localUser: string;
   /** Directory relative Include paths are resolved against. */
   includeBase: string;
   raw: Raw;
+  /** The second pass after `Match final` (where final and canonical match). */
+  finalPass: boolean;
+  /** Shared by all files of a pass: a `Match final` was seen. */
+  state: { wantFinal: boolean };
 }
 
 /**
@@ -124,21 +137,52 @@ export async function resolveSshHost(
   const localUser = options.user ?? Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ??
     userInfo().username;
   const raw: Raw = { identityFiles: [] };
-  const ctx: Context = { alias, home, localUser, includeBase: `${home}/.ssh`, raw };
-  if (options.configFile !== undefined) {
-    const file = expandTilde(options.configFile, home);
-    const text = await readConfig(file, { missingOk: false });
-    await processText(ctx, file, text!, 0, true);
-  } else {
-    const userFile = `${home}/.ssh/config`;
-    const text = await readConfig(userFile, { missingOk: true });
-    if (text !== undefined) await processText(ctx, userFile, text, 0, true);
-    const systemText = await readConfig(SYSTEM_CONFIG, { missingOk: true });
-    if (systemText !== undefined) {
-      await processText({ ...ctx, includeBase: "/etc/ssh" }, SYSTEM_CONFIG, systemText, 0, true);
-    }
+  const ctx: Context = {
+    alias,
+    host: alias,
+    home,
+    localUser,
+    includeBase: `${home}/.ssh`,
+    raw,
+    finalPass: false,
+    state: { wantFinal: false },
+  };
+  await processFiles(ctx, options.configFile);
+  if (ctx.state.wantFinal) {
+    // As ssh: the HostName found so far becomes the host that Host lines match, and
+    // the files are read again; values from the first pass still win.
+    const host = resolvedHostname(ctx);
+    raw.hostname = {
+      value: host.replaceAll("%", "%%"), // expanded already
+      at: raw.hostname?.at ?? { file: "", line: 0 },
+    };
+    await processFiles({ ...ctx, host, finalPass: true }, options.configFile);
   }
   return finish(ctx);
+}
+
+async function processFiles(ctx: Context, configFile: string | undefined): Promise<void> {
+  if (configFile !== undefined) {
+    const file = expandTilde(configFile, ctx.home);
+    const text = await readConfig(file, { missingOk: false });
+    await processText(ctx, file, text!, 0, true);
+    return;
+  }
+  const userFile = `${ctx.home}/.ssh/config`;
+  const text = await readConfig(userFile, { missingOk: true });
+  if (text !== undefined) await processText(ctx, userFile, text, 0, true);
+  const systemText = await readConfig(SYSTEM_CONFIG, { missingOk: true });
+  if (systemText !== undefined) {
+    await processText({ ...ctx, includeBase: "/etc/ssh" }, SYSTEM_CONFIG, systemText, 0, true);
+  }
+}
+
+/** HostName with %h expanded, lowercased (ssh's `host` after the first pass). */
+function resolvedHostname(ctx: Context): string {
+  const { raw, alias } = ctx;
+  return raw.hostname
+    ? expandTokens(raw.hostname.value, { h: alias }, "HostName", raw.hostname.at).toLowerCase()
+    : alias.toLowerCase();
 }
 
 function finish(ctx: Context): SshHostConfig {
@@ -148,9 +192,7 @@ function finish(ctx: Context): SshHostConfig {
       params: { ...raw.proxy.at, host: alias },
     });
   }
-  const hostname = raw.hostname
-    ? expandTokens(raw.hostname.value, { h: alias }, "HostName", raw.hostname.at).toLowerCase()
-    : alias.toLowerCase();
+  const hostname = resolvedHostname(ctx);
   const port = raw.port ?? 22;
   const remoteUser = raw.user ?? localUser;
   const tokens = {
@@ -163,6 +205,7 @@ function finish(ctx: Context): SshHostConfig {
     i: String(Deno.uid() ?? ""),
     l: Deno.hostname(),
     L: Deno.hostname().split(".")[0],
+    k: raw.hostKeyAlias ?? alias,
   };
   const path = (value: string, keyword: string, at: Where) =>
     expandTokens(expandEnv(expandTilde(value, home), keyword, at), tokens, keyword, at);
@@ -178,7 +221,22 @@ function finish(ctx: Context): SshHostConfig {
     port,
     identityFiles,
     identitiesOnly: raw.identitiesOnly ?? false,
-    proxyJump: raw.proxy && "jump" in raw.proxy ? raw.proxy.jump : [],
+    proxyJump: raw.proxy && "jump" in raw.proxy
+      ? raw.proxy.jump.map((hop) =>
+        // ssh runs the jump as a ProxyCommand, whose tokens are the target's.
+        expandTokens(
+          hop,
+          {
+            h: hostname,
+            n: alias,
+            p: String(port),
+            r: remoteUser,
+          },
+          "ProxyJump",
+          raw.proxy!.at,
+        )
+      )
+      : [],
     userKnownHostsFiles,
   };
   if (raw.user !== undefined) result.user = raw.user;
@@ -209,17 +267,23 @@ async function readConfig(
 }
 
 /**
- * Processes one file. `enabled` false means the file was included from a block that
- * does not apply: lines are checked but nothing inside can become active.
+ * Processes one file. `enabled` is the state of the block that included it: false means
+ * nothing inside can become active (lines are only checked), an unsupported state
+ * carries over (a keyword set inside is refused as in the including block).
  */
 async function processText(
   ctx: Context,
   file: string,
   text: string,
   depth: number,
-  enabled: boolean,
+  enabled: Active,
 ): Promise<void> {
   let active: Active = enabled;
+  const within = (state: Active): Active => {
+    if (enabled === false || state === false) return false;
+    if (typeof enabled === "object") return enabled;
+    return state;
+  };
   const lines = text.split("\n");
   for (let i = 0; i < lines.length; i++) {
     const at = { file, line: i + 1 };
@@ -229,10 +293,9 @@ async function processText(
     const { keyword, args } = lexed;
     if (keyword === "host") {
       if (args.length === 0) throw invalid("ssh_config.missing_argument", at, { keyword: "Host" });
-      active = enabled && hostMatches(ctx.alias, args);
+      active = within(hostMatches(ctx.host, args));
     } else if (keyword === "match") {
-      const state = evaluateMatch(ctx, args, at);
-      active = enabled ? state : false;
+      active = within(evaluateMatch(ctx, args, at));
     } else if (keyword === "include") {
       if (args.length === 0) {
         throw invalid("ssh_config.missing_argument", at, { keyword: "Include" });
@@ -246,7 +309,7 @@ async function processText(
         for (const included of await glob(pattern)) {
           const includedText = await readConfig(included, { missingOk: true });
           if (includedText === undefined) continue;
-          await processText(ctx, included, includedText, depth + 1, active === true);
+          await processText(ctx, included, includedText, depth + 1, active);
         }
       }
     } else if (USED.has(keyword)) {
@@ -304,7 +367,10 @@ function evaluateMatch(ctx: Context, args: string[], at: Where): Active {
       continue;
     }
     if (name === "canonical" || name === "final") {
-      unsupported ??= name;
+      // Both match only in the final pass; any `final` (even `!final`, even in a block
+      // or file that cannot apply) asks for that pass, as ssh 9.2 does.
+      if (name === "final") ctx.state.wantFinal = true;
+      if (ctx.finalPass === negated) result = false;
       continue;
     }
     const value = args[++i];
@@ -394,7 +460,10 @@ function apply(raw: Raw, { keyword, args, rest }: ConfigLine, at: Where, active:
     }
     case "identityfile": {
       const value = single();
-      if (active) raw.identityFiles.push({ value, at });
+      // ssh ignores a repeated IdentityFile (same text), e.g. in the final pass.
+      if (active && !raw.identityFiles.some((f) => f.value === value)) {
+        raw.identityFiles.push({ value, at });
+      }
       return;
     }
     case "identitiesonly": {
@@ -410,15 +479,21 @@ function apply(raw: Raw, { keyword, args, rest }: ConfigLine, at: Where, active:
       return;
     }
     case "proxyjump": {
-      // OpenSSH 9.2 takes the rest of the line as is (no quotes, no spaces).
-      const text = rest.trim();
+      // OpenSSH 9.2 takes the rest of the line as is (no quotes, no spaces) up to a
+      // trailing comment.
+      const text = withoutComment(rest);
+      // ssh 9.2 compares the whole rest with "none" before it drops the comment, so it
+      // jumps through a host called "none": refuse rather than guess either way.
+      if (active && !raw.proxy && text.toLowerCase() === "none" && rest.trim() !== text) {
+        throw invalid("ssh_config.jump_none_comment", at, {});
+      }
       const hops = text.toLowerCase() === "none" ? [] : parseJump(text);
       if (hops === undefined) throw bad(text, "none or comma-separated [user@]host[:port] hops");
-      if (active && !raw.proxy) raw.proxy = { jump: hops };
+      if (active && !raw.proxy) raw.proxy = { jump: hops, at };
       return;
     }
     case "proxycommand": {
-      if (active && !raw.proxy) raw.proxy = { command: rest.trim(), at };
+      if (active && !raw.proxy) raw.proxy = { command: withoutComment(rest), at };
       return;
     }
     case "userknownhostsfile": {
@@ -439,7 +514,8 @@ function apply(raw: Raw, { keyword, args, rest }: ConfigLine, at: Where, active:
       const value = single();
       const seconds = value.toLowerCase() === "none" ? 0 : parseTime(value);
       if (seconds === undefined) throw bad(value, "a time like 30, 30s, 2m or 1h30m, or none");
-      if (active) raw.connectTimeout ??= seconds;
+      // "none" leaves it unset (ssh stores -1, "not set"), so a later value still wins.
+      if (active && value.toLowerCase() !== "none") raw.connectTimeout ??= seconds;
       return;
     }
     case "serveraliveinterval": {
@@ -475,11 +551,37 @@ const DISPLAY: Record<string, string> = {
   serveralivecountmax: "ServerAliveCountMax",
 };
 
+/** The text up to a word starting with "#" (ssh ignores such a trailing comment). */
+function withoutComment(rest: string): string {
+  return rest.replace(/(^|[ \t])#.*$/, "").trim();
+}
+
+/** A port number, or a TCP service name from /etc/services as getservbyname() reads it. */
 function parsePort(text: string): number | undefined {
-  if (text === "ssh") return 22; // the one service name getservbyname() reliably knows
+  if (!/^\d+$/.test(text)) return serviceNames().get(text);
   if (!/^\d{1,5}$/.test(text)) return undefined;
   const port = Number(text);
   return port >= 1 && port <= 65535 ? port : undefined;
+}
+
+let services: Map<string, number> | undefined;
+/** TCP service names and aliases of /etc/services (read once, when a name is used). */
+function serviceNames(): Map<string, number> {
+  if (services) return services;
+  services = new Map();
+  let text = "";
+  try {
+    text = Deno.readTextFileSync("/etc/services");
+  } catch { /* no services database: only numbers */ }
+  for (const line of text.split("\n")) {
+    const [name, portProto, ...aliases] = line.replace(/#.*/, "").trim().split(/\s+/);
+    const m = /^(\d+)\/tcp$/.exec(portProto ?? "");
+    if (!name || !m) continue;
+    const port = Number(m[1]);
+    if (port < 1 || port > 65535) continue;
+    for (const n of [name, ...aliases]) if (!services.has(n)) services.set(n, port);
+  }
+  return services;
 }
 
 /** OpenSSH convtime(): "90", "90s", "1m30s", "1h", units s m h d w (any case). */
@@ -501,7 +603,9 @@ function parseJump(text: string): string[] | undefined {
     let hop = spec;
     if (hop.startsWith("ssh://")) hop = hop.slice(6).replace(/\/$/, "");
     const m = /^(?:([^@\s]+)@)?(\[[^\]\s]+\]|[^:@\[\]\s/]+)(?::(\d+))?$/.exec(hop);
-    if (!m || (m[3] !== undefined && parsePort(m[3]) === undefined)) return undefined;
+    // ssh's a2port(): a number only (no service names here).
+    if (!m || (m[3] !== undefined && !/^\d{1,5}$/.test(m[3]))) return undefined;
+    if (m[3] !== undefined && (Number(m[3]) < 1 || Number(m[3]) > 65535)) return undefined;
     hops.push(hop);
   }
   return hops;
@@ -541,32 +645,4 @@ function expandTokens(
 
 function invalid(key: string, at: Where, params: Record<string, string | number>): ProvctlError {
   return new ProvctlError("InvalidConfig", key, { params: { ...at, ...params } });
-}
-
-/** Paths matching a glob(3)-style pattern (`*`, `?` per path component), sorted. */
-async function glob(pattern: string): Promise<string[]> {
-  if (!/[*?]/.test(pattern)) return [pattern];
-  const parts = pattern.split("/").filter((p, i) => p !== "" || i === 0);
-  let paths = [parts[0] === "" ? "" : "."];
-  for (const part of parts.slice(parts[0] === "" ? 1 : 0)) {
-    const next: string[] = [];
-    for (const base of paths) {
-      const dir = base === "" ? "/" : base;
-      if (!/[*?]/.test(part)) {
-        next.push(`${base}/${part}`);
-        continue;
-      }
-      try {
-        for await (const entry of Deno.readDir(dir)) {
-          // As in glob(3), wildcards do not match a leading dot.
-          if (entry.name.startsWith(".") && !part.startsWith(".")) continue;
-          if (matchPattern(entry.name, part)) next.push(`${base}/${entry.name}`);
-        }
-      } catch {
-        // A missing or unreadable directory matches nothing, like glob(3).
-      }
-    }
-    paths = next;
-  }
-  return paths.map((p) => p.startsWith("./") && !pattern.startsWith("./") ? p.slice(2) : p).sort();
 }

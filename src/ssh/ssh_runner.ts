@@ -6,7 +6,13 @@
  */
 import { ProvctlError } from "../core/errors.ts";
 import { signalNumberOf } from "../core/signals.ts";
-import type { CommandRunner, RunOptions, RunResult, StreamingProcess } from "../exec/runner.ts";
+import type {
+  RunOptions,
+  RunResult,
+  ShellRunner,
+  StreamExit,
+  StreamingProcess,
+} from "../exec/runner.ts";
 import { sendSignal, type Ssh2Channel } from "./_ssh2.ts";
 import type { SessionLease, SshPool } from "./pool.ts";
 import { type ExecHandle, whereOf } from "./session.ts";
@@ -35,7 +41,7 @@ interface Exit {
 
 const decoder = new TextDecoder();
 
-export class SshRunner implements CommandRunner {
+export class SshRunner implements ShellRunner {
   readonly target: string;
   readonly remote = true;
   readonly plan: ConnectionPlan;
@@ -133,14 +139,18 @@ export class SshRunner implements CommandRunner {
   #stream(command: string, options: RunOptions): StreamingProcess {
     let proc: RemoteProcess | undefined;
     let killed = false;
+    let timedOut = false;
     const out = pushStream();
     const err = pushStream();
+    let ended = false;
     const kill = () => {
+      // After the exit, the PID and group may belong to the command's daemons (or others).
+      if (ended) return;
       killed = true;
       proc?.kill();
     };
     options.signal?.addEventListener("abort", kill, { once: true });
-    const done = (async (): Promise<Exit> => {
+    const done = (async (): Promise<StreamExit> => {
       const started = await this.#start(command, options.signal, (chunk) => out.push(chunk));
       const lease = started.lease;
       proc = started.proc;
@@ -148,17 +158,23 @@ export class SshRunner implements CommandRunner {
       if (killed) proc.kill();
       channel.stderr.on("data", (chunk) => err.push(chunk));
       writeStdin(channel, options.stdin);
-      const timer = options.timeoutMs === undefined
-        ? undefined
-        : setTimeout(kill, options.timeoutMs);
+      // Counted from here: connecting is bounded by the connect and auth timeouts.
+      const timer = options.timeoutMs
+        ? setTimeout(() => {
+          timedOut = true;
+          kill();
+        }, options.timeoutMs)
+        : undefined;
       try {
         const exit = await waitExit(proc.handle, lease, this.plan);
+        ended = true;
         lease.release();
+        if (timedOut) return { code: 137, signal: "SIGKILL", timedOut };
         return exit ?? { code: 137, signal: "SIGKILL" };
       } catch (error) {
         if (killed) {
           lease.release();
-          return { code: 137, signal: "SIGKILL" };
+          return { code: 137, signal: "SIGKILL", ...(timedOut ? { timedOut } : {}) };
         }
         lease.discard();
         throw error;
@@ -275,7 +291,8 @@ class RemoteProcess {
     sendSignal(this.channel, "KILL");
     const pid = this.#pid;
     if (pid !== undefined && !this.#lease.session.closed) {
-      this.#lease.session.exec(`kill -KILL -- -${pid} ${pid} 2>/dev/null`).then(
+      // `kill -SIG -PGID`: the one group form dash, busybox and bash all accept ("--" is not).
+      this.#lease.session.exec(`kill -KILL -${pid} ${pid} 2>/dev/null`).then(
         ({ channel, finished }) => {
           channel.on("data", () => {});
           channel.stderr.on("data", () => {});

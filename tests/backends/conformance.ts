@@ -25,6 +25,8 @@ export interface ConformanceOptions {
   /** A reason to register every case as ignored (e.g. "systemd needs root"). */
   readonly ignore?: string | false;
   readonly setup: () => Promise<ConformanceFixture>;
+  /** Whether the backend starts services at boot (its `boot` is defined); checked. */
+  readonly boot: boolean;
 }
 
 let counter = 0;
@@ -43,8 +45,19 @@ async function collectLogs(backend: Backend, name: ServiceName, lines: number): 
 
 const expectError = expectProvctlError;
 
+/** The command line of a process on the runner's machine ("" when it is gone). */
+async function commandLineOf(runner: CommandRunner, pid: number): Promise<string> {
+  const r = await runner.run("ps", ["-o", "args=", "-p", String(pid)]);
+  return r.code === 0 ? r.stdout.trim() : "";
+}
+
+/** The process exists and is not a zombie (an orphan not reaped yet is gone for us). */
+async function isLive(runner: CommandRunner, pid: number): Promise<boolean> {
+  const r = await runner.run("ps", ["-o", "stat=", "-p", String(pid)]);
+  return r.code === 0 && r.stdout.trim() !== "" && !r.stdout.trim().startsWith("Z");
+}
+
 export function runBackendConformance(options: ConformanceOptions): void {
-  let fixture: ConformanceFixture | undefined;
   const used: ServiceName[] = [];
   const ignore = Boolean(options.ignore);
   if (options.ignore) {
@@ -56,15 +69,9 @@ export function runBackendConformance(options: ConformanceOptions): void {
     used.push(n);
     return n;
   };
-  const get = async () => (fixture ??= await options.setup());
+  const cases: { title: string; fn: (f: ConformanceFixture) => Promise<void> }[] = [];
   const test = (title: string, fn: (f: ConformanceFixture) => Promise<void>) =>
-    Deno.test({
-      name: `${options.name} conformance: ${title}`,
-      ignore,
-      sanitizeResources: false,
-      sanitizeOps: false,
-      fn: async () => await fn(await get()),
-    });
+    cases.push({ title, fn });
 
   test("start, status running, logs, stop, status not running", async ({ backend }) => {
     const n = name("basic");
@@ -209,6 +216,58 @@ export function runBackendConformance(options: ConformanceOptions): void {
     await backend.uninstall(n);
   });
 
+  test("a service with children: stop ends them all", async ({ backend, runner }) => {
+    const n = name("children");
+    // The shell stays (it waits for sleep, then runs `true`), so sleep is its child.
+    await backend.start(
+      defineService(n).binary("/bin/sh").args(["-c", "sleep 1001; true"]).stopTimeoutMs(5000)
+        .build(),
+    );
+    const status = await backend.status(n);
+    assert.ok(status.state === "running", JSON.stringify(status));
+    let child = 0;
+    await until("the service's child sleep 1001", async () => {
+      const r = await runner.run("pgrep", ["-P", String(status.pid), "-x", "sleep"]);
+      child = Number(r.stdout.trim().split("\n")[0]);
+      return r.code === 0 && child > 0;
+    });
+    assert.match(await commandLineOf(runner, child), /^sleep 1001/);
+    const stopped = await backend.stop(n);
+    assert.equal(stopped.changed, true);
+    // Not killed by escalation: the stop signal reached every process of the service.
+    assert.equal(stopped.killed ?? false, false);
+    // stop returns once the group is gone: the child must not survive it.
+    assert.equal(await isLive(runner, child), false, `sleep 1001 (pid ${child}) survived stop`);
+    await backend.uninstall(n);
+  });
+
+  test(
+    options.boot
+      ? "enable and disable: start at boot or not; the service keeps running"
+      : "declares that it has no boot support",
+    async ({ backend }) => {
+      assert.equal(backend.boot !== undefined, options.boot);
+      const boot = backend.boot;
+      if (boot === undefined) return;
+      const n = name("boot");
+      await expectError("NotFound", () => boot.enable(name("boot-unknown")));
+      await backend.start(
+        defineService(n).binary("/bin/sh").args(["-c", "exec sleep 300"]).build(),
+      );
+      assert.equal(await boot.isEnabled(n), false, "start alone does not enable");
+      assert.equal((await boot.enable(n)).changed, true);
+      assert.equal(await boot.isEnabled(n), true);
+      assert.equal((await boot.enable(n)).changed, false);
+      assert.equal((await boot.disable(n)).changed, true);
+      assert.equal(await boot.isEnabled(n), false);
+      assert.equal((await boot.disable(n)).changed, false);
+      assert.equal((await backend.status(n)).state, "running", "disable does not stop it");
+      await boot.enable(n);
+      await backend.uninstall(n);
+      assert.ok(!(await backend.list()).includes(n));
+    },
+  );
+
   test("list shows started services; uninstall removes them", async ({ backend }) => {
     const n = name("listed");
     await backend.start(defineService(n).binary("/bin/sh").args(["-c", "exec sleep 300"]).build());
@@ -218,16 +277,21 @@ export function runBackendConformance(options: ConformanceOptions): void {
     assert.equal((await backend.status(n)).state, "not-running");
   });
 
+  // One test per backend: its fixture is set up once, every case is a step, and the
+  // teardown runs whatever happened (no separate test that must run last).
   Deno.test({
-    name: `${options.name} conformance: teardown`,
+    name: `${options.name} conformance`,
     ignore,
     sanitizeResources: false,
     sanitizeOps: false,
-    fn: async () => {
-      if (!fixture) return;
-      for (const n of used) await fixture.backend.uninstall(n).catch(() => {});
-      await fixture.teardown();
-      fixture = undefined;
+    fn: async (t) => {
+      const fixture = await options.setup();
+      try {
+        for (const c of cases) await t.step(c.title, () => c.fn(fixture));
+      } finally {
+        for (const n of used) await fixture.backend.uninstall(n).catch(() => {});
+        await fixture.teardown();
+      }
     },
   });
 }

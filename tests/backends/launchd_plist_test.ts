@@ -3,7 +3,14 @@
  * with a real plist parser (Python's plistlib) and comparing the values.
  */
 import assert from "node:assert/strict";
-import { isManagedPlist, labelOf, renderPlist } from "../../src/backends/launchd_plist.ts";
+import {
+  isManagedPlist,
+  keepsAlive,
+  labelOf,
+  renderPlist,
+  runAtLoadOf,
+  withRunAtLoad,
+} from "../../src/backends/launchd_plist.ts";
 import { isProvctlError } from "../../src/core/errors.ts";
 import { defineService } from "../../src/core/service_definition.ts";
 import { parseServiceName, type ServiceName } from "../../src/core/service_name.ts";
@@ -45,6 +52,7 @@ Deno.test("renderPlist matches the golden file and plistlib reads the expected v
     label: labelOf("local.provctl", apiDef().name),
     logPath: "/Users/me/Library/Logs/provctl/api.log",
     system: false,
+    runAtLoad: true,
   });
   assert.equal(text, await Deno.readTextFile(new URL("api.plist", FIXTURES)));
   const expected = JSON.parse(await Deno.readTextFile(new URL("api.json", FIXTURES)));
@@ -87,12 +95,30 @@ Deno.test("restart policy no gives KeepAlive false; UserName only for system dae
   ) as Record<string, unknown>;
   assert.equal(daemon.KeepAlive, false);
   assert.equal(daemon.UserName, "_www");
-  assert.equal(daemon.RunAtLoad, true);
+  // Not started at boot unless enabled (provctl enable sets RunAtLoad).
+  assert.equal(daemon.RunAtLoad, false);
   assert.throws(
     () =>
       renderPlist(base.build(), { label: "com.example.d", logPath: "/tmp/d.log", system: false }),
     (e: unknown) => isProvctlError(e, "InvalidArgument") && e.key === "launchd.user_needs_system",
   );
+});
+
+Deno.test("RunAtLoad is read and rewritten in place; KeepAlive is recognised", () => {
+  const def = defineService(parseServiceName("b")).binary("/bin/true").build();
+  const opts = { label: "local.provctl.b", logPath: "/tmp/b.log", system: false };
+  const off = renderPlist(def, opts);
+  assert.equal(runAtLoadOf(off), false);
+  const on = withRunAtLoad(off, true);
+  assert.equal(runAtLoadOf(on), true);
+  assert.equal(on, renderPlist(def, { ...opts, runAtLoad: true }));
+  assert.equal(withRunAtLoad(on, false), off);
+  assert.equal(keepsAlive(off), false);
+  const always = defineService(parseServiceName("b")).binary("/bin/true").restartPolicy("always");
+  assert.equal(keepsAlive(renderPlist(always.build(), opts)), true);
+  const onFailure = defineService(parseServiceName("b")).binary("/bin/true")
+    .restartPolicy("on-failure");
+  assert.equal(keepsAlive(renderPlist(onFailure.build(), opts)), true);
 });
 
 Deno.test("values a plist cannot carry are refused", () => {

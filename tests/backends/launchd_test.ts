@@ -89,6 +89,8 @@ Deno.test("start: plist written atomically, bootstrap in gui/UID, status from pr
       ["print", "gui/501"],
       ["print", "gui/501/local.provctl.api"],
       ["bootstrap", "gui/501", PLIST(r)],
+      // Not enabled for boot: RunAtLoad is off, so kickstart runs it.
+      ["kickstart", "gui/501/local.provctl.api"],
       ["print", "gui/501/local.provctl.api"],
     ]);
     const plist = await Deno.readTextFile(PLIST(r));
@@ -339,10 +341,71 @@ Deno.test("launchctl print parsing: fixtures, top-level fields only, exit code f
   });
 });
 
+Deno.test("enable/disable: RunAtLoad in the plist and launchctl enable/disable; start keeps it", async () => {
+  const r = await rig();
+  try {
+    const backend = r.backend();
+    assert.ok(backend.boot, "launchd declares boot support");
+    await expectError("NotFound", () => backend.enable(api));
+    await backend.start(apiDef());
+    assert.equal(await backend.isEnabled(api), false);
+    await r.resetCalls();
+    assert.deepEqual(await backend.enable(api), { changed: true });
+    assert.match(await Deno.readTextFile(PLIST(r)), /<key>RunAtLoad<\/key>\s*<true\/>/);
+    assert.deepEqual((await r.calls()).filter((c) => c[0] !== "print"), [
+      ["enable", "gui/501/local.provctl.api"],
+    ]);
+    assert.equal(await backend.isEnabled(api), true);
+    assert.deepEqual(await backend.enable(api), { changed: false });
+    // A start rewrites the plist from the definition but keeps the boot flag.
+    await backend.stop(api);
+    await r.resetCalls();
+    await backend.start(apiDef());
+    assert.equal(await backend.isEnabled(api), true);
+    assert.ok(!(await r.calls()).some((c) => c[0] === "kickstart"), "RunAtLoad starts it");
+    assert.deepEqual(await backend.disable(api), { changed: true });
+    assert.equal(await backend.isEnabled(api), false);
+    assert.deepEqual(await backend.disable(api), { changed: false });
+    assert.equal((await backend.status(api)).state, "running", "disable does not stop it");
+  } finally {
+    await r.cleanup();
+  }
+});
+
+Deno.test("a disabled job that is kept alive is held back at boot, yet provctl start runs it", async () => {
+  const r = await rig();
+  try {
+    const backend = r.backend();
+    const def = defineService(api).binary("/bin/sh").args(["-c", "exec sleep 300"])
+      .restartPolicy("always").build();
+    await backend.start(def);
+    await backend.enable(api);
+    await r.resetCalls();
+    await backend.disable(api);
+    // KeepAlive implies RunAtLoad: only the override database keeps it from boot.
+    assert.deepEqual((await r.calls()).filter((c) => c[0] !== "print"), [
+      ["disable", "gui/501/local.provctl.api"],
+    ]);
+    await backend.stop(api);
+    await r.resetCalls();
+    const started = await backend.start(def);
+    assert.equal(started.status.state, "running");
+    assert.deepEqual((await r.calls()).filter((c) => c[0] !== "print"), [
+      ["enable", "gui/501/local.provctl.api"],
+      ["bootstrap", "gui/501", PLIST(r)],
+      ["kickstart", "gui/501/local.provctl.api"],
+      ["disable", "gui/501/local.provctl.api"],
+    ]);
+  } finally {
+    await r.cleanup();
+  }
+});
+
 // On macOS: the shared suite against the real launchd (user agents in a scratch home would
 // not be found by launchd, so it uses the real ~/Library/LaunchAgents with unique labels).
 runBackendConformance({
   name: "launchd",
+  boot: true,
   ignore: Deno.build.os === "darwin" ? false : `launchd needs macOS (this is ${Deno.build.os})`,
   setup: async () => {
     const runner = new LocalRunner();

@@ -77,6 +77,7 @@ function realTest(name: string, fn: (sb: SystemdSandbox) => Promise<void>): void
 
 runBackendConformance({
   name: "systemd",
+  boot: true,
   ignore: unavailable ?? false,
   setup: async () => {
     const sb = await booted();

@@ -129,3 +129,68 @@ Deno.test({
     }
   },
 });
+
+import { bundleSplit, deferNodeModule } from "../../scripts/bundle.ts";
+
+/** The files `entry` loads before running: its static imports, transitively. */
+async function staticClosure(entry: string): Promise<Map<string, string>> {
+  const dir = entry.slice(0, entry.lastIndexOf("/"));
+  const seen = new Map<string, string>();
+  const visit = async (file: string) => {
+    if (seen.has(file)) return;
+    const text = await Deno.readTextFile(`${dir}/${file}`);
+    seen.set(file, text);
+    // Static forms only: `import ... from "./x.js"` and `import "./x.js"`, not import().
+    for (const m of text.matchAll(/^(?:import|export)\s(?:[^;]*?\sfrom\s)?"\.\/([^"]+)";?$/gm)) {
+      await visit(m[1]);
+    }
+  };
+  await visit(entry.slice(dir.length + 1));
+  return seen;
+}
+
+Deno.test({
+  name: "the code-split bundle loads no node: built-in at start; ssh2's require works on first use",
+  ignore: Boolean(noSshd),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const work = await Deno.makeTempDir({ prefix: "provctl-split-" });
+    const fleet = await startSshdFleet({ count: 1 });
+    try {
+      const entry = await bundleSplit(`${work}/dist`);
+      const eager = await staticClosure(entry);
+      for (const [file, text] of eager) {
+        assert.doesNotMatch(
+          text,
+          /from\s*"node:|import\s*"node:/,
+          `${file} imports node: at start`,
+        );
+      }
+      assert.throws(
+        () => deferNodeModule("import { createRequire as __deno_internal_createRequire } x"),
+        /createRequire helper changed/,
+      );
+      const [h] = fleet.hosts;
+      await Deno.writeTextFile(
+        `${work}/ssh_config`,
+        `Host target\n  HostName ${h.address}\n  Port ${h.port}\n  User root\n  IdentityFile ${fleet.clientKey}\n` +
+          `  IdentitiesOnly yes\n  UserKnownHostsFile ${fleet.knownHosts}\n`,
+      );
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-all", "--no-config", "--quiet", entry, "exec", "--host", "target"]
+          .concat(["--ssh-config", `${work}/ssh_config`, "--", "echo", "split ok"]),
+        cwd: work,
+        env: { PATH: "/usr/bin:/bin", HOME: work, DENO_DIR: `${work}/deno-dir`, NO_COLOR: "1" },
+        clearEnv: true,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(out.code, 0, dec.decode(out.stderr));
+      assert.equal(dec.decode(out.stdout), "split ok\n");
+    } finally {
+      await fleet.stop();
+      await Deno.remove(work, { recursive: true });
+    }
+  },
+});

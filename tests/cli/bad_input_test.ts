@@ -82,7 +82,7 @@ Deno.test("malformed, unknown-key and ill-typed TOML point at file:line:col", as
     );
 
     assertCleanError(await cli.run(["status", "--config-dir", `${cli.dir}/missing`]), 2, /missing/);
-    assertCleanError(await cli.run(["status", "-f", `${cli.dir}/nope.toml`]), 2, /nope\.toml/);
+    assertCleanError(await cli.run(["status", "--file", `${cli.dir}/nope.toml`]), 2, /nope\.toml/);
     assertCleanError(
       await cli.run(["status"], { env: { PROVCTL_BACKEND: "docker" } }),
       2,
@@ -143,7 +143,13 @@ Deno.test("missing and non-executable binaries, missing working directory", asyn
     assertCleanError(
       await cli.run(["start", "d", "-w", `${cli.dir}/nowhere`, "--", "true"]),
       2,
-      /working directory .*nowhere does not exist/,
+      /working directory .*nowhere' does not exist/,
+    );
+    // A path with blanks is reported whole (script output was once cut at the first blank).
+    assertCleanError(
+      await cli.run(["start", "e", "-w", `${cli.dir}/no such dir`, "--", "true"]),
+      2,
+      new RegExp(`working directory '${cli.dir}/no such dir' does not exist`),
     );
   } finally {
     await cli.cleanup();
@@ -159,7 +165,7 @@ Deno.test("an unwritable state directory is reported with the path and what to s
     const result = await cli.run(["start", "web", "--", "sleep", "100"], {
       env: { PROVCTL_STATE_DIR: `${blocker}/state` },
     });
-    assertCleanError(result, 1, /cannot write to .*a-file\/state.*PROVCTL_STATE_DIR/);
+    assertCleanError(result, 1, /cannot write to '.*a-file\/state.*PROVCTL_STATE_DIR/);
     // Commands that read the state dir themselves say the same kind of thing, without a trace.
     const breakers = await cli.run(["hosts", "breakers"], {
       env: { PROVCTL_STATE_DIR: `${blocker}/state` },
@@ -291,6 +297,75 @@ Deno.test("a zombie is not running", async () => {
   } finally {
     parent.kill("SIGKILL");
     await parent.status;
+    await cli.cleanup();
+  }
+});
+
+Deno.test("control characters in names and config values never reach the terminal raw", async () => {
+  const cli = await cliSandbox();
+  try {
+    // A newline would split the one-line error; an escape sequence would recolour,
+    // move the cursor or retitle the terminal.
+    const hostile = "web\nprovctl: error: fake\x1b]0;pwned\x07\x1b[31m";
+    for (const args of [["status", hostile], ["stop", hostile], ["logs", hostile]]) {
+      const result = await cli.run(args);
+      assertCleanError(result, 2, /invalid service name 'web\\nprovctl: error: fake\\e\]0;pwned/);
+      // deno-lint-ignore no-control-regex
+      assert.doesNotMatch(result.stderr, /[\x00-\x08\x0b-\x1f\x7f]/, "no raw control characters");
+      const lines = result.stderr.trimEnd().split("\n");
+      assert.equal(lines.length, 2, `one error line and one hint line:\n${result.stderr}`);
+    }
+    // A file path with an escape sequence, in a TOML error.
+    const dir = `${cli.dir}/odd\x1b[2Jdir`;
+    await Deno.mkdir(dir);
+    await Deno.writeTextFile(`${dir}/provctl.toml`, "[services.api\n");
+    const bad = await cli.run(["start", "api", "--file", `${dir}/provctl.toml`]);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /odd\\e\[2Jdir/);
+    assert.ok(!bad.stderr.includes("\x1b"), bad.stderr);
+  } finally {
+    await cli.cleanup();
+  }
+});
+
+Deno.test("a command refuses the flags it would ignore; short flags mean one thing", async () => {
+  const cli = await cliSandbox();
+  try {
+    const refused: [string[], RegExp][] = [
+      [["audit", "--host", "web1"], /unknown flag '--host'/],
+      [["metrics", "--backend", "pidfile"], /unknown flag '--backend'/],
+      [["status", "x", "--force"], /unknown flag '--force'/],
+      [["stop", "x", "--force"], /unknown flag '--force'/],
+      [["machines", "list", "--forks", "3"], /unknown flag '--forks'/],
+      [["config", "show", "--system"], /unknown flag '--system'/],
+      [["hostkey", "show", "h", "--host", "x"], /unknown flag '--host'/],
+      [["restart", "x", "-m", "a", "--batch", "0"], /invalid value '0' for --batch/],
+      [["status", "-f", "x.toml"], /unknown flag '-f'/],
+      [["-v"], /unknown command '-v'/],
+    ];
+    for (const [args, message] of refused) {
+      assertCleanError(await cli.run(args), 2, message);
+    }
+    const version = await cli.run(["--version"]);
+    assert.equal(version.code, 0, version.stderr);
+    assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
+    // --jump with machines of the inventory would be ignored: refused.
+    await Deno.writeTextFile(`${cli.dir}/machines.toml`, '[machines.a]\nhost = "127.0.0.1"\n');
+    assertCleanError(
+      await cli.run([
+        "status",
+        "x",
+        "-m",
+        "a",
+        "--jump",
+        "b",
+        "--inventory",
+        `${cli.dir}/machines.toml`,
+      ]),
+      2,
+      /--jump applies to --host/,
+    );
+  } finally {
     await cli.cleanup();
   }
 });

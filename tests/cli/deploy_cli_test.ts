@@ -90,3 +90,149 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "provctl deploy/rollback: pruning keeps the recorded previous release; rollback checks first",
+  ignore: Boolean(unavailable),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const s = await deploySandbox(2);
+    const run = (args: string[]) => s.run(args);
+    try {
+      // No service: the steps are the deployment; a .refuse file makes the before step fail.
+      await s.writeServices(`
+[deployments.app]
+artifact = "artifacts/app"
+deploy_root = "{deploy_root}/app"
+keep_releases = 2
+max_failures = 0
+batch = "100%"
+target = { all = true }
+steps = { before = ["test ! -e {deploy_root}/.refuse"] }
+`);
+      const deploy = async (version: string) => {
+        await s.artifact("app", version);
+        return await run(["deploy", "app", "--version", version]);
+      };
+      assert.equal((await deploy("v1")).code, 0);
+      // Two deploys that stop before the switch (interrupted): v2 and v3 are uploaded,
+      // newer than v1, and the recorded state still says v1.
+      for (const h of s.hosts) await Deno.writeTextFile(`${h.root}/app/.refuse`, "");
+      assert.equal((await deploy("v2")).code, 1);
+      assert.equal((await deploy("v3")).code, 1);
+      for (const h of s.hosts) await Deno.remove(`${h.root}/app/.refuse`);
+      const v4 = await deploy("v4");
+      assert.equal(v4.code, 0, v4.stderr);
+      for (const [i] of s.hosts.entries()) {
+        // v1 is the recorded previous release: pruned it would make rollback impossible.
+        assert.deepEqual(await s.releases(i, "app"), ["v1", "v3", "v4"]);
+      }
+
+      // A machine without the target: refused before anything changes, naming it.
+      await Deno.rename(`${s.hosts[1].root}/app/releases/v1`, `${s.dir}/v1-aside`);
+      const refused = await run(["rollback", "app"]);
+      assert.equal(refused.code, 3, refused.stderr);
+      assert.match(
+        refused.stderr,
+        /rollback of app to v1 refused, nothing was changed: the release is missing on: m2;/,
+      );
+      assert.equal(await s.current(0, "app"), "releases/v4");
+      assert.equal(await s.current(1, "app"), "releases/v4");
+      await Deno.rename(`${s.dir}/v1-aside`, `${s.hosts[1].root}/app/releases/v1`);
+
+      const back = await run(["rollback", "app"]);
+      assert.equal(back.code, 0, back.stderr + back.stdout);
+      for (const [i] of s.hosts.entries()) assert.equal(await s.current(i, "app"), "releases/v1");
+    } finally {
+      await s.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "provctl deploy: secrets in steps are masked in the dry run, the audit log and errors",
+  ignore: Boolean(unavailable),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const s = await deploySandbox(1);
+    try {
+      // Shell functions stand in for the clients: the command lines are what matters.
+      await s.writeServices(`
+[deployments.db]
+artifact = "artifacts/db"
+deploy_root = "{deploy_root}/db"
+target = { all = true }
+steps = { before = ["mysql() { :; }; mysql -uroot -pS3cretA app", "curl() { :; }; curl -fsS -u admin:S3cretB http://127.0.0.1:1/"], after = ["sshpass() { return 7; }; sshpass -p S3cretC ssh db"] }
+`);
+      await s.artifact("db", "one");
+      for (const output of [[], ["-o", "json"]]) {
+        const dry = await s.run(["deploy", "db", "--dry-run", ...output]);
+        assert.equal(dry.code, 0, dry.stderr);
+        assert.doesNotMatch(dry.stdout + dry.stderr, /S3cret/);
+        assert.match(dry.stdout, /mysql -uroot -p\*\*\* app/);
+        assert.match(dry.stdout, /curl -fsS -u admin:\*\*\* http/);
+      }
+      const run = await s.run(["deploy", "db"]);
+      assert.equal(run.code, 1, "the after step fails");
+      assert.doesNotMatch(run.stdout + run.stderr, /S3cret/);
+      assert.match(run.stderr, /sshpass -p \*\*\* ssh db/);
+      const audit = await Deno.readTextFile(`${s.stateDir}/audit.jsonl`);
+      assert.match(audit, /mysql -uroot -p\*\*\* app/);
+      assert.doesNotMatch(audit, /S3cret/);
+      // The session's metrics (with its SSH pool statistics) recorded the deploy.
+      const metrics = JSON.parse(await Deno.readTextFile(`${s.stateDir}/metrics.json`));
+      assert.ok(metrics.families.provctl_deploys_total, "deploy counted");
+      assert.ok(
+        JSON.stringify(metrics).includes("provctl_ssh_connections_created_total"),
+        "pool statistics of the session",
+      );
+    } finally {
+      await s.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "provctl rollback honours --max-failures (and stops at the first failure without it)",
+  ignore: Boolean(unavailable),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const s = await deploySandbox(2);
+    const run = (args: string[]) => s.run(args);
+    try {
+      // The health check fails where a .sick file is: there rollback cannot finish.
+      await s.writeServices(`
+[deployments.app]
+artifact = "artifacts/app"
+deploy_root = "{deploy_root}/app"
+target = { all = true }
+health_wait_ms = 600
+
+[deployments.app.health]
+type = "command"
+program = "/bin/sh"
+args = ["-c", "test ! -e {deploy_root}/.sick"]
+`);
+      for (const v of ["v1", "v2"]) {
+        await s.artifact("app", v);
+        assert.equal((await run(["deploy", "app", "--version", v])).code, 0);
+      }
+      await Deno.writeTextFile(`${s.hosts[0].root}/app/.sick`, "");
+      const stop = await run(["rollback", "app", "-o", "json"]);
+      assert.equal(stop.code, 1, stop.stderr);
+      assert.equal(JSON.parse(stop.stdout).reason, "rollback_budget");
+      assert.equal(await s.current(1, "app"), "releases/v2", "m2 not touched past the budget");
+
+      const within = await run(["rollback", "app", "--max-failures", "1"]);
+      assert.equal(within.code, 1, within.stderr);
+      assert.match(within.stdout, /could not be rolled back \(see below; within max_failures/);
+      assert.equal(await s.current(1, "app"), "releases/v1", "m2 rolled back within the budget");
+    } finally {
+      await s.stop();
+    }
+  },
+});

@@ -250,3 +250,26 @@ test("exec across the fleet: grouped, streamed, json, variables, one host down, 
     await f.stop();
   }
 });
+
+test("a fleet start that fails shows each machine's last log lines, as a local start does", async () => {
+  const f = await fleetSandbox(2);
+  try {
+    const start = await f.run([
+      "start",
+      "crashy",
+      "--all",
+      "--",
+      "sh",
+      "-c",
+      "echo first-words; echo famous-last-words >&2; exit 4",
+    ]);
+    assert.equal(start.code, 1, start.stdout + start.stderr);
+    for (const host of ["m1", "m2"]) {
+      assert.match(start.stderr, new RegExp(`^${host}: .*exit code 4.*last lines of`, "m"));
+      assert.match(start.stderr, new RegExp(`^${host}: first-words$`, "m"));
+      assert.match(start.stderr, new RegExp(`^${host}: famous-last-words$`, "m"));
+    }
+  } finally {
+    await f.stop();
+  }
+});

@@ -148,7 +148,7 @@ Deno.test("a services file: start by name, flags override, restart keeps the def
       `${cli.dir}/other.toml`,
       `[services.other]\nbinary = "sleep"\nargs = ["300"]\n`,
     );
-    const listed = await cli.run(["status", "-f", "other.toml"]);
+    const listed = await cli.run(["status", "--file", "other.toml"]);
     assert.match(listed.stdout, /other\s+pidfile\s+not running/);
     assert.match(listed.stdout, /api\s+pidfile\s+not running/);
   } finally {
@@ -237,6 +237,76 @@ Deno.test("version, completion and help", async () => {
     const help = await cli.run(["start", "--help"]);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /provctl start .*NAME/);
+  } finally {
+    await cli.cleanup();
+  }
+});
+
+Deno.test("a start that fails before the service runs leaves nothing behind", async () => {
+  const cli = await cliSandbox();
+  try {
+    const script = `${cli.dir}/not-executable.sh`;
+    await Deno.writeTextFile(script, "#!/bin/sh\nexec sleep 300\n", { mode: 0o644 });
+    const cases = [
+      { name: "missing", cmd: [`${cli.dir}/no-such-program`], error: /no such file/ },
+      { name: "bare-missing", cmd: ["provctl-no-such-program"], error: /no such file/ },
+      { name: "noexec", cmd: [script], error: /is it executable/ },
+    ];
+    for (const c of cases) {
+      const start = await cli.run(["start", c.name, "--", ...c.cmd]);
+      assert.equal(start.code, 1, start.stderr);
+      assert.match(start.stderr, /^provctl: error: /);
+      assert.match(start.stderr, c.error);
+      // Never started: stop says so (exit 3), status does not list it.
+      const stop = await cli.run(["stop", c.name]);
+      assert.equal(stop.code, 3, `${c.name}: ${stop.stdout}${stop.stderr}`);
+      const status = await cli.run(["status", "-o", "json"]);
+      assert.equal(status.stdout, "", `${c.name} listed: ${status.stdout}`);
+    }
+    // Nothing half-written: no definition, environment, log or lock file.
+    const left: string[] = [];
+    for await (const entry of walkFiles(cli.stateDir)) left.push(entry);
+    assert.deepEqual(left, []);
+
+    // A service that ran before keeps its definition when a later start fails.
+    assert.equal((await cli.run(["start", "known", "--", "sleep", "300"])).code, 0);
+    assert.equal((await cli.run(["stop", "known"])).code, 0);
+    const bad = await cli.run(["start", "known", "--", `${cli.dir}/no-such-program`]);
+    assert.equal(bad.code, 1);
+    const restart = await cli.run(["restart", "known"]);
+    assert.equal(restart.code, 0, restart.stderr);
+    assert.equal((await cli.run(["stop", "known"])).code, 0);
+  } finally {
+    await cli.cleanup();
+  }
+});
+
+/** Every regular file below `dir` (relative paths); the supervisor script is not state. */
+async function* walkFiles(dir: string, prefix = ""): AsyncGenerator<string> {
+  let entries: Deno.DirEntry[] = [];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(dir));
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    if (e.isDirectory) yield* walkFiles(`${dir}/${e.name}`, `${prefix}${e.name}/`);
+    else if (e.name !== "provctl-supervise.sh") yield `${prefix}${e.name}`;
+  }
+}
+
+Deno.test("enable/disable on the pidfile backend say it has no boot support (one line, exit 1)", async () => {
+  const cli = await cliSandbox();
+  try {
+    for (const verb of ["enable", "disable"]) {
+      const r = await cli.run([verb, "web"]);
+      assert.equal(r.code, 1);
+      assert.equal(r.stdout, "");
+      assert.equal(
+        r.stderr,
+        "provctl: error: the pidfile backend cannot start services at boot; use systemd or launchd\n",
+      );
+    }
   } finally {
     await cli.cleanup();
   }

@@ -293,3 +293,46 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "host key policy off: unknown host warned once; a CHANGED key is still a hard error",
+  ignore: skip !== undefined,
+  async fn() {
+    const fleet = await startSshdFleet({ count: 2 });
+    const cli = await cliSandbox();
+    try {
+      const knownHosts = `${cli.dir}/known_hosts`;
+      await Deno.writeTextFile(knownHosts, "");
+      const config = `${cli.dir}/ssh_config`;
+      await writeSshConfig(config, fleet, { knownHosts });
+      const provctl = runner(cli, config);
+      const off = ["--host-key-policy", "off"];
+
+      // Unknown host, through a jump host (two connections): one warning per host.
+      const unknown = await provctl(["exec", "--host", "viajump", ...off, "--", "echo", "hi"]);
+      assert.equal(unknown.code, 0, unknown.stderr);
+      assert.equal(unknown.stdout, "hi\n");
+      const warnings = unknown.stderr.split("\n").filter((l) => /NOT verified/.test(l));
+      assert.equal(warnings.length, 2, unknown.stderr);
+      assert.match(warnings[0], /^warning: hop 1 of 1 \(jump:\d+\): the host key of /);
+      assert.match(warnings[1], /^warning: target viajump:\d+: the host key of /);
+      assert.equal(await Deno.readTextFile(knownHosts), "", "off records nothing");
+
+      // A known key: verified, so no warning.
+      await Deno.copyFile(fleet.knownHosts, knownHosts);
+      const known = await provctl(["exec", "--host", "target", ...off, "--", "true"]);
+      assert.equal(known.code, 0, known.stderr);
+      assert.equal(known.stderr, "");
+
+      // A changed key: refused as with strict, whatever the policy.
+      await fleet.rotateHostKey(1);
+      const changed = await provctl(["exec", "--host", "target", ...off, "--", "true"]);
+      assert.equal(changed.code, 255, changed.stderr);
+      assert.match(changed.stderr, /has CHANGED: expected SHA256:/);
+      assert.doesNotMatch(changed.stderr, /NOT verified/);
+    } finally {
+      await cli.cleanup();
+      await fleet.stop();
+    }
+  },
+});

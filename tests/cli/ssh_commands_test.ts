@@ -313,8 +313,12 @@ Deno.test({
           `target (${name}) presents this ssh-ed25519 host key:\n  ${sha256}\n  ${md5}\n` +
             `known: it matches ${s.fleet.knownHosts}:2\n`,
         );
-        await new Promise((r) => setTimeout(r, 200));
-        const added = (await Deno.readTextFile(log)).slice(before.length);
+        // Wait for sshd to log the end of that connection: all it logged for it is there.
+        let added = "";
+        await waitFor("sshd to log the scan's connection closing", async () => {
+          added = (await Deno.readTextFile(log)).slice(before.length);
+          return /preauth|Connection closed|Disconnected/.test(added);
+        });
         assert.match(added, /Connection from/);
         assert.doesNotMatch(added, /Accepted|Failed|Authentication/i);
       });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parse } from "smol-toml";
-import { embeddedMessagesText, Messages, SectionedCatalog } from "../../src/config/messages.ts";
+import { embeddedMessages, FlatCatalog, Messages } from "../../src/config/messages.ts";
 
 function flatten(tree: Record<string, unknown>, prefix = "", out = new Map<string, string>()) {
   for (const [k, v] of Object.entries(tree)) {
@@ -11,20 +11,19 @@ function flatten(tree: Record<string, unknown>, prefix = "", out = new Map<strin
   return out;
 }
 
-Deno.test("the sectioned catalog answers every key exactly as a full parse does", () => {
-  const text = embeddedMessagesText();
+Deno.test("the compiled catalog answers every key exactly as a parse of messages.toml does", async () => {
+  const text = await Deno.readTextFile(new URL("../../configs/messages.toml", import.meta.url));
   const full = flatten(parse(text) as Record<string, unknown>);
   assert.ok(full.size > 100);
-  // A fresh catalog per key proves each lookup works from its own section alone.
-  for (const [key, value] of full) {
-    assert.equal(new SectionedCatalog(text).get(key), value, key);
-  }
-  assert.deepEqual(new Map(new SectionedCatalog(text).all()), full);
+  for (const [key, value] of full) assert.equal(embeddedMessages().get(key), value, key);
+  assert.deepEqual(new Map(embeddedMessages().all()), full);
+  assert.equal(embeddedMessages().get("no.such.key"), undefined);
+  assert.equal(embeddedMessages().get("constructor"), undefined, "no prototype keys");
 });
 
 Deno.test("later layers override, unknown keys are a bug, placeholders are filled", () => {
   const m = new Messages(
-    new SectionedCatalog('[a]\nx = "one {n}"\ny = "why"\n[a.b]\nz = "zed"\n'),
+    new FlatCatalog({ "a.x": "one {n}", "a.y": "why", "a.b.z": "zed" }),
     { a: { x: "uno {n}" } },
   );
   assert.equal(m.format("a.x", { n: 1 }), "uno 1");

@@ -3,12 +3,11 @@ import { ProvctlError } from "../../src/core/errors.ts";
 import { editDistance, nearest } from "../../src/config/_check.ts";
 import { parseTomlDocument } from "../../src/config/_toml_file.ts";
 import { embeddedMessages, Messages } from "../../src/config/messages.ts";
-import {
-  defaultsSchema,
-  deriveSchema,
-  embeddedDefaultsText,
-  KEY_CONSTRAINTS,
-} from "../../src/config/schema.ts";
+import { defaultsSchema, KEY_CONSTRAINTS } from "../../src/config/schema.ts";
+import { deriveSchema } from "../../src/config/derive_schema.ts";
+
+const embeddedDefaultsText = () =>
+  Deno.readTextFileSync(new URL("../../configs/defaults.toml", import.meta.url));
 
 function lineOf(text: string, pattern: RegExp): number {
   return text.slice(0, text.search(pattern)).split("\n").length;

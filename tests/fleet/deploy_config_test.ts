@@ -207,7 +207,8 @@ groups.green = { labels = "color=green" }
     keepReleases: 5,
   });
   assert.equal(first.blueGreen?.group, "blue");
-  assert.equal(first.blueGreen?.switchCommand, "lb blue  web1 b1");
+  // An empty value stays one (empty) argument.
+  assert.equal(first.blueGreen?.switchCommand, "lb blue '' web1 b1");
   const next = planDeploy({
     deployment: deployments.get("bg")!,
     inventory,

@@ -234,8 +234,11 @@ Deno.test({
           assert.deepEqual(await s.get(3, "web_port", "/version.txt"), { status: 200, body: "v3" });
 
           const missing = await s.run(["rollback", "web", "--to", "v1"]);
-          assert.equal(missing.code, 1);
-          assert.match(missing.stdout + missing.stderr, /release v1 is not on m1/);
+          assert.equal(missing.code, 3);
+          assert.match(
+            missing.stderr,
+            /nothing was changed: the release is missing on: m1, m2, m3, m4;/,
+          );
           assert.equal(
             await s.current(0, "web"),
             "releases/v2",
@@ -330,6 +333,34 @@ Deno.test({
           assert.equal(state.live, "blue");
           const ops = (await audit(s)).filter((r) => r.machine === "controller").map((r) => r.op);
           assert.deepEqual(ops, ["deploy.switch", "deploy.switch", "rollback"]);
+        },
+      );
+
+      await t.step(
+        "blue-green: a failure within --max-failures puts the whole idle group back",
+        async () => {
+          // Live is blue again; green (m3, m4) is idle on b2. On m4, "releases/b3" is a
+          // file, not a release: the switch there fails, m3 gets through.
+          await s.artifact("bg", "b3");
+          await Deno.writeTextFile(`${s.hosts[3].root}/bg/releases/b3`, "");
+          const mixed = await s.run([
+            "deploy",
+            "bg",
+            "--version",
+            "b3",
+            "--max-failures",
+            "1",
+            "-o",
+            "json",
+          ]);
+          await Deno.remove(`${s.hosts[3].root}/bg/releases/b3`);
+          assert.equal(mixed.code, 1, mixed.stderr + mixed.stdout);
+          const result = JSON.parse(mixed.stdout);
+          assert.equal(result.reason, "group");
+          assert.equal(result.rolledBack, true);
+          for (const i of [2, 3]) assert.equal(await s.current(i, "bg"), "releases/b2");
+          assert.equal((await Deno.readTextFile(`${s.dir}/lb-bg.txt`)).trim(), "blue b1 m1,m2");
+          assert.match(mixed.stderr, /m4: failed at switch/);
         },
       );
 

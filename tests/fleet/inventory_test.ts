@@ -4,6 +4,7 @@ import { ProvctlError } from "../../src/core/errors.ts";
 import { loadConfig } from "../../src/config/loader.ts";
 import { embeddedMessages, Messages } from "../../src/config/messages.ts";
 import {
+  expandArgv,
   expandVars,
   loadInventory,
   type MachineConfig,
@@ -638,42 +639,81 @@ Deno.test("expandVars: vars, built-ins and extra values; shell text left alone",
     expandVars(
       "curl -fsS http://{host}:{port}{path} # {name} {user} {ssh_port} {deploy_root}",
       web,
+      { as: "shell" },
     ),
     "curl -fsS http://10.0.0.11:8080/health # web-1 deploy 2222 /srv/web-1",
   );
   assert.equal(
     expandVars("ln -sfn {deploy_root}/releases/{version} {deploy_root}/current", web, {
+      as: "shell",
       extra: { version: "1.2.3" },
     }),
     "ln -sfn /srv/web-1/releases/1.2.3 /srv/web-1/current",
   );
-  assert.equal(expandVars("echo {port}", web, { extra: { port: "9" } }), "echo 9");
+  assert.equal(expandVars("echo {port}", web, { as: "shell", extra: { port: "9" } }), "echo 9");
   const shell = `awk '{print $1}' f; echo \${HOME} {a,b} {} { x } {{port}} \${{port}} {1}`;
   assert.equal(
-    expandVars(shell, web),
+    expandVars(shell, web, { as: "shell" }),
     `awk '{print $1}' f; echo \${HOME} {a,b} {} { x } {port} \${port} {1}`,
   );
-  assert.equal(expandVars("no placeholders", bare), "no placeholders");
+  assert.equal(expandVars("no placeholders", bare, { as: "word" }), "no placeholders");
 
-  const unknown = failure(() => expandVars("curl {hots}:{port}", web));
+  const unknown = failure(() => expandVars("curl {hots}:{port}", web, { as: "shell" }));
   assert.equal(unknown.kind, "InvalidArgument");
   assert.equal(
     render(unknown),
     'unknown placeholder {hots} in "curl {hots}:{port}" for machine "web-1" (did you mean {host}?)',
   );
   assert.equal(unknown.hint, "inventory.hint_placeholders");
-  const noSuggestion = failure(() => expandVars("echo {release_tag}", bare));
+  const noSuggestion = failure(() => expandVars("echo {release_tag}", bare, { as: "shell" }));
   assert.equal(
     render(noSuggestion),
     'unknown placeholder {release_tag} in "echo {release_tag}" for machine "bare"; defined: {name}, {host}, {user}, {ssh_port}, {profile}, {deploy_root}',
   );
-  const port = failure(() => expandVars("ssh -p {ssh_port} x", bare));
+  const port = failure(() => expandVars("ssh -p {ssh_port} x", bare, { as: "shell" }));
   assert.equal(
     render(port),
     '{ssh_port} in "ssh -p {ssh_port} x" has no value for machine "bare": its port is not set in the inventory',
   );
-  const profile = failure(() => expandVars("{profile}", bare));
+  const profile = failure(() => expandVars("{profile}", bare, { as: "word" }));
   assert.equal(profile.key, "inventory.placeholder_unset");
+});
+
+Deno.test("expandVars: values are quoted in shell text, checked in URLs and addresses", () => {
+  const [m] = parseInventory(
+    [
+      "[machines.m]",
+      'host = "10.0.0.11"',
+      'vars = { port = "18001;touch /tmp/x", path = "/a b", ok = "8080", at = "evil.com@x" }',
+    ].join("\n"),
+    { file: FILE },
+  ).machines;
+  assert.equal(
+    expandVars("echo {port} > f; echo {raw:ok}", m, { as: "shell" }),
+    "echo '18001;touch /tmp/x' > f; echo 8080",
+  );
+  assert.equal(expandVars("{port}", m, { as: "word" }), "18001;touch /tmp/x");
+  assert.equal(expandVars("http://{host}:{ok}/x", m, { as: "url" }), "http://10.0.0.11:8080/x");
+  for (
+    const [text, as] of [
+      ["http://{host}:{port}/", "url"],
+      ["http://{at}/", "url"],
+      ["http://{host}:{ok}{path}", "url"],
+      ["{host}:{port}", "address"],
+    ] as const
+  ) {
+    const e = failure(() => expandVars(text, m, { as }));
+    assert.equal(e.key, "inventory.placeholder_value_invalid", text);
+    render(e);
+  }
+  // argv words stay literal; the script of sh -c is shell text.
+  assert.deepEqual(expandArgv(["echo", "{port}"], m), ["echo", "18001;touch /tmp/x"]);
+  assert.deepEqual(expandArgv(["/bin/sh", "-ec", "echo {port}", "{port}"], m), [
+    "/bin/sh",
+    "-ec",
+    "echo '18001;touch /tmp/x'",
+    "18001;touch /tmp/x",
+  ]);
 });
 
 Deno.test("machineTarget: [user@]host[:port] that parseTargetSpec reads back", async () => {

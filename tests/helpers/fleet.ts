@@ -65,7 +65,9 @@ export async function fleetSandbox(
     run: (args) => {
       // Flags go before "--" (what follows it is the command to run).
       const dash = args.indexOf("--");
-      const flags = ["--inventory", inventory, "--ssh-config", sshConfig];
+      // `machines list` reads the inventory only and takes no SSH flags.
+      const lists = args[0] === "machines" && args[1] === "list";
+      const flags = ["--inventory", inventory, ...(lists ? [] : ["--ssh-config", sshConfig])];
       const full = dash < 0
         ? [...args, ...flags]
         : [...args.slice(0, dash), ...flags, ...args.slice(dash)];

@@ -31,7 +31,7 @@ export async function startServer(
     const { value, done } = await reader.read();
     if (done) throw new Error(`serve exited before listening:\n${text}`);
     text += decoder.decode(value, { stream: true });
-    url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(text)?.[1];
+    url = /listening on (https?:\/\/127\.0\.0\.1:\d+)/.exec(text)?.[1];
   }
   // Keep draining stderr so the server never blocks on a full pipe.
   const drained = (async () => {

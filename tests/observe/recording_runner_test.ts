@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { CommandRunner } from "../../src/exec/runner.ts";
 import { LocalRunner } from "../../src/exec/local_runner.ts";
 import { AuditLog, type AuditRecord, readAudit } from "../../src/observe/audit_log.ts";
 import { MetricsCollector, OPERATIONS_TOTAL } from "../../src/observe/metrics.ts";
@@ -171,7 +172,15 @@ Deno.test("an audit write failure never changes the operation's result; it is co
 
 Deno.test("with(): other labels, same sinks; runShell needs a shell-capable runner", async () => {
   await withSetup(async ({ audit, metrics, records, count }) => {
-    const base = new RecordingRunner(new LocalRunner(), { audit, metrics, machine: "ctl" });
+    // A runner offering run/stream only (no runShell/streamShell).
+    const local = new LocalRunner();
+    const plain: CommandRunner = {
+      target: "plain",
+      remote: false,
+      run: (p, a, o) => local.run(p, a, o),
+      stream: (p, a, o) => local.stream(p, a, o),
+    };
+    const base = new RecordingRunner(plain, { audit, metrics, machine: "ctl" });
     const deploy = base.with({ operation: "deploy.step", deploymentId: "d9" });
     await deploy.run("true", []);
     await base.run("true", []);

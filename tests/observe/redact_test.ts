@@ -216,3 +216,89 @@ Deno.test("hostile inputs do not throw and leave no secret behind", () => {
   }
   assert.equal(r.text("PASSWORD=\0x"), `PASSWORD=${MASK}`);
 });
+
+Deno.test("real command lines: secrets masked, everything else left as it was", () => {
+  const r = new Redactor();
+  // [shell text as typed, as it must appear in the audit log]
+  const table: [string, string][] = [
+    ["curl -u admin:S3cret https://x/", "curl -u admin:*** https://x/"],
+    ["curl --user admin:S3cret https://x/", "curl --user admin:*** https://x/"],
+    ["curl -uadmin:S3cret https://x/", "curl -uadmin:*** https://x/"],
+    [
+      "/usr/bin/curl -fsS --user='adm:S3 cr' https://x/",
+      "/usr/bin/curl -fsS --user='adm:***' https://x/",
+    ],
+    ["curl -U proxy:S3cret https://x/", "curl -U proxy:*** https://x/"],
+    ["mysql -uroot -pS3cret db", "mysql -uroot -p*** db"],
+    ["cd /x && mysql -h db -p'S3cret' app; echo ok", "cd /x && mysql -h db -p*** app; echo ok"],
+    ["sudo mysqldump -pS3cret db | gzip > d.gz", "sudo mysqldump -p*** db | gzip > d.gz"],
+    ["mysql --password S3cret db", "mysql --password *** db"],
+    ["mysql --password=S3cret db", "mysql --password=*** db"],
+    ["sshpass -p S3cret ssh host uptime", "sshpass -p *** ssh host uptime"],
+    ["sshpass -pS3cret ssh host", "sshpass -p*** ssh host"],
+    ["redis-cli -a S3cret ping", "redis-cli -a *** ping"],
+    ["docker login -u me -p S3cret registry", "docker login -u me -p *** registry"],
+    [
+      "curl -H 'Authorization: Bearer S3cret' https://x/",
+      "curl -H 'Authorization: ***' https://x/",
+    ],
+    [
+      "git clone https://bot:S3cret@git.example.com/r.git",
+      "git clone https://bot:***@git.example.com/r.git",
+    ],
+    ["PGPASSWORD=S3cret psql -h db -U app", "PGPASSWORD=*** psql -h db -U app"],
+    ["curl 'https://x/api?token=S3cret&page=2'", "curl 'https://x/api?token=***&page=2'"],
+    ["aws s3 ls --profile p AKIAIOSFODNN7EXAMPLE", "aws s3 ls --profile p ***"],
+    [
+      "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG aws s3 ls",
+      "AWS_SECRET_ACCESS_KEY=*** aws s3 ls",
+    ],
+    [
+      "echo ghp_abcdefghijklmnopqrstuvwxyz0123456789 | gh auth login --with-token",
+      "echo *** | gh auth login --with-token",
+    ],
+    [
+      "curl -H 'X-Token: eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl' x",
+      "curl -H 'X-Token: ***' x",
+    ],
+    // Must stay as they are: no secret, or options that mean something else elsewhere.
+    ["mysql -u root -p db", "mysql -u root -p db"],
+    ["curl -u admin https://x/", "curl -u admin https://x/"],
+    ["docker run -p 8080:80 -u app nginx", "docker run -p 8080:80 -u app nginx"],
+    ["ssh -p 2222 -i ~/.ssh/id_ed25519 host", "ssh -p 2222 -i ~/.ssh/id_ed25519 host"],
+    ["rsync -a -p src/ dst/", "rsync -a -p src/ dst/"],
+    ["ps -p 123 -o user:20,pid", "ps -p 123 -o user:20,pid"],
+    [
+      "systemctl restart api && curl -fsS http://127.0.0.1:8080/health",
+      "systemctl restart api && curl -fsS http://127.0.0.1:8080/health",
+    ],
+    [
+      "tar -xzf api.tar.gz && ln -sfn releases/1.2 current",
+      "tar -xzf api.tar.gz && ln -sfn releases/1.2 current",
+    ],
+    [
+      "echo AKIA-not-a-key GIT_AUTHOR_NAME=x --keyboard us",
+      "echo AKIA-not-a-key GIT_AUTHOR_NAME=x --keyboard us",
+    ],
+  ];
+  for (const [input, expected] of table) assert.equal(r.text(input), expected, input);
+
+  // The same as argv (no shell): the program decides what its options mean.
+  const argv: [string, string[], string][] = [
+    ["mysql", ["-pS3cret", "db"], "mysql -p*** db"],
+    ["sshpass", ["-p", "S3cret", "ssh", "h"], "sshpass -p *** ssh h"],
+    ["curl", ["-u", "a:S3 cret", "https://x/"], "curl -u a:*** https://x/"],
+    ["/usr/bin/redis-cli", ["-a", "S3cret"], "/usr/bin/redis-cli -a ***"],
+    ["docker", ["login", "-p", "S3cret"], "docker login -p ***"],
+    ["docker", ["run", "-p", "80:80", "x"], "docker run -p 80:80 x"],
+    ["ssh", ["-p", "22", "h"], "ssh -p 22 h"],
+  ];
+  for (const [program, args, expected] of argv) {
+    assert.equal(r.command(program, args), expected, `${program} ${args.join(" ")}`);
+  }
+  // Linear time on hostile input.
+  const started = performance.now();
+  r.text("docker ".repeat(20000));
+  r.text("mysql -pX ".repeat(20000));
+  assert.ok(performance.now() - started < 5000);
+});

@@ -395,11 +395,11 @@ Deno.test({
         server = undefined;
       });
 
-      await t.step("rate limit: 429 with Retry-After", async () => {
+      await t.step("rate limit 429, slow clients 504, public metrics", async () => {
         await Deno.mkdir(`${cli.dir}/limited`, { recursive: true });
         await Deno.writeTextFile(
           `${cli.dir}/limited/defaults.toml`,
-          "[serve]\nrate_limit_per_minute = 3\n",
+          "[serve]\nrate_limit_per_minute = 3\nrequest_timeout_ms = 800\nmetrics_public = true\n",
         );
         server = await startServer((args) =>
           spawn([...args, "--config-dir", `${cli.dir}/limited`])
@@ -413,8 +413,79 @@ Deno.test({
         assert.ok(Number(over.headers.get("retry-after")) >= 1);
         // Other tokens have their own budget.
         assert.equal((await limited("GET", "/machines", { token: operate })).status, 200);
+        // A client that announces a body and then stalls gets 504 and is let go.
+        const port = Number(new URL(server.url).port);
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+        const t0 = Date.now();
+        await conn.write(new TextEncoder().encode(
+          `POST /api/v1/exec HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${operate}\r\n` +
+            "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+        ));
+        const buffer = new Uint8Array(4096);
+        const n = await conn.read(buffer);
+        conn.close();
+        const answer = new TextDecoder().decode(buffer.subarray(0, n ?? 0));
+        assert.match(answer, /^HTTP\/1\.1 504 /);
+        assert.match(answer, /did not finish within 800 ms/);
+        assert.ok(Date.now() - t0 < 5000);
+        // metrics_public: no token needed.
+        assert.equal(
+          await fetch(`${server.url}/api/v1/metrics`).then(async (r) => {
+            await r.body?.cancel();
+            return r.status;
+          }),
+          200,
+        );
         assert.equal(await server.stop("SIGINT"), 0);
         server = undefined;
+      });
+
+      await t.step("TLS: --tls-cert/--tls-key serve HTTPS", async () => {
+        const made = await new Deno.Command("openssl", {
+          args: [
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            `${cli.dir}/key.pem`,
+            "-out",
+            `${cli.dir}/cert.pem`,
+          ],
+          stdout: "null",
+          stderr: "piped",
+        }).output();
+        assert.equal(made.code, 0, new TextDecoder().decode(made.stderr));
+        server = await startServer((args) =>
+          spawn([...args, "--tls-cert", `${cli.dir}/cert.pem`, "--tls-key", `${cli.dir}/key.pem`])
+        );
+        assert.match(server.url, /^https:/);
+        // (a self-signed certificate: curl takes it as its own CA, Deno's client does not)
+        const secure = await curl([
+          "--cacert",
+          `${cli.dir}/cert.pem`,
+          "-H",
+          `Authorization: Bearer ${read}`,
+          `${server.url}/api/v1/machines`,
+        ]);
+        assert.equal(secure.status, 200, secure.body);
+        checker.validate("Machine", JSON.parse(secure.body).items[0]);
+        const plain = await curl([`${server.url.replace("https:", "http:")}/healthz`]);
+        assert.notEqual(plain.status, 200);
+        assert.equal(await server.stop("SIGTERM"), 0);
+        server = undefined;
+        const half = await cli.run(["serve", "--listen", "127.0.0.1:0", "--tls-cert", "x.pem"]);
+        assert.equal(half.code, 2);
+        assert.match(half.stderr, /give both --tls-cert and --tls-key/);
       });
 
       await t.step("plain HTTP off loopback is refused without --insecure-http", async () => {

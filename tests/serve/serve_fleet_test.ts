@@ -108,6 +108,9 @@ Deno.test({
           "m3",
           true,
         ]]);
+        // A read token sees the last results.
+        const last = await api("GET", "/machines/check", { token: read });
+        assert.deepEqual(last.body, check.body);
       });
 
       await t.step("exec: argv reaches the program as words, shell only when asked", async () => {
@@ -263,8 +266,12 @@ Deno.test({
       );
 
       stopListening = true;
-      await api("POST", "/exec", { token: operate, body: { machines: ["m1"], argv: ["true"] } });
+      const last = await api("POST", "/exec", {
+        token: operate,
+        body: { machines: ["m1"], argv: ["true"] },
+      });
       await listening;
+      await poll((last.body as { id: string }).id);
 
       await t.step("SIGTERM lets a running operation finish, audits it, exits 0", async () => {
         const slow = await api("POST", "/exec", {

@@ -7,7 +7,17 @@ import { startSshdFleet } from "../fixtures/sshd.ts";
 import { planOf, quietAuth } from "./_helpers.ts";
 
 const NO_RETRY = { attempts: 1, backoff: "fixed", baseMs: 0, maxMs: 0, jitterPercent: 0 } as const;
-const COOLDOWN_MS = 1500;
+// A cooldown no test could sleep through: the tests move a clock instead.
+const COOLDOWN_MS = 60_000;
+
+/** A clock the test moves (starts at the real time, so a child process sees the state). */
+const clock = {
+  offset: 0,
+  now: () => Date.now() + clock.offset,
+  advance(ms: number) {
+    clock.offset += ms;
+  },
+};
 
 /** One "provctl invocation": a fresh pool and runner, closed afterwards. */
 async function invocation(
@@ -17,7 +27,7 @@ async function invocation(
   const pool = new SshPool({
     connect: { ...quietAuth, connectTimeoutMs: 2000 },
     retry: NO_RETRY,
-    breaker: { stateDir, threshold: 2, cooldownMs: COOLDOWN_MS },
+    breaker: { stateDir, threshold: 2, cooldownMs: COOLDOWN_MS, clock },
   });
   const started = performance.now();
   try {
@@ -102,9 +112,9 @@ Deno.test("circuit breaker: opens after N failures, persists across invocations,
       assert.match(String(third.error.params.probe_at), /^\d{4}-\d\d-\d\dT/);
       assert.match(String(third.error.params.last_error), /connection refused|refused/i);
       assert.ok(third.ms < 100, `fail fast took ${third.ms} ms`);
-      const [status] = await listBreakers(stateDir);
+      const [status] = await listBreakers(stateDir, clock);
       assert.equal(status.state, "open");
-      assert.ok(Date.parse(status.probeAt!) > Date.now());
+      assert.ok(Date.parse(status.probeAt!) > clock.now());
       const file = JSON.parse(await Deno.readTextFile(breakerPath(stateDir, host)));
       assert.equal(file.host, host);
     });
@@ -114,8 +124,12 @@ Deno.test("circuit breaker: opens after N failures, persists across invocations,
     });
 
     await t.step("after the cooldown one probe is let through; failing, it reopens", async () => {
-      await new Promise((r) => setTimeout(r, COOLDOWN_MS + 100));
-      assert.equal((await listBreakers(stateDir))[0].state, "half-open");
+      clock.advance(COOLDOWN_MS - 1000);
+      assert.equal((await listBreakers(stateDir, clock))[0].state, "open");
+      const still = await invocation(fleet, stateDir);
+      assert.ok(!still.ok && still.error.kind === "CircuitOpen", "1 s before the probe time");
+      clock.advance(1000);
+      assert.equal((await listBreakers(stateDir, clock))[0].state, "half-open");
       const probe = await invocation(fleet, stateDir);
       assert.ok(!probe.ok && probe.error.kind === "ConnectionFailed", "the probe really connected");
       const again = await invocation(fleet, stateDir);
@@ -126,9 +140,9 @@ Deno.test("circuit breaker: opens after N failures, persists across invocations,
       await fleet.start(0);
       const early = await invocation(fleet, stateDir);
       assert.ok(!early.ok && early.error.kind === "CircuitOpen", "still cooling down");
-      await new Promise((r) => setTimeout(r, COOLDOWN_MS + 100));
-      assert.equal(await invocationInChild(fleet, stateDir), "ok");
-      const [status] = await listBreakers(stateDir);
+      clock.advance(COOLDOWN_MS);
+      assert.deepEqual(await invocation(fleet, stateDir), { ok: true }, "the probe closes it");
+      const [status] = await listBreakers(stateDir, clock);
       assert.deepEqual([status.state, status.consecutiveFailures], ["closed", 0]);
       assert.deepEqual(await invocation(fleet, stateDir), { ok: true });
     });
@@ -137,7 +151,7 @@ Deno.test("circuit breaker: opens after N failures, persists across invocations,
       await fleet.kill(0);
       await invocation(fleet, stateDir);
       await invocation(fleet, stateDir);
-      assert.equal((await listBreakers(stateDir))[0].state, "open");
+      assert.equal((await listBreakers(stateDir, clock))[0].state, "open");
       assert.deepEqual(await resetBreakers(stateDir, "other-host"), []);
       assert.deepEqual(await resetBreakers(stateDir, fleet.hosts[0].address), [host]);
       assert.deepEqual(await listBreakers(stateDir), []);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { waitFor } from "../helpers/cli.ts";
 import { expectProvctlError } from "../helpers/errors.ts";
 import { SshPool } from "../../src/ssh/pool.ts";
 import { connectSession } from "../../src/ssh/session.ts";
@@ -37,7 +38,7 @@ Deno.test("connection failures are named and never hang", async (t) => {
           "Timeout",
         );
         assert.deepEqual([error.key, error.params.which, error.params.ms], [
-          "ssh.timeout",
+          "ssh.handshake_timeout",
           "connect",
           400,
         ]);
@@ -119,9 +120,15 @@ Deno.test("connection failures are named and never hang", async (t) => {
       try {
         const runner = new SshRunner({ plan: planOf(fleet, 1), pool });
         assert.equal((await runner.run("echo", ["up"])).stdout, "up\n");
-        const running = runner.run("sleep", ["30"]);
+        // A unique duration marks the remote process (GNU sleep takes fractions).
+        const marker = `sleep 30.${crypto.getRandomValues(new Uint32Array(1))[0]}`;
+        const running = runner.run("sh", ["-c", marker]);
         running.catch(() => {}); // rejects while the fixture is still stopping sshd
-        await new Promise((r) => setTimeout(r, 300));
+        // sshd's session is the same machine: wait until the command really runs.
+        await waitFor(
+          "the remote command to start",
+          async () => (await new Deno.Command("pgrep", { args: ["-f", marker] }).output()).success,
+        );
         const started = Date.now();
         await fleet.kill(1);
         const error = await expectError(running, "ConnectionFailed");

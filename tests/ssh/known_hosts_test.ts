@@ -344,7 +344,8 @@ Deno.test("known_hosts against a real sshd and OpenSSH tools", async (t) => {
           .slice(0, 2).join(" ");
         await Deno.writeTextFile(file, `# pinned\n${name} ${otherLine}\n`);
         const before = await Deno.readTextFile(file);
-        for (const policy of ["strict", "accept-new"] as const) {
+        // "off" too: a changed key is always a hard error (README's promise).
+        for (const policy of ["strict", "accept-new", "off"] as const) {
           const e = await rejects(verifyHostKey(check(file, { policy })), "HostKeyMismatch");
           assert.equal(e.params.expected, fingerprintSha256(other));
           assert.equal(e.params.presented, fingerprintSha256(ed));
@@ -403,7 +404,7 @@ Deno.test("known_hosts against a real sshd and OpenSSH tools", async (t) => {
         2,
       ).join(" ");
       await Deno.writeTextFile(file, `${name} ${edLine}\n@revoked * ${edLine}\n`);
-      for (const policy of ["strict", "accept-new"] as const) {
+      for (const policy of ["strict", "accept-new", "off"] as const) {
         const e = await rejects(verifyHostKey(check(file, { policy })), "HostKeyRevoked");
         assert.equal(e.params.line, 2);
         assert.match(messages.format(e.key, e.params), /REVOKED/);
@@ -498,12 +499,16 @@ Deno.test("known_hosts against a real sshd and OpenSSH tools", async (t) => {
       },
     );
 
-    await t.step("policy off reads nothing and says unverified", async () => {
-      assert.deepEqual(await verifyHostKey(check(`${dir}/never`, { policy: "off" })), {
-        status: "unverified",
-      });
-      await assert.rejects(Deno.stat(`${dir}/never`), Deno.errors.NotFound);
-    });
+    await t.step(
+      "policy off: an unknown host is unverified (nothing written), a known one known",
+      async () => {
+        assert.deepEqual(await verifyHostKey(check(`${dir}/never`, { policy: "off" })), {
+          status: "unverified",
+        });
+        await assert.rejects(Deno.stat(`${dir}/never`), Deno.errors.NotFound);
+        assert.equal((await verifyHostKey(check(plain, { policy: "off" }))).status, "known");
+      },
+    );
 
     await t.step("an unreadable known_hosts path is an InvalidConfig error", async () => {
       await Deno.mkdir(`${dir}/adir`);

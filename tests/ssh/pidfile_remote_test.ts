@@ -4,6 +4,7 @@
  * directory is visible to both sides, but all work happens in sshd's sessions).
  */
 import assert from "node:assert/strict";
+import { expectProvctlError } from "../helpers/errors.ts";
 import { testPidfileBackend } from "../helpers/pidfile.ts";
 import { isRunning } from "../../src/core/process_status.ts";
 import { defineService } from "../../src/core/service_definition.ts";
@@ -16,6 +17,7 @@ import { planOf, quietAuth } from "./_helpers.ts";
 
 runBackendConformance({
   name: "pidfile over ssh",
+  boot: false,
   setup: async () => {
     const fleet = await startSshdFleet({ count: 1 });
     const pool = new SshPool({ connect: quietAuth });
@@ -71,6 +73,30 @@ Deno.test("a service started over SSH outlives the connection and is stopped thr
         Deno.kill(pid, "SIGKILL");
       } catch { /* gone */ }
     }
+    await fleet.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("over SSH too, the PID-file scripts refuse a state dir others can write", async () => {
+  const fleet = await startSshdFleet({ count: 1 });
+  const dir = await Deno.makeTempDir({ prefix: "provctl-remote-trust-" });
+  const pool = new SshPool({ connect: quietAuth });
+  try {
+    const backend = testPidfileBackend(new SshRunner({ plan: planOf(fleet, 0), pool }), dir);
+    const name = parseServiceName(`trust-${Deno.pid}`);
+    await Deno.mkdir(`${dir}/run`, { mode: 0o700 });
+    await Deno.chmod(`${dir}/run`, 0o777);
+    const e = await expectProvctlError("PermissionDenied", () => backend.status(name));
+    assert.equal(e.key, "trust.mode");
+    assert.equal(e.params.path, `${dir}/run`);
+    await expectProvctlError(
+      "PermissionDenied",
+      () => backend.start(defineService(name).binary("sleep").args(["300"]).build()),
+    );
+    assert.deepEqual([...Deno.readDirSync(`${dir}/run`)], [], "nothing started");
+  } finally {
+    await pool.close();
     await fleet.stop();
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { waitFor } from "../helpers/cli.ts";
 import { isProvctlError } from "../../src/core/errors.ts";
 import { loadConfig } from "../../src/config/loader.ts";
 import {
@@ -104,9 +105,14 @@ Deno.test("SshPool: reuse, limits, idle timeout, statistics, close", async (t) =
         const pool = newPool();
         const runner = new SshRunner({ plan: planOf(fleet, 0), pool });
         await runner.run("true", []);
-        const running = runner.run("sleep", ["30"]);
+        // A unique duration marks the remote process (GNU sleep takes fractions).
+        const marker = `sleep 30.${crypto.getRandomValues(new Uint32Array(1))[0]}`;
+        const running = runner.run("sh", ["-c", marker]);
         running.catch(() => {});
-        await new Promise((r) => setTimeout(r, 200));
+        await waitFor(
+          "the remote command to start",
+          async () => (await new Deno.Command("pgrep", { args: ["-f", marker] }).output()).success,
+        );
         const started = performance.now();
         await pool.close();
         await assert.rejects(running);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { waitFor } from "../helpers/cli.ts";
 import { readFileIfExists, removeFile, sh, writeFileAtomic } from "../../src/exec/host_fs.ts";
 import { SshPool } from "../../src/ssh/pool.ts";
 import { SshRunner } from "../../src/ssh/ssh_runner.ts";
@@ -106,17 +107,20 @@ Deno.test("SshRunner against a real sshd", async (t) => {
     });
 
     await t.step("timeout stops the remote program and reports timedOut", async () => {
-      const marker = `provctl-timeout-${crypto.randomUUID()}`;
+      // A unique duration marks the remote sleep (the shell execs it, so a comment in
+      // the script would not survive in its command line).
+      const marker = `sleep 30.${crypto.getRandomValues(new Uint32Array(1))[0]}`;
       const started = Date.now();
-      const result = await runner.run("sh", ["-c", `exec sleep 30 # ${marker}`], {
+      const result = await runner.run("sh", ["-c", marker], {
         timeoutMs: 300,
       });
       assert.equal(result.timedOut, true);
       assert.ok(Date.now() - started < 5000);
       // The remote program is gone too (sshd delivered the signal).
-      await new Promise((r) => setTimeout(r, 200));
-      const ps = await runner.run("pgrep", ["-f", marker]);
-      assert.equal(ps.stdout, "", "remote sleep still running");
+      await waitFor("the remote sleep to end", async () => {
+        const ps = await runner.run("pgrep", ["-f", marker]);
+        return ps.stdout === "";
+      });
       // The pooled connection still works after a timed-out command.
       assert.equal((await runner.run("echo", ["ok"])).stdout, "ok\n");
     });

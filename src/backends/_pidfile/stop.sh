@@ -6,7 +6,9 @@
 # Exit 12: another provctl held the lock for longer than LOCK_MS.
 pidfile=$1 exitfile=$2 sig=$3 timeout_ms=$4 lockfile=$5 lock_ms=$6
 umask 077
-if [ -d "$(dirname -- "$lockfile")" ]; then
+# Only a service that has a lock file (or a start holding it) needs it: a stop of a name
+# never started creates nothing.
+if [ -e "$lockfile" ] || [ -e "$lockfile.d" ]; then
   take_lock "$lockfile" "$lock_ms" || exit 12
 fi
 if [ ! -e "$pidfile" ]; then
@@ -27,12 +29,32 @@ if ! alive "$pid" "$start" "$pgid"; then
   echo "result=notrunning reason=dead"
   exit 0
 fi
-kill "-$sig" -- "-$pgid" 2>/dev/null || kill "-$sig" "$pid" 2>/dev/null
-# Poll every 50 ms until the process is gone or the stop timeout passes.
+# signal_group SIG: the service's whole process group, so its children end too (the main
+# process alone when the group is already gone). `kill -SIG -PGID` is the one form that
+# dash, busybox sh and bash all accept: dash rejects `kill -SIG -- -PGID`.
+signal_group() {
+  kill "-$1" "-$pgid" 2>/dev/null || kill "-$1" "$pid" 2>/dev/null
+}
+# group_alive: the service, or a process it left in its group, is still there. Zombies
+# do not count: an orphan's zombie lingers until init reaps it, which may take a while.
+group_alive() {
+  alive "$pid" "$start" "$pgid" && return 0
+  kill -0 "-$pgid" 2>/dev/null || return 1
+  ps -A -o pgid= -o stat= 2>/dev/null | {
+    while read -r g st; do
+      [ "$g" = "$pgid" ] || continue
+      case $st in Z*) ;; *) exit 0 ;; esac
+    done
+    exit 1
+  }
+}
+signal_group "$sig"
+# Poll every 50 ms until the whole group is gone (the service may leave children behind
+# when it exits) or the stop timeout passes.
 waited=0
-while alive "$pid" "$start" "$pgid"; do
+while group_alive; do
   if [ "$waited" -ge "$timeout_ms" ]; then
-    kill -KILL -- "-$pgid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
+    signal_group KILL
     i=0
     while alive "$pid" "$start" "$pgid" && [ $i -lt 100 ]; do
       sleep 0.05

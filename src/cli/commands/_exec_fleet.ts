@@ -6,16 +6,21 @@
  * machine's variables (machines.toml `vars`).
  */
 import { ExitCode } from "../../core/errors.ts";
-import type { CommandRunner, RunResult } from "../../exec/runner.ts";
-import { expandVars, type MachineConfig } from "../../fleet/inventory.ts";
-import { type ExecRecord, execRecord } from "../../fleet/exec_records.ts";
+import { type CommandRunner, type RunResult, shellRunner } from "../../exec/runner.ts";
+import { expandArgv, expandVars } from "../../fleet/inventory.ts";
+import { execRecord } from "../../fleet/exec_records.ts";
+import { runCollected } from "../../fleet/exec_fleet.ts";
 import { type FleetEvent, type HostOutcome, runFleet } from "../../fleet/executor.ts";
-import type { SshRunner } from "../../ssh/ssh_runner.ts";
-import type { ExecFlags } from "../app.ts";
+import type { GlobalFlags } from "../global_flags.ts";
+import type { FleetFlags } from "../fleet_flags.ts";
 import { selectFleet } from "../fleet.ts";
 import type { Session } from "../session.ts";
 
-type ShellRunner = { runShell: SshRunner["runShell"] };
+export interface ExecFlags extends GlobalFlags, FleetFlags {
+  readonly shell?: string;
+  readonly stream?: boolean;
+  readonly timeout?: number;
+}
 
 /** Splits a stream into lines, handing each complete line (with its newline) to `line`. */
 function lineSplitter(line: (text: string) => void) {
@@ -64,11 +69,16 @@ export async function execOnFleet(
     );
   };
 
+  const remote = await session.remoteTargets();
+  const runners = new Map<string, CommandRunner>();
   const outcomes = await runFleet(fleet.targets, async (target, signal) => {
     const machine = fleet.machines.find((m) => m.name === target.name)!;
     const runner = await target.runner();
+    runners.set(target.name, runner);
     const limit = flags.timeout ?? session.loaded.config.integer("ssh.command_timeout_ms");
     const options = { signal, timeoutMs: limit > 0 ? limit : undefined };
+    // Each word is one argument; only the script of `sh -c SCRIPT` is shell text.
+    const words = flags.shell === undefined ? expandArgv(argv, machine) : [];
     if (flags.stream && !json) {
       const prefix = c.dim(`${target.name} | `);
       const out = lineSplitter((l) => {
@@ -80,15 +90,11 @@ export async function execOnFleet(
         stderr.write(prefix + l);
       });
       const proc = flags.shell !== undefined
-        ? (runner as unknown as { streamShell: SshRunner["streamShell"] }).streamShell(
-          expandVars(flags.shell, machine),
+        ? shellRunner(runner).streamShell(
+          expandVars(flags.shell, machine, { as: "shell" }),
           options,
         )
-        : runner.stream(
-          expandVars(argv[0], machine),
-          argv.slice(1).map((a) => expandVars(a, machine)),
-          options,
-        );
+        : runner.stream(words[0], words.slice(1), options);
       const pump = async (s: ReadableStream<Uint8Array>, sink: ReturnType<typeof lineSplitter>) => {
         for await (const chunk of s) sink.push(chunk);
         sink.end();
@@ -104,7 +110,11 @@ export async function execOnFleet(
       };
       return { ok: done.code === 0, value: result };
     }
-    const result = await runCollected(runner, machine, argv, flags.shell, options);
+    const result = await runCollected(runner, machine, {
+      argv,
+      shell: flags.shell,
+      timeoutMs: options.timeoutMs,
+    }, signal);
     return { ok: result.code === 0, value: result };
   }, {
     forks: fleet.forks,
@@ -120,68 +130,18 @@ export async function execOnFleet(
 
   if (json) {
     for (const o of outcomes) {
-      session.out(JSON.stringify(execRecord(o, (e) => session.errorLine(e))));
+      // Connection attempts, retries included (what -v showed).
+      const attempts = o.status === "skipped"
+        ? 0
+        : runners.has(o.host)
+        ? remote.connectAttempts(runners.get(o.host)!)
+        : 1;
+      session.out(JSON.stringify(execRecord(o, (e) => session.errorLine(e), attempts)));
     }
   } else if (!session.flags.quiet) {
     printSummary(session, outcomes);
   }
   return outcomes.every((o) => o.status === "ok") ? ExitCode.ok : ExitCode.failed;
-}
-
-/** Runs argv (or a shell script) on one machine, `{var}`s expanded, output collected. */
-function runCollected(
-  runner: CommandRunner,
-  machine: MachineConfig,
-  argv: readonly string[],
-  shell: string | undefined,
-  options: { signal: AbortSignal; timeoutMs?: number },
-): Promise<RunResult> {
-  return shell !== undefined
-    ? (runner as unknown as ShellRunner).runShell(expandVars(shell, machine), options)
-    : runner.run(
-      expandVars(argv[0], machine),
-      argv.slice(1).map((a) => expandVars(a, machine)),
-      options,
-    );
-}
-
-export interface ExecRequest {
-  readonly argv: readonly string[];
-  /** A script for the remote shell, only when asked for explicitly. */
-  readonly shell?: string;
-  readonly timeoutMs?: number;
-}
-
-/**
- * POST /exec: the same selection, runner and audit as `provctl exec -o json`, one record
- * per machine; `onRecord` sees each as its machine finishes.
- */
-export async function execRecords(
-  session: Session,
-  flags: ExecFlags,
-  request: ExecRequest,
-  options: { signal?: AbortSignal; onRecord?: (record: ExecRecord) => void } = {},
-): Promise<ExecRecord[]> {
-  const fleet = await selectFleet(session, flags);
-  const describe = (e: unknown) => session.errorLine(e);
-  const outcomes = await runFleet(fleet.targets, async (target, signal) => {
-    const machine = fleet.machines.find((m) => m.name === target.name)!;
-    const runner = await target.runner();
-    const limit = request.timeoutMs ?? session.loaded.config.integer("ssh.command_timeout_ms");
-    const both = options.signal ? AbortSignal.any([signal, options.signal]) : signal;
-    const result = await runCollected(runner, machine, request.argv, request.shell, {
-      signal: both,
-      timeoutMs: limit > 0 ? limit : undefined,
-    });
-    return { ok: result.code === 0, value: result };
-  }, {
-    forks: fleet.forks,
-    maxFailures: fleet.maxFailures,
-    onEvent: (e) => {
-      if (e.outcome) options.onRecord?.(execRecord(e.outcome as HostOutcome<RunResult>, describe));
-    },
-  });
-  return outcomes.map((o) => execRecord(o, describe));
 }
 
 function printGrouped(session: Session, o: HostOutcome<RunResult>, clearProgress: () => unknown) {

@@ -15,6 +15,11 @@ export interface TargetsOptions {
   readonly batch?: number;
 }
 
+function detailLines(session: Session, error: unknown): string[] {
+  if (!isProvctlError(error)) return [];
+  return session.format(error.key, error.params).split("\n").slice(1);
+}
+
 /**
  * `work` runs per target and prints its own rows (with `host` set in fleet mode).
  * Returns the exit code for machine-level failures (0 when every machine answered).
@@ -71,6 +76,13 @@ export async function onTargets(
             })
           }\n`,
         );
+        // A message's further lines (a failed start's last log lines) as a local run
+        // shows them, each marked with the machine it came from.
+        for (const line of detailLines(session, o.error)) {
+          session.ctx.process.stderr.write(
+            `${session.format("fleet.host_line", { host: o.host, text: line })}\n`,
+          );
+        }
       }
     }
   }

@@ -1,27 +1,18 @@
 /** provctl enable|disable NAME...: boot persistence (systemd, launchd); uninstall NAME... */
-import { type Backend } from "../../backends/backend.ts";
+import type { Backend, BootControl } from "../../backends/backend.ts";
 import { ProvctlError } from "../../core/errors.ts";
 import type { ServiceName } from "../../core/service_name.ts";
 import { command, type Session } from "../session.ts";
 import type { GlobalFlags } from "../global_flags.ts";
 import { parseNames, resolveDefinition, servicesFromFile } from "../services.ts";
 
-interface BootCapable extends Backend {
-  enable(
-    name: ServiceName,
-  ): Promise<{ changed: boolean; warning?: { key: string; params: Record<string, string> } }>;
-  disable(name: ServiceName): Promise<{ changed: boolean }>;
-  install?(def: unknown): Promise<unknown>;
-}
-
-function bootCapable(backend: Backend): BootCapable {
-  const b = backend as Partial<BootCapable> & Backend;
-  if (typeof b.enable !== "function" || typeof b.disable !== "function") {
+function bootOf(backend: Backend): BootControl {
+  if (backend.boot === undefined) {
     throw new ProvctlError("Unsupported", "cli.boot_unsupported", {
       params: { backend: backend.name },
     });
   }
-  return b as BootCapable;
+  return backend.boot;
 }
 
 async function each(
@@ -37,7 +28,7 @@ async function each(
 export const enable = command<GlobalFlags, string[]>(async (session, _flags, ...raw) => {
   const file = await servicesFromFile(session);
   await each(session, raw, async (backend, name) => {
-    const capable = bootCapable(backend);
+    const capable = bootOf(backend);
     // A service declared in the file is installed (unit written) before it is enabled.
     if (file.has(name) && capable.install) {
       await capable.install((await resolveDefinition(session, name, {}, [])).definition);
@@ -52,7 +43,7 @@ export const enable = command<GlobalFlags, string[]>(async (session, _flags, ...
 
 export const disable = command<GlobalFlags, string[]>(async (session, _flags, ...raw) => {
   await each(session, raw, async (backend, name) => {
-    const result = await bootCapable(backend).disable(name);
+    const result = await bootOf(backend).disable(name);
     session.out(
       session.format(result.changed ? "cli.disabled" : "cli.disabled_already", { service: name }),
     );

@@ -7,8 +7,8 @@ export default async function (
   _flags: Record<string, never>,
   ...words: string[]
 ): Promise<void> {
-  const { app } = await import("../app.ts");
+  const { fullApp } = await import("../app.ts");
   const inputs = words.length === 0 ? [""] : words;
-  const proposals = await proposeCompletions(app, inputs, this);
+  const proposals = await proposeCompletions(fullApp(), inputs, this);
   for (const p of proposals) this.process.stdout.write(`${p.completion}\n`);
 }

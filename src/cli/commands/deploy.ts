@@ -81,7 +81,10 @@ async function loadDeployment(session: Session, flags: FleetFlags, name: string)
       });
     }
   }
-  const inventory = await loadFleetInventory(session, flags.inventory);
+  const inventory = await loadFleetInventory(session, flags.inventory, {
+    ...flags,
+    refuseFailed: true,
+  });
   let only: Set<string> | undefined;
   if (fleetRequested(flags) || flags.limit !== undefined) {
     only = new Set(
@@ -115,19 +118,10 @@ async function engineFor(
 ) {
   const settings = session.loaded;
   const config = settings.config;
-  const [{ AuditLog }, { MetricsCollector, persistMetrics }, { Redactor }] = await Promise.all([
-    import("../../observe/audit_log.ts"),
-    import("../../observe/metrics.ts"),
-    import("../../observe/redact.ts"),
-  ]);
-  const redactor = new Redactor({ extraPatterns: config.strings("observe.redact_patterns") });
-  const audit = await AuditLog.open(config.path("observe.audit_file"), {
-    redactor,
-    operator: session.ctx.operator,
-    afterWrite: loaded.store.shipAudit,
-  });
-  const metrics = new MetricsCollector();
+  // The session's audit log, metrics and redactor: closed and saved when the command ends.
   const remote = await session.remoteTargets();
+  const recorder = await session.recorder();
+  const audit = await recorder.auditLog();
   const scope = scopeFrom(session.flags);
   const machines = new Map(loaded.inventory.machines.map((m) => [m.name, m]));
   const targets = new Map<string, DeployTarget>();
@@ -169,23 +163,16 @@ async function engineFor(
       healthyThreshold: 1,
     },
     audit,
-    metrics,
-    redactor,
+    metrics: recorder.metrics,
+    redactor: recorder.redactor,
+    onRecordingRunner: (runner) => recorder.track(runner),
     stepTimeoutMs: loaded.deployment.stepTimeoutMs ?? (stepMs === 0 ? undefined : stepMs),
     note: (key, params) => session.note(key, params),
     describe: (error) => session.errorLine(error),
     switchRunner: () => Promise.resolve(new LocalRunner()),
     signal,
   });
-  return {
-    engine,
-    async close() {
-      await audit.close();
-      await persistMetrics(config.path("observe.metrics_file"), metrics.snapshot()).catch((e) =>
-        session.debug(String(e))
-      );
-    },
-  };
+  return engine;
 }
 
 function operator(session: Session): string {
@@ -193,9 +180,11 @@ function operator(session: Session): string {
   return session.ctx.operator ?? env.USER ?? env.LOGNAME ?? "";
 }
 
-function printPlan(session: Session, plan: DeployPlan): void {
+async function printPlan(session: Session, plan: DeployPlan): Promise<void> {
+  // Steps may carry secrets (mysql -pX, curl -u a:X): masked as in the audit log.
+  const data = planData(plan, (await session.recorder()).redactor);
   if (session.output === "json") {
-    session.out(JSON.stringify(dryRunRecord(plan)));
+    session.out(JSON.stringify(dryRunRecord(plan, (await session.recorder()).redactor)));
     return;
   }
   const f = (key: string, params: Record<string, string | number> = {}) =>
@@ -220,7 +209,7 @@ function printPlan(session: Session, plan: DeployPlan): void {
     }));
     if (b.kind === "canary" && plan.bakeMs > 0) lines.push(f("plan_bake", { ms: plan.bakeMs }));
   }
-  for (const h of planData(plan).hosts) {
+  for (const h of data.hosts) {
     lines.push(f("plan_host", { host: h.name, root: h.root }));
     lines.push(f("plan_upload", { artifact: plan.artifact, dir: h.releaseDir }));
     for (const c of h.before) lines.push(f("plan_before", { command: c, dir: h.releaseDir }));
@@ -235,10 +224,10 @@ function printPlan(session: Session, plan: DeployPlan): void {
     }
     if (h.health) lines.push(f("plan_health", { check: h.health }));
   }
-  if (plan.blueGreen) {
+  if (data.blueGreen) {
     lines.push(f("plan_switch_command", {
-      command: plan.blueGreen.switchCommand,
-      on: plan.blueGreen.switchOn,
+      command: data.blueGreen.switchCommand,
+      on: data.blueGreen.switchOn,
     }));
   }
   lines.push(f("plan_keep", { keep: plan.keepReleases }));
@@ -319,7 +308,7 @@ export interface DeployHooks {
 export const deploy = command<DeployFlags, [string]>(async (session, flags, name) => {
   const outcome = await runDeploy(session, flags, name);
   if (outcome.kind === "plan") {
-    printPlan(session, outcome.plan);
+    await printPlan(session, outcome.plan);
     return ExitCode.ok;
   }
   printResult(session, outcome.result, "deploy");
@@ -377,13 +366,8 @@ export async function runDeploy(
       count: plan.hosts.length,
       id: plan.deploymentId,
     });
-    const { engine, close } = await engineFor(session, flags, plan, loaded, hooks.signal);
-    let result: DeployResult;
-    try {
-      result = await engine.deploy(plan);
-    } finally {
-      await close();
-    }
+    const engine = await engineFor(session, flags, plan, loaded, hooks.signal);
+    const result = await engine.deploy(plan);
     await record(loaded, nextState(loaded, plan, result), plan.version);
     return { kind: "result", result };
   } finally {
@@ -493,6 +477,9 @@ export async function runRollback(
       state,
       only: loaded.only,
       keepReleases: session.loaded.config.integer("deploy.keep_releases"),
+      maxFailures: flags.maxFailures === undefined
+        ? undefined
+        : parseFailureBudget(flags.maxFailures),
     });
     session.note("deploy.rollback_starting", {
       deployment: name,
@@ -500,48 +487,44 @@ export async function runRollback(
       count: plan.hosts.length,
       id: plan.deploymentId,
     });
-    const { engine, close } = await engineFor(session, flags, plan, loaded, hooks.signal);
+    const engine = await engineFor(session, flags, plan, loaded, hooks.signal);
     let result: DeployResult;
-    try {
-      if (plan.blueGreen) {
-        const group = plan.blueGreen.group;
-        // The idle group still runs its release: relink only when another is asked for.
-        const needsRelink = state?.groups?.[group] !== version;
-        result = needsRelink ? await engine.rollback(plan, { version }) : {
-          deployment: name,
-          deploymentId: plan.deploymentId,
-          strategy: plan.strategy,
-          version,
-          ok: true,
-          rolledBack: false,
-          hosts: plan.hosts.map((h) => ({ host: h.name, status: "unchanged", current: version })),
-          durationMs: 0,
-        };
-        if (result.ok) {
-          session.note("deploy.switching", {
-            group,
-            command: plan.blueGreen.switchCommand,
-            on: plan.blueGreen.switchOn,
-          });
-          try {
-            await engine.runSwitch(
-              plan.deploymentId,
-              plan.blueGreen.switchCommand,
-              plan.blueGreen.switchOn,
-              "rollback",
-            );
-            result.live = group;
-          } catch (error) {
-            result.ok = false;
-            result.reason = "switch";
-            session.note("deploy.switch_failed", { error: session.errorLine(error) });
-          }
+    if (plan.blueGreen) {
+      const group = plan.blueGreen.group;
+      // The idle group still runs its release: relink only when another is asked for.
+      const needsRelink = state?.groups?.[group] !== version;
+      result = needsRelink ? await engine.rollback(plan, { version }) : {
+        deployment: name,
+        deploymentId: plan.deploymentId,
+        strategy: plan.strategy,
+        version,
+        ok: true,
+        rolledBack: false,
+        hosts: plan.hosts.map((h) => ({ host: h.name, status: "unchanged", current: version })),
+        durationMs: 0,
+      };
+      if (result.ok) {
+        session.note("deploy.switching", {
+          group,
+          command: (await session.recorder()).redactor.text(plan.blueGreen.switchCommand),
+          on: plan.blueGreen.switchOn,
+        });
+        try {
+          await engine.runSwitch(
+            plan.deploymentId,
+            plan.blueGreen.switchCommand,
+            plan.blueGreen.switchOn,
+            "rollback",
+          );
+          result.live = group;
+        } catch (error) {
+          result.ok = false;
+          result.reason = "switch";
+          session.note("deploy.switch_failed", { error: session.errorLine(error) });
         }
-      } else {
-        result = await engine.rollback(plan, { version });
       }
-    } finally {
-      await close();
+    } else {
+      result = await engine.rollback(plan, { version });
     }
     const before = state ?? { deployment: name };
     if (result.ok) {
@@ -620,15 +603,18 @@ export async function deploymentDetail(session: Session, name: string) {
       deployment.version ?? state?.version ?? await artifactVersion(deployment.artifact),
       deployment.origin,
     );
-    plan = dryRunRecord(planDeploy({
-      deployment,
-      inventory: loaded.inventory,
-      version,
-      deploymentId: newDeploymentId(name),
-      service: loaded.service,
-      state,
-      keepReleases: session.loaded.config.integer("deploy.keep_releases"),
-    })).plan;
+    plan = dryRunRecord(
+      planDeploy({
+        deployment,
+        inventory: loaded.inventory,
+        version,
+        deploymentId: newDeploymentId(name),
+        service: loaded.service,
+        state,
+        keepReleases: session.loaded.config.integer("deploy.keep_releases"),
+      }),
+      (await session.recorder()).redactor,
+    ).plan;
   } catch (error) {
     planError = session.errorLine(error);
   }

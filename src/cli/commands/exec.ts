@@ -12,9 +12,8 @@
  */
 import { isProvctlError, ProvctlError } from "../../core/errors.ts";
 import { SIGNALS } from "../../core/signals.ts";
-import type { CommandRunner, StreamingProcess } from "../../exec/runner.ts";
-import type { SshRunner } from "../../ssh/ssh_runner.ts";
-import type { ExecFlags } from "../app.ts";
+import { shellRunner, type StreamExit, type StreamingProcess } from "../../exec/runner.ts";
+import type { ExecFlags } from "./_exec_fleet.ts";
 import type { Writable } from "../context.ts";
 import { command, type Session } from "../session.ts";
 import { fleetRequested } from "../fleet_flags.ts";
@@ -55,25 +54,19 @@ export default command<ExecFlags, string[]>(async (session, flags, ...positional
     Deno.addSignalListener(signal, listener);
     return () => Deno.removeSignalListener(signal, listener);
   });
-  // --timeout MS, else ssh.command_timeout_ms (0 = no limit) bounds the remote command.
+  // --timeout MS, else ssh.command_timeout_ms (0 = no limit) bounds the remote command,
+  // counted from when it started: connecting is bounded by the connect/auth timeouts.
   const timeoutMs = flags.timeout ?? session.loaded.config.integer("ssh.command_timeout_ms");
   let timedOut = false;
-  const timer = timeoutMs > 0
-    ? setTimeout(() => {
-      timedOut = true;
-      abort.abort();
-    }, timeoutMs)
-    : undefined;
   try {
     // An SshRunner, possibly wrapped (audit log, metrics) by a runner that forwards it.
-    const runner = (await session.runner()) as CommandRunner & Pick<SshRunner, "streamShell">;
-    const options = { signal: abort.signal };
+    const runner = await session.runner();
+    const options = { signal: abort.signal, timeoutMs: timeoutMs > 0 ? timeoutMs : 0 };
     const proc = flags.shell !== undefined
-      ? runner.streamShell(flags.shell, options)
+      ? shellRunner(runner).streamShell(flags.shell, options)
       : runner.stream(argv[0], argv.slice(1), options);
-    const exit = await finish(proc, session).catch((error) => {
-      if (!timedOut) throw error;
-    });
+    const exit = await finish(proc, session);
+    timedOut = exit.timedOut === true;
     if (interrupted) return 128 + SIGNALS[interrupted];
     if (timedOut) {
       throw new ProvctlError("Timeout", "ssh.timeout", {
@@ -81,21 +74,17 @@ export default command<ExecFlags, string[]>(async (session, flags, ...positional
         hint: "remote.exec_timeout_hint",
       });
     }
-    return exit!.code;
+    return exit.code;
   } catch (error) {
     if (interrupted) return 128 + SIGNALS[interrupted];
     return cannotRun(session, error);
   } finally {
-    clearTimeout(timer);
     for (const remove of listeners) remove();
   }
 });
 
 /** Copies both output streams as they come; resolves with the exit status. */
-async function finish(
-  proc: StreamingProcess,
-  session: Session,
-): Promise<{ code: number; signal?: string }> {
+async function finish(proc: StreamingProcess, session: Session): Promise<StreamExit> {
   const { stdout, stderr } = session.ctx.process;
   // A failed connection errors the streams too: the error is taken from `done`.
   await Promise.all([pump(proc.stdout, stdout), pump(proc.stderr, stderr)]).catch(() => {});

@@ -11,7 +11,8 @@ import { table } from "../render.ts";
 import { command, type Session } from "../session.ts";
 import type { Target } from "../target.ts";
 import type { HealthCheck } from "../../health/checks.ts";
-import { type HealthRecord, healthRecord, transitionRecord } from "../../health/records.ts";
+import { checkOne, type HealthRecord, transitionRecord } from "../../health/records.ts";
+import type { FailureBudget } from "../../fleet/executor.ts";
 import type { MachineConfig } from "../../fleet/inventory.ts";
 
 export interface HealthFlags extends GlobalFlags, FleetFlags {
@@ -58,6 +59,10 @@ export default command<HealthFlags, string[]>(async (session, flags, ...position
   const commandWords = dash < 0 ? [] : session.ctx.argv.slice(dash + 1);
   const machineNames = positional.slice(0, positional.length - commandWords.length);
   const raw = checkTable(flags, commandWords);
+  if (flags.watch && (flags.forks !== undefined || flags.maxFailures !== undefined)) {
+    // Every machine is watched until Ctrl-C: there is no batch to bound or stop.
+    throw new ProvctlError("Usage", "health_cli.watch_fleet_flags");
+  }
   if (flags.watch) {
     const { HealthMonitor } = await import("../../health/monitor.ts");
     const { targets, checks, settings } = await prepare(session, flags, machineNames, raw);
@@ -95,35 +100,34 @@ export default command<HealthFlags, string[]>(async (session, flags, ...position
   return records.every((r) => r.healthy) ? ExitCode.ok : ExitCode.failed;
 });
 
-/** The targets and each one's check (`{var}`s expanded per machine). */
+/** The targets and each one's check (`{var}`s expanded per machine, quoted where shell). */
 async function prepare(
   session: Session,
   flags: FleetFlags,
   machineNames: readonly string[],
   raw: Record<string, unknown>,
 ) {
-  const [{ parseHealthCheck }, { healthSettings }, { expandVars }] = await Promise.all([
+  const [{ parseHealthCheck }, { healthSettings }, { expandCheckTable }] = await Promise.all([
     import("../../health/checks.ts"),
     import("../../health/settings.ts"),
     import("../../fleet/inventory.ts"),
   ]);
   const settings = healthSettings(session.loaded.config);
   let targets: { target: Target; machine?: MachineConfig }[];
+  let fleet: { forks: number; maxFailures?: FailureBudget } | undefined;
   if (fleetRequested(flags, machineNames)) {
     const { selectFleet } = await import("../fleet.ts");
-    const fleet = await selectFleet(session, flags, machineNames);
-    targets = fleet.targets.map((target, i) => ({ target, machine: fleet.machines[i] }));
+    const selected = await selectFleet(session, flags, machineNames);
+    targets = selected.targets.map((target, i) => ({ target, machine: selected.machines[i] }));
+    fleet = { forks: selected.forks, maxFailures: selected.maxFailures };
   } else {
     targets = [{ target: await session.target() }];
   }
   const checkFor = (machine?: MachineConfig): HealthCheck => {
-    const expanded = machine === undefined
-      ? raw
-      : JSON.parse(JSON.stringify(raw), (_k, v) =>
-        typeof v === "string" ? expandVars(v, machine) : v);
+    const expanded = machine === undefined ? raw : expandCheckTable(raw, machine);
     return parseHealthCheck(expanded, "--http/--tcp/-- CMD");
   };
-  return { targets, checks: targets.map(({ machine }) => checkFor(machine)), settings };
+  return { targets, checks: targets.map(({ machine }) => checkFor(machine)), settings, fleet };
 }
 
 /**
@@ -136,24 +140,27 @@ export async function healthRecords(
   machineNames: readonly string[],
   raw: Record<string, unknown>,
 ): Promise<HealthRecord[]> {
-  const { runCheck } = await import("../../health/checks.ts");
-  const { targets, checks, settings } = await prepare(session, flags, machineNames, raw);
-  return await Promise.all(targets.map(async ({ target }, i) => {
-    try {
-      return healthRecord(
-        target.name,
-        await runCheck(checks[i], { runner: await target.runner(), timeoutMs: settings.timeoutMs }),
-      );
-    } catch (error) {
-      return {
-        machine: target.name,
-        healthy: false,
-        status: "error",
-        detail: session.errorLine(error),
-        latency_ms: 0,
-      };
+  const { targets, checks, settings, fleet } = await prepare(session, flags, machineNames, raw);
+  const { runFleet } = await import("../../fleet/executor.ts");
+  const options = { timeoutMs: settings.timeoutMs, describe: (e: unknown) => session.errorLine(e) };
+  // --forks machines at a time; past --max-failures the rest are skipped.
+  const outcomes = await runFleet(
+    targets.map(({ target }, i) => ({ name: target.name, target, check: checks[i] })),
+    async ({ target, check }) => {
+      const record = await checkOne(target, check, options);
+      return { ok: record.healthy, value: record };
+    },
+    { forks: fleet?.forks ?? targets.length, maxFailures: fleet?.maxFailures },
+  );
+  return outcomes.map((o): HealthRecord =>
+    o.value ?? {
+      machine: o.host,
+      healthy: false,
+      status: "skipped",
+      detail: session.format("fleet.skipped"),
+      latency_ms: 0,
     }
-  }));
+  );
 }
 
 async function watch(

@@ -1,4 +1,4 @@
-/** provctl audit [--since --machine --op --limit] and provctl metrics [-o text|json|prom] [--reset] */
+/** provctl audit [--since -m/--machine... --op -n/--lines] and provctl metrics [-o text|json|prom] [--reset] */
 import type { GlobalFlags } from "../global_flags.ts";
 import type { AuditRecord } from "../../observe/audit_log.ts";
 import { table } from "../render.ts";
@@ -6,15 +6,20 @@ import { command } from "../session.ts";
 
 export interface AuditFlags extends GlobalFlags {
   readonly since?: string;
-  readonly machine?: string;
+  readonly machine?: readonly string[];
   readonly op?: string;
-  readonly limit?: number;
+  readonly lines?: number;
 }
 
 export const audit = command<AuditFlags, []>(async (session, flags) => {
   const { readAudit } = await import("../../observe/audit_log.ts");
   let path = session.loaded.config.path("observe.audit_file");
-  const query = { since: flags.since, machine: flags.machine, op: flags.op, limit: flags.limit };
+  const query = {
+    since: flags.since,
+    machine: flags.machine,
+    op: flags.op,
+    limit: flags.lines,
+  };
   let reader: ReturnType<typeof readAudit> | undefined;
   let records: AsyncIterable<AuditRecord> | AuditRecord[];
   if (session.loaded.config.string("state.backend") === "postgres") {

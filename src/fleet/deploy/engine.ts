@@ -54,6 +54,8 @@ export interface EngineOptions {
   readonly audit?: AuditLog;
   readonly metrics?: MetricsCollector;
   readonly redactor?: Redactor;
+  /** Told of each recording runner the engine makes (e.g. to report lost audit records). */
+  readonly onRecordingRunner?: (runner: RecordingRunner) => void;
   readonly stepTimeoutMs?: number;
   /** Progress lines (message key + params); the CLI prints them on stderr. */
   readonly note?: (key: string, params: MessageParams) => void;
@@ -158,6 +160,11 @@ export class DeployEngine {
     this.#o.note?.(key, params);
   }
 
+  /** A command as shown in progress lines and errors: secrets masked. */
+  #shown(command: string): string {
+    return this.#o.redactor ? this.#o.redactor.text(command) : command;
+  }
+
   #describe(error: unknown): string {
     if (this.#o.describe) return this.#o.describe(error);
     return error instanceof Error ? error.message : String(error);
@@ -179,6 +186,7 @@ export class DeployEngine {
         redactor: this.#o.redactor,
         deploymentId,
       });
+      this.#o.onRecordingRunner?.(run.runner);
       this.#runs.set(name, run);
     }
     return run;
@@ -208,7 +216,7 @@ export class DeployEngine {
         result.timedOut ? "deploy.step_timeout" : "deploy.step_failed",
         {
           params: {
-            command,
+            command: this.#shown(command),
             code: result.code,
             output: outputTail(result) || "-",
             ms: this.#o.stepTimeoutMs ?? 0,
@@ -487,6 +495,11 @@ export class DeployEngine {
       }
     }
 
+    if (!stopped && plan.blueGreen && failures > 0) {
+      // The idle group must stay uniform (one release), or switching to it later would
+      // send traffic to a mix: the machines that made it go back too.
+      stopped = "group";
+    }
     if (stopped) {
       // Everything this run switched goes back (the failed ones already are).
       await this.#rollbackHosts(plan, deployed);
@@ -526,7 +539,11 @@ export class DeployEngine {
 
   async #switchGroups(plan: DeployPlan, result: DeployResult): Promise<void> {
     const bg = plan.blueGreen!;
-    this.#note("deploy.switching", { group: bg.group, command: bg.switchCommand, on: bg.switchOn });
+    this.#note("deploy.switching", {
+      group: bg.group,
+      command: this.#shown(bg.switchCommand),
+      on: bg.switchOn,
+    });
     try {
       await this.runSwitch(plan.deploymentId, bg.switchCommand, bg.switchOn);
       result.live = bg.group;
@@ -555,6 +572,7 @@ export class DeployEngine {
         deploymentId,
         operation: op,
       });
+      this.#o.onRecordingRunner?.(runner);
     } else {
       const run = await this.#host(on, deploymentId);
       run.op = op;
@@ -566,7 +584,12 @@ export class DeployEngine {
     });
     if (result.code !== 0) {
       throw new ProvctlError("CommandFailed", "deploy.switch_command_failed", {
-        params: { command, on, code: result.code, output: outputTail(result) || "-" },
+        params: {
+          command: this.#shown(command),
+          on,
+          code: result.code,
+          output: outputTail(result) || "-",
+        },
       });
     }
   }
@@ -577,7 +600,10 @@ export class DeployEngine {
       if (!run || run.result.status !== "deployed") return;
       run.op = "deploy.prune";
       try {
-        const removed = await pruneReleases(run.runner, h.root, plan.keepReleases);
+        // What the state names and what this machine ran before stay: rollback needs them.
+        const protect = [...plan.protectReleases];
+        if (run.result.previous !== undefined) protect.push(run.result.previous);
+        const removed = await pruneReleases(run.runner, h.root, plan.keepReleases, protect);
         if (removed.length > 0) {
           this.#note("deploy.pruned", { host: h.name, releases: removed.join(", ") });
         }
@@ -597,6 +623,7 @@ export class DeployEngine {
   ): Promise<DeployResult> {
     const started = performance.now();
     this.#deploymentId = plan.deploymentId;
+    await this.#checkRollbackTarget(plan, options.version);
     const result: DeployResult = {
       deployment: plan.deployment,
       deploymentId: plan.deploymentId,
@@ -608,6 +635,9 @@ export class DeployEngine {
       durationMs: 0,
     };
     let failures = 0;
+    // The same budget as a deploy (max_failures, or --max-failures).
+    const allowed = allowedFailures(plan.maxFailures, plan.hosts.length);
+    let stoppedEarly = false;
     for (const [index, batch] of plan.batches.entries()) {
       this.#note("deploy.batch_start", {
         batch: index + 1,
@@ -626,7 +656,11 @@ export class DeployEngine {
         }
         await this.#revertHost(h, run, options.version);
         return { ok: true, value: run.result };
-      }, { forks: this.#o.forks, signal: this.#o.signal });
+      }, {
+        forks: this.#o.forks,
+        maxFailures: { count: Math.max(0, allowed - failures) },
+        signal: this.#o.signal,
+      });
       for (const [i, o] of outcomes.entries()) {
         const h = batch.hosts[i];
         const run = this.#runs.get(h.name);
@@ -647,7 +681,10 @@ export class DeployEngine {
         }
         result.hosts.push(r);
       }
-      if (failures > 0) break;
+      if (failures > allowed) {
+        stoppedEarly = true;
+        break;
+      }
     }
     for (const h of plan.hosts) {
       if (!result.hosts.some((r) => r.host === h.name)) {
@@ -655,8 +692,42 @@ export class DeployEngine {
       }
     }
     result.ok = failures === 0;
-    if (!result.ok) result.reason = "failures";
+    if (!result.ok) result.reason = stoppedEarly ? "rollback_budget" : "rollback_failures";
     result.durationMs = Math.round(performance.now() - started);
     return result;
+  }
+
+  /**
+   * Before a rollback changes anything: every machine must hold releases/<version>.
+   * Otherwise a NotFound error names the machines without it (and those that could
+   * not be asked), and no machine is touched.
+   */
+  async #checkRollbackTarget(plan: DeployPlan, version: string): Promise<void> {
+    const missing: string[] = [];
+    const unknown: string[] = [];
+    const outcomes = await runFleet(plan.hosts, async (h) => {
+      const run = await this.#host(h.name, plan.deploymentId);
+      run.op = "rollback.check";
+      const listing = await listReleases(run.runner, h.root);
+      if (!listing.releases.includes(version)) missing.push(h.name);
+      return { ok: true, value: undefined };
+    }, { forks: this.#o.forks, signal: this.#o.signal });
+    for (const [i, o] of outcomes.entries()) {
+      if (o.status !== "ok") {
+        unknown.push(`${plan.hosts[i].name} (${this.#describe(o.error)})`);
+      }
+    }
+    if (missing.length === 0 && unknown.length === 0) return;
+    const order = (names: string[]) =>
+      plan.hosts.map((h) => h.name).filter((n) => names.includes(n));
+    throw new ProvctlError("NotFound", "deploy.rollback_target_missing", {
+      params: {
+        deployment: plan.deployment,
+        version,
+        missing: missing.length === 0 ? "-" : order(missing).join(", "),
+        unknown: unknown.length === 0 ? "-" : unknown.join("; "),
+      },
+      hint: "deploy.rollback_target_missing_hint",
+    });
   }
 }

@@ -9,15 +9,22 @@
  * machine), {release_dir} (<root>/releases/<version>), {current_dir} (<root>/current).
  */
 import { ProvctlError } from "../../core/errors.ts";
-import { isTable } from "../../config/_check.ts";
+import { expandShellTemplate } from "../../exec/shell_template.ts";
 import type { ServiceDefinition } from "../../core/service_definition.ts";
 import type { ServiceEntry } from "../../config/services_file.ts";
 import { describeCheck, type HealthCheck, parseHealthCheck } from "../../health/checks.ts";
 import type { FailureBudget } from "../executor.ts";
-import { expandVars, type Inventory, type MachineConfig } from "../inventory.ts";
+import {
+  expandArgv,
+  expandCheckTable,
+  expandVars,
+  type Inventory,
+  type MachineConfig,
+} from "../inventory.ts";
 import { selectMachines } from "../selector.ts";
 import type { DeploymentConfig, GroupName, Strategy, TargetSelector } from "./config.ts";
 import type { DeploymentState } from "./lock.ts";
+import type { Redactor } from "../../observe/redact.ts";
 import { batchesFor } from "./strategies.ts";
 
 export interface HostPlan {
@@ -62,6 +69,8 @@ export interface DeployPlan {
   readonly maxFailures: FailureBudget;
   readonly bakeMs: number;
   readonly keepReleases: number;
+  /** Releases pruning must keep: every version the deployment state names (rollback targets). */
+  readonly protectReleases: readonly string[];
 }
 
 export interface PlanOptions {
@@ -89,16 +98,6 @@ export function selectTarget(inventory: Inventory, target: TargetSelector): Mach
   });
 }
 
-/** Replaces placeholders in every string of a TOML-shaped value. */
-function expandDeep(value: unknown, expand: (s: string) => string): unknown {
-  if (typeof value === "string") return expand(value);
-  if (Array.isArray(value)) return value.map((v) => expandDeep(v, expand));
-  if (isTable(value)) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expandDeep(v, expand)]));
-  }
-  return value;
-}
-
 /** The deploy root of `deployment` on `machine` (absolute, placeholders expanded). */
 export function deployRootOf(deployment: DeploymentConfig, machine: MachineConfig): string {
   const template = deployment.deployRoot ?? machine.overrides.deployRoot;
@@ -108,7 +107,7 @@ export function deployRootOf(deployment: DeploymentConfig, machine: MachineConfi
       hint: "deploy.root_missing_hint",
     });
   }
-  const root = expandVars(template, machine).replace(/\/+$/, "");
+  const root = expandVars(template, machine, { as: "word" }).replace(/\/+$/, "");
   if (!root.startsWith("/") || root.split("/").includes("..")) {
     throw new ProvctlError("InvalidConfig", "deploy.root_invalid", {
       params: { machine: machine.name, deployment: deployment.name, root },
@@ -132,21 +131,23 @@ export function hostPlan(
     release_dir: releaseDir,
     current_dir: `${root}/current`,
   };
-  const expand = (text: string) => expandVars(text, machine, { extra });
+  const word = (text: string) => expandVars(text, machine, { as: "word", extra });
+  const shell = (text: string) => expandVars(text, machine, { as: "shell", extra });
   let service: ServiceDefinition | undefined;
   if (options.service) {
     const d = options.service.definition;
+    const [binary, ...args] = expandArgv([d.binary, ...d.args], machine, { extra });
     service = Object.freeze({
       ...d,
-      binary: expand(d.binary),
-      args: Object.freeze(d.args.map(expand)),
-      env: Object.freeze(Object.fromEntries(Object.entries(d.env).map(([k, v]) => [k, expand(v)]))),
-      workingDir: d.workingDir === undefined ? `${root}/current` : expand(d.workingDir),
+      binary,
+      args: Object.freeze(args),
+      env: Object.freeze(Object.fromEntries(Object.entries(d.env).map(([k, v]) => [k, word(v)]))),
+      workingDir: d.workingDir === undefined ? `${root}/current` : word(d.workingDir),
     });
   }
   let health: HealthCheck | undefined;
   if (deployment.health) {
-    const table = expandDeep(deployment.health.table, expand);
+    const table = expandCheckTable(deployment.health.table, machine, { extra });
     health = parseHealthCheck(table, `${deployment.health.location} (machine ${machine.name})`);
   }
   return {
@@ -154,8 +155,8 @@ export function hostPlan(
     name: machine.name,
     root,
     releaseDir,
-    before: deployment.before.map(expand),
-    after: deployment.after.map(expand),
+    before: deployment.before.map(shell),
+    after: deployment.after.map(shell),
     service,
     backend: options.service?.backend,
     health,
@@ -235,17 +236,35 @@ export function planDeploy(options: PlanOptions): DeployPlan {
     maxFailures: options.maxFailures ?? deployment.maxFailures,
     bakeMs: deployment.bakeMs,
     keepReleases: deployment.keepReleases ?? options.keepReleases,
+    protectReleases: protectedVersions(options.state, options.version, group),
   };
 }
 
-/** The switch command with {group} {previous_group} {version} {hosts} ... expanded. */
+/**
+ * The versions the deployment state will name once this deploy succeeds (its
+ * rollback targets): the previous one, and blue-green's other group's.
+ */
+function protectedVersions(
+  state: DeploymentState | undefined,
+  version: string,
+  group: GroupName | undefined,
+): string[] {
+  if (!state) return [];
+  const all = group === undefined ? [state.version !== version ? state.version : state.previous] : [
+    state.previous,
+    ...Object.entries(state.groups ?? {}).filter(([g]) => g !== group).map(([, v]) => v),
+  ];
+  return [...new Set(all.filter((v): v is string => v !== undefined && v !== version))].sort();
+}
+
+/** The switch command with {group} {previous_group} {version} {hosts} ... expanded (quoted). */
 export function expandSwitch(
   command: string,
   values: Readonly<Record<string, string>>,
   deployment: DeploymentConfig,
 ): string {
-  return command.replace(/(\$)?\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, shell, name: string) => {
-    if (shell) return whole;
+  // Shell text: each value is quoted where it stands, like machine vars in steps.
+  return expandShellTemplate(command, ({ name }) => {
     if (Object.hasOwn(values, name)) return values[name];
     throw new ProvctlError("InvalidConfig", "deploy.switch_placeholder", {
       params: {
@@ -257,8 +276,12 @@ export function expandSwitch(
   });
 }
 
-/** The plan as plain data (dry-run `-o json`, and the text rendering). */
-export function planData(plan: DeployPlan) {
+/**
+ * The plan as plain data (dry-run `-o json`, and the text rendering), with secrets in
+ * commands, the switch command and the health check masked by `redactor`.
+ */
+export function planData(plan: DeployPlan, redactor: Redactor) {
+  const text = (s: string) => redactor.text(s);
   return {
     deployment: plan.deployment,
     strategy: plan.strategy,
@@ -268,24 +291,25 @@ export function planData(plan: DeployPlan) {
     maxFailures: plan.maxFailures,
     bakeMs: plan.bakeMs,
     keepReleases: plan.keepReleases,
-    blueGreen: plan.blueGreen,
+    blueGreen: plan.blueGreen &&
+      { ...plan.blueGreen, switchCommand: text(plan.blueGreen.switchCommand) },
     batches: plan.batches.map((b) => ({ kind: b.kind, hosts: b.hosts.map((h) => h.name) })),
     hosts: plan.hosts.map((h) => ({
       name: h.name,
       group: h.group,
       root: h.root,
       releaseDir: h.releaseDir,
-      before: h.before,
-      after: h.after,
+      before: h.before.map(text),
+      after: h.after.map(text),
       service: h.service
         ? {
           name: h.service.name,
-          command: [h.service.binary, ...h.service.args].join(" "),
+          command: redactor.command(h.service.binary, h.service.args),
           workingDir: h.service.workingDir,
           backend: h.backend ?? h.machine.overrides.backend,
         }
         : undefined,
-      health: h.health ? describeCheck(h.health) : undefined,
+      health: h.health ? text(describeCheck(h.health)) : undefined,
     })),
   };
 }

@@ -4,9 +4,11 @@
  */
 import type { DeployResult } from "./engine.ts";
 import { type DeployPlan, planData } from "./plan.ts";
+import type { Redactor } from "../../observe/redact.ts";
 
-export function planRecord(plan: DeployPlan) {
-  const data = planData(plan);
+/** The plan with secrets in commands masked by `redactor` (as in the audit log). */
+export function planRecord(plan: DeployPlan, redactor: Redactor) {
+  const data = planData(plan, redactor);
   return {
     deployment: data.deployment,
     strategy: data.strategy,
@@ -47,8 +49,11 @@ export function planRecord(plan: DeployPlan) {
 
 export type PlanRecord = ReturnType<typeof planRecord>;
 
-export function dryRunRecord(plan: DeployPlan): { dry_run: true; plan: PlanRecord } {
-  return { dry_run: true, plan: planRecord(plan) };
+export function dryRunRecord(
+  plan: DeployPlan,
+  redactor: Redactor,
+): { dry_run: true; plan: PlanRecord } {
+  return { dry_run: true, plan: planRecord(plan, redactor) };
 }
 
 export function deployRecord(result: DeployResult) {

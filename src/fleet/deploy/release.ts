@@ -13,12 +13,12 @@
  * through perl (part of macOS), which replaces the symlink itself.
  *
  * Releases are ordered by the mtime of their directory: upload and every activation
- * touch it, so "newest" means "most recently deployed or rolled back to".
+ * touch it (tar would otherwise keep the artifact's own mtime), so "newest" means "most recently deployed or rolled back to".
  */
 import { ProvctlError } from "../../core/errors.ts";
 import { sh } from "../../exec/host_fs.ts";
 import type { CommandRunner, RunResult } from "../../exec/runner.ts";
-import { upload } from "../../ssh/upload.ts";
+import { upload } from "../../exec/upload.ts";
 
 export interface ReleaseListing {
   /** The version `current` points to, if it exists. */
@@ -38,7 +38,7 @@ rm -f -- current.tmp-*`;
 const FINISH = `set -e
 cd -- "$1"
 mkdir -p releases
-if [ -d "releases/$2" ]; then rm -rf -- "$3"; else mv -- "$3" "releases/$2"; fi
+if [ -d "releases/$2" ]; then rm -rf -- "$3"; else mv -- "$3" "releases/$2"; touch -- "releases/$2"; fi
 rmdir .staging 2>/dev/null || true`;
 
 // $2 empty: remove current (rolling back a first deploy).
@@ -60,13 +60,16 @@ if ! mv -T -- "$tmp" current 2>/dev/null; then
 fi
 touch -- "releases/$2"`;
 
+// $3...: releases to keep whatever their age (what the deployment state names).
 const PRUNE = `cd -- "$1/releases" 2>/dev/null || exit 0
+keep=$2; shift 2
 cur=$(readlink ../current 2>/dev/null || true); cur=\${cur#releases/}
 n=0
 for r in $(ls -1t); do
   n=$((n + 1))
   [ "$r" = "$cur" ] && continue
-  if [ "$n" -gt "$2" ]; then rm -rf -- "$r" && echo "$r"; fi
+  for p in "$@"; do [ "$r" = "$p" ] && continue 2; done
+  if [ "$n" -gt "$keep" ]; then rm -rf -- "$r" && echo "$r"; fi
 done`;
 
 function failed(action: string, path: string, result: RunResult): ProvctlError {
@@ -153,13 +156,18 @@ export async function switchCurrent(
   return previous === "" ? undefined : versionOf(previous);
 }
 
-/** Removes all but the `keep` newest releases (never the current one); returns the removed. */
+/**
+ * Removes all but the `keep` newest releases, never the current one nor those in
+ * `protect` (the live and previous versions the deployment state names, which rollback
+ * needs); returns the removed.
+ */
 export async function pruneReleases(
   runner: CommandRunner,
   root: string,
   keep: number,
+  protect: readonly string[] = [],
 ): Promise<string[]> {
-  const result = await sh(runner, PRUNE, [root, String(keep)]);
+  const result = await sh(runner, PRUNE, [root, String(keep), ...protect]);
   if (result.code !== 0) throw failed("prune", `${root}/releases`, result);
   return result.stdout.split("\n").filter(Boolean);
 }

@@ -3,9 +3,9 @@ import { isProvctlError } from "../../src/core/errors.ts";
 import { LocalRunner } from "../../src/exec/local_runner.ts";
 import { SshPool } from "../../src/ssh/pool.ts";
 import { SshRunner } from "../../src/ssh/ssh_runner.ts";
-import { upload } from "../../src/ssh/upload.ts";
+import { upload } from "../../src/exec/upload.ts";
 import { startSshdFleet } from "../fixtures/sshd.ts";
-import { planOf, quietAuth } from "./_helpers.ts";
+import { planOf, quietAuth } from "../ssh/_helpers.ts";
 
 async function tree(dir: string, prefix = ""): Promise<string[]> {
   const out: string[] = [];

@@ -7,8 +7,8 @@
  * is held in memory: meant for deployment artifacts, not for multi-gigabyte files.
  */
 import { ProvctlError } from "../core/errors.ts";
-import { sh } from "../exec/host_fs.ts";
-import type { CommandRunner, RunResult } from "../exec/runner.ts";
+import { sh } from "./host_fs.ts";
+import type { CommandRunner, RunResult } from "./runner.ts";
 
 export interface UploadOptions {
   /** File mode for a file upload, e.g. "0640" (default: the local file's mode). */

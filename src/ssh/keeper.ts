@@ -1,0 +1,258 @@
+/**
+ * The connection keeper (`provctl __keeper DIR`, started by the first invocation that
+ * connects): a per-user background process holding pooled SSH connections (jump chains
+ * included) between provctl invocations, like OpenSSH's ControlPersist master. Each
+ * request on its Unix socket runs one command through an SshRunner on the keeper's
+ * pool, so host keys are checked here exactly as on a direct connection, and a pooled
+ * connection that died while idle is replaced once, as in one process.
+ *
+ * Connections are shared only between requests with the same plan hash (the resolved
+ * plan plus known_hosts and ssh_config contents); they close after persist_ms unused,
+ * and the keeper exits when it holds none, when its socket is removed or replaced, or
+ * when asked to stop.
+ */
+import { SshRunner } from "./ssh_runner.ts";
+import type { StreamingProcess } from "../exec/runner.ts";
+import {
+  checkKeeperDir,
+  frameWriter,
+  fromBase64,
+  type HeldConnection,
+  type KeeperControl,
+  type KeeperFrame,
+  type KeeperRequest,
+  keeperSocket,
+  readFrames,
+  toBase64,
+  toWireError,
+} from "./_keeper_wire.ts";
+import { poolOptionsFrom, runnerTimeoutsFrom, SshPool } from "./pool.ts";
+
+/** How long a keeper with no connection waits for its first (or next) request. */
+const EMPTY_GRACE_MS = 10_000;
+const CHECK_EVERY_MS = 500;
+
+interface PoolSlot {
+  readonly pool: SshPool;
+  /** The env of the latest request (auth variables for new connections). */
+  env: Readonly<Record<string, string>>;
+  /** Writers of the requests now using this pool (host key notices go to them). */
+  readonly listeners: Set<(frame: KeeperFrame) => void>;
+  active: number;
+}
+
+export async function runKeeper(dir: string): Promise<void> {
+  await checkKeeperDir(dir);
+  const path = keeperSocket(dir);
+  const listener = await listen(path);
+  if (!listener) return; // another keeper answers on this socket
+  const own = await Deno.lstat(path);
+  await Deno.chmod(path, 0o600);
+  const slots = new Map<string, PoolSlot>();
+  let active = 0;
+  let lastBusy = Date.now();
+  let stopping = false;
+
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    try {
+      listener.close();
+    } catch { /* closed */ }
+  };
+
+  const watchdog = setInterval(async () => {
+    // Gone or replaced socket (stale-socket recovery by another keeper, or cleanup).
+    const now = await Deno.lstat(path).catch(() => undefined);
+    if (!now || now.ino !== own.ino) return stop();
+    const held = [...slots.values()].reduce((n, s) => n + s.pool.held().length, 0);
+    if (active > 0 || held > 0) lastBusy = Date.now();
+    else if (Date.now() - lastBusy > EMPTY_GRACE_MS / (slots.size > 0 ? 10 : 1)) stop();
+  }, CHECK_EVERY_MS);
+
+  const slotFor = (request: KeeperRequest): PoolSlot => {
+    const key = JSON.stringify([
+      request.hash,
+      request.settings,
+      request.stateDir,
+      request.persistMs,
+    ]);
+    let slot = slots.get(key);
+    if (!slot) {
+      const listeners = new Set<(frame: KeeperFrame) => void>();
+      const tell = (frame: KeeperFrame) => listeners.forEach((l) => l(frame));
+      const holder: { env: Readonly<Record<string, string>> } = { env: request.env };
+      const options = poolOptionsFrom(request.settings, {
+        stateDir: request.stateDir,
+        connect: {
+          env: (name) => holder.env[name],
+          agentSocket: request.env.SSH_AUTH_SOCK ?? "",
+          // No terminal here: a key or password that needs typing fails with a clear note.
+          prompt: () => Promise.resolve(undefined),
+          onHostKey: (where, endpoint, verdict) => {
+            if (verdict.status === "unverified") {
+              tell({
+                t: "notice",
+                kind: "security",
+                key: "ssh.host_key_unverified",
+                params: { where, host: endpoint.host },
+              });
+            } else if (verdict.status === "added") {
+              tell({
+                t: "notice",
+                kind: "note",
+                key: "ssh.host_key_added",
+                params: { where, file: verdict.file },
+              });
+            }
+          },
+          onKeyIgnored: (key, params) => tell({ t: "notice", kind: "security", key, params }),
+        },
+      });
+      slot = {
+        pool: new SshPool({
+          ...options,
+          idleTimeoutMs: request.persistMs,
+          onRetry: (target, error, retry, delayMs) =>
+            tell({ t: "retry", target, error: toWireError(error), retry, delayMs }),
+        }),
+        listeners,
+        active: 0,
+        get env() {
+          return holder.env;
+        },
+        set env(value) {
+          holder.env = value;
+        },
+      };
+      slots.set(key, slot);
+    }
+    slot.env = request.env;
+    return slot;
+  };
+
+  const list = (): HeldConnection[] =>
+    [...slots.values()].flatMap((slot) =>
+      slot.pool.held().map((h) => ({
+        target: h.key.split(" > ").pop() ?? h.key,
+        chain: h.key,
+        idle: h.idle,
+        busy: h.busy,
+        created: h.stats.created,
+        reused: h.stats.reused,
+      }))
+    );
+
+  const serve = async (conn: Deno.Conn) => {
+    const write = frameWriter(conn);
+    const frames = readFrames<KeeperRequest | KeeperControl | { op: "kill" }>(conn);
+    try {
+      const first = await frames.next();
+      if (first.done) return;
+      const request = first.value;
+      if (request.op === "list") return await write({ t: "list", connections: list() });
+      if (request.op === "stop") {
+        await write({ t: "stopping" });
+        return stop();
+      }
+      if (request.op !== "run") return;
+      active++;
+      const slot = slotFor(request);
+      slot.active++;
+      const listener = (frame: KeeperFrame) => void write(frame).catch(() => {});
+      slot.listeners.add(listener);
+      try {
+        await runOne(slot, request, write, frames);
+      } finally {
+        slot.listeners.delete(listener);
+        slot.active--;
+        active--;
+        lastBusy = Date.now();
+      }
+    } catch {
+      /* the client went away */
+    } finally {
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    }
+  };
+
+  try {
+    for await (const conn of listener) void serve(conn);
+  } catch { /* listener closed */ }
+  clearInterval(watchdog);
+  const current = await Deno.lstat(path).catch(() => undefined);
+  if (current?.ino === own.ino) await Deno.remove(path).catch(() => {});
+  await Promise.all([...slots.values()].map((slot) => slot.pool.close()));
+}
+
+/** Runs the request's command, forwarding output and the exit; a client EOF kills it. */
+async function runOne(
+  slot: PoolSlot,
+  request: KeeperRequest,
+  write: (frame: KeeperFrame) => Promise<void>,
+  frames: AsyncGenerator<KeeperRequest | KeeperControl | { op: "kill" }>,
+): Promise<void> {
+  const runner = new SshRunner({
+    plan: request.plan,
+    pool: slot.pool,
+    ...runnerTimeoutsFrom(request.settings),
+  });
+  const { options } = request;
+  const runOptions = {
+    ...(options.env ? { env: options.env } : {}),
+    ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    ...(options.stdin !== undefined ? { stdin: fromBase64(options.stdin) } : {}),
+  };
+  let proc: StreamingProcess;
+  try {
+    proc = request.command.kind === "argv"
+      ? runner.stream(request.command.program, request.command.args, runOptions)
+      : runner.streamShell(request.command.script, runOptions);
+  } catch (error) {
+    await write({ t: "error", error: toWireError(error) });
+    return;
+  }
+  // A "kill" from the client, or the client going away, stops the command, but only
+  // while it runs: the group of a finished command may be its daemon's (pidfile start).
+  let finished = false;
+  const stopIt = () => {
+    if (!finished) proc.kill();
+  };
+  void (async () => {
+    try {
+      for await (const frame of frames) if ("op" in frame && frame.op === "kill") stopIt();
+    } catch { /* reset */ }
+    stopIt();
+  })();
+  const pump = async (stream: ReadableStream<Uint8Array>, t: "out" | "err") => {
+    for await (const chunk of stream) await write({ t, d: toBase64(chunk) });
+  };
+  const pumping = Promise.all([pump(proc.stdout, "out"), pump(proc.stderr, "err")]).catch(() => {});
+  try {
+    const exit = await proc.done.finally(() => finished = true);
+    await pumping;
+    await write({ t: "exit", code: exit.code, signal: exit.signal, timedOut: exit.timedOut });
+  } catch (error) {
+    await pumping;
+    await write({ t: "error", error: toWireError(error) });
+  }
+}
+
+/** Listens on the socket, replacing a stale one; undefined when a live keeper has it. */
+async function listen(path: string): Promise<Deno.Listener | undefined> {
+  try {
+    return Deno.listen({ transport: "unix", path });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+  }
+  try {
+    (await Deno.connect({ transport: "unix", path })).close();
+    return undefined;
+  } catch {
+    await Deno.remove(path).catch(() => {});
+    return Deno.listen({ transport: "unix", path });
+  }
+}

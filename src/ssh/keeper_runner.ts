@@ -1,0 +1,351 @@
+/**
+ * KeeperRunner: the CommandRunner of a remote machine whose connection is held by the
+ * per-user connection keeper (keeper.ts), so a second provctl invocation reuses the
+ * first one's SSH connection instead of paying a handshake. openKeeper() checks the
+ * socket directory, starts the keeper when none answers (replacing a stale socket), and
+ * gives up (undefined: connect directly) when it cannot.
+ *
+ * If the keeper cannot be reached when a command starts, the command runs on a direct
+ * connection; if the keeper dies while a command runs, the command fails with
+ * ssh.keeper_lost (it may have run) rather than running twice, and nothing waits.
+ */
+import { ProvctlError } from "../core/errors.ts";
+import type {
+  RunOptions,
+  RunResult,
+  ShellRunner,
+  StreamExit,
+  StreamingProcess,
+} from "../exec/runner.ts";
+import { type ConnectionPlan, endpointLabel } from "./_plan.ts";
+import type { SshSettings } from "./pool.ts";
+import {
+  checkKeeperDir,
+  frameWriter,
+  fromBase64,
+  fromWireError,
+  type HeldConnection,
+  type KeeperFrame,
+  type KeeperRequest,
+  keeperSocket,
+  readFrames,
+  wireOptions,
+} from "./_keeper_wire.ts";
+
+/** The auth variables a keeper needs from the invocation (it has no terminal). */
+const AUTH_ENV = ["SSH_AUTH_SOCK", "PROVCTL_SSH_PASSWORD", "PROVCTL_SSH_PASSPHRASE"];
+
+export interface KeeperNotices {
+  security(key: string, params: Record<string, string>): void;
+  note(key: string, params: Record<string, string>): void;
+  retry?(target: string, error: unknown, retry: number, delayMs: number): void;
+}
+
+export interface KeeperRunnerOptions {
+  readonly socket: string;
+  readonly plan: ConnectionPlan;
+  readonly hash: string;
+  readonly settings: SshSettings;
+  readonly stateDir?: string;
+  readonly persistMs: number;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly notices: KeeperNotices;
+  /** Command timeout when run() is given none (ssh.command_timeout_ms; 0 = none). */
+  readonly commandTimeoutMs?: number;
+  /** A direct runner, used when the keeper cannot be reached. */
+  readonly direct: () => Promise<ShellRunner>;
+  /**
+   * True when a terminal can prompt for a passphrase or password: a login the keeper
+   * (which has none) could not complete is then retried directly, where ssh would ask.
+   */
+  readonly interactive?: boolean;
+}
+
+type Command = KeeperRequest["command"];
+
+export class KeeperRunner implements ShellRunner {
+  readonly target: string;
+  readonly remote = true;
+  readonly plan: ConnectionPlan;
+  readonly #o: KeeperRunnerOptions;
+
+  constructor(options: KeeperRunnerOptions) {
+    this.#o = options;
+    this.plan = options.plan;
+    this.target = `ssh ${endpointLabel(options.plan.target)}`;
+  }
+
+  run(program: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    return this.#collect({ kind: "argv", program, args }, options);
+  }
+
+  runShell(script: string, options: RunOptions = {}): Promise<RunResult> {
+    return this.#collect({ kind: "shell", script }, options);
+  }
+
+  stream(program: string, args: readonly string[], options: RunOptions = {}): StreamingProcess {
+    return this.#request({ kind: "argv", program, args }, options);
+  }
+
+  streamShell(script: string, options: RunOptions = {}): StreamingProcess {
+    return this.#request({ kind: "shell", script }, options);
+  }
+
+  async #collect(command: Command, options: RunOptions): Promise<RunResult> {
+    // As SshRunner.run: the default command timeout applies when none is given.
+    const timeoutMs = options.timeoutMs ?? this.#o.commandTimeoutMs;
+    const proc = this.#request(command, { ...options, timeoutMs });
+    const [stdout, stderr] = await Promise.allSettled([text(proc.stdout), text(proc.stderr)]);
+    const exit = await proc.done; // a failure is thrown from here, not from the streams
+    return {
+      code: exit.code,
+      signal: exit.signal,
+      stdout: stdout.status === "fulfilled" ? stdout.value : "",
+      stderr: stderr.status === "fulfilled" ? stderr.value : "",
+      timedOut: exit.timedOut === true,
+    };
+  }
+
+  #request(command: Command, options: RunOptions): StreamingProcess {
+    const out = pushStream();
+    const err = pushStream();
+    let conn: Deno.Conn | undefined;
+    let directProc: StreamingProcess | undefined;
+    let killed = false;
+    let write: ((frame: unknown) => Promise<void>) | undefined;
+    const kill = () => {
+      killed = true;
+      directProc?.kill();
+      write?.({ op: "kill" }).catch(() => {});
+    };
+    options.signal?.addEventListener("abort", kill, { once: true });
+    const runDirect = async (): Promise<StreamExit> => {
+      const runner = await this.#o.direct();
+      directProc = command.kind === "argv"
+        ? runner.stream(command.program, command.args, options)
+        : runner.streamShell(command.script, options);
+      if (killed) directProc.kill();
+      await Promise.all([pipe(directProc.stdout, out), pipe(directProc.stderr, err)]);
+      return await directProc.done;
+    };
+    const done = (async (): Promise<StreamExit> => {
+      try {
+        conn = await Deno.connect({ transport: "unix", path: this.#o.socket });
+      } catch {
+        // The keeper went away between invocations: run it directly.
+        return await runDirect();
+      }
+      write = frameWriter(conn);
+      const request: KeeperRequest = {
+        op: "run",
+        plan: this.#o.plan,
+        hash: this.#o.hash,
+        settings: this.#o.settings,
+        ...(this.#o.stateDir !== undefined ? { stateDir: this.#o.stateDir } : {}),
+        persistMs: this.#o.persistMs,
+        env: authEnv(this.#o.env),
+        command,
+        options: wireOptions(options),
+      };
+      try {
+        await write(request);
+        if (killed) await write({ op: "kill" });
+        let retryDirect = false;
+        frames: for await (const frame of readFrames<KeeperFrame>(conn)) {
+          switch (frame.t) {
+            case "out":
+              out.push(fromBase64(frame.d));
+              break;
+            case "err":
+              err.push(fromBase64(frame.d));
+              break;
+            case "notice":
+              this.#o.notices[frame.kind](frame.key, frame.params);
+              break;
+            case "retry":
+              this.#o.notices.retry?.(
+                frame.target,
+                fromWireError(frame.error),
+                frame.retry,
+                frame.delayMs,
+              );
+              break;
+            case "exit":
+              return {
+                code: frame.code,
+                ...(frame.signal !== undefined ? { signal: frame.signal } : {}),
+                ...(frame.timedOut ? { timedOut: true } : {}),
+              };
+            case "error": {
+              const error = fromWireError(frame.error);
+              // Nothing ran: a login that needs typing is tried where a prompt can show.
+              if (error.kind === "AuthFailed" && this.#o.interactive && !killed) {
+                retryDirect = true;
+                break frames;
+              }
+              throw error;
+            }
+          }
+        }
+        if (retryDirect) return await runDirect();
+      } catch (error) {
+        if (error instanceof ProvctlError) throw error;
+      }
+      throw new ProvctlError("ConnectionFailed", "ssh.keeper_lost", {
+        params: { target: endpointLabel(this.#o.plan.target) },
+      });
+    })();
+    done.then(() => {
+      out.close();
+      err.close();
+    }, (error) => {
+      out.error(error);
+      err.error(error);
+    }).finally(() => {
+      options.signal?.removeEventListener("abort", kill);
+      try {
+        conn?.close();
+      } catch { /* closed */ }
+    });
+    return { stdout: out.stream, stderr: err.stream, done, kill };
+  }
+}
+
+function authEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const picked: Record<string, string> = {};
+  for (const name of AUTH_ENV) {
+    const value = env[name];
+    if (value !== undefined) picked[name] = value;
+  }
+  return picked;
+}
+
+/**
+ * The keeper's socket, started if needed; undefined when it cannot be used (then the
+ * caller connects directly). Throws ssh.keeper_unsafe when the directory or socket is
+ * not private to this user.
+ */
+export async function openKeeper(
+  dir: string,
+  options: { command?: readonly string[] } = {},
+): Promise<string | undefined> {
+  await checkKeeperDir(dir);
+  const socket = keeperSocket(dir);
+  if (await answers(socket)) return socket;
+  // No keeper, or a stale socket left by one that died: start one (it replaces it).
+  const [program, ...args] = options.command ?? [Deno.execPath(), ...selfArgs([])];
+  try {
+    const child = new Deno.Command(program, {
+      args: [...args, "__keeper", dir],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+      detached: true,
+    }).spawn();
+    child.unref();
+  } catch {
+    return undefined;
+  }
+  for (let waited = 0; waited < 5000; waited += 25) {
+    await new Promise((r) => setTimeout(r, 25));
+    if (await answers(socket)) return socket;
+  }
+  return undefined;
+}
+
+/** The connections a running keeper holds; undefined when none runs. */
+export async function heldConnections(dir: string): Promise<HeldConnection[] | undefined> {
+  return await control(dir, "list", (frame) => frame.t === "list" ? frame.connections : undefined);
+}
+
+/** Asks the keeper to close its connections and exit; false when none ran. */
+export async function stopKeeper(dir: string): Promise<boolean> {
+  return (await control(dir, "stop", (frame) => frame.t === "stopping" ? true : undefined)) ??
+    false;
+}
+
+async function control<T>(
+  dir: string,
+  op: "list" | "stop",
+  pick: (frame: KeeperFrame) => T | undefined,
+): Promise<T | undefined> {
+  await checkKeeperDir(dir);
+  let conn: Deno.Conn;
+  try {
+    conn = await Deno.connect({ transport: "unix", path: keeperSocket(dir) });
+  } catch {
+    return undefined;
+  }
+  try {
+    await frameWriter(conn)({ op });
+    for await (const frame of readFrames<KeeperFrame>(conn)) {
+      const value = pick(frame);
+      if (value !== undefined) return value;
+    }
+    return undefined;
+  } finally {
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  }
+}
+
+async function answers(socket: string): Promise<boolean> {
+  try {
+    (await Deno.connect({ transport: "unix", path: socket })).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * How to run this same provctl again: the compiled binary itself, or deno with the entry
+ * module (options.command overrides it, e.g. for tests whose main module is the test).
+ */
+function selfArgs(args: string[]): string[] {
+  const exe = Deno.execPath();
+  if (!/(^|\/)deno$/.test(exe)) return args;
+  return ["run", "--allow-all", "--quiet", "--no-prompt", Deno.mainModule, ...args];
+}
+
+async function text(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.length;
+  }
+  return new TextDecoder().decode(all);
+}
+
+async function pipe(from: ReadableStream<Uint8Array>, to: ReturnType<typeof pushStream>) {
+  for await (const chunk of from) to.push(chunk);
+}
+
+/** A ReadableStream fed by pushes. */
+function pushStream() {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let finished = false;
+  const stream = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+  return {
+    stream,
+    push(chunk: Uint8Array) {
+      if (!finished) controller.enqueue(chunk);
+    },
+    close() {
+      if (finished) return;
+      finished = true;
+      try {
+        controller.close();
+      } catch { /* reader cancelled */ }
+    },
+    error(error: unknown) {
+      if (finished) return;
+      finished = true;
+      controller.error(error);
+    },
+  };
+}

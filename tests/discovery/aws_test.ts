@@ -1,0 +1,46 @@
+import assert from "node:assert/strict";
+import { discoverInventory } from "../../src/discovery/discover.ts";
+import { parseInventory } from "../../src/fleet/inventory.ts";
+import { runProviderContract } from "./contract.ts";
+import { startAwsFake } from "./fakes/aws.ts";
+
+runProviderContract({
+  provider: "aws",
+  start: startAwsFake,
+  prodFilter: '"tag:env" = "prod"',
+  runningStatus: "running",
+  keyValueOnly: true,
+  extraLabels: (name) => ({ Name: name }),
+  parallelRequests: 2,
+});
+
+Deno.test({
+  name: "[aws] an answer with a DTD (entity expansion) is refused before parsing",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const laughs =
+      `<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>\n` +
+      `<DescribeInstancesResponse><reservationSet><item><instancesSet><item><instanceId>&lol2;</instanceId>` +
+      `</item></instancesSet></item></reservationSet></DescribeInstancesResponse>`;
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      () => new Response(laughs, { headers: { "content-type": "text/xml" } }),
+    );
+    try {
+      const inv = parseInventory(
+        `[sources.a]\nprovider = "aws"\nregions = ["eu-west-1"]\napi_url = "http://127.0.0.1:${server.addr.port}/"\n`,
+        { file: "/m.toml" },
+      );
+      const [r] = (await discoverInventory(inv, {
+        stateDir: "/nonexistent",
+        env: { AWS_ACCESS_KEY_ID: "AKIAX", AWS_SECRET_ACCESS_KEY: "s" },
+        cache: "off",
+      })).results;
+      assert.equal(r.state, "failed");
+      assert.match(String((r.error as { params?: { detail?: string } }).params?.detail), /DOCTYPE/);
+    } finally {
+      await server.shutdown();
+    }
+  },
+});

@@ -1,0 +1,282 @@
+/**
+ * The SSH connection keeper: the runner contract through it, reuse across "invocations",
+ * its security checks (socket dir and socket private to the user), host key checks in
+ * the keeper, and its faults (stale socket, dropped connection, keeper killed
+ * mid-request). Real sshd, real keeper processes (src/main.ts __keeper).
+ */
+import assert from "node:assert/strict";
+import { expectProvctlError } from "../helpers/errors.ts";
+import { type SshdFleet, startSshdFleet } from "../fixtures/sshd.ts";
+import { fleetUnavailable } from "../helpers/fleet.ts";
+import { runRunnerContract, scratchDirectory } from "../exec/runner_contract.ts";
+import { planOf, quietAuth } from "./_helpers.ts";
+import { SshPool, type SshSettings } from "../../src/ssh/pool.ts";
+import { SshRunner } from "../../src/ssh/ssh_runner.ts";
+import {
+  heldConnections,
+  KeeperRunner,
+  openKeeper,
+  stopKeeper,
+} from "../../src/ssh/keeper_runner.ts";
+import { keeperSocket, planHash } from "../../src/ssh/_keeper_wire.ts";
+import type { ConnectionPlan } from "../../src/ssh/_plan.ts";
+
+const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
+const KEEPER = [Deno.execPath(), "run", "--allow-all", "--quiet", MAIN];
+const skip = fleetUnavailable();
+
+const SETTINGS: SshSettings = {
+  connectTimeoutMs: 5000,
+  authTimeoutMs: 5000,
+  commandTimeoutMs: 30_000,
+  totalTimeoutMs: 60_000,
+  retry: { attempts: 1, backoff: "fixed", baseMs: 0, maxMs: 0, jitterPercent: 0 },
+  breakerThreshold: 0,
+  breakerCooldownMs: 1000,
+  poolMaxPerHost: 4,
+  poolIdleTimeoutMs: 30_000,
+  hostKeyPolicy: "strict",
+  keepaliveIntervalMs: 0,
+  keepaliveCountMax: 3,
+  persistMs: 30_000,
+};
+
+/** The PID of the keeper serving `dir` (from /proc), if one runs. */
+function keeperPid(dir: string): number | undefined {
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).split("\0");
+      if (cmdline.includes("__keeper") && cmdline.includes(dir)) return Number(entry.name);
+    } catch { /* gone */ }
+  }
+  return undefined;
+}
+
+async function waitUntil(what: string, check: () => boolean | Promise<boolean>, ms = 10_000) {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A runner like the CLI makes: the keeper when it can be reached, else direct. */
+async function keeperRunner(
+  dir: string,
+  plan: ConnectionPlan,
+  notices: string[] = [],
+  fallback?: SshPool,
+): Promise<KeeperRunner> {
+  const socket = await openKeeper(dir, { command: KEEPER });
+  assert.ok(socket, "the keeper answers");
+  const pool = fallback ?? new SshPool({ connect: quietAuth });
+  return new KeeperRunner({
+    socket,
+    plan,
+    hash: await planHash(plan),
+    settings: SETTINGS,
+    persistMs: SETTINGS.persistMs,
+    env: {},
+    notices: {
+      security: (key) => notices.push(key),
+      note: (key) => notices.push(key),
+    },
+    commandTimeoutMs: SETTINGS.commandTimeoutMs,
+    direct: () => Promise.resolve(new SshRunner({ plan, pool })),
+  });
+}
+
+async function privateDir(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "provctl-keeper-" });
+  await Deno.chmod(dir, 0o700);
+  return `${dir}/k`;
+}
+
+function acceptedLogins(fleet: SshdFleet, index: number): number {
+  const log = Deno.readTextFileSync(`${fleet.hosts[index].dir}/sshd.log`);
+  return (log.match(/Accepted publickey/g) ?? []).length;
+}
+
+let contractFleet: SshdFleet | undefined;
+runRunnerContract({
+  name: "keeper",
+  ignore: skip,
+  setup: async () => {
+    contractFleet = await startSshdFleet({ count: 1 });
+    const dir = await privateDir();
+    const scratch = await scratchDirectory();
+    const runner = await keeperRunner(dir, planOf(contractFleet, 0));
+    return {
+      runner,
+      scratchDir: scratch,
+      teardown: async () => {
+        await stopKeeper(dir);
+        await contractFleet?.stop();
+        await Deno.remove(scratch, { recursive: true });
+        await Deno.remove(dir.replace(/\/k$/, ""), { recursive: true });
+      },
+    };
+  },
+});
+
+Deno.test({
+  name: "keeper: reuse across invocations, security checks, host keys, faults",
+  ignore: Boolean(skip),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const fleet = await startSshdFleet({ count: 2 });
+    const dir = await privateDir();
+    try {
+      await t.step("two invocations share one SSH login; connections are listed", async () => {
+        const before = acceptedLogins(fleet, 0);
+        for (let i = 0; i < 3; i++) {
+          const runner = await keeperRunner(dir, planOf(fleet, 0));
+          assert.equal((await runner.run("echo", [`n${i}`])).stdout, `n${i}\n`);
+        }
+        assert.equal(acceptedLogins(fleet, 0) - before, 1, "one handshake for three commands");
+        const held = await heldConnections(dir);
+        assert.equal(held?.length, 1);
+        assert.deepEqual([held![0].idle, held![0].busy, held![0].reused], [1, 0, 2]);
+        const socket = await Deno.lstat(keeperSocket(dir));
+        assert.equal(socket.mode! & 0o777, 0o600);
+        assert.equal((await Deno.lstat(dir)).mode! & 0o777, 0o700);
+      });
+
+      await t.step("a jump chain is held too", async () => {
+        const runner = await keeperRunner(dir, planOf(fleet, 1, { hops: [0] }));
+        assert.equal((await runner.run("hostname", [])).code, 0);
+        const chains = (await heldConnections(dir))!.map((h) => h.chain);
+        assert.ok(chains.some((c) => c.includes(" > ")), chains.join("; "));
+      });
+
+      await t.step("a changed known_hosts is a new plan: never the old connection", async () => {
+        const base = planOf(fleet, 0);
+        const knownHosts = `${dir}.kh`;
+        await Deno.copyFile(fleet.knownHosts, knownHosts);
+        const plan: ConnectionPlan = {
+          hops: [],
+          target: { ...base.target, knownHostsFiles: [knownHosts] },
+        };
+        const before = acceptedLogins(fleet, 0);
+        await (await keeperRunner(dir, plan)).run("true", []);
+        await (await keeperRunner(dir, plan)).run("true", []);
+        assert.equal(acceptedLogins(fleet, 0) - before, 1);
+        // The host's key is removed from known_hosts: the keeper must check again, and
+        // refuse, exactly as a direct connection does.
+        await Deno.writeTextFile(knownHosts, "");
+        const error = await expectProvctlError(
+          "HostKeyUnknown",
+          (await keeperRunner(dir, plan)).run("true", []),
+        );
+        assert.equal(error.key, "known_hosts.unknown");
+        assert.equal(acceptedLogins(fleet, 0) - before, 1, "no login on an unknown key");
+        await Deno.remove(knownHosts);
+      });
+
+      await t.step("host key notices of the keeper reach the invocation", async () => {
+        const notices: string[] = [];
+        const plan = planOf(fleet, 1, { overrides: { hostKeyPolicy: "off", knownHostsFiles: [] } });
+        await (await keeperRunner(dir, plan, notices)).run("true", []);
+        assert.deepEqual(notices, ["ssh.host_key_unverified"]);
+      });
+
+      await t.step("a dropped connection is re-established once, transparently", async () => {
+        const runner = await keeperRunner(dir, planOf(fleet, 0));
+        assert.equal((await runner.run("echo", ["a"])).stdout, "a\n");
+        await fleet.kill(0);
+        await fleet.start(0);
+        assert.equal((await runner.run("echo", ["b"])).stdout, "b\n");
+      });
+
+      await t.step("the keeper killed mid-request: a clear error, nothing hangs", async () => {
+        const runner = await keeperRunner(dir, planOf(fleet, 0));
+        const proc = runner.stream("sh", ["-c", "echo started; exec sleep 30"]);
+        const reader = proc.stdout.getReader();
+        assert.equal(new TextDecoder().decode((await reader.read()).value), "started\n");
+        const pid = keeperPid(dir);
+        assert.ok(pid, "the keeper runs");
+        const started = Date.now();
+        Deno.kill(pid!, "SIGKILL");
+        const error = await expectProvctlError("ConnectionFailed", proc.done);
+        assert.equal(error.key, "ssh.keeper_lost");
+        assert.ok(Date.now() - started < 3000);
+        await reader.cancel().catch(() => {});
+      });
+
+      await t.step("a stale socket (keeper died) is detected and replaced", async () => {
+        await waitUntil("keeper gone", () => keeperPid(dir) === undefined);
+        assert.ok((await Deno.lstat(keeperSocket(dir))).isSocket, "the stale socket is left");
+        const runner = await keeperRunner(dir, planOf(fleet, 0));
+        assert.equal((await runner.run("echo", ["again"])).stdout, "again\n");
+        assert.ok(keeperPid(dir), "a new keeper serves");
+      });
+
+      await t.step("a keeper that cannot be reached: the command runs directly", async () => {
+        const runner = await keeperRunner(dir, planOf(fleet, 0));
+        await stopKeeper(dir);
+        await waitUntil("keeper gone", () => keeperPid(dir) === undefined);
+        assert.equal((await runner.run("echo", ["direct"])).stdout, "direct\n");
+      });
+
+      await t.step("an unsafe socket dir or socket is refused", async () => {
+        const base = (await privateDir()).replace(/\/k$/, "");
+        const open = `${base}/open`;
+        await Deno.mkdir(open, { mode: 0o755 });
+        await Deno.chmod(open, 0o755);
+        const e1 = await expectProvctlError(
+          "PermissionDenied",
+          openKeeper(open, { command: KEEPER }),
+        );
+        assert.equal(e1.key, "ssh.keeper_unsafe");
+        assert.match(String(e1.params.reason), /mode 0755/);
+
+        const foreign = `${base}/foreign`;
+        await Deno.mkdir(foreign, { mode: 0o700 });
+        await Deno.chown(foreign, 65534, 65534);
+        const e2 = await expectProvctlError(
+          "PermissionDenied",
+          openKeeper(foreign, { command: KEEPER }),
+        );
+        assert.match(String(e2.params.reason), /owned by uid 65534/);
+
+        const link = `${base}/link`;
+        await Deno.mkdir(`${base}/target`, { mode: 0o700 });
+        await Deno.symlink(`${base}/target`, link);
+        const e3 = await expectProvctlError(
+          "PermissionDenied",
+          openKeeper(link, { command: KEEPER }),
+        );
+        assert.match(String(e3.params.reason), /not a directory/);
+
+        const notSocket = `${base}/file`;
+        await Deno.mkdir(notSocket, { mode: 0o700 });
+        await Deno.writeTextFile(keeperSocket(notSocket), "");
+        const e4 = await expectProvctlError(
+          "PermissionDenied",
+          openKeeper(notSocket, { command: KEEPER }),
+        );
+        assert.match(String(e4.params.reason), /not a socket/);
+        assert.equal(keeperPid(open) ?? keeperPid(foreign) ?? keeperPid(link), undefined);
+        await Deno.remove(base, { recursive: true });
+      });
+
+      await t.step("the keeper exits when it holds nothing", async () => {
+        const runner = await keeperRunner(dir, planOf(fleet, 0));
+        await runner.run("true", []);
+        const pid = keeperPid(dir)!;
+        await fleet.kill(0); // its connection drops
+        await waitUntil("keeper exit", () => keeperPid(dir) === undefined, 15_000);
+        assert.equal(keeperPid(dir), undefined, `keeper ${pid} still running`);
+        await fleet.start(0);
+      });
+    } finally {
+      await stopKeeper(dir).catch(() => false);
+      const pid = keeperPid(dir);
+      if (pid) Deno.kill(pid, "SIGKILL");
+      await fleet.stop();
+      await Deno.remove(dir.replace(/\/k$/, ""), { recursive: true }).catch(() => {});
+    }
+  },
+});
