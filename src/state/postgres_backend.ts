@@ -250,8 +250,17 @@ export class PostgresStateBackend implements StateBackend {
         pid = Number(row.pid);
         if (row.locked) break;
         if (Date.now() >= deadline) {
-          const [held] = await conn`select holder from provctl_deploy_locks
-                                    where deployment = ${name}`;
+          // The winner writes its holder row just after taking the lock: give it a moment
+          // so the refusal names who holds it rather than "unknown".
+          let held: { holder: unknown } | undefined;
+          for (let i = 0; i < 20; i++) {
+            // A row of a session that is gone does not count: its holder no longer holds it.
+            [held] = await conn`select holder from provctl_deploy_locks
+                                where deployment = ${name} and session_pid in
+                                  (select pid from pg_stat_activity)`;
+            if (held) break;
+            await new Promise((r) => setTimeout(r, 100));
+          }
           throw new ProvctlError("Locked", "deploy.locked", {
             params: {
               deployment: name,
