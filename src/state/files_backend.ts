@@ -11,6 +11,7 @@ import {
   readDeploymentState,
   writeDeploymentState,
 } from "../fleet/deploy/lock.ts";
+import { readTrusted, trustDir, writeTrustedAtomic } from "../core/state_trust.ts";
 import { AuditLog, type AuditQuery, type AuditRecord, readAudit } from "../observe/audit_log.ts";
 import type { LockRequest, StateBackend, StateStatus, VersionedState } from "./backend.ts";
 import { FileTokenStore } from "./file_token_store.ts";
@@ -43,7 +44,7 @@ export class FilesStateBackend implements StateBackend {
 
   async putDeployment(state: DeploymentState, expected: number): Promise<number | undefined> {
     const dir = `${this.#stateDir}/deploy`;
-    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    await trustDir(dir, { create: true, private: true });
     // A flock of its own (not NAME.lock, which a running deploy holds for minutes).
     const lock = await Deno.open(`${dir}/${state.deployment}.state-lock`, {
       read: true,
@@ -80,41 +81,39 @@ export class FilesStateBackend implements StateBackend {
     return await readAudit(this.#auditFile, query).toArray();
   }
 
+  // Breaker documents steer connections: like the SSH layer's own breaker files, they are
+  // trusted only in a private directory and never read through a link.
+  // The same file names as src/ssh/circuit_breaker.ts (not imported: it loads cockatiel).
   #breakerPath(host: string): string {
     return `${this.#stateDir}/breakers/${host.replace(/[^A-Za-z0-9._@-]/g, "_")}.json`;
   }
 
   async getBreaker(host: string): Promise<unknown | undefined> {
+    await trustDir(`${this.#stateDir}/breakers`);
+    const text = await readTrusted(this.#breakerPath(host));
+    if (text === undefined) return undefined;
     try {
-      return JSON.parse(await Deno.readTextFile(this.#breakerPath(host)));
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound || error instanceof SyntaxError) return undefined;
-      throw error;
+      return JSON.parse(text);
+    } catch {
+      return undefined; // garbled: treated as no breaker (the next put rewrites it)
     }
   }
 
   async putBreaker(host: string, state: unknown): Promise<void> {
-    const path = this.#breakerPath(host);
-    await Deno.mkdir(`${this.#stateDir}/breakers`, { recursive: true, mode: 0o700 });
-    const tmp = `${path}.tmp.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}`;
-    try {
-      await Deno.writeTextFile(tmp, JSON.stringify(state, null, 2) + "\n", { mode: 0o600 });
-      await Deno.rename(tmp, path);
-    } catch (error) {
-      await Deno.remove(tmp).catch(() => {});
-      throw error;
-    }
+    await trustDir(`${this.#stateDir}/breakers`, { create: true, private: true });
+    await writeTrustedAtomic(this.#breakerPath(host), JSON.stringify(state, null, 2) + "\n");
   }
 
   async listBreakers(): Promise<{ host: string; state: unknown }[]> {
     const out: { host: string; state: unknown }[] = [];
+    await trustDir(`${this.#stateDir}/breakers`);
     try {
       for await (const e of Deno.readDir(`${this.#stateDir}/breakers`)) {
         if (!e.isFile || !e.name.endsWith(".json")) continue;
         try {
-          const state = JSON.parse(
-            await Deno.readTextFile(`${this.#stateDir}/breakers/${e.name}`),
-          );
+          const text = await readTrusted(`${this.#stateDir}/breakers/${e.name}`);
+          if (text === undefined) continue;
+          const state = JSON.parse(text);
           // The file name is a sanitised host; the document says which host it is.
           const host = typeof state?.host === "string" ? state.host : e.name.slice(0, -5);
           out.push({ host, state });
