@@ -125,6 +125,11 @@ export function stateBackendContract(options: ContractOptions): void {
         ids(await b.queryAudit({ machine: "web-1" })),
         ids(records.filter((r) => r.machine === "web-1")),
       );
+      // Several --machine globs (main's `audit -m A -m B`): a record matching any of them.
+      assert.deepEqual(
+        ids(await b.queryAudit({ machine: ["web-0", "*-2"] })),
+        ids(records.filter((r) => r.machine !== "web-1")),
+      );
       assert.deepEqual(
         ids(await b.queryAudit({ op: "deploy" })),
         ids(records.filter((r) => r.op === "deploy.step")),
