@@ -8,8 +8,8 @@
  * identity is checked before any signal is sent, so a reused PID is never signalled.
  */
 import { ProvctlError } from "../core/errors.ts";
-import { type ProcessStatus, Status } from "../core/process_status.ts";
-import type { ServiceDefinition } from "../core/service_definition.ts";
+import { type ProcessStatus, Status, type Supervision } from "../core/process_status.ts";
+import type { RestartBackoff, ServiceDefinition } from "../core/service_definition.ts";
 import { parseServiceName, type ServiceName } from "../core/service_name.ts";
 import { signalNameOf } from "../core/signals.ts";
 import { readFileIfExists, sh } from "../exec/host_fs.ts";
@@ -23,6 +23,7 @@ import trustPrologue from "./_pidfile/trust.sh" with { type: "text" };
 import startScript from "./_pidfile/start.sh" with { type: "text" };
 import statusScript from "./_pidfile/status.sh" with { type: "text" };
 import stopScript from "./_pidfile/stop.sh" with { type: "text" };
+import superviseScript from "./_pidfile/supervise.sh" with { type: "text" };
 
 export interface PidfilePaths {
   /** Directory for definitions (services/) and locks (locks/). */
@@ -42,10 +43,27 @@ export interface PidfileBackendOptions {
   readonly commandTimeoutMs: number;
   /** The POSIX sh that runs the scripts and the supervisor (default /bin/sh). */
   readonly shell?: string;
+  /** Restart pacing where a definition does not set it (default: DEFAULT_BACKOFF). */
+  readonly restartBackoff?: RestartBackoff;
+  /** Rotate a service's log when it reaches this size (0: never; the default). */
+  readonly logMaxBytes?: number;
+  /** Rotated logs kept (LOG.1 ... LOG.N). */
+  readonly logKeep?: number;
 }
 
+/** The embedded defaults of [service] in configs/defaults.toml. */
+export const DEFAULT_BACKOFF: RestartBackoff = {
+  delayMs: 1000,
+  maxDelayMs: 60_000,
+  max: 5,
+  windowMs: 60_000,
+  minUptimeMs: 5000,
+};
+
 // A function replacement: a string one would read "$$" in the scripts as "$".
-const START = `${common}\n${startScript.replace("@COMMON@", () => common)}`;
+const START = `${common}\n${
+  startScript.replace("@COMMON@", () => common).replace("@SUPERVISE@", () => superviseScript)
+}`;
 const STATUS = `${common}\n${statusScript}`;
 const STOP = `${common}\n${stopScript}`;
 // The definition stored by start; a link there is never followed (exit 17).
@@ -72,6 +90,23 @@ function fields(stdout: string): Record<string, string> {
     }
   }
   return out;
+}
+
+/** The supervisor's account in a status script's output (undefined without one). */
+function supervisionOf(out: Record<string, string>): Supervision | undefined {
+  if (out.supervisor === undefined) return undefined;
+  const last = out.last_exit === "" || out.last_exit === undefined
+    ? undefined
+    : Number(out.last_exit) > 128
+    ? { signal: signalNameOf(Number(out.last_exit) - 128) }
+    : { code: Number(out.last_exit) };
+  return {
+    restarts: Number(out.restarts) || 0,
+    lastExit: last,
+    lastRestartAt: epoch(out.last_restart_at),
+    nextRestartAt: epoch(out.next_restart_at),
+    supervisor: out.supervisor === "running" || out.supervisor === "gone" ? out.supervisor : "done",
+  };
 }
 
 function dirOf(path: string): string {
@@ -146,16 +181,15 @@ export class PidfileBackend implements Backend {
   #defFile(name: ServiceName): string {
     return `${this.#o.paths.stateDir}/services/${name}.json`;
   }
+  /** What the supervisor is doing (restarts, backoff, failed), for status. */
+  #stateFile(name: ServiceName): string {
+    return `${this.#o.paths.pidFile(name)}.state`;
+  }
   #lockFile(name: ServiceName): string {
     return `${this.#o.paths.stateDir}/locks/${name}.lock`;
   }
 
   async start(def: ServiceDefinition): Promise<StartResult> {
-    if (def.restartPolicy !== "no") {
-      throw new ProvctlError("Unsupported", "pidfile.restart_policy_unsupported", {
-        params: { service: def.name, policy: def.restartPolicy },
-      });
-    }
     if (def.user !== undefined) {
       throw new ProvctlError("Unsupported", "pidfile.user_unsupported", {
         params: { service: def.name, user: def.user },
@@ -168,9 +202,11 @@ export class PidfileBackend implements Backend {
       "",
     );
     const { runner, paths } = this.#o;
+    const backoff = { ...(this.#o.restartBackoff ?? DEFAULT_BACKOFF), ...def.restartBackoff };
     const result = await this.#sh(START, [
       paths.pidFile(def.name),
       this.#exitFile(def.name),
+      this.#stateFile(def.name),
       paths.logFile(def.name),
       this.#lockFile(def.name),
       this.#defFile(def.name),
@@ -178,6 +214,15 @@ export class PidfileBackend implements Backend {
       String(this.#o.lockMs),
       def.workingDir ?? "",
       this.#shell,
+      def.restartPolicy,
+      String(backoff.delayMs),
+      String(Math.max(backoff.maxDelayMs, backoff.delayMs)),
+      String(backoff.max),
+      String(backoff.windowMs),
+      String(backoff.minUptimeMs),
+      String(this.#o.logMaxBytes ?? 0),
+      String(this.#o.logKeep ?? 5),
+      "--",
       def.binary,
       ...def.args,
     ], {
@@ -190,6 +235,10 @@ export class PidfileBackend implements Backend {
     const params = { service: def.name, binary: def.binary, target: runner.target };
     switch (result.code) {
       case 0:
+        // Died at once but restarting, or adopted: status says how it stands.
+        if (out.restarting || out.adopted) {
+          return { status: await this.status(def.name), changed: true };
+        }
         return { status: Status.running(Number(out.pid), epoch(out.started)), changed: true };
       case 10:
         throw new ProvctlError("AlreadyRunning", "pidfile.already_running", {
@@ -248,6 +297,7 @@ export class PidfileBackend implements Backend {
       String(timeoutMs),
       this.#lockFile(name),
       String(this.#o.lockMs),
+      this.#stateFile(name),
     ], {
       timeoutMs: this.#o.commandTimeoutMs + this.#o.lockMs + timeoutMs + 5000,
       name,
@@ -272,6 +322,7 @@ export class PidfileBackend implements Backend {
       }
       return { changed: false };
     }
+    if (out.result === "cancelled") return { changed: true };
     return { changed: true, killed: out.result === "killed" };
   }
 
@@ -290,16 +341,31 @@ export class PidfileBackend implements Backend {
     const result = await this.#sh(STATUS, [
       this.#o.paths.pidFile(name),
       this.#exitFile(name),
+      this.#stateFile(name),
     ], { timeoutMs: this.#o.commandTimeoutMs, name });
     if (result.code !== 0) throw this.#scriptFailed("status", name, result);
     const out = fields(result.stdout);
+    const status = this.#statusOf(out);
+    const supervision = supervisionOf(out);
+    return supervision ? { ...status, supervision } : status;
+  }
+
+  #statusOf(out: Record<string, string>): ProcessStatus {
+    const code = Number(out.code);
     switch (out.state) {
       case "running":
         return Status.running(Number(out.pid), epoch(out.started));
       case "exited":
-        return Status.exited(Number(out.code), epoch(out.at));
+        return Status.exited(code, epoch(out.at));
       case "terminated":
         return Status.terminated(signalNameOf(Number(out.signal)), epoch(out.at));
+      case "failed":
+        return Status.failed(
+          "restart_limit",
+          code > 128 ? { signal: signalNameOf(code - 128) } : { code },
+        );
+      case "unknown":
+        return Status.notRunning("exit_unknown");
       case "stale":
         return Status.notRunning(out.reason === "reused" ? "stale_reused" : "stale_dead");
       case "corrupt":
@@ -323,6 +389,7 @@ export class PidfileBackend implements Backend {
         new ProvctlError("NotFound", "pidfile.no_logs", {
           params: { service: name, log: this.#o.paths.logFile(name) },
         }),
+      this.#shell,
     );
   }
 
@@ -346,13 +413,17 @@ export class PidfileBackend implements Backend {
     await this.stop(name).catch((e) => {
       if (!(e instanceof ProvctlError && e.kind === "NotFound")) throw e;
     });
-    const result = await this.#sh(`rm -f -- "$@"`, [
+    // The files below, and the rotated logs (LOG.1, LOG.2, ...).
+    const script = `log=$1; shift; rm -f -- "$log" "$@" || exit
+for f in "$log".*; do case \${f##*.} in '' | *[!0-9]*) ;; *) rm -f -- "$f" ;; esac; done`;
+    const result = await this.#sh(script, [
+      this.#o.paths.logFile(name),
+      this.#stateFile(name),
       this.#defFile(name),
       this.#defFile(name).replace(/\.json$/, ".env"),
       this.#o.paths.pidFile(name),
       this.#exitFile(name),
       this.#lockFile(name),
-      this.#o.paths.logFile(name),
     ], { name });
     if (result.code !== 0) throw this.#scriptFailed("uninstall", name, result);
   }

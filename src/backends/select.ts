@@ -3,6 +3,7 @@
  * /run/systemd/system exists and systemctl answers, launchd on macOS, else pidfile);
  * a named backend is built as asked, from the settings.
  */
+import type { RestartBackoff } from "../core/service_definition.ts";
 import type { ServiceName } from "../core/service_name.ts";
 import { expandTemplate } from "../config/placeholders.ts";
 import type { CommandRunner, HostInfo } from "../exec/runner.ts";
@@ -36,6 +37,10 @@ export interface BackendSettings {
     readonly logFile: string;
     readonly systemLogFile: string;
   };
+  /** The pidfile supervisor's restart pacing. */
+  readonly service: { readonly backoff: RestartBackoff };
+  /** Service log rotation (pidfile backend). */
+  readonly logRotation: { readonly maxBytes: number; readonly keep: number };
 }
 
 export interface BackendEnvironment {
@@ -80,6 +85,9 @@ function pidfileBackend(env: BackendEnvironment): PidfileBackend {
     startGraceMs: timeouts.startGraceMs,
     lockMs: timeouts.lockMs,
     commandTimeoutMs: timeouts.commandMs,
+    restartBackoff: env.settings.service.backoff,
+    logMaxBytes: env.settings.logRotation.maxBytes,
+    logKeep: env.settings.logRotation.keep,
   });
 }
 

@@ -15,6 +15,12 @@ export interface ServiceStatusRecord {
   readonly exit_code: number | null;
   readonly signal: string | null;
   readonly reason: string | null;
+  /** A supervisor's account (the pidfile backend's); null where there is none. */
+  readonly restarts: number | null;
+  readonly last_exit: { readonly code: number | null; readonly signal: string | null } | null;
+  readonly last_restart_at: string | null;
+  readonly next_restart_at: string | null;
+  readonly supervisor: string | null;
 }
 
 export function statusRecord(row: {
@@ -38,6 +44,13 @@ export function statusRecord(row: {
     signal: s.state === "terminated" ? s.signal : s.state === "failed" ? s.signal ?? null : null,
     reason: row.unreachable ??
       (s.state === "failed" ? s.reason : s.state === "not-running" ? s.note ?? null : null),
+    restarts: s.supervision?.restarts ?? null,
+    last_exit: s.supervision?.lastExit
+      ? { code: s.supervision.lastExit.code ?? null, signal: s.supervision.lastExit.signal ?? null }
+      : null,
+    last_restart_at: s.supervision?.lastRestartAt?.toISOString() ?? null,
+    next_restart_at: s.supervision?.nextRestartAt?.toISOString() ?? null,
+    supervisor: s.supervision?.supervisor ?? null,
   };
 }
 

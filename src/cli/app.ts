@@ -452,26 +452,48 @@ const deploymentName = {
 type DeployCommandFlags = FleetCommandFlags & ServiceFlags & ForceFlags;
 const deploySpecs = { ...fleetSpecs, ...serviceFlagSpecs, ...forceFlagSpecs };
 
-const deploy = () =>
+const deployRun = () =>
   buildCommand<
     DeployCommandFlags & { dryRun?: boolean; version?: string },
     [string],
     ProvctlContext
-  >(
-    {
-      loader: async () => (await import("./commands/deploy.ts")).deploy,
-      parameters: {
-        flags: {
-          ...deploySpecs,
-          dryRun: switchFlag("flag_dry_run"),
-          version: valueFlag("flag_deploy_version", "V"),
-        },
-        aliases: fleetCommandAliases,
-        positional: deploymentName,
+  >({
+    loader: async () => (await import("./commands/deploy.ts")).deploy,
+    parameters: {
+      flags: {
+        ...deploySpecs,
+        dryRun: switchFlag("flag_dry_run"),
+        version: valueFlag("flag_deploy_version", "V"),
       },
-      docs: docs("cmd_deploy"),
+      aliases: fleetCommandAliases,
+      positional: deploymentName,
     },
-  );
+    docs: docs("cmd_deploy"),
+  });
+
+// `provctl deploy NAME` runs a deployment (the default command); `deploy unlock NAME`
+// breaks the machine locks a gone controller left.
+const deploy = () =>
+  buildRouteMap({
+    routes: {
+      run: deployRun(),
+      unlock: buildCommand<
+        FleetCommandFlags & Pick<ServiceFlags, "file"> & { yes?: boolean },
+        [string],
+        ProvctlContext
+      >({
+        loader: async () => (await import("./commands/deploy.ts")).unlock,
+        parameters: {
+          flags: { ...fleetSpecs, file: serviceFlagSpecs.file, yes: switchFlag("flag_yes") },
+          aliases: fleetCommandAliases,
+          positional: deploymentName,
+        },
+        docs: docs("cmd_deploy_unlock"),
+      }),
+    },
+    defaultCommand: "run",
+    docs: docs("cmd_deploy_group"),
+  });
 
 const rollback = () =>
   buildCommand<DeployCommandFlags & { to?: string }, [string], ProvctlContext>({

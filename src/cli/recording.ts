@@ -58,6 +58,8 @@ export class CommandRecorder {
         redactor: this.redactor,
         operator: this.#operator,
         afterWrite: this.#afterWrite,
+        maxBytes: this.#config.integer("audit.max_bytes"),
+        keep: this.#config.integer("audit.keep"),
       });
       if (log.modeTightened) {
         this.#warnings.warn("observe.audit_mode_tightened", {

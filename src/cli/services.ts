@@ -47,7 +47,8 @@ export async function resolveDefinition(
   const builder = defineService(name)
     .stopSignal(flags.stopSignal ?? base?.stopSignal ?? settings.service.stopSignal)
     .stopTimeoutMs(flags.stopTimeout ?? base?.stopTimeoutMs ?? settings.timeouts.stopMs)
-    .restartPolicy(flags.restart ?? base?.restartPolicy ?? settings.service.restart);
+    .restartPolicy(flags.restart ?? base?.restartPolicy ?? settings.service.restart)
+    .restartBackoff(base?.restartBackoff ?? {});
 
   const [cmdBinary, ...cmdArgs] = command;
   const binary = cmdBinary ?? flags.binary ?? base?.binary;

@@ -20,7 +20,10 @@ export interface Settings extends BackendSettings {
   readonly color: "auto" | "always" | "never";
   readonly paths: BackendSettings["paths"] & { readonly servicesFile: string };
   readonly timeouts: BackendSettings["timeouts"] & { readonly stopMs: number };
-  readonly service: { readonly stopSignal: SignalName; readonly restart: RestartPolicy };
+  readonly service: BackendSettings["service"] & {
+    readonly stopSignal: SignalName;
+    readonly restart: RestartPolicy;
+  };
   readonly logLines: number;
 }
 
@@ -53,8 +56,16 @@ export async function loadSettings(
     service: {
       stopSignal: c.string("service.stop_signal") as SignalName,
       restart: c.string("service.restart") as RestartPolicy,
+      backoff: {
+        delayMs: c.integer("service.restart_delay_ms"),
+        maxDelayMs: c.integer("service.restart_max_delay_ms"),
+        max: c.integer("service.restart_max"),
+        windowMs: c.integer("service.restart_window_ms"),
+        minUptimeMs: c.integer("service.min_uptime_ms"),
+      },
     },
     logLines: c.integer("logs.lines"),
+    logRotation: { maxBytes: c.integer("logs.max_bytes"), keep: c.integer("logs.keep") },
     systemd: {
       scope: c.string("systemd.scope") as Settings["systemd"]["scope"],
       systemUnitDir: c.string("systemd.system_unit_dir"),

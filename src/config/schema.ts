@@ -58,6 +58,11 @@ export const KEY_CONSTRAINTS: Record<string, KeyConstraint> = {
   "service.stop_signal": { oneOf: Object.keys(SIGNALS), normalize: normalizeSignal },
   "service.restart": { oneOf: RESTART_POLICIES },
   "logs.lines": { min: 0 },
+  "logs.max_bytes": { min: 0 },
+  "logs.keep": { min: 0, max: 1000 },
+  "service.restart_max": { min: 0 },
+  "audit.max_bytes": { min: 0 },
+  "audit.keep": { min: 1, max: 1000 },
   // [ssh]: the allowed values are those its comments in defaults.toml document.
   "ssh.retry_attempts": { min: 1 },
   "ssh.retry_backoff": { oneOf: ["exponential", "linear", "fibonacci", "fixed"] },

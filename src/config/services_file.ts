@@ -12,6 +12,8 @@
  *   stop_signal = "SIGINT"
  *   stop_timeout_ms = 5000
  *   restart = "on-failure"      # no | on-failure | always
+ *   restart_delay_ms = 1000     # and restart_max_delay_ms, restart_max, restart_window_ms,
+ *                               # min_uptime_ms (the pidfile backend's restart pacing)
  *   description = "API server"
  *
  * Every service becomes a ServiceDefinition. The env_file is read here, on the machine
@@ -71,8 +73,22 @@ const SERVICE_KEYS: Readonly<Record<string, ValueType | "table">> = {
   stop_signal: "string",
   stop_timeout_ms: "integer",
   restart: "string",
+  restart_delay_ms: "integer",
+  restart_max_delay_ms: "integer",
+  restart_max: "integer",
+  restart_window_ms: "integer",
+  min_uptime_ms: "integer",
   description: "string",
 };
+
+/** Services file keys of the restart pacing, and their RestartBackoff fields. */
+const BACKOFF_KEYS = {
+  restart_delay_ms: "delayMs",
+  restart_max_delay_ms: "maxDelayMs",
+  restart_max: "max",
+  restart_window_ms: "windowMs",
+  min_uptime_ms: "minUptimeMs",
+} as const;
 
 const BACKENDS = KEY_CONSTRAINTS["general.backend"].oneOf!;
 
@@ -240,6 +256,11 @@ async function readService(
   if (stopSignal) builder.stopSignal(stopSignal);
   if (values.stop_timeout_ms !== undefined) builder.stopTimeoutMs(values.stop_timeout_ms as number);
   if (restart) builder.restartPolicy(restart);
+  for (const [key, field] of Object.entries(BACKOFF_KEYS)) {
+    if (values[key] !== undefined) {
+      step(key, () => builder.restartBackoff({ [field]: values[key] as number }));
+    }
+  }
   if (values.description !== undefined) builder.description(values.description as string);
 
   return {

@@ -1,6 +1,20 @@
 /** ProcessStatus: what a backend knows about a service right now. */
 
-export type ProcessStatus =
+/** What a supervisor that restarts the service reports (the PID-file backend's). */
+export interface Supervision {
+  readonly restarts: number;
+  /** How the last run ended: an exit code, or the signal that killed it. */
+  readonly lastExit?: { readonly code?: number; readonly signal?: string };
+  readonly lastRestartAt?: Date;
+  /** Set while it waits to restart the service (backoff). */
+  readonly nextRestartAt?: Date;
+  /** running: watching; gone: killed although it should be watching; done: finished. */
+  readonly supervisor: "running" | "gone" | "done";
+}
+
+export type ProcessStatus = ProcessState_ & { readonly supervision?: Supervision };
+
+type ProcessState_ =
   | { readonly state: "running"; readonly pid: number; readonly since?: Date }
   | { readonly state: "not-running"; readonly note?: string }
   | { readonly state: "exited"; readonly code: number; readonly at?: Date }

@@ -76,6 +76,11 @@ export const RECORD_SCHEMAS: Record<string, Schema> = {
     exit_code: nullable(int),
     signal: nullable(str),
     reason: nullable(str),
+    restarts: nullable(int),
+    last_exit: nullable(object({ code: nullable(int), signal: nullable(str) })),
+    last_restart_at: nullable(str),
+    next_restart_at: nullable(str),
+    supervisor: nullable(str),
   }),
   ServiceStop: object({
     name: str,

@@ -21,7 +21,22 @@ export interface ServiceDefinition {
   readonly stopSignal: SignalName;
   readonly stopTimeoutMs: number;
   readonly restartPolicy: RestartPolicy;
+  /** How restarts back off (unset: the configured defaults, [service] in defaults.toml). */
+  readonly restartBackoff?: Partial<RestartBackoff>;
   readonly description?: string;
+}
+
+/**
+ * Restart pacing (the PID-file backend's supervisor): the first delay doubles after each
+ * restart up to maxDelayMs; more than `max` restarts within windowMs make the service
+ * failed (0 = no limit); a run of minUptimeMs or longer starts the backoff over.
+ */
+export interface RestartBackoff {
+  readonly delayMs: number;
+  readonly maxDelayMs: number;
+  readonly max: number;
+  readonly windowMs: number;
+  readonly minUptimeMs: number;
 }
 
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -36,6 +51,7 @@ export class ServiceDefinitionBuilder {
   #stopSignal: SignalName = "SIGTERM";
   #stopTimeoutMs = 10_000;
   #restartPolicy: RestartPolicy = "no";
+  #restartBackoff: Partial<RestartBackoff> = {};
   #description?: string;
 
   constructor(readonly name: ServiceName) {}
@@ -98,6 +114,19 @@ export class ServiceDefinitionBuilder {
     this.#restartPolicy = policy as RestartPolicy;
     return this;
   }
+  /** Sets some of the restart pacing; the rest stays the configured default. */
+  restartBackoff(values: Partial<RestartBackoff>): this {
+    for (const [key, value] of Object.entries(values)) {
+      if (value === undefined) continue;
+      if (!Number.isInteger(value) || value < 0) {
+        throw new ProvctlError("InvalidArgument", "errors.restart_backoff_invalid", {
+          params: { key, value },
+        });
+      }
+    }
+    this.#restartBackoff = { ...this.#restartBackoff, ...values };
+    return this;
+  }
   description(text: string): this {
     this.#description = text;
     return this;
@@ -120,6 +149,9 @@ export class ServiceDefinitionBuilder {
       stopSignal: this.#stopSignal,
       stopTimeoutMs: this.#stopTimeoutMs,
       restartPolicy: this.#restartPolicy,
+      restartBackoff: Object.keys(this.#restartBackoff).length > 0
+        ? Object.freeze({ ...this.#restartBackoff })
+        : undefined,
       description: this.#description,
     });
   }

@@ -9,8 +9,9 @@
  *   inside '...'                    ...'\''...              (quotes written as '\'')
  *   inside `...`                    as above, then \ ` $ escaped once more
  *   in a comment                    newlines become spaces
- *   in a here-document body         only plain words (letters, digits, _ . / : , @ % + = -);
- *                                   anything else is refused: the body is not quotable
+ *   in a here-document body, in     only plain words (letters, digits, _ . / : , @ % + = -);
+ *   ${name:-...} and the like, or   anything else is refused: there quotes do not protect,
+ *   in $((...))                     or shells do not agree on them
  *
  * `{raw:name}` inserts the value as shell text on purpose (the documented escape hatch);
  * `{{name}}` is a literal `{name}`, and `${name}` is the shell's own variable.
@@ -37,7 +38,11 @@ type Context =
   | { kind: "single" }
   | { kind: "double" }
   | { kind: "backtick" }
-  | { kind: "comment" };
+  | { kind: "comment" }
+  // ${name...}: inDouble when inside "...", where single quotes are plain characters.
+  | { kind: "param"; inDouble: boolean; depth: number }
+  // $((...)): treated as if in double quotes, where single quotes do not protect.
+  | { kind: "arith"; depth: number };
 
 interface HereDoc {
   /** Undefined when provctl cannot tell it: the rest of the script counts as the body. */
@@ -49,6 +54,13 @@ interface HereDoc {
 /** Quotes `value` for `context` (see the module comment). */
 function quoteFor(context: Context["kind"] | "heredoc", value: string, name: string): string {
   switch (context) {
+    case "param":
+      if (!PLAIN_WORD.test(value)) {
+        throw new ProvctlError("InvalidArgument", "inventory.placeholder_param", {
+          params: { placeholder: `{${name}}`, value: JSON.stringify(value) },
+        });
+      }
+      return value;
     case "single":
       return value.replaceAll("'", `'\\''`);
     case "double":
@@ -89,6 +101,8 @@ export function expandShellTemplate(
   const n = script.length;
   const top = () => stack[stack.length - 1];
   const backticks = () => stack.filter((c) => c.kind === "backtick").length;
+  // Inside ${...} anywhere up the stack, a value must be a plain word (see quoteFor).
+  const inParam = () => stack.some((c) => c.kind === "param" || c.kind === "arith");
 
   /** Copies here-document bodies that start after the newline at `i - 1`. */
   const hereDocs = () => {
@@ -134,14 +148,57 @@ export function expandShellTemplate(
         else if (shellVar) out += whole;
         else {
           const v = value({ name, raw: raw !== undefined });
-          out += raw !== undefined ? v : forBackticks(quoteFor(context.kind, v, name), backticks());
+          const where = inParam() ? "param" : context.kind;
+          out += raw !== undefined ? v : forBackticks(quoteFor(where, v, name), backticks());
         }
         continue;
       }
     }
     i++;
     out += c;
+    if (
+      c === "$" && script[i] === "(" && script[i + 1] === "(" && context.kind !== "single" &&
+      context.kind !== "comment"
+    ) {
+      out += script.slice(i, i + 2);
+      i += 2;
+      stack.push({ kind: "arith", depth: 0 });
+      continue;
+    }
+    if (c === "$" && script[i] === "{" && context.kind !== "single" && context.kind !== "comment") {
+      out += script[i++];
+      const inDouble = context.kind === "double" || (context.kind === "param" && context.inDouble);
+      stack.push({ kind: "param", inDouble, depth: 0 });
+      continue;
+    }
     switch (context.kind) {
+      case "arith":
+        if (c === "(") context.depth++;
+        else if (c === ")") {
+          if (context.depth > 0) context.depth--;
+          else if (script[i] === ")") {
+            out += script[i++];
+            stack.pop();
+          }
+        } else if (c === "$" && script[i] === "(") {
+          out += script[i++];
+          stack.push({ kind: "plain", sub: true, depth: 0, cases: 0 });
+        } else if (c === "`") stack.push({ kind: "backtick" });
+        break;
+      case "param":
+        if (c === "\\" && i < n) out += script[i++];
+        else if (c === "{") context.depth++;
+        else if (c === "}") {
+          if (context.depth === 0) stack.pop();
+          else context.depth--;
+        } else if (c === '"') stack.push({ kind: "double" });
+        else if (c === "'" && !context.inDouble) stack.push({ kind: "single" });
+        else if (c === "`") stack.push({ kind: "backtick" });
+        else if (c === "$" && script[i] === "(") {
+          out += script[i++];
+          stack.push({ kind: "plain", sub: true, depth: 0, cases: 0 });
+        }
+        break;
       case "single":
         if (c === "'") stack.pop();
         break;

@@ -17,6 +17,13 @@
  * append), or a power cut mid-write (a truncated last line). Readers skip and count such
  * lines; opening the log completes a truncated last line with "\n" so the next record
  * starts on a line of its own.
+ *
+ * Rotation (maxBytes > 0): when a write takes the file to maxBytes, it is renamed to
+ * FILE.1 (FILE.1 to FILE.2, ..., the oldest beyond `keep` dropped) and the next append
+ * creates FILE anew. Appenders hold a shared flock on FILE.lock around each write and
+ * first reopen FILE if it was rotated; rotation holds it exclusively. So every record of
+ * every concurrent provctl lands in a file that is kept, and readers read FILE.N ... FILE.1
+ * FILE, oldest first.
  */
 import { ProvctlError } from "../core/errors.ts";
 import { openTrusted, trustDir } from "../core/state_trust.ts";
@@ -79,6 +86,10 @@ export interface AuditRecord {
 export interface AuditLogOptions {
   /** Redacts command and error text (default: the built-in rules). */
   readonly redactor?: Redactor;
+  /** Rotate when the file reaches this size (0 or unset: never). */
+  readonly maxBytes?: number;
+  /** Rotated files kept (FILE.1 ... FILE.keep; default 5). */
+  readonly keep?: number;
   /** Who the records name instead of the local user (the API: the token's name). */
   readonly operator?: string;
   /**
@@ -143,10 +154,14 @@ export class AuditLog {
   readonly path: string;
   /** Set when an existing file was readable/writable by others and was chmod'ed to 0600. */
   readonly modeTightened?: { readonly from: number; readonly to: number };
-  readonly #file: Deno.FsFile;
+  #file: Deno.FsFile;
   readonly #redactor: Redactor;
   readonly #operator?: string;
   readonly #afterWrite?: () => Promise<void>;
+  /** FILE.lock, when the log rotates. */
+  readonly #lock?: Deno.FsFile;
+  readonly #maxBytes: number;
+  readonly #keep: number;
   #queue: Pending[] = [];
   #flushing: Promise<void> | undefined;
   #closed = false;
@@ -154,16 +169,17 @@ export class AuditLog {
   private constructor(
     path: string,
     file: Deno.FsFile,
-    redactor: Redactor,
+    options: AuditLogOptions & { lock?: Deno.FsFile },
     tightened?: { from: number; to: number },
-    operator?: string,
-    afterWrite?: () => Promise<void>,
   ) {
-    this.#operator = operator;
-    this.#afterWrite = afterWrite;
+    this.#operator = options.operator;
+    this.#afterWrite = options.afterWrite;
     this.path = path;
     this.#file = file;
-    this.#redactor = redactor;
+    this.#redactor = options.redactor ?? new Redactor();
+    this.#lock = options.lock;
+    this.#maxBytes = options.maxBytes ?? 0;
+    this.#keep = Math.max(1, options.keep ?? 5);
     this.modeTightened = tightened;
   }
 
@@ -205,14 +221,10 @@ export class AuditLog {
       } else if (info.size > 0) {
         await completeLastLine(path, file, info.size);
       }
-      return new AuditLog(
-        path,
-        file,
-        options.redactor ?? new Redactor(),
-        tightened,
-        options.operator,
-        options.afterWrite,
-      );
+      const lock = (options.maxBytes ?? 0) > 0
+        ? (await openTrusted(`${path}.lock`, { read: true, write: true, create: true }))!.file
+        : undefined;
+      return new AuditLog(path, file, { ...options, lock }, tightened);
     } catch (error) {
       file.close();
       throw error instanceof ProvctlError ? error : fail(error);
@@ -277,10 +289,10 @@ export class AuditLog {
       this.#queue = [];
       const bytes = batch.length === 1 ? batch[0].bytes : concat(batch.map((p) => p.bytes));
       try {
-        await writeAll(this.#file, bytes);
-        await this.#file.syncData();
+        const size = await this.#write(bytes);
         await this.#afterWrite?.().catch(() => {});
         for (const pending of batch) pending.resolve();
+        if (this.#lock && size >= this.#maxBytes) await this.#rotate();
         if (listeners.size > 0) {
           for (const pending of batch) notify(pending.bytes);
         }
@@ -295,12 +307,57 @@ export class AuditLog {
     this.#flushing = undefined;
   }
 
+  /** One write(2) of whole lines and its sync, into the current file; its size after. */
+  async #write(bytes: Uint8Array): Promise<number> {
+    if (!this.#lock) {
+      await writeAll(this.#file, bytes);
+      await this.#file.syncData();
+      return 0;
+    }
+    await this.#lock.lock(false);
+    try {
+      // Another provctl may have rotated the file since our last write: follow it.
+      const current = await Deno.lstat(this.path).catch(() => undefined);
+      const mine = await this.#file.stat();
+      if (current === undefined || current.ino !== mine.ino || current.dev !== mine.dev) {
+        this.#file.close();
+        this.#file = (await openTrusted(this.path, { append: true, create: true }))!.file;
+      }
+      await writeAll(this.#file, bytes);
+      await this.#file.syncData();
+      return (await this.#file.stat()).size;
+    } finally {
+      await this.#lock.unlock();
+    }
+  }
+
+  /** FILE -> FILE.1 -> ... -> FILE.keep (the oldest dropped), under the exclusive lock. */
+  async #rotate(): Promise<void> {
+    const lock = this.#lock!;
+    await lock.lock(true);
+    try {
+      // Someone else may have rotated it while we waited for the lock.
+      const current = await Deno.lstat(this.path).catch(() => undefined);
+      if (current === undefined || current.size < this.#maxBytes) return;
+      for (let i = this.#keep - 1; i >= 1; i--) {
+        await Deno.rename(`${this.path}.${i}`, `${this.path}.${i + 1}`).catch((error) => {
+          if (!(error instanceof Deno.errors.NotFound)) throw error;
+        });
+      }
+      await Deno.rename(this.path, `${this.path}.1`);
+      await syncDir(dirOf(this.path));
+    } finally {
+      await lock.unlock();
+    }
+  }
+
   /** Waits for pending appends, then closes the file. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     await this.#flushing;
     this.#file.close();
+    this.#lock?.close();
   }
 }
 
@@ -329,6 +386,10 @@ function concat(parts: Uint8Array[]): Uint8Array {
     at += part.length;
   }
   return out;
+}
+
+function dirOf(path: string): string {
+  return path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
 }
 
 async function syncDir(dir: string): Promise<void> {
@@ -506,42 +567,54 @@ export class AuditReader implements AsyncIterable<AuditRecord> {
     for (let i = 0; i < tail.length; i++) yield tail[(next + i) % tail.length];
   }
 
+  /** The lines of FILE.N ... FILE.1 FILE (oldest first). */
   async *#lines(): AsyncGenerator<string> {
-    let file: Deno.FsFile;
+    const files = await this.#openAll();
     try {
-      const opened = await openTrusted(this.path, { read: true });
-      if (opened === undefined) return;
-      file = opened.file;
+      for (const file of files) yield* linesOf(file);
+    } finally {
+      for (const file of files) {
+        try {
+          file.close();
+        } catch { /* closed when its stream was read to the end */ }
+      }
+    }
+  }
+
+  /**
+   * Opens the rotated files and the current one at once (under the shared lock, when
+   * the log rotates), so a rotation while reading neither skips nor repeats a file.
+   */
+  async #openAll(): Promise<Deno.FsFile[]> {
+    const lock = await openTrusted(`${this.path}.lock`, { read: true, write: true })
+      .catch(() => undefined);
+    await lock?.file.lock(false);
+    const files: Deno.FsFile[] = [];
+    try {
+      const rotated: string[] = [];
+      for (let i = 1;; i++) {
+        const name = `${this.path}.${i}`;
+        if (!(await Deno.lstat(name).then(() => true, () => false))) break;
+        rotated.unshift(name);
+      }
+      for (const name of [...rotated, this.path]) {
+        const opened = await openTrusted(name, { read: true });
+        if (opened) files.push(opened.file);
+      }
+      return files;
     } catch (error) {
+      for (const file of files) file.close();
       if (error instanceof ProvctlError) throw error;
       throw new ProvctlError("CommandFailed", "observe.audit_read_failed", {
         params: { path: this.path, reason: reason(error) },
         cause: error,
       });
-    }
-    let rest = "";
-    const decoder = new TextDecoder();
-    try {
-      for await (const chunk of file.readable) {
-        rest += decoder.decode(chunk, { stream: true });
-        let newline = rest.indexOf("\n");
-        let start = 0;
-        while (newline >= 0) {
-          yield rest.slice(start, newline);
-          start = newline + 1;
-          newline = rest.indexOf("\n", start);
-        }
-        rest = rest.slice(start);
-      }
     } finally {
-      // file.readable closes the file when it is read to the end; an early exit (limit,
-      // break) cancels it here.
-      try {
-        file.close();
-      } catch { /* already closed by the stream */ }
+      if (lock) {
+        await lock.file.unlock().catch(() => {});
+        lock.file.close();
+      }
     }
-    rest += decoder.decode();
-    if (rest !== "") yield rest;
   }
 
   /** All matching records in an array (for small logs and tests). */
@@ -550,6 +623,24 @@ export class AuditReader implements AsyncIterable<AuditRecord> {
     for await (const record of this) out.push(record);
     return out;
   }
+}
+
+async function* linesOf(file: Deno.FsFile): AsyncGenerator<string> {
+  let rest = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of file.readable) {
+    rest += decoder.decode(chunk, { stream: true });
+    let newline = rest.indexOf("\n");
+    let start = 0;
+    while (newline >= 0) {
+      yield rest.slice(start, newline);
+      start = newline + 1;
+      newline = rest.indexOf("\n", start);
+    }
+    rest = rest.slice(start);
+  }
+  rest += decoder.decode();
+  if (rest !== "") yield rest;
 }
 
 /** The records of the audit log at `path` matching `query` (see AuditReader). */

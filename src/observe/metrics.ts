@@ -15,7 +15,7 @@
  * file, and concurrent processes never lose each other's updates.
  */
 import { ProvctlError } from "../core/errors.ts";
-import { openTrusted, readTrusted, trustDir } from "../core/state_trust.ts";
+import { openTrusted, readTrusted, trustDir, writeTrustedAtomic } from "../core/state_trust.ts";
 import { renderPrometheus } from "./_prometheus.ts";
 import {
   emptySnapshot,
@@ -428,19 +428,9 @@ async function withFileLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
 }
 
 async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   try {
-    const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
-    try {
-      const bytes = new TextEncoder().encode(text);
-      for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
-      await file.syncData();
-    } finally {
-      file.close();
-    }
-    await Deno.rename(tmp, path);
+    await writeTrustedAtomic(path, text);
   } catch (error) {
-    await Deno.remove(tmp).catch(() => {});
     throw fileError("observe.metrics_write_failed", path, error);
   }
 }

@@ -704,6 +704,13 @@ export function apiRoutes(deps: ApiDeps, fail: Fail): RouteSpec[] {
         );
       },
     },
+    // --- the caller's own token (what a client such as the dashboard may offer to do)
+    {
+      method: "GET",
+      path: "/token",
+      scope: "read",
+      handler: (req) => Promise.resolve(json(req.token)),
+    },
     // --- tokens (admin)
     {
       method: "GET",

@@ -351,6 +351,12 @@ function build(): Json {
           ],
         }),
       },
+      "/token": {
+        get: op("The calling token (name, scope, expiry; never its secret)", "read", {
+          "200": jsonBody(ref("Token"), "This request's token"),
+          ...problems(...READ),
+        }),
+      },
       "/tokens": {
         get: op("API tokens (never their secrets)", "admin", {
           "200": jsonBody(listOf("Token"), "Tokens"),

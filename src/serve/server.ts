@@ -13,6 +13,7 @@ import { openStateBackend, stateSettings } from "../state/select.ts";
 import { buildApi } from "./app.ts";
 import { EventHub } from "./events.ts";
 import { relayEvents } from "./event_relay.ts";
+import { mountDashboard } from "./dashboard.ts";
 
 export interface ServeOptions {
   readonly settings: Settings;
@@ -109,6 +110,8 @@ export async function serve(options: ServeOptions): Promise<void> {
     running,
     log: options.log,
   });
+  // The dashboard at / is the same API seen in a browser (src/serve/assets/).
+  mountDashboard(api.app, options.settings.messages);
   const stopAudit = onAuditRecord((record) => hub.publish("audit", "record", { ...record }));
 
   let server: Deno.HttpServer;

@@ -9,6 +9,7 @@
  * connection; if the keeper dies while a command runs, the command fails with
  * ssh.keeper_lost (it may have run) rather than running twice, and nothing waits.
  */
+import { pushStream } from "./_push_stream.ts";
 import { ProvctlError } from "../core/errors.ts";
 import type {
   RunOptions,
@@ -323,29 +324,4 @@ async function text(stream: ReadableStream<Uint8Array>): Promise<string> {
 
 async function pipe(from: ReadableStream<Uint8Array>, to: ReturnType<typeof pushStream>) {
   for await (const chunk of from) to.push(chunk);
-}
-
-/** A ReadableStream fed by pushes. */
-function pushStream() {
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  let finished = false;
-  const stream = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
-  return {
-    stream,
-    push(chunk: Uint8Array) {
-      if (!finished) controller.enqueue(chunk);
-    },
-    close() {
-      if (finished) return;
-      finished = true;
-      try {
-        controller.close();
-      } catch { /* reader cancelled */ }
-    },
-    error(error: unknown) {
-      if (finished) return;
-      finished = true;
-      controller.error(error);
-    },
-  };
 }

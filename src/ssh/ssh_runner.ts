@@ -4,6 +4,7 @@
  * command), on a pooled SSH connection. The remote exit code, or 128+N for signal N,
  * comes from the channel's exit message.
  */
+import { pushStream } from "./_push_stream.ts";
 import { ProvctlError } from "../core/errors.ts";
 import { signalNumberOf } from "../core/signals.ts";
 import type {
@@ -391,29 +392,4 @@ function minDefined(a: number | undefined, b: number | undefined): number | unde
   if (a === undefined) return b;
   if (b === undefined) return a;
   return Math.min(a, b);
-}
-
-/** A ReadableStream fed by pushes (ssh2 channels are Node streams). */
-function pushStream() {
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  let finished = false;
-  const stream = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
-  return {
-    stream,
-    push(chunk: Uint8Array) {
-      if (!finished) controller.enqueue(new Uint8Array(chunk));
-    },
-    close() {
-      if (finished) return;
-      finished = true;
-      try {
-        controller.close();
-      } catch { /* reader cancelled */ }
-    },
-    error(error: unknown) {
-      if (finished) return;
-      finished = true;
-      controller.error(error);
-    },
-  };
 }

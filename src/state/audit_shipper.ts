@@ -7,7 +7,9 @@
  * records simply stay after the mark (the backlog); the next ship, a retry timer or the
  * next provctl run sends them. Sending is idempotent (the store skips ids it has), so a
  * crash between "acknowledged" and "mark moved", or two processes shipping the same log,
- * never duplicates a record.
+ * never duplicates a record. The mark names its file by inode, so when the log rotates
+ * (FILE -> FILE.1 ...) the rest of the marked file is still sent from FILE.N, then the
+ * newer files; only records rotated out of the last kept file before shipping are lost.
  */
 import type { AuditRecord } from "../observe/audit_log.ts";
 
@@ -134,50 +136,84 @@ export class AuditShipper {
     }
   }
 
-  /** Up to `max` complete records after the mark, and the offset after the last of them. */
+  /**
+   * Up to `max` complete records after the mark, and where the last of them ends. The
+   * mark's file may have been rotated (FILE -> FILE.1 -> ...): it is found by inode among
+   * the rotated files, read to its end, then the newer files follow, oldest first.
+   */
   async #pending(max: number): Promise<{ lines: AuditRecord[]; end: number; ino: number | null }> {
-    let file: Deno.FsFile;
+    const chain = await this.#openChain();
     try {
-      file = await Deno.open(this.auditFile, { read: true });
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return { lines: [], end: 0, ino: null };
-      throw error;
-    }
-    try {
-      const info = await file.stat();
+      if (chain.length === 0) return { lines: [], end: 0, ino: null };
       const mark = await this.#readMark();
-      let offset = mark?.offset ?? 0;
-      // Another file now (rotated, recreated) or a shorter one: start from its beginning.
-      if (
-        mark &&
-        (mark.target !== this.#options.target || mark.ino !== info.ino || offset > info.size)
-      ) offset = 0;
-      await file.seek(offset, Deno.SeekMode.Start);
+      // Oldest first; without a usable mark everything is sent (the store skips ids it has).
+      let at = 0;
+      let offset = 0;
+      if (mark && mark.target === this.#options.target) {
+        const found = chain.findIndex((f) => f.info.ino === mark.ino);
+        if (found >= 0 && mark.offset <= chain[found].info.size) {
+          at = found;
+          offset = mark.offset;
+        }
+      }
       const lines: AuditRecord[] = [];
       let end = offset;
-      let rest = new Uint8Array(0);
-      const buf = new Uint8Array(64 * 1024);
-      while (lines.length < max) {
-        const n = await file.read(buf);
-        if (n === null) break;
-        const chunk = new Uint8Array(rest.length + n);
-        chunk.set(rest);
-        chunk.set(buf.subarray(0, n), rest.length);
-        let start = 0;
-        for (let i = 0; i < chunk.length && lines.length < max; i++) {
-          if (chunk[i] !== 0x0a) continue;
-          const text = decoder.decode(chunk.subarray(start, i));
-          end += i - start + 1;
-          start = i + 1;
-          const record = parse(text);
-          if (record) lines.push(record);
-        }
-        rest = chunk.slice(start);
+      let ino = chain[at].info.ino;
+      for (;;) {
+        end = await readLines(chain[at].file, offset, max, lines);
+        ino = chain[at].info.ino;
+        // A rotated file is complete: once read to its end, go on with the next newer one.
+        if (lines.length >= max || at === chain.length - 1) break;
+        at++;
+        offset = 0;
+        end = 0;
+        ino = chain[at].info.ino;
       }
       // A line still being written (no "\n" yet) waits for the next ship.
-      return { lines, end, ino: info.ino };
+      return { lines, end, ino };
     } finally {
-      file.close();
+      for (const f of chain) f.file.close();
+    }
+  }
+
+  /**
+   * The audit file and its rotated copies, oldest first, opened together. FILE.lock (there
+   * when the log rotates) is held shared meanwhile, so no rotation renames them midway.
+   */
+  async #openChain(): Promise<{ file: Deno.FsFile; info: Deno.FileInfo }[]> {
+    let lock: Deno.FsFile | undefined;
+    try {
+      lock = await Deno.open(`${this.auditFile}.lock`, { read: true, write: true });
+      await lock.lock(false);
+    } catch {
+      lock?.close();
+      lock = undefined; // no rotation configured: only FILE itself
+    }
+    const chain: { file: Deno.FsFile; info: Deno.FileInfo }[] = [];
+    try {
+      for (let i = 0;; i++) {
+        const path = i === 0 ? this.auditFile : `${this.auditFile}.${i}`;
+        let file: Deno.FsFile;
+        try {
+          file = await Deno.open(path, { read: true });
+        } catch (error) {
+          if (!(error instanceof Deno.errors.NotFound)) throw error;
+          // Just rotated, FILE is not there until the next write: FILE.1 still may be.
+          if (i === 0 && lock) continue;
+          break;
+        }
+        chain.unshift({ file, info: await file.stat() });
+        if (!lock) break;
+      }
+      return chain;
+    } catch (error) {
+      for (const f of chain) f.file.close();
+      throw error;
+    } finally {
+      if (lock) {
+        await lock.unlock().catch(() => {});
+        lock.close();
+      }
     }
   }
 
@@ -206,6 +242,37 @@ export class AuditShipper {
       throw error;
     }
   }
+}
+
+/** Appends the whole lines of `file` from `offset` to `lines` (up to `max`); their end. */
+async function readLines(
+  file: Deno.FsFile,
+  offset: number,
+  max: number,
+  lines: AuditRecord[],
+): Promise<number> {
+  await file.seek(offset, Deno.SeekMode.Start);
+  let end = offset;
+  let rest = new Uint8Array(0);
+  const buf = new Uint8Array(64 * 1024);
+  while (lines.length < max) {
+    const n = await file.read(buf);
+    if (n === null) break;
+    const chunk = new Uint8Array(rest.length + n);
+    chunk.set(rest);
+    chunk.set(buf.subarray(0, n), rest.length);
+    let start = 0;
+    for (let i = 0; i < chunk.length && lines.length < max; i++) {
+      if (chunk[i] !== 0x0a) continue;
+      const text = decoder.decode(chunk.subarray(start, i));
+      end += i - start + 1;
+      start = i + 1;
+      const record = parse(text);
+      if (record) lines.push(record);
+    }
+    rest = chunk.slice(start);
+  }
+  return end;
 }
 
 function parse(line: string): AuditRecord | undefined {

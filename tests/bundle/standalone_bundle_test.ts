@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { bundle } from "../../scripts/bundle.ts";
+import { startServer } from "../helpers/serve.ts";
 
 const dec = new TextDecoder();
 
@@ -71,6 +72,30 @@ Deno.test("a single-file bundle runs from an empty directory on its embedded def
     const bad = await provctl("start", "../x", "--", "true");
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /^provctl: error: invalid service name/);
+
+    // The dashboard's assets (its own files and the npm packages' dist files) are in the
+    // bundle too: `serve` answers them from this empty directory.
+    const server = await startServer((args) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-all", "--no-config", "--quiet", bundlePath, ...args],
+        cwd: empty,
+        env,
+        clearEnv: true,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn()
+    );
+    try {
+      for (const path of ["/", "/assets/app.js", "/assets/preact.js", "/assets/uplot.js"]) {
+        const res = await fetch(`${server.url}${path}`);
+        const body = await res.text();
+        assert.equal(res.status, 200, path);
+        assert.ok(body.length > 500, path);
+      }
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
   } finally {
     await Deno.remove(work, { recursive: true });
   }

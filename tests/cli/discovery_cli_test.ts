@@ -72,7 +72,7 @@ Deno.test({
       assert.equal(list.code, 0, list.stderr);
       const rows = list.stdout.trim().split("\n").map((l) => JSON.parse(l));
       assert.deepEqual(
-        rows.map((r) => [r.name, r.host, r.source, r.stale, r.labels.role, r.labels.managed]),
+        rows.map((r) => [r.name, r.address, r.source, r.stale, r.labels.role, r.labels.managed]),
         [
           ["web1", h1.address, "hz", false, "web", "provctl"],
           ["web2", h2.address, "hz", false, "web", "provctl"],
@@ -140,7 +140,7 @@ Deno.test({
       const dry = await run(["discover", "hz", "--dry-run", "-o", "json"]);
       assert.equal(dry.code, 0, dry.stderr);
       const previews = dry.stdout.trim().split("\n").map((l) => JSON.parse(l));
-      assert.deepEqual(previews.map((p) => [p.name, p.host, p.status]), [
+      assert.deepEqual(previews.map((p) => [p.name, p.address, p.status]), [
         ["web1", h1.address, "running"],
         ["web2", h2.address, "running"],
         ["db1", h3.address, "running"],

@@ -42,7 +42,7 @@ Deno.test({
         ...failing,
       ]);
       assert.equal(budget.code, 1);
-      assert.deepEqual(rows(budget.stdout).map((r) => [r.host, r.status]), [
+      assert.deepEqual(rows(budget.stdout).map((r) => [r.machine, r.status]), [
         ["m1", "fail"],
         ["m2", "skipped"],
         ["m3", "skipped"],

@@ -78,7 +78,7 @@ Deno.test({
       const retries = r.stderr.split("\n").filter((l) => / retry \d+ in \d+ ms/.test(l));
       assert.equal(retries.length, 2, r.stderr);
       assert.deepEqual(
-        rows.map((x) => [x.host, x.status, x.attempts]),
+        rows.map((x) => [x.machine, x.status, x.attempts]),
         [["m1", "ok", 1], ["m2", "unreachable", 3]],
       );
     } finally {

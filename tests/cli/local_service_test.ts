@@ -311,3 +311,66 @@ Deno.test("enable/disable on the pidfile backend say it has no boot support (one
     await cli.cleanup();
   }
 });
+
+Deno.test("restart on-failure on the pidfile backend: restarts, then failed at the limit, in status text and JSON", async () => {
+  const cli = await cliSandbox();
+  try {
+    const config = `${cli.dir}/conf`;
+    await Deno.mkdir(config);
+    await Deno.writeTextFile(
+      `${config}/defaults.toml`,
+      "[service]\nrestart_delay_ms = 100\nrestart_max_delay_ms = 400\nrestart_max = 2\n",
+    );
+    const run = ([verb, ...rest]: string[]) => cli.run([verb, "--config-dir", config, ...rest]);
+    const start = await run([
+      "start",
+      "crashy",
+      "--restart",
+      "on-failure",
+      "--",
+      "sh",
+      "-c",
+      "echo boom; exit 1",
+    ]);
+    assert.equal(start.code, 0, start.stderr);
+    let row: Record<string, unknown> = {};
+    await waitFor("failed", async () => {
+      row = JSON.parse((await run(["status", "crashy", "-o", "json"])).stdout);
+      return row.state === "failed";
+    });
+    assert.deepEqual(
+      {
+        state: row.state,
+        reason: row.reason,
+        exit_code: row.exit_code,
+        restarts: row.restarts,
+        last_exit: row.last_exit,
+        next_restart_at: row.next_restart_at,
+        supervisor: row.supervisor,
+      },
+      {
+        state: "failed",
+        reason: "restart_limit",
+        exit_code: 1,
+        restarts: 2,
+        last_exit: { code: 1, signal: null },
+        next_restart_at: null,
+        supervisor: "done",
+      },
+    );
+    assert.ok(!Number.isNaN(Date.parse(row.last_restart_at as string)));
+    const text = await run(["status", "crashy"]);
+    assert.equal(text.code, 3);
+    assert.match(
+      text.stdout,
+      /^NAME\s+BACKEND\s+STATE\s+PID\s+UPTIME\s+RESTARTS\ncrashy\s+pidfile\s+failed: gave up after 2 restarts \(restart_max\), last exit code 1\s+-\s+-\s+2\n$/,
+    );
+    const logs = await run(["logs", "crashy"]);
+    assert.equal(logs.stdout, "boom\nboom\nboom\n");
+    // The restarts reach the metrics (a gauge per service and machine).
+    const prom = await run(["metrics", "-o", "prom"]);
+    assert.match(prom.stdout, /^provctl_service_restarts\{[^}]*service="crashy"[^}]*\} 2$/m);
+  } finally {
+    await cli.cleanup();
+  }
+});

@@ -1,14 +1,15 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ProvctlError } from "../../src/core/errors.ts";
+import { isProvctlError, ProvctlError } from "../../src/core/errors.ts";
 import { loadConfig } from "../../src/config/loader.ts";
 import { embeddedMessages, Messages } from "../../src/config/messages.ts";
 import { loadServicesFile, parseEnvFile } from "../../src/config/services_file.ts";
+import type { ServiceName } from "../../src/core/service_name.ts";
 
 const catalog = new Messages(embeddedMessages());
 const render = (e: ProvctlError) => catalog.format(e.key, e.params);
 const SERVICE_KEYS =
-  "binary, args, env, env_file, working_dir, backend, user, stop_signal, stop_timeout_ms, restart, description";
+  "binary, args, env, env_file, working_dir, backend, user, stop_signal, stop_timeout_ms, restart, restart_delay_ms, restart_max_delay_ms, restart_max, restart_window_ms, min_uptime_ms, description";
 const FIXTURE = new URL("./fixtures/project/", import.meta.url).pathname;
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -61,6 +62,7 @@ Deno.test("services file: every key becomes part of the definition", async () =>
     stopSignal: "SIGINT",
     stopTimeoutMs: 2500,
     restartPolicy: "on-failure",
+    restartBackoff: undefined,
     description: "API server",
   });
   const worker = services.get("worker@1" as never)!;
@@ -336,5 +338,25 @@ Deno.test("parseEnvFile: comments, export, quotes, escapes and errors with file:
       assert.deepEqual(e.params, params, text);
       return true;
     });
+  }
+});
+
+Deno.test("services file: restart pacing keys reach the definition; bad values are refused with their position", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "provctl_services_" });
+  try {
+    const path = `${dir}/svc.toml`;
+    await Deno.writeTextFile(
+      path,
+      `[services.web]\nbinary = "x"\nrestart = "always"\nrestart_delay_ms = 250\nrestart_max = 0\nmin_uptime_ms = 100\n`,
+    );
+    const web = (await loadServicesFile(path, { required: true })).get("web" as ServiceName)!;
+    assert.deepEqual(web.definition.restartBackoff, { delayMs: 250, max: 0, minUptimeMs: 100 });
+    await Deno.writeTextFile(path, `[services.web]\nbinary = "x"\nrestart_max = -1\n`);
+    await assert.rejects(
+      loadServicesFile(path, { required: true }),
+      (e: unknown) => isProvctlError(e) && /svc\.toml:3/.test(JSON.stringify(e.params)),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

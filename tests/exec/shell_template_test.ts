@@ -131,3 +131,41 @@ Deno.test("expandShellTemplate: here-documents take plain words or refuse", asyn
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("expandShellTemplate: inside ${...} only plain words, whatever the quoting", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (
+      const template of [
+        'printf %s "${u:-X{v}Y}"',
+        "printf %s ${u:-X{v}Y}",
+        `printf %s "\${u:-"X{v}Y"}"`,
+      ]
+    ) {
+      const script = expandShellTemplate(template, () => "p-1.2");
+      for (const shell of SHELLS) assert.equal((await run(shell, script, dir)).stdout, "Xp-1.2Y");
+      for (const value of ["a'$(id)'b", "a}b", "a b", "`id`", 'a"b']) {
+        assert.equal(
+          thrownKey(() => expandShellTemplate(template, () => value)),
+          "inventory.placeholder_param",
+          `${template} with ${value}`,
+        );
+      }
+    }
+    // In $((...)) quotes do not protect: only plain words.
+    assert.equal(
+      thrownKey(() => expandShellTemplate("echo $(( {v} + 1 ))", () => "1 + $(id)")),
+      "inventory.placeholder_param",
+    );
+    assert.equal(
+      expandShellTemplate("echo $(( {v} + 1 )) {v}", () => "41"),
+      "echo $(( 41 + 1 )) 41",
+    );
+    assert.equal(expandShellTemplate("echo $(( (1) )) {v}", () => "a b"), "echo $(( (1) )) 'a b'");
+    // After the expansion, quoting is followed as before.
+    assert.equal(expandShellTemplate('echo "${u:-x}" {v}', () => "a b"), `echo "\${u:-x}" 'a b'`);
+    assert.equal(expandShellTemplate('echo "${u:-\'}" {v}', () => "a b"), `echo "\${u:-'}" 'a b'`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -289,7 +289,10 @@ Deno.test({
           assert.ok(
             records.some((r) => r.machine === "m1" && r.op === "rollback" && r.result === "ok"),
           );
-          assert.ok(!records.some((r) => r.machine !== "m1"), "only the canary was touched");
+          // Every machine of the deployment was locked (and unlocked); only the canary changed.
+          const changes = records.filter((r) => !/^deploy\.(lock|unlock)/.test(r.op));
+          assert.ok(!changes.some((r) => r.machine !== "m1"), "only the canary was touched");
+          assert.ok(records.some((r) => r.machine === "m4" && r.op === "deploy.lock"));
           const state = JSON.parse(await Deno.readTextFile(`${s.stateDir}/deploy/canary.json`));
           assert.equal(state.version, "good");
         },

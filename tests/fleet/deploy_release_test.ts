@@ -96,13 +96,20 @@ Deno.test("releases: staged atomically, current switched by rename, pruned, clea
     assert.deepEqual((await listReleases(runner, root)).releases, ["v1", "v3"]);
     assert.deepEqual(await pruneReleases(runner, root, 1), ["v3"]);
 
-    // Leftovers of a killed deploy go at the next one.
-    await Deno.mkdir(`${root}/.staging/v5.x`, { recursive: true });
+    // Leftovers of a killed deploy go at the next one; this run's own staging stays.
+    await Deno.mkdir(`${root}/.staging/dead-run/v5`, { recursive: true });
+    await Deno.mkdir(`${root}/.staging/this-run/v6`, { recursive: true });
     await Deno.symlink("releases/v1", `${root}/current.tmp-123`);
-    await cleanStale(runner, root);
+    await cleanStale(runner, root, "this-run");
     const names: string[] = [];
     for await (const e of Deno.readDir(root)) names.push(e.name);
-    assert.deepEqual(names.sort(), ["current", "releases"]);
+    assert.deepEqual(names.sort(), [".staging", "current", "releases"]);
+    const staging: string[] = [];
+    for await (const e of Deno.readDir(`${root}/.staging`)) staging.push(e.name);
+    assert.deepEqual(staging, ["this-run"]);
+    await cleanStale(runner, root);
+    assert.deepEqual((await listReleases(runner, root)).releases.length > 0, true);
+    await assert.rejects(Deno.stat(`${root}/.staging`));
 
     // No release (rolling back a first deploy): current goes.
     assert.equal(await switchCurrent(runner, root, undefined), "v1");

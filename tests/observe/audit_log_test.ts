@@ -347,3 +347,57 @@ Deno.test("--since values: durations, dates, and clear errors", () => {
     );
   }
 });
+
+Deno.test("rotation by size: two provctl processes appending concurrently lose no record; readers read every file in order", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/audit.jsonl`;
+    const writer = new URL("./fixtures/audit_writer.ts", import.meta.url).pathname;
+    const COUNT = 1500;
+    const spawn = () =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", writer, path, String(COUNT), "16384", "1000"],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+    const results = await Promise.all([spawn(), spawn()]);
+    for (const r of results) assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+    const rotated = [...Deno.readDirSync(dir)].filter((e) => /^audit\.jsonl\.\d+$/.test(e.name));
+    assert.ok(rotated.length >= 10, `${rotated.length} rotations`);
+    for (const e of rotated) {
+      const size = Deno.statSync(`${dir}/${e.name}`).size;
+      assert.ok(size < 16384 + 8192, `${e.name}: ${size} bytes`);
+    }
+    const reader = readAudit(path);
+    const records = await reader.toArray();
+    assert.equal(reader.skipped, 0);
+    assert.equal(records.length, 2 * COUNT, "every record of both writers");
+    const byWriter = new Map<string, number[]>();
+    for (const r of records) {
+      const seqs = byWriter.get(r.machine) ?? [];
+      seqs.push(Number(r.command!.slice(4)));
+      byWriter.set(r.machine, seqs);
+    }
+    assert.equal(byWriter.size, 2);
+    for (const seqs of byWriter.values()) {
+      // Oldest file first: each writer's records in the order it wrote them.
+      assert.deepEqual(seqs, Array.from({ length: COUNT }, (_, i) => i));
+    }
+  });
+});
+
+Deno.test("rotation keeps `keep` files: the oldest go, the rest read in order", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/audit.jsonl`;
+    const log = await AuditLog.open(path, { maxBytes: 4096, keep: 2 });
+    for (let i = 0; i < 300; i++) {
+      await log.append({ machine: "m", op: "exec", result: "ok", command: `seq ${i}` });
+    }
+    await log.close();
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.startsWith("audit"))
+      .sort();
+    assert.deepEqual(names, ["audit.jsonl", "audit.jsonl.1", "audit.jsonl.2", "audit.jsonl.lock"]);
+    const seqs = (await readAudit(path).toArray()).map((r) => Number(r.command!.slice(4)));
+    assert.ok(seqs.length < 300 && seqs.length > 20);
+    assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => 300 - seqs.length + i));
+  });
+});

@@ -12,6 +12,7 @@ import { parseServiceName } from "../../src/core/service_name.ts";
 import { SshPool } from "../../src/ssh/pool.ts";
 import { SshRunner } from "../../src/ssh/ssh_runner.ts";
 import { runBackendConformance } from "../backends/conformance.ts";
+import { runSupervisionCases } from "../backends/pidfile_supervision.ts";
 import { startSshdFleet } from "../fixtures/sshd.ts";
 import { planOf, quietAuth } from "./_helpers.ts";
 
@@ -100,4 +101,25 @@ Deno.test("over SSH too, the PID-file scripts refuse a state dir others can writ
     await fleet.stop();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+// The supervision cases with every script (and the supervisor) run through sshd.
+runSupervisionCases({
+  name: "pidfile over ssh",
+  setup: async () => {
+    const fleet = await startSshdFleet({ count: 1 });
+    const pool = new SshPool({ connect: quietAuth });
+    const dir = await Deno.makeTempDir({ prefix: "provctl-sup-ssh-" });
+    const runner = new SshRunner({ plan: planOf(fleet, 0), pool, commandTimeoutMs: 20_000 });
+    return {
+      runner,
+      dir,
+      backend: testPidfileBackend(runner, dir),
+      teardown: async () => {
+        await pool.close();
+        await fleet.stop();
+        await Deno.remove(dir, { recursive: true });
+      },
+    };
+  },
 });

@@ -123,3 +123,75 @@ Deno.test("shipper: a replaced log or another database starts from the beginning
     await t.cleanup();
   }
 });
+
+Deno.test("shipper: records rotated away while the store is down are still sent, once, in order", async () => {
+  const t = await setup();
+  try {
+    const s = t.shipper();
+    await t.append(2);
+    await s.ship();
+    assert.equal(t.received.length, 2);
+    t.setDown(true);
+    // Small files: the log rotates every few records while nothing can be shipped.
+    const log = await AuditLog.open(t.file, { maxBytes: 400, keep: 20 });
+    for (let i = 2; i < 14; i++) {
+      await log.append({ machine: `m${i}`, op: "exec", result: "ok" });
+      await s.ship();
+    }
+    await log.close();
+    assert.ok(await Deno.stat(`${t.file}.3`), "the log rotated several times");
+    assert.equal(t.received.length, 2, "nothing was sent while the store was down");
+    assert.equal(await s.backlog(), 12);
+    t.setDown(false);
+    await s.ship({ wait: true });
+    const machines = Array.from({ length: 14 }, (_, i) => `m${i}`);
+    assert.deepEqual(t.received.map((r) => r.machine), machines);
+    assert.equal(new Set(t.received.map((r) => r.id)).size, 14, "no record twice");
+    assert.equal(await s.backlog(), 0);
+    await s.close();
+    assert.equal(t.received.length, 14);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+Deno.test("shipper: a log rotating while each write's ship is pending loses and repeats nothing", async () => {
+  const t = await setup();
+  try {
+    let sends = 0;
+    const slow = new AuditShipper({
+      auditFile: t.file,
+      target: "db1",
+      waitMs: 5,
+      send: async (records) => {
+        sends++;
+        // The store answers after the writer has gone on (and rotated the file).
+        await new Promise((resolve) => setTimeout(resolve, 15));
+        t.received.push(...records);
+      },
+    });
+    const log = await AuditLog.open(t.file, {
+      maxBytes: 350,
+      keep: 50,
+      afterWrite: () => slow.ship(),
+    });
+    await Promise.all(
+      Array.from(
+        { length: 30 },
+        (_, i) => log.append({ machine: `m${i}`, op: "exec", result: "ok" }),
+      ),
+    );
+    for (let i = 30; i < 40; i++) await log.append({ machine: `m${i}`, op: "exec", result: "ok" });
+    await log.close();
+    await slow.close();
+    assert.ok(await Deno.stat(`${t.file}.3`), "the log rotated while ships were pending");
+    assert.ok(sends > 1);
+    const ids = t.received.map((r) => r.id);
+    assert.equal(new Set(ids).size, ids.length, "no record twice");
+    const machines = t.received.map((r) => r.machine).sort();
+    assert.deepEqual(machines, Array.from({ length: 40 }, (_, i) => `m${i}`).sort());
+    assert.equal(await slow.backlog(), 0);
+  } finally {
+    await t.cleanup();
+  }
+});

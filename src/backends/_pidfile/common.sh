@@ -36,10 +36,13 @@ alive() {
   [ "$p_start" = "$2" ] && [ "$p_pgid" = "$3" ]
 }
 
-# load FILE: sets f_pid f_pgid f_start f_started f_code f_at from a PID or exit file
-# (KEY=VALUE lines); unknown keys are ignored, missing ones are empty.
+# load FILE: sets f_pid f_pgid f_start f_started f_code f_at f_sup f_sup_start from a PID
+# or exit file, and f_phase f_restarts f_last_exit f_last_restart_at f_next_restart_at
+# f_reason from a supervision state file (KEY=VALUE lines); unknown keys are ignored,
+# missing ones are empty.
 load() {
-  f_pid='' f_pgid='' f_start='' f_started='' f_code='' f_at=''
+  f_pid='' f_pgid='' f_start='' f_started='' f_code='' f_at='' f_sup='' f_sup_start=''
+  f_phase='' f_restarts='' f_last_exit='' f_last_restart_at='' f_next_restart_at='' f_reason=''
   [ -r "$1" ] || return 1
   while IFS='=' read -r k v || [ -n "$k" ]; do
     case $k in
@@ -49,8 +52,23 @@ load() {
     started) f_started=$v ;;
     code) f_code=$v ;;
     at) f_at=$v ;;
+    sup) f_sup=$v ;;
+    sup_start) f_sup_start=$v ;;
+    phase) f_phase=$v ;;
+    restarts) f_restarts=$v ;;
+    last_exit) f_last_exit=$v ;;
+    last_restart_at) f_last_restart_at=$v ;;
+    next_restart_at) f_next_restart_at=$v ;;
+    reason) f_reason=$v ;;
     esac
   done < "$1"
+}
+
+# sup_alive: the supervisor recorded in the loaded state file is still running (same PID,
+# start time; it leads its own process group).
+sup_alive() {
+  case $f_sup in '' | *[!0-9]*) return 1 ;; esac
+  alive "$f_sup" "$f_sup_start" "$f_sup"
 }
 
 # write_atomic FILE: stdin to FILE through a temp name and a rename.
@@ -84,7 +102,22 @@ take_lock() {
   done
   echo $$ > "$1.d/pid"
   lock_dir=$1.d
-  trap 'rm -rf -- "$lock_dir"' EXIT
+  trap '[ -z "${lock_dir:-}" ] || rm -rf -- "$lock_dir"' EXIT
+}
+
+# release_lock: gives up what take_lock took (for the supervisor, which lives on).
+release_lock() {
+  if [ -n "${lock_dir:-}" ]; then
+    rm -rf -- "$lock_dir"
+    lock_dir=''
+  else
+    exec 9>&-
+  fi
+}
+
+# seconds MS: MS milliseconds as sleep(1) takes them (fractions work in GNU, busybox, BSD).
+seconds() {
+  printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000))
 }
 
 # remove_if_same FILE PID START: removes a PID file only if it still records that

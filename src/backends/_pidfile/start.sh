@@ -1,19 +1,28 @@
-# start PIDFILE EXITFILE LOGFILE LOCKFILE DEFFILE GRACE_MS LOCK_MS WORKDIR SHELL BINARY [ARG]...
-# SHELL is the POSIX sh that runs this script, and so also the supervisor.
+# start PIDFILE EXITFILE STATEFILE LOGFILE LOCKFILE DEFFILE GRACE_MS LOCK_MS WORKDIR SHELL
+#       POLICY DELAY_MS MAX_DELAY_MS RESTART_MAX WINDOW_MS MIN_UPTIME_MS LOG_MAX LOG_KEEP
+#       -- BINARY [ARG]...
+# SHELL is the POSIX sh that runs this script, and so also the supervisor (supervise.sh),
+# which gets the restart policy and log rotation settings.
 # stdin: line 1 the service definition (JSON, stored in DEFFILE), then the service's
 # environment as a shell script of `export K='V'` lines (stored next to it, 0600). Secrets
 # never travel in argv, and the environment is applied to the service alone.
 # Exit codes (read by pidfile.ts):
-#   0  started: prints "pid=N started=EPOCH"
+#   0  started: prints "pid=N started=EPOCH" (adopted=1: a running service whose
+#      supervisor was gone is supervised again; restarting=1: it died within the grace
+#      period and its restart policy brings it back)
 #   10 already running: prints "pid=N"
 #   11 exited within the grace period: prints "code=N"
 #   12 another provctl holds the service's lock for longer than LOCK_MS
 #   13 working directory missing      14 state or log directory not writable
 #   15 no way to start a new session (neither setsid nor perl)
 #   126 binary not executable         127 binary not found
-pidfile=$1 exitfile=$2 logfile=$3 lockfile=$4 deffile=$5 grace_ms=$6 lock_ms=$7 workdir=$8
-shell=$9
+pidfile=$1 exitfile=$2 statefile=$3 logfile=$4 lockfile=$5 deffile=$6 grace_ms=$7 lock_ms=$8
+workdir=$9
 shift 9
+shell=$1 policy=$2 delay_ms=$3 max_delay_ms=$4 restart_max=$5 window_ms=$6 min_uptime_ms=$7
+log_max=$8 log_keep=$9
+shift 9
+[ "${1:-}" = -- ] && shift
 envfile=${deffile%.json}.env
 # provctl's state is private (0700 dirs, 0600 files); the service gets the caller's umask.
 service_umask=$(umask)
@@ -34,14 +43,25 @@ done
 
 take_lock "$lockfile" "$lock_ms" || exit 12
 
+# A running service is not started twice; if its supervisor was killed, a new one adopts
+# it (watches it and applies its policy), so there is never a second copy. A supervisor
+# waiting to restart the service is ended: this start starts it now.
+adopt=''
 if load "$pidfile"; then
   case $f_pid in '' | *[!0-9]*) ;; *)
     if alive "$f_pid" "$f_start" "$f_pgid"; then
-      echo "pid=$f_pid"
-      exit 10
+      svc=$f_pid svc_started=$f_started recorded_sup=$f_sup
+      if [ -z "$recorded_sup" ] || { load "$statefile" && sup_alive; }; then
+        echo "pid=$svc"
+        exit 10
+      fi
+      adopt=$svc
     fi
     ;;
   esac
+fi
+if [ -z "$adopt" ] && load "$statefile" && sup_alive; then
+  kill -TERM "$f_sup" 2>/dev/null
 fi
 
 # refuse CODE [LINE]: undoes what this start wrote, prints LINE, exits with CODE.
@@ -85,37 +105,41 @@ fi
 mv -f -- "$newenv" "$envfile" || refuse 14 "dir=$envfile"
 printf '%s\n' "$defjson" | write_atomic "$deffile" || refuse 14 "dir=$deffile"
 
-rm -f -- "$pidfile" "$exitfile"
-
-# The supervisor: a shell in a new session (so the service has its own process group
-# and no controlling terminal) that starts the service, records its identity in the
-# PID file, waits for it, and records how it ended. A non-interactive shell starts
-# background jobs with SIGINT/SIGQUIT ignored; GNU env --default-signal undoes that.
-supervise='
-pidfile=$1 exitfile=$2 envfile=$3 service_umask=$4
-shift 4
-if env --default-signal=INT,QUIT true 2>/dev/null; then
-  set -- env --default-signal=INT,QUIT "$@"
-fi
-(umask "$service_umask" && . "$envfile" && exec "$@") &
-child=$!
-ident "$child" || { p_pgid=- p_start=-; }
-printf "pid=%s\npgid=%s\nstart=%s\nstarted=%s\n" "$child" "$p_pgid" "$p_start" "$(now_s)" | write_atomic "$pidfile"
-wait "$child"
-code=$?
-if load "$pidfile" && [ "$f_pid" = "$child" ]; then
-  printf "pid=%s\ncode=%s\nat=%s\n" "$child" "$code" "$(now_s)" | write_atomic "$exitfile"
-fi'
-helpers=$(cat <<'HELPERS'
-@COMMON@
-HELPERS
-)
-# The supervisor runs from a file in provctl's private state dir, so `ps` shows
-# "sh .../provctl-supervise.sh PIDFILE EXITFILE ... CMD" rather than the whole script.
+# The supervisor (supervise.sh) runs from a file in provctl's private state dir, so `ps`
+# shows "sh .../provctl-supervise.sh PIDFILE ..." rather than the whole script.
 supfile="$(dirname -- "$deffile")/provctl-supervise.sh"
-printf '%s\n%s\n' "$helpers" "$supervise" | write_atomic "$supfile" || { echo "dir=$supfile"; exit 14; }
-# shellcheck disable=SC2086
-$newsession "$shell" "$supfile" "$pidfile" "$exitfile" "$envfile" "$service_umask" "$@" < /dev/null >> "$logfile" 2>&1 9>&- &
+cat > "$supfile.tmp.$$" <<'SUPERVISOR' && mv -f -- "$supfile.tmp.$$" "$supfile" || refuse 14 "dir=$supfile"
+@COMMON@
+@SUPERVISE@
+SUPERVISOR
+
+# launch ADOPT: starts the supervisor in a session of its own, its output to the log.
+launch() {
+  launch_adopt=$1
+  shift
+  # shellcheck disable=SC2086
+  $newsession "$shell" "$supfile" "$pidfile" "$exitfile" "$statefile" "$envfile" "$service_umask" \
+    "$logfile" "$lockfile" "$lock_ms" "$newsession" "$policy" "$delay_ms" "$max_delay_ms" \
+    "$restart_max" "$window_ms" "$min_uptime_ms" "$log_max" "$log_keep" "$launch_adopt" -- "$@" \
+    < /dev/null >> "$logfile" 2>&1 9>&- &
+}
+
+if [ -n "$adopt" ]; then
+  # The running service goes on; its restarts use the definition just stored.
+  rm -f -- "$exitfile"
+  launch "$adopt" "$@"
+  # Until the new supervisor has taken over (up to 5 s).
+  i=0
+  until { load "$statefile" && sup_alive; } || [ $i -ge 100 ]; do
+    sleep 0.05
+    i=$((i + 1))
+  done
+  echo "pid=$adopt started=$svc_started adopted=1"
+  exit 0
+fi
+
+rm -f -- "$pidfile" "$exitfile" "$statefile"
+launch '' "$@"
 
 # Wait (up to 5 s) for the supervisor to record the service.
 i=0
@@ -127,7 +151,8 @@ done
 load "$pidfile"
 pid=$f_pid start=$f_start pgid=$f_pgid started=$f_started
 
-# The grace period: a service that dies at once did not start.
+# The grace period: a service that dies at once did not start (unless its restart policy
+# brings it back: then it is the supervisor's to restart, and status tells how it goes).
 waited=0
 while [ "$waited" -lt "$grace_ms" ]; do
   alive "$pid" "$start" "$pgid" || break
@@ -141,6 +166,12 @@ if ! alive "$pid" "$start" "$pgid"; then
     i=$((i + 1))
   done
   load "$exitfile"
+  case $policy:$f_code in
+  always:* | on-failure:[1-9]*)
+    echo "code=$f_code restarting=1"
+    exit 0
+    ;;
+  esac
   echo "code=$f_code"
   exit 11
 fi

@@ -1,16 +1,25 @@
-# stop PIDFILE EXITFILE SIGNAL TIMEOUT_MS LOCKFILE LOCK_MS
+# stop PIDFILE EXITFILE SIGNAL TIMEOUT_MS LOCKFILE LOCK_MS STATEFILE
 # Signals the service's process group only when the recorded process is still the one
 # provctl started (same PID, start time and process group). Holds the service's lock,
 # so a concurrent start never has its new PID file removed. Prints:
 #   result=stopped | result=killed | result=notrunning [reason=...]
+#   | result=cancelled (no process, but a supervisor waiting to restart it was ended)
+# The supervisor is ended first (SIGTERM; it holds this lock while it launches a restart,
+# so none can race this stop), and the service's end is then not a failure to restart.
 # Exit 12: another provctl held the lock for longer than LOCK_MS.
-pidfile=$1 exitfile=$2 sig=$3 timeout_ms=$4 lockfile=$5 lock_ms=$6
+pidfile=$1 exitfile=$2 sig=$3 timeout_ms=$4 lockfile=$5 lock_ms=$6 statefile=$7
 umask 077
 # Only a service that has a lock file (or a start holding it) needs it: a stop of a name
 # never started creates nothing.
 if [ -e "$lockfile" ] || [ -e "$lockfile.d" ]; then
   take_lock "$lockfile" "$lock_ms" || exit 12
 fi
+cancelled=''
+if load "$statefile" && sup_alive; then
+  kill -TERM "$f_sup" 2>/dev/null
+  [ "$f_phase" = backoff ] && cancelled=1
+fi
+rm -f -- "$statefile"
 if [ ! -e "$pidfile" ]; then
   rm -f "$exitfile"
   echo "result=notrunning reason=none"
@@ -26,7 +35,11 @@ case $pid$pgid in '' | *[!0-9]*)
 esac
 if ! alive "$pid" "$start" "$pgid"; then
   rm -f "$pidfile" "$exitfile"
-  echo "result=notrunning reason=dead"
+  if [ -n "$cancelled" ]; then
+    echo "result=cancelled"
+  else
+    echo "result=notrunning reason=dead"
+  fi
   exit 0
 fi
 # signal_group SIG: the service's whole process group, so its children end too (the main
@@ -40,13 +53,8 @@ signal_group() {
 group_alive() {
   alive "$pid" "$start" "$pgid" && return 0
   kill -0 "-$pgid" 2>/dev/null || return 1
-  ps -A -o pgid= -o stat= 2>/dev/null | {
-    while read -r g st; do
-      [ "$g" = "$pgid" ] || continue
-      case $st in Z*) ;; *) exit 0 ;; esac
-    done
-    exit 1
-  }
+  ps -A -o pgid= -o stat= 2>/dev/null |
+    awk -v g="$pgid" '$1 == g && $2 !~ /^Z/ { found = 1 } END { exit !found }'
 }
 signal_group "$sig"
 # Poll every 50 ms until the whole group is gone (the service may leave children behind

@@ -19,13 +19,28 @@ import { type Inventory, machineTarget } from "../../fleet/inventory.ts";
 import { selectMachines } from "../../fleet/selector.ts";
 import { checkVersion, type DeploymentConfig, loadDeployments } from "../../fleet/deploy/config.ts";
 import { DeployEngine, type DeployResult, type DeployTarget } from "../../fleet/deploy/engine.ts";
-import type { DeploymentState } from "../../fleet/deploy/lock.ts";
+import type { DeployLock, DeploymentState } from "../../fleet/deploy/lock.ts";
 import type { StateBackend } from "../../state/backend.ts";
-import { type DeployPlan, planData, planDeploy } from "../../fleet/deploy/plan.ts";
+import {
+  type DeployPlan,
+  deployRootOf,
+  planData,
+  planDeploy,
+  selectTarget,
+} from "../../fleet/deploy/plan.ts";
+import {
+  breakTargetLock,
+  holderText,
+  type LockState,
+  type LockTarget,
+  readTargetLock,
+  type TargetLocks,
+} from "../../fleet/deploy/target_lock.ts";
+import type { RecordingRunner } from "../../observe/recording_runner.ts";
 import { artifactVersion } from "../../fleet/deploy/release.ts";
 import { deployRecord, dryRunRecord } from "../../fleet/deploy/records.ts";
 import { healthSettings } from "../../health/settings.ts";
-import { type FleetFlags, fleetRequested } from "../fleet_flags.ts";
+import { type FleetFlags, fleetRequested, type SelectFlags } from "../fleet_flags.ts";
 import type { GlobalFlags } from "../global_flags.ts";
 import { command, type Session } from "../session.ts";
 import { scopeFrom } from "../target.ts";
@@ -305,6 +320,129 @@ export interface DeployHooks {
   readonly signal?: AbortSignal;
 }
 
+/** What rollback does once the target machines are locked. */
+async function rollbackUnderLock(
+  session: Session,
+  engine: DeployEngine,
+  plan: DeployPlan,
+  name: string,
+  version: string,
+  state: DeploymentState | undefined,
+): Promise<DeployResult> {
+  if (!plan.blueGreen) return await engine.rollback(plan, { version });
+  const group = plan.blueGreen.group;
+  // The idle group still runs its release: relink only when another is asked for.
+  const needsRelink = state?.groups?.[group] !== version;
+  const result: DeployResult = needsRelink ? await engine.rollback(plan, { version }) : {
+    deployment: name,
+    deploymentId: plan.deploymentId,
+    strategy: plan.strategy,
+    version,
+    ok: true,
+    rolledBack: false,
+    hosts: plan.hosts.map((h) => ({ host: h.name, status: "unchanged", current: version })),
+    durationMs: 0,
+  };
+  if (result.ok) {
+    session.note("deploy.switching", {
+      group,
+      command: (await session.recorder()).redactor.text(plan.blueGreen.switchCommand),
+      on: plan.blueGreen.switchOn,
+    });
+    try {
+      await engine.runSwitch(
+        plan.deploymentId,
+        plan.blueGreen.switchCommand,
+        plan.blueGreen.switchOn,
+        "rollback",
+      );
+      result.live = group;
+    } catch (error) {
+      result.ok = false;
+      result.reason = "switch";
+      session.note("deploy.switch_failed", { error: session.errorLine(error) });
+    }
+  }
+  return result;
+}
+
+/**
+ * Runs `work` holding the target lock of every machine of `plan` (taken before any
+ * machine changes, in name order). The locks, and `local` (the controller's own lock),
+ * are released at the end, on failure, and on SIGINT/SIGTERM (then the command exits
+ * 130/143).
+ */
+async function withTargetLocks<T>(
+  session: Session,
+  engine: DeployEngine,
+  plan: DeployPlan,
+  operation: "deploy" | "rollback",
+  local: readonly DeployLock[],
+  work: () => Promise<T>,
+  /** The API's cancellation: it stops the taking of locks; no process signal is handled. */
+  external?: AbortSignal,
+): Promise<T> {
+  // Signals count from here: while locks are being taken, the taking stops and gives
+  // back what it took; afterwards every lock is released before provctl exits. Inside
+  // `provctl serve` the server owns SIGINT/SIGTERM and cancels through `external`.
+  const stop = new AbortController();
+  external?.addEventListener("abort", () => stop.abort(), { once: true });
+  let locks: TargetLocks | undefined;
+  let exitCode: number | undefined;
+  const signals: [Deno.Signal, number][] = external ? [] : [["SIGINT", 130], ["SIGTERM", 143]];
+  const handlers = signals.map(([signal, code]) => {
+    const handler = () => {
+      exitCode ??= code;
+      stop.abort();
+      if (!locks) return; // lockTargets gives its locks back and throws
+      void Promise.allSettled([locks.release(), ...local.map((l) => l.release())])
+        .finally(() => Deno.exit(code));
+    };
+    Deno.addSignalListener(signal, handler);
+    return [signal, handler] as const;
+  });
+  const removeHandlers = () => {
+    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+  };
+  try {
+    locks = await engine.lockTargets(plan, {
+      controller: Deno.hostname(),
+      user: operator(session),
+      pid: Deno.pid,
+      operation,
+      since: new Date().toISOString(),
+    }, {
+      expiryMs: session.loaded.config.integer("deploy.target_lock_expiry_ms"),
+      // A run whose controller lock we recovered is dead: its machine locks go at once.
+      deadRuns: local.flatMap((l) => l.recovered ? [l.recovered.deploymentId] : []),
+      signal: stop.signal,
+    });
+  } catch (error) {
+    removeHandlers();
+    if (exitCode !== undefined) {
+      await Promise.allSettled(local.map((l) => l.release()));
+      Deno.exit(exitCode);
+    }
+    throw error;
+  }
+  if (exitCode !== undefined) {
+    // The signal came as the last lock was taken.
+    await Promise.allSettled([locks.release(), ...local.map((l) => l.release())]);
+    Deno.exit(exitCode);
+  }
+  try {
+    return await work();
+  } finally {
+    removeHandlers();
+    await locks.release().catch((error) =>
+      session.warn({
+        key: "deploy.target_lock_release_failed",
+        params: { error: session.errorLine(error) },
+      })
+    );
+  }
+}
+
 export const deploy = command<DeployFlags, [string]>(async (session, flags, name) => {
   const outcome = await runDeploy(session, flags, name);
   if (outcome.kind === "plan") {
@@ -367,7 +505,15 @@ export async function runDeploy(
       id: plan.deploymentId,
     });
     const engine = await engineFor(session, flags, plan, loaded, hooks.signal);
-    const result = await engine.deploy(plan);
+    const result = await withTargetLocks(
+      session,
+      engine,
+      plan,
+      "deploy",
+      [lock],
+      () => engine.deploy(plan),
+      hooks.signal,
+    );
     await record(loaded, nextState(loaded, plan, result), plan.version);
     return { kind: "result", result };
   } finally {
@@ -488,44 +634,15 @@ export async function runRollback(
       id: plan.deploymentId,
     });
     const engine = await engineFor(session, flags, plan, loaded, hooks.signal);
-    let result: DeployResult;
-    if (plan.blueGreen) {
-      const group = plan.blueGreen.group;
-      // The idle group still runs its release: relink only when another is asked for.
-      const needsRelink = state?.groups?.[group] !== version;
-      result = needsRelink ? await engine.rollback(plan, { version }) : {
-        deployment: name,
-        deploymentId: plan.deploymentId,
-        strategy: plan.strategy,
-        version,
-        ok: true,
-        rolledBack: false,
-        hosts: plan.hosts.map((h) => ({ host: h.name, status: "unchanged", current: version })),
-        durationMs: 0,
-      };
-      if (result.ok) {
-        session.note("deploy.switching", {
-          group,
-          command: (await session.recorder()).redactor.text(plan.blueGreen.switchCommand),
-          on: plan.blueGreen.switchOn,
-        });
-        try {
-          await engine.runSwitch(
-            plan.deploymentId,
-            plan.blueGreen.switchCommand,
-            plan.blueGreen.switchOn,
-            "rollback",
-          );
-          result.live = group;
-        } catch (error) {
-          result.ok = false;
-          result.reason = "switch";
-          session.note("deploy.switch_failed", { error: session.errorLine(error) });
-        }
-      }
-    } else {
-      result = await engine.rollback(plan, { version });
-    }
+    const result = await withTargetLocks(
+      session,
+      engine,
+      plan,
+      "rollback",
+      [lock],
+      () => rollbackUnderLock(session, engine, plan, name, version, state),
+      hooks.signal,
+    );
     const before = state ?? { deployment: name };
     if (result.ok) {
       await record(loaded, {
@@ -658,3 +775,100 @@ export async function deploymentDetail(session: Session, name: string) {
     history: [...runs.values()].reverse(),
   };
 }
+
+export interface UnlockFlags extends GlobalFlags, SelectFlags {
+  readonly yes?: boolean;
+}
+
+/** Asks on the terminal; true for "y" or "yes". */
+async function confirm(session: Session, question: string): Promise<boolean> {
+  session.ctx.process.stderr.write(question);
+  const buf = new Uint8Array(256);
+  const n = await Deno.stdin.read(buf);
+  const answer = new TextDecoder().decode(buf.subarray(0, n ?? 0)).trim().toLowerCase();
+  return answer === "y" || answer === "yes";
+}
+
+/**
+ * provctl deploy unlock NAME [--yes] [selection flags]: shows the target locks held on
+ * the deployment's machines (both blue-green groups) and breaks them after confirmation.
+ * Each read and break is audited (deploy.unlock). Exit 0 when no lock is left.
+ */
+export const unlock = command<UnlockFlags, [string]>(async (session, flags, name) => {
+  const loaded = await loadDeployment(session, flags, name);
+  const { deployment, inventory } = loaded;
+  const selectors = deployment.blueGreen
+    ? [deployment.blueGreen.groups.blue, deployment.blueGreen.groups.green]
+    : [deployment.target!];
+  const machines = [
+    ...new Map(
+      selectors.flatMap((t) => selectTarget(inventory, t)).map((m) => [m.name, m] as const),
+    ).values(),
+  ].filter((m) => !loaded.only || loaded.only.has(m.name))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const remote = await session.remoteTargets();
+  const targets: LockTarget[] = await Promise.all(machines.map(async (m) => {
+    const raw = await remote.runnerFor(machineTarget(m), machineConnection(m, flags));
+    const recorded = await session.recorded(raw, m.name) as RecordingRunner;
+    return {
+      name: m.name,
+      root: deployRootOf(deployment, m),
+      runner: (op: string) => recorded.with({ operation: op }),
+    };
+  }));
+  const read = await Promise.allSettled(targets.map((t) => readTargetLock(t)));
+  const held: { target: LockTarget; state: LockState }[] = [];
+  let failed = 0;
+  const lines: string[] = [];
+  read.forEach((r, i) => {
+    if (r.status === "rejected") {
+      failed++;
+      lines.push(session.format("deploy.unlock_failed", {
+        machine: targets[i].name,
+        error: session.errorLine(r.reason),
+      }));
+    } else if (r.value) {
+      held.push({ target: targets[i], state: r.value });
+      lines.push(session.format("deploy.unlock_held", {
+        machine: targets[i].name,
+        holder: holderText(r.value),
+      }));
+    }
+  });
+  if (held.length === 0) {
+    session.out([session.format("deploy.unlock_none", { deployment: name }), ...lines].join("\n"));
+    return failed === 0 ? ExitCode.ok : ExitCode.failed;
+  }
+  session.out(lines.join("\n"));
+  if (!flags.yes) {
+    if (!session.ctx.stdinIsTty) throw new ProvctlError("Usage", "deploy.unlock_needs_yes");
+    const question = session.format("deploy.unlock_confirm", {
+      count: held.length,
+      deployment: name,
+    });
+    if (!await confirm(session, question)) {
+      session.out(session.format("deploy.unlock_declined"));
+      return ExitCode.failed;
+    }
+  }
+  const done: string[] = [];
+  for (const { target, state } of held) {
+    try {
+      const broken = await breakTargetLock(target, state);
+      done.push(
+        session.format(broken ? "deploy.unlock_done" : "deploy.unlock_changed", {
+          machine: target.name,
+        }),
+      );
+      if (!broken) failed++;
+    } catch (error) {
+      failed++;
+      done.push(session.format("deploy.unlock_failed", {
+        machine: target.name,
+        error: session.errorLine(error),
+      }));
+    }
+  }
+  session.out(done.join("\n"));
+  return failed === 0 ? ExitCode.ok : ExitCode.failed;
+});

@@ -71,7 +71,7 @@ export default command<DiscoverFlags, [string]>(async (session, flags, name) => 
           id: record.id,
           provider_name: record.name,
           name: machine?.name ?? null,
-          host: machine?.host ?? null,
+          address: machine?.host ?? null,
           status: record.status,
           running: record.running,
           region: record.region,

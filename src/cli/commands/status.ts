@@ -4,13 +4,34 @@
  * 1 if a machine could not be reached.
  */
 import { ExitCode } from "../../core/errors.ts";
-import { command } from "../session.ts";
+import { command, type Session } from "../session.ts";
 import type { GlobalFlags } from "../global_flags.ts";
 import { parseNames } from "../services.ts";
 import { type FleetFlags, fleetRequested } from "../fleet_flags.ts";
 import { serviceStatuses } from "../service_actions.ts";
 import { type ServiceStatusRecord, statusRecord } from "../../backends/service_records.ts";
 import { printStatuses } from "./_status_output.ts";
+
+/**
+ * The restart counts of supervised services (the pidfile backend's supervisor, which has
+ * no daemon to export them) go to the metrics totals as a gauge per service and machine.
+ * Only services that were restarted: a plain `status` stays a read (start-up cost).
+ */
+async function recordRestarts(session: Session, rows: readonly ServiceStatusRecord[]) {
+  const restarted = rows.filter((r) => (r.restarts ?? 0) > 0);
+  if (restarted.length === 0) return;
+  const { MetricsCollector, persistMetrics } = await import("../../observe/metrics.ts");
+  const metrics = new MetricsCollector();
+  const gauge = metrics.gauge(
+    "provctl_service_restarts",
+    "Restarts of a service by its supervisor since it was started (pidfile backend)",
+    ["service", "machine"],
+  );
+  for (const row of restarted) {
+    gauge.set({ service: row.name, machine: row.machine }, row.restarts!);
+  }
+  await persistMetrics(session.loaded.config.path("observe.metrics_file"), metrics.snapshot());
+}
 
 function exitCodeOf(rows: readonly ServiceStatusRecord[]): number {
   if (rows.some((r) => r.state === "unreachable")) return ExitCode.failed;
@@ -45,6 +66,7 @@ export default command<GlobalFlags & FleetFlags, string[]>(async (session, flags
       })]
     );
     printStatuses(session, rows, { withMachine: true });
+    await recordRestarts(session, rows);
     return exitCodeOf(rows);
   }
   const host = session.flags.host;
@@ -54,5 +76,6 @@ export default command<GlobalFlags & FleetFlags, string[]>(async (session, flags
     return ExitCode.ok;
   }
   printStatuses(session, rows, { withMachine: host !== undefined });
+  await recordRestarts(session, rows);
   return exitCodeOf(rows);
 });

@@ -30,6 +30,7 @@ import type { GroupName } from "./config.ts";
 import type { DeployPlan, HostPlan } from "./plan.ts";
 import { cleanStale, listReleases, pruneReleases, stageRelease, switchCurrent } from "./release.ts";
 import { allowedFailures } from "./strategies.ts";
+import { holderText, lockTargets, type TargetLockHolder, type TargetLocks } from "./target_lock.ts";
 
 /** One machine as the engine reaches it. */
 export interface DeployTarget {
@@ -295,7 +296,7 @@ export class DeployEngine {
     run.result.status = "failed";
     run.op = "deploy.upload";
     run.stage = "upload";
-    await cleanStale(run.runner, h.root);
+    await cleanStale(run.runner, h.root, plan.deploymentId);
     const listing = await listReleases(run.runner, h.root);
     run.result.previous = listing.current;
     run.result.current = listing.current;
@@ -303,7 +304,7 @@ export class DeployEngine {
       root: h.root,
       version: plan.version,
       artifact: plan.artifact,
-      stagingId: `${plan.deploymentId}.${Deno.pid}`,
+      stagingId: plan.deploymentId,
       // An artifact upload may take as long as a step (0 = no limit).
       timeoutMs: this.#o.stepTimeoutMs ?? 0,
     });
@@ -592,6 +593,38 @@ export class DeployEngine {
         },
       });
     }
+  }
+
+  /**
+   * Takes the target lock on every machine of `plan` (target_lock.ts) before anything
+   * changes; its steps are audited as deploy.lock / deploy.lock_break / deploy.unlock.
+   */
+  async lockTargets(
+    plan: DeployPlan,
+    holder: Omit<TargetLockHolder, "deployment_id">,
+    options: { expiryMs: number; deadRuns?: readonly string[]; signal?: AbortSignal },
+  ): Promise<TargetLocks> {
+    this.#deploymentId = plan.deploymentId;
+    const targets = await Promise.all(plan.hosts.map(async (h) => {
+      const run = await this.#host(h.name, plan.deploymentId);
+      return {
+        name: h.name,
+        root: h.root,
+        runner: (op: string) => run.runner.with({ operation: op }),
+      };
+    }));
+    return await lockTargets(targets, { ...holder, deployment_id: plan.deploymentId }, {
+      expiryMs: options.expiryMs,
+      deadRuns: options.deadRuns,
+      signal: options.signal,
+      deployment: plan.deployment,
+      onBroken: (machine, state) =>
+        this.#note("deploy.target_lock_broken", {
+          machine,
+          holder: holderText(state),
+          seconds: state.ageSeconds,
+        }),
+    });
   }
 
   async #prune(plan: DeployPlan): Promise<void> {

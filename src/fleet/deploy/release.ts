@@ -3,7 +3,10 @@
  *
  *   <root>/releases/<version>/   one complete release each (never modified once in place)
  *   <root>/current -> releases/<version>   the live release (a relative symlink)
- *   <root>/.staging/              uploads in progress (removed at the next deploy)
+ *   <root>/.staging/<id>/         uploads in progress, one dir per deployment id; a run
+ *                                 removes only other runs' (it holds the machine's lock,
+ *                                 target_lock.ts, so those runs are over)
+ *   <root>/.provctl-lock/         the target lock (target_lock.ts)
  *
  * A release appears only by renaming a complete upload into releases/, and `current`
  * only changes by renaming a new symlink over it, so a deploy killed at any point leaves
@@ -31,14 +34,21 @@ const LIST = `cd -- "$1" 2>/dev/null || exit 0
 if [ -L current ]; then printf 'current=%s\\n' "$(readlink current)"; fi
 if [ -d releases ]; then ls -1t releases | sed 's/^/release=/'; fi`;
 
+// $2: this run's staging id (kept).
 const CLEAN = `cd -- "$1" 2>/dev/null || exit 0
-rm -rf -- .staging
+for d in .staging/* .staging/.[!.]*; do
+  [ -e "$d" ] || continue
+  [ "$d" = ".staging/$2" ] && continue
+  rm -rf -- "$d"
+done
+rmdir .staging 2>/dev/null || true
 rm -f -- current.tmp-*`;
 
 const FINISH = `set -e
 cd -- "$1"
 mkdir -p releases
 if [ -d "releases/$2" ]; then rm -rf -- "$3"; else mv -- "$3" "releases/$2"; touch -- "releases/$2"; fi
+rmdir -- "\${3%/*}" 2>/dev/null || true
 rmdir .staging 2>/dev/null || true`;
 
 // $2 empty: remove current (rolling back a first deploy).
@@ -100,9 +110,16 @@ export async function listReleases(runner: CommandRunner, root: string): Promise
   return { current, releases };
 }
 
-/** Removes what a killed deploy may have left: partial uploads and temporary links. */
-export async function cleanStale(runner: CommandRunner, root: string): Promise<void> {
-  const result = await sh(runner, CLEAN, [root]);
+/**
+ * Removes what a killed deploy may have left: partial uploads (of other staging ids than
+ * `ownId`) and temporary links. Call it holding the machine's target lock.
+ */
+export async function cleanStale(
+  runner: CommandRunner,
+  root: string,
+  ownId = "",
+): Promise<void> {
+  const result = await sh(runner, CLEAN, [root, ownId]);
   if (result.code !== 0) throw failed("clean", root, result);
 }
 
@@ -124,7 +141,7 @@ export async function stageRelease(
   const { root, version } = options;
   const listing = await listReleases(runner, root);
   if (listing.releases.includes(version)) return false;
-  const staging = `${root}/.staging/${version}.${options.stagingId}`;
+  const staging = `${root}/.staging/${options.stagingId}/${version}`;
   const info = await Deno.stat(options.artifact);
   const name = options.artifact.replace(/\/+$/, "").split("/").pop()!;
   await upload(runner, options.artifact, info.isDirectory ? staging : `${staging}/${name}`, {

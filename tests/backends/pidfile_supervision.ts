@@ -1,0 +1,222 @@
+/**
+ * Supervision cases of the PID-file backend (restart policies, backoff, crash-loop limit,
+ * stop during backoff, a killed supervisor), shared by the runs under each POSIX shell
+ * (pidfile_supervision_test.ts) and over SSH (tests/ssh/pidfile_remote_test.ts). Real
+ * processes; times are short but the checks are on counts and order, not exact timing.
+ */
+import assert from "node:assert/strict";
+import { waitFor } from "../helpers/cli.ts";
+import type { PidfileBackend } from "../../src/backends/pidfile.ts";
+import { isRunning, type ProcessStatus } from "../../src/core/process_status.ts";
+import { defineService, type ServiceDefinitionBuilder } from "../../src/core/service_definition.ts";
+import { parseServiceName, type ServiceName } from "../../src/core/service_name.ts";
+import type { CommandRunner } from "../../src/exec/runner.ts";
+
+export interface SupervisionFixture {
+  readonly backend: PidfileBackend;
+  readonly runner: CommandRunner;
+  /** The backend's state dir (on the runner's machine, visible here too). */
+  readonly dir: string;
+  teardown(): Promise<void>;
+}
+
+export interface SupervisionOptions {
+  readonly name: string;
+  readonly ignore?: string | false;
+  readonly setup: () => Promise<SupervisionFixture>;
+}
+
+let counter = 0;
+
+const FAST = { delayMs: 100, maxDelayMs: 400, max: 3, windowMs: 60_000, minUptimeMs: 60_000 };
+
+export function runSupervisionCases(options: SupervisionOptions): void {
+  let fixture: SupervisionFixture | undefined;
+  const used: ServiceName[] = [];
+  const get = async () => (fixture ??= await options.setup());
+  const name = (prefix: string) => {
+    const n = parseServiceName(`sup-${prefix}-${Deno.pid}-${++counter}`);
+    used.push(n);
+    return n;
+  };
+  const test = (title: string, fn: (f: SupervisionFixture) => Promise<void>) =>
+    Deno.test({
+      name: `${options.name} supervision: ${title}`,
+      ignore: Boolean(options.ignore),
+      sanitizeResources: false,
+      sanitizeOps: false,
+      fn: async () => await fn(await get()),
+    });
+  /** A service that appends one line per run to a file, then runs `tail`. */
+  const counted = (n: ServiceName, dir: string, tail: string): ServiceDefinitionBuilder =>
+    defineService(n).binary("/bin/sh").args([
+      "-c",
+      `date +%s.%N >> "$0"; ${tail}`,
+      `${dir}/${n}.runs`,
+    ]);
+  const runs = async (runner: CommandRunner, dir: string, n: ServiceName): Promise<number[]> => {
+    const r = await runner.run("cat", [`${dir}/${n}.runs`]);
+    return r.code === 0 ? r.stdout.trim().split("\n").filter(Boolean).map(Number) : [];
+  };
+
+  test("a service that exits 1 at once is restarted with growing delays, then failed at the limit", async ({ backend, runner, dir }) => {
+    const n = name("crash");
+    const def = counted(n, dir, "exit 1").restartPolicy("on-failure").restartBackoff(FAST).build();
+    // With a restart policy a quick death is the supervisor's to handle, not a failed start.
+    const started = await backend.start(def);
+    let status: ProcessStatus = started.status;
+    await waitFor("failed after the restart limit", async () => {
+      status = await backend.status(n);
+      return status.state === "failed";
+    });
+    assert.equal(status.state, "failed");
+    if (status.state === "failed") {
+      assert.equal(status.reason, "restart_limit");
+      assert.equal(status.code, 1);
+    }
+    assert.equal(status.supervision?.restarts, 3);
+    assert.deepEqual(status.supervision?.lastExit, { code: 1 });
+    assert.equal(status.supervision?.supervisor, "done");
+    assert.ok(status.supervision?.lastRestartAt instanceof Date);
+    const times = await runs(runner, dir, n);
+    assert.equal(times.length, 4, "the first run and 3 restarts");
+    const gaps = times.slice(1).map((t, i) => t - times[i]);
+    // 100, 200, 400 ms (the first restart also waits for the start holding the lock):
+    // each later wait at least its delay, and longer than the one before.
+    assert.ok(gaps[0] >= 0.09 && gaps[1] >= 0.19 && gaps[2] >= 0.39, `gaps ${gaps}`);
+    assert.ok(gaps[2] > gaps[1], `delays grow: ${gaps}`);
+    await backend.uninstall(n);
+  });
+
+  test("always restarts after a clean exit; on-failure does not", async ({ backend, runner, dir }) => {
+    const always = name("always");
+    await backend.start(
+      counted(always, dir, "sleep 0.2; exit 0").restartPolicy("always")
+        .restartBackoff({ ...FAST, max: 0 }).build(),
+    );
+    await waitFor(
+      "two restarts",
+      async () => ((await backend.status(always)).supervision?.restarts ?? 0) >= 2,
+    );
+    assert.ok((await runs(runner, dir, always)).length >= 3);
+    await backend.stop(always);
+    const after = (await runs(runner, dir, always)).length;
+    await new Promise((r) => setTimeout(r, 800));
+    assert.equal((await runs(runner, dir, always)).length, after, "no restart after stop");
+    assert.equal((await backend.status(always)).state, "not-running");
+    await backend.uninstall(always);
+
+    const onFailure = name("clean");
+    await backend.start(
+      counted(onFailure, dir, "sleep 1; exit 0").restartPolicy("on-failure").restartBackoff(FAST)
+        .build(),
+    );
+    await waitFor("clean exit", async () => (await backend.status(onFailure)).state === "exited");
+    await new Promise((r) => setTimeout(r, 500));
+    const done = await backend.status(onFailure);
+    assert.equal(done.state, "exited");
+    if (done.state === "exited") assert.equal(done.code, 0);
+    assert.equal(done.supervision?.restarts, 0);
+    assert.equal(done.supervision?.supervisor, "done");
+    assert.equal((await runs(runner, dir, onFailure)).length, 1);
+    await backend.uninstall(onFailure);
+  });
+
+  test("a SIGKILL from outside counts as a failure: restarted, with the signal recorded", async ({ backend, runner }) => {
+    const n = name("killed");
+    await backend.start(
+      defineService(n).binary("sleep").args(["300"]).restartPolicy("on-failure").restartBackoff(
+        FAST,
+      ).build(),
+    );
+    const first = await backend.status(n);
+    assert.ok(isRunning(first));
+    await runner.run("kill", ["-KILL", String(first.pid)]);
+    let second: ProcessStatus = first;
+    await waitFor("restarted", async () => {
+      second = await backend.status(n);
+      return isRunning(second) && second.pid !== first.pid;
+    });
+    assert.equal(second.supervision?.restarts, 1);
+    assert.deepEqual(second.supervision?.lastExit, { signal: "SIGKILL" });
+    assert.equal(second.supervision?.supervisor, "running");
+    // stop's own signal is not a failure: nothing comes back.
+    await backend.stop(n);
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal((await backend.status(n)).state, "not-running");
+    await backend.uninstall(n);
+  });
+
+  test("stop during a backoff wait ends it for good", async ({ backend, runner, dir }) => {
+    const n = name("backoff");
+    await backend.start(
+      counted(n, dir, "exit 3").restartPolicy("always")
+        .restartBackoff({ ...FAST, delayMs: 1500, maxDelayMs: 1500 }).build(),
+    );
+    let status: ProcessStatus | undefined;
+    await waitFor("backing off", async () => {
+      status = await backend.status(n);
+      return status.supervision?.nextRestartAt !== undefined;
+    });
+    assert.equal(status?.state, "exited");
+    assert.ok(status!.supervision!.nextRestartAt!.getTime() > Date.now() - 1000);
+    const stopped = await backend.stop(n);
+    assert.equal(stopped.changed, true, "a pending restart was cancelled");
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.equal((await runs(runner, dir, n)).length, 1, "never restarted");
+    assert.equal((await backend.status(n)).state, "not-running");
+    await backend.uninstall(n);
+  });
+
+  test("a killed supervisor shows in status; start supervises the running service again", async ({ backend, runner, dir }) => {
+    const n = name("orphan");
+    await backend.start(
+      defineService(n).binary("sleep").args(["300"]).restartPolicy("on-failure").restartBackoff(
+        FAST,
+      ).build(),
+    );
+    const before = await backend.status(n);
+    assert.ok(isRunning(before));
+    const supervisor = async () => {
+      const r = await runner.run("sed", ["-n", "s/^sup=//p", `${dir}/run/${n}.pid`]);
+      return Number(r.stdout.trim());
+    };
+    await runner.run("kill", ["-KILL", String(await supervisor())]);
+    await waitFor(
+      "supervisor gone",
+      async () => (await backend.status(n)).supervision?.supervisor === "gone",
+    );
+    const orphan = await backend.status(n);
+    assert.ok(isRunning(orphan) && orphan.pid === before.pid, "the service runs on");
+    // start adopts it: no second copy, no error.
+    const again = await backend.start(
+      defineService(n).binary("sleep").args(["300"]).restartPolicy("on-failure").restartBackoff(
+        FAST,
+      ).build(),
+    );
+    assert.ok(isRunning(again.status) && again.status.pid === before.pid);
+    assert.equal((await backend.status(n)).supervision?.supervisor, "running");
+    const copies = await runner.run("pgrep", ["-f", "-x", "sleep 300"]);
+    assert.ok(copies.stdout.trim().split("\n").map(Number).includes(before.pid));
+    // The adopted service is still under its policy.
+    await runner.run("kill", ["-KILL", String(before.pid)]);
+    await waitFor("restarted by the new supervisor", async () => {
+      const s = await backend.status(n);
+      return isRunning(s) && s.pid !== before.pid;
+    });
+    await backend.uninstall(n);
+  });
+
+  Deno.test({
+    name: `${options.name} supervision: teardown`,
+    ignore: Boolean(options.ignore),
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: async () => {
+      if (!fixture) return;
+      for (const n of used) await fixture.backend.uninstall(n).catch(() => {});
+      await fixture.teardown();
+      fixture = undefined;
+    },
+  });
+}
