@@ -752,15 +752,21 @@ export async function deploymentDetail(session: Session, name: string) {
   for await (const r of records) {
     const id = r.deployment_id;
     if (id === undefined || !id.startsWith(`${name}-`)) continue;
-    const run = runs.get(id) ?? {
+    // The target locks (deploy.lock, ...) come first in deploys and rollbacks alike: the
+    // run's first other step says which it was.
+    const lockStep = r.op === "deploy.lock" || r.op === "deploy.lock_break" ||
+      r.op === "deploy.unlock";
+    const known = runs.get(id);
+    const run = known ?? {
       deployment_id: id,
-      op: r.op.startsWith("rollback") ? "rollback" : "deploy",
+      op: "",
       started: r.ts,
       finished: r.ts,
       operator: r.operator,
       result: "ok",
       machines: [],
     };
+    if (run.op === "" && !lockStep) run.op = r.op.startsWith("rollback") ? "rollback" : "deploy";
     run.finished = r.ts;
     if (r.result !== "ok") run.result = r.result;
     if (r.machine !== "controller" && !run.machines.includes(r.machine)) {
@@ -772,7 +778,7 @@ export async function deploymentDetail(session: Session, name: string) {
     ...deploymentRecord(deployment, state),
     plan,
     plan_error: planError,
-    history: [...runs.values()].reverse(),
+    history: [...runs.values()].reverse().map((run) => ({ ...run, op: run.op || "deploy" })),
   };
 }
 
