@@ -3,8 +3,9 @@
 # what the tests drive for real: OpenSSH (sshd fleets on loopback), systemd (run in its
 # own namespaces by the systemd tests), python3 (plist checks, HTTP services), the tools
 # remote health checks use (curl, wget, netcat, openssl), util-linux, procps, iproute2,
-# the shells the PID-file scripts are tested with (dash, busybox sh, bash), and Chromium
-# for the dashboard's browser tests.
+# the shells the PID-file scripts are tested with (dash, busybox sh, bash), PostgreSQL
+# (throwaway clusters for the postgres state backend) and Chromium for the dashboard's
+# browser tests.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,7 @@ command -v nc >/dev/null 2>&1 || need="$need netcat-openbsd"
 command -v flock >/dev/null 2>&1 || need="$need util-linux"
 command -v busybox >/dev/null 2>&1 || need="$need busybox"
 command -v dash >/dev/null 2>&1 || need="$need dash"
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
 # script(1) (bsdutils) gives tests a terminal.
 command -v script >/dev/null 2>&1 || need="$need bsdutils"
 # The dashboard's browser tests drive Debian's Chromium (no browser download).

@@ -659,6 +659,22 @@ const token = () =>
     docs: docs("cmd_token"),
   });
 
+// Base flags only: the state backend comes from the configuration.
+const state = () =>
+  buildRouteMap({
+    routes: {
+      status: baseOnly(
+        async () => (await import("./commands/state.ts")).status,
+        "cmd_state_status",
+      ),
+      migrate: baseOnly(
+        async () => (await import("./commands/state.ts")).migrate,
+        "cmd_state_migrate",
+      ),
+    },
+    docs: docs("cmd_state"),
+  });
+
 // The server acts on this machine's services (service flags) and on machines of the
 // inventory (connect flags, --inventory, --forks).
 const serve = () =>
@@ -734,6 +750,7 @@ const ROUTES = {
   hosts,
   serve,
   token,
+  state,
   config,
   version,
   doctor,

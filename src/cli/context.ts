@@ -2,6 +2,7 @@
  * The context every command runs with: where output goes, the environment, and
  * whether stdout/stderr are terminals. Tests build one with captured streams.
  */
+import type { StateBackend } from "../state/backend.ts";
 import type { CommandContext } from "@stricli/core";
 
 export interface Writable {
@@ -27,6 +28,8 @@ export interface ProvctlContext extends CommandContext {
   readonly operator?: string;
   /** Also receives every progress note (the API turns them into events). */
   readonly onNote?: (key: string, params: Readonly<Record<string, unknown>>) => void;
+  /** A state backend shared by many sessions (the API server's); they do not close it. */
+  readonly state?: StateBackend;
 }
 
 const encoder = new TextEncoder();

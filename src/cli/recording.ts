@@ -25,14 +25,18 @@ export class CommandRecorder {
   readonly #runners: RecordingRunner[] = [];
 
   readonly #operator?: string;
+  readonly #afterWrite?: () => Promise<void>;
 
+  /** `afterWrite`: ships each written batch to the shared state store (postgres). */
   constructor(
     config: LoadedConfig,
     operation: string,
     warnings: RecorderWarnings,
     operator?: string,
+    afterWrite?: () => Promise<void>,
   ) {
     this.#operator = operator;
+    this.#afterWrite = afterWrite;
     this.#config = config;
     this.#operation = operation;
     this.#warnings = warnings;
@@ -53,6 +57,7 @@ export class CommandRecorder {
       const log = await AuditLog.open(path, {
         redactor: this.redactor,
         operator: this.#operator,
+        afterWrite: this.#afterWrite,
         maxBytes: this.#config.integer("audit.max_bytes"),
         keep: this.#config.integer("audit.keep"),
       });

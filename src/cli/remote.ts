@@ -9,6 +9,7 @@ import { ProvctlError } from "../core/errors.ts";
 import type { Settings } from "./settings.ts";
 import type { ProvctlContext } from "./context.ts";
 import type { SshPool } from "../ssh/pool.ts";
+import type { BreakerStore } from "../ssh/circuit_breaker.ts";
 import type { HostKeyPolicy } from "../ssh/known_hosts.ts";
 
 export interface RemoteFlags {
@@ -50,14 +51,20 @@ export class RemoteTargets {
   readonly #noPersist: boolean;
   /** The keeper's socket once asked for (undefined: connect directly). */
   #keeper?: Promise<string | undefined>;
+  readonly #breakers?: () => Promise<BreakerStore | undefined>;
 
+  /** `options.breakers`: the shared breaker store, if the state backend has one (postgres). */
   constructor(
     ctx: ProvctlContext,
     settings: Settings,
     stateDir: string,
     notices: RemoteNotices,
-    options: { noPersist?: boolean } = {},
+    options: {
+      noPersist?: boolean;
+      breakers?: () => Promise<BreakerStore | undefined>;
+    } = {},
   ) {
+    this.#breakers = options.breakers;
     this.#ctx = ctx;
     this.#settings = settings;
     this.#stateDir = stateDir;
@@ -94,9 +101,11 @@ export class RemoteTargets {
     ]);
     const ssh = readSshSettings(this.#settings.config);
     const notices = this.#notices;
+    const breakerStore = this.#pool ? undefined : await this.#breakers?.();
     const warnedUnverified = new Set<string>();
     this.#pool ??= new SshPool(poolOptionsFrom(ssh, {
       stateDir: this.#stateDir,
+      breakerStore,
       // Host key decisions and retries are told through the command's output rules
       // (messages.toml, -q, -v) rather than printed by the SSH layer itself.
       connect: {

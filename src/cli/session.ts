@@ -18,6 +18,7 @@ import { renderError } from "./errors.ts";
 import { scopeFrom, Target } from "./target.ts";
 import type { RemoteTargets } from "./remote.ts";
 import type { CommandRecorder } from "./recording.ts";
+import type { StateBackend } from "../state/backend.ts";
 
 export class Session {
   readonly ctx: ProvctlContext;
@@ -26,6 +27,9 @@ export class Session {
   #target?: Target;
   #remote?: RemoteTargets;
   #recorder?: CommandRecorder;
+  #state?: Promise<StateBackend>;
+  /** The backend was opened tolerating a database outage and not checked since. */
+  #stateUnchecked = false;
 
   readonly #sharedRemote?: () => Promise<RemoteTargets>;
 
@@ -130,9 +134,16 @@ export class Session {
     if (!this.#recorder) {
       const { CommandRecorder } = await import("./recording.ts");
       const operation = this.ctx.argv.find((a) => !a.startsWith("-")) ?? "exec";
-      this.#recorder = new CommandRecorder(this.loaded.config, operation, {
-        warn: (key, params) => this.warn({ key, params }),
-      }, this.ctx.operator);
+      const state = await this.state({ tolerateOutage: true });
+      this.#recorder = new CommandRecorder(
+        this.loaded.config,
+        operation,
+        {
+          warn: (key, params) => this.warn({ key, params }),
+        },
+        this.ctx.operator,
+        state.shipAudit,
+      );
       // A shared pool's statistics are not this command's to add to the totals.
       const remote = this.#sharedRemote ? undefined : this.#remote;
       if (remote) {
@@ -168,7 +179,7 @@ export class Session {
               error: this.errorLine(error),
             }),
           ),
-      }, { noPersist: this.flags.noPersist });
+      }, { noPersist: this.flags.noPersist, breakers: () => this.sharedBreakers() });
     }
     return this.#remote;
   }
@@ -186,12 +197,62 @@ export class Session {
     return await (await this.target()).hostInfo();
   }
 
+  /**
+   * The state backend of `[state] backend` (opened on first use, closed with the session).
+   * `tolerateOutage`: carry on when the database is unreachable (audit records wait in
+   * the local backlog); otherwise such an outage is an error. A schema this provctl
+   * cannot use is refused either way.
+   */
+  async state(options: { tolerateOutage?: boolean } = {}): Promise<StateBackend> {
+    if (!this.#state && this.ctx.state) return this.ctx.state;
+    if (!this.#state) {
+      const config = this.loaded.config;
+      this.#stateUnchecked = options.tolerateOutage === true;
+      this.#state = import("../state/select.ts").then(({ openStateBackend, stateSettings }) =>
+        openStateBackend(stateSettings(config), {
+          env: this.ctx.process.env,
+          tolerateOutage: options.tolerateOutage,
+          onAuditOffline: (error) =>
+            this.warn({
+              key: "state.audit_offline",
+              params: {
+                reason: this.errorLine(error),
+                path: config.path("observe.audit_file"),
+              },
+            }),
+          onAuditOnline: (count) => {
+            if (count > 0) this.note("state.audit_online", { count });
+          },
+        })
+      );
+    }
+    const backend = await this.#state;
+    if (!options.tolerateOutage && this.#stateUnchecked) {
+      await backend.check?.();
+      this.#stateUnchecked = false;
+    }
+    return backend;
+  }
+
+  /** The breaker store every controller shares (postgres); undefined: the state dir's files. */
+  async sharedBreakers() {
+    if (this.loaded.config.string("state.backend") === "files") return undefined;
+    const { sharedBreakers } = await import("../state/select.ts");
+    return sharedBreakers(await this.state({ tolerateOutage: true }));
+  }
+
   /** Closes SSH connections, the audit log and saves metrics; called when the command ends. */
   async close(): Promise<void> {
     try {
       await this.#recorder?.close();
     } finally {
-      if (!this.#sharedRemote) await this.#remote?.close();
+      try {
+        if (!this.#sharedRemote) await this.#remote?.close();
+      } finally {
+        // Last: the state backend ships what the audit log got meanwhile.
+        const state = await this.#state?.catch(() => undefined);
+        await state?.close();
+      }
     }
   }
 

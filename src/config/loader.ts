@@ -45,6 +45,7 @@ export const ENV_OVERRIDES: Readonly<Record<string, string>> = {
   PROVCTL_STOP_SIGNAL: "service.stop_signal",
   PROVCTL_LOG_LINES: "logs.lines",
   PROVCTL_SERVE_LISTEN: "serve.listen",
+  PROVCTL_STATE_BACKEND: "state.backend",
 };
 
 export type Layer = "embedded" | "system" | "user" | "config-dir" | "env";

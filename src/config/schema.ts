@@ -84,6 +84,10 @@ export const KEY_CONSTRAINTS: Record<string, KeyConstraint> = {
   "health.wait_interval_ms": { min: 1 },
   // [deploy]
   "deploy.keep_releases": { min: 1 },
+  // [state]
+  "state.backend": { oneOf: ["files", "postgres"] },
+  "state.sslmode": { oneOf: ["disable", "prefer", "require", "verify-full"] },
+  "state.ca_file": { placeholders: GLOBAL_PLACEHOLDERS },
   // [serve]
   "serve.tls_cert": { placeholders: GLOBAL_PLACEHOLDERS },
   "serve.tls_key": { placeholders: GLOBAL_PLACEHOLDERS },

@@ -189,6 +189,7 @@ export const RECORD_SCHEMAS: Record<string, Schema> = {
     machines: { type: "array", items: str },
   }),
   AuditRecord: object({
+    id: str,
     ts: str,
     operator: str,
     uid: nullable(int),
@@ -205,6 +206,7 @@ export const RECORD_SCHEMAS: Record<string, Schema> = {
     deployment_id: str,
     error: str,
   }, [
+    "id",
     "target",
     "command",
     "exit_code",

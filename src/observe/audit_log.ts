@@ -63,6 +63,9 @@ export interface AuditEntry {
 
 /** One line of the audit log, as stored and as `provctl audit -o json` prints it. */
 export interface AuditRecord {
+  /** Unique per record (a UUID), so a database copy can be replayed without duplicates;
+   * lines written before provctl had ids have none. */
+  id?: string;
   ts: string;
   operator: string;
   uid: number | null;
@@ -89,6 +92,11 @@ export interface AuditLogOptions {
   readonly keep?: number;
   /** Who the records name instead of the local user (the API: the token's name). */
   readonly operator?: string;
+  /**
+   * Called after each batch is on disk, before its appends resolve (the postgres state
+   * backend ships the records there). It must not throw: the local write already stands.
+   */
+  readonly afterWrite?: () => Promise<void>;
 }
 
 type AuditListener = (record: AuditRecord) => void;
@@ -149,6 +157,7 @@ export class AuditLog {
   #file: Deno.FsFile;
   readonly #redactor: Redactor;
   readonly #operator?: string;
+  readonly #afterWrite?: () => Promise<void>;
   /** FILE.lock, when the log rotates. */
   readonly #lock?: Deno.FsFile;
   readonly #maxBytes: number;
@@ -164,6 +173,7 @@ export class AuditLog {
     tightened?: { from: number; to: number },
   ) {
     this.#operator = options.operator;
+    this.#afterWrite = options.afterWrite;
     this.path = path;
     this.#file = file;
     this.#redactor = options.redactor ?? new Redactor();
@@ -225,6 +235,7 @@ export class AuditLog {
   record(entry: AuditEntry): AuditRecord {
     const operator = localOperator();
     const record: AuditRecord = {
+      id: crypto.randomUUID(),
       ts: (entry.at ?? new Date()).toISOString(),
       operator: cut(this.#operator ?? operator.name, MAX_NAME_CHARS),
       uid: operator.uid,
@@ -253,6 +264,11 @@ export class AuditLog {
 
   /** Appends one record; resolves once it is on disk (written and fdatasync'ed). */
   append(entry: AuditEntry): Promise<AuditRecord> {
+    return this.appendRecord(this.record(entry));
+  }
+
+  /** Appends a record made by record() (or read from another log); resolves once on disk. */
+  appendRecord(record: AuditRecord): Promise<AuditRecord> {
     if (this.#closed) {
       return Promise.reject(
         new ProvctlError("Internal", "errors.internal", {
@@ -260,7 +276,6 @@ export class AuditLog {
         }),
       );
     }
-    const record = this.record(entry);
     const bytes = encoder.encode(JSON.stringify(record) + "\n");
     return new Promise<AuditRecord>((resolve, reject) => {
       this.#queue.push({ bytes, resolve: () => resolve(record), reject });
@@ -275,6 +290,7 @@ export class AuditLog {
       const bytes = batch.length === 1 ? batch[0].bytes : concat(batch.map((p) => p.bytes));
       try {
         const size = await this.#write(bytes);
+        await this.#afterWrite?.().catch(() => {});
         for (const pending of batch) pending.resolve();
         if (this.#lock && size >= this.#maxBytes) await this.#rotate();
         if (listeners.size > 0) {
@@ -455,6 +471,42 @@ function sinceInvalid(value: string): ProvctlError {
   return new ProvctlError("InvalidArgument", "observe.since_invalid", { params: { value } });
 }
 
+/**
+ * The test a record must pass to match `query` (all but its limit); a ProvctlError
+ * (InvalidArgument) for a bad --since or limit. Shared by every audit store.
+ */
+export function auditFilter(query: AuditQuery): (r: AuditRecord) => boolean {
+  const since = query.since === undefined
+    ? undefined
+    : parseSince(query.since, query.now).getTime();
+  let machine: ((value: string) => boolean) | undefined;
+  if (query.machine !== undefined && query.machine.length > 0) {
+    const matchers = (typeof query.machine === "string" ? [query.machine] : query.machine)
+      .map(globMatcher);
+    machine = (value) => matchers.some((match) => match(value));
+  }
+  let op: ((value: string) => boolean) | undefined;
+  if (query.op !== undefined) {
+    const exact = globMatcher(query.op);
+    const prefix = `${query.op}.`;
+    op = (value) => exact(value) || value.startsWith(prefix);
+  }
+  const limit = query.limit;
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
+    throw new ProvctlError("InvalidArgument", "observe.limit_invalid", {
+      params: { value: limit },
+    });
+  }
+  return (r) => {
+    if (since !== undefined && !(Date.parse(r.ts) >= since)) return false;
+    if (machine && !machine(r.machine)) return false;
+    if (op && !op(r.op)) return false;
+    if (query.result !== undefined && r.result !== query.result) return false;
+    if (query.deploymentId !== undefined && r.deployment_id !== query.deploymentId) return false;
+    return true;
+  };
+}
+
 function isRecord(value: unknown): value is AuditRecord {
   if (typeof value !== "object" || value === null) return false;
   const r = value as Record<string, unknown>;
@@ -482,45 +534,13 @@ export class AuditReader implements AsyncIterable<AuditRecord> {
   readonly path: string;
   /** Lines that were not a valid record (known once iteration has finished). */
   skipped = 0;
-  readonly #since?: number;
-  readonly #machine?: (value: string) => boolean;
-  readonly #op?: (value: string) => boolean;
+  readonly #matches: (r: AuditRecord) => boolean;
   readonly #query: AuditQuery;
 
   constructor(path: string, query: AuditQuery = {}) {
     this.path = path;
     this.#query = query;
-    if (query.since !== undefined) this.#since = parseSince(query.since, query.now).getTime();
-    if (query.machine !== undefined && query.machine.length > 0) {
-      const matchers = (typeof query.machine === "string" ? [query.machine] : query.machine)
-        .map(globMatcher);
-      this.#machine = (value) => matchers.some((match) => match(value));
-    }
-    if (query.op !== undefined) {
-      const exact = globMatcher(query.op);
-      const prefix = `${query.op}.`;
-      this.#op = (op) => exact(op) || op.startsWith(prefix);
-    }
-    const limit = query.limit;
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
-      throw new ProvctlError("InvalidArgument", "observe.limit_invalid", {
-        params: { value: limit },
-      });
-    }
-  }
-
-  #matches(r: AuditRecord): boolean {
-    if (this.#since !== undefined) {
-      const at = Date.parse(r.ts);
-      if (!(at >= this.#since)) return false;
-    }
-    if (this.#machine && !this.#machine(r.machine)) return false;
-    if (this.#op && !this.#op(r.op)) return false;
-    if (this.#query.result !== undefined && r.result !== this.#query.result) return false;
-    if (
-      this.#query.deploymentId !== undefined && r.deployment_id !== this.#query.deploymentId
-    ) return false;
-    return true;
+    this.#matches = auditFilter(query);
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<AuditRecord> {

@@ -11,14 +11,19 @@ export interface AuditPage {
   readonly next_cursor: string | null;
 }
 
+/**
+ * `source`: the audit log's path (filtered here by `query`), or the records of a shared
+ * store already matching it, oldest first.
+ */
 export async function auditPage(
-  path: string,
+  source: string | Iterable<AuditRecord> | AsyncIterable<AuditRecord>,
   query: Omit<AuditQuery, "limit">,
   page: { limit: number; before?: number },
 ): Promise<AuditPage> {
   const ring: { index: number; record: AuditRecord }[] = [];
   let index = 0;
-  for await (const record of readAudit(path, query)) {
+  const records = typeof source === "string" ? readAudit(source, query) : source;
+  for await (const record of records) {
     if (page.before !== undefined && index >= page.before) break;
     ring.push({ index, record });
     if (ring.length > page.limit) ring.shift();

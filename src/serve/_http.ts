@@ -10,6 +10,7 @@ import type { Session } from "../cli/session.ts";
 import type { Settings } from "../cli/settings.ts";
 import type { Scope, TokenRecord, TokenStore } from "../state/tokens.ts";
 import type { OperationStore } from "../state/operations.ts";
+import type { StateBackend } from "../state/backend.ts";
 import type { EventHub } from "./events.ts";
 import type { Problem } from "./problem.ts";
 
@@ -29,6 +30,8 @@ export interface ApiDeps {
   readonly cwd: string;
   readonly tokens: TokenStore;
   readonly operations: OperationStore;
+  /** The state backend every request's session shares. */
+  readonly state?: StateBackend;
   readonly hub: EventHub;
   readonly limits: ApiLimits;
   readonly metricsPublic: boolean;

@@ -127,6 +127,7 @@ export function apiRoutes(deps: ApiDeps, fail: Fail): RouteSpec[] {
     const log = await AuditLog.open(config.path("observe.audit_file"), {
       redactor: new Redactor({ extraPatterns: config.strings("observe.redact_patterns") }),
       operator: req.token?.name,
+      afterWrite: deps.state?.shipAudit,
     });
     try {
       await log.append(entry);
@@ -517,21 +518,26 @@ export function apiRoutes(deps: ApiDeps, fail: Fail): RouteSpec[] {
       method: "GET",
       path: "/operations",
       scope: "read",
-      handler: () => Promise.resolve(json({ items: deps.operations.list() })),
+      handler: async () =>
+        json({
+          items: (await deps.operations.listShared?.().catch(() => undefined)) ??
+            deps.operations.list(),
+        }),
     },
     {
       method: "GET",
       path: "/operations/{id}",
       scope: "read",
-      handler: (req) => {
-        const op = deps.operations.get(req.param("id"));
+      handler: async (req) => {
+        const op = deps.operations.get(req.param("id")) ??
+          await deps.operations.lookup?.(req.param("id")).catch(() => undefined);
         if (!op) {
           throw fail(404, "serve.operation_unknown", {
             id: req.param("id"),
             max: deps.settings.config.integer("serve.operations_kept"),
           });
         }
-        return Promise.resolve(json(op));
+        return json(op);
       },
     },
     // --- health
@@ -626,13 +632,21 @@ export function apiRoutes(deps: ApiDeps, fail: Fail): RouteSpec[] {
         if (cursor !== undefined && !/^\d{1,15}$/.test(cursor)) {
           throw badQuery("cursor", "the next_cursor of a previous page");
         }
-        const page = await auditPage(deps.settings.config.path("observe.audit_file"), {
+        const query = {
           since: req.query("since"),
           machine: req.query("machine"),
           op: req.query("op"),
           result: req.query("result"),
           deploymentId: req.query("deployment_id"),
-        }, { limit, before: cursor === undefined ? undefined : Number(cursor) });
+        };
+        // Shared state: every controller's records, from the database.
+        const source = deps.state && deps.state.name !== "files"
+          ? await deps.state.queryAudit(query)
+          : deps.settings.config.path("observe.audit_file");
+        const page = await auditPage(source, query, {
+          limit,
+          before: cursor === undefined ? undefined : Number(cursor),
+        });
         return json(page);
       },
     },

@@ -49,6 +49,13 @@ export function buildApi(
           note: (key, params) => deps.log(`provctl serve: ${messages.format(key, params)}`),
           retry: () => {},
         },
+        {
+          // With shared state, the servers' breakers are the database's.
+          breakers: async () =>
+            deps.state
+              ? (await import("../state/select.ts")).sharedBreakers(deps.state)
+              : undefined,
+        },
       )
     );
 
@@ -68,6 +75,7 @@ export function buildApi(
       argv: [op],
       operator: token?.name,
       onNote,
+      state: deps.state,
     };
     return new Session(
       ctx,

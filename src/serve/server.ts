@@ -8,10 +8,11 @@ import { onAuditRecord } from "../observe/audit_log.ts";
 import type { FleetFlags } from "../cli/fleet_flags.ts";
 import type { GlobalFlags } from "../cli/global_flags.ts";
 import type { Settings } from "../cli/settings.ts";
-import { FileTokenStore } from "../state/file_token_store.ts";
-import { MemoryOperationStore } from "../state/operations.ts";
+import { MemoryOperationStore, SharedOperationStore } from "../state/operations.ts";
+import { openStateBackend, stateSettings } from "../state/select.ts";
 import { buildApi } from "./app.ts";
 import { EventHub } from "./events.ts";
+import { relayEvents } from "./event_relay.ts";
 import { mountDashboard } from "./dashboard.ts";
 
 export interface ServeOptions {
@@ -79,13 +80,23 @@ export async function serve(options: ServeOptions): Promise<void> {
   const cancel = new AbortController();
   const hub = new EventHub(config.integer("serve.event_ring_size"));
   const running = new Set<Promise<unknown>>();
+  // One state backend for every request; with postgres it is shared with other servers.
+  const state = await openStateBackend(stateSettings(config), { env: options.env });
+  const kept = config.integer("serve.operations_kept");
+  const stopRelay = await relayEvents(hub, state).catch(async (error) => {
+    await state.close();
+    throw error;
+  });
   const api = buildApi({
     settings: options.settings,
     baseFlags: options.flags,
     env: options.env,
     cwd: options.cwd,
-    tokens: new FileTokenStore(config.path("paths.state_dir")),
-    operations: new MemoryOperationStore(config.integer("serve.operations_kept")),
+    tokens: state.tokens,
+    operations: state.name === "files"
+      ? new MemoryOperationStore(kept)
+      : new SharedOperationStore(kept, state),
+    state,
     hub,
     limits: {
       bodyBytes: config.integer("serve.body_limit_bytes"),
@@ -124,6 +135,8 @@ export async function serve(options: ServeOptions): Promise<void> {
     }, api.app.fetch);
   } catch (error) {
     stopAudit();
+    await stopRelay();
+    await state.close();
     throw new ProvctlError("CommandFailed", "serve.listen_failed", {
       params: { address, reason: error instanceof Error ? error.message : String(error) },
       cause: error,
@@ -155,5 +168,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   await serverDone;
   await api.close();
   stopAudit();
+  await stopRelay();
+  await state.close();
   options.note("serve.stopped");
 }

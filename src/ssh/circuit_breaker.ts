@@ -17,9 +17,22 @@ import { ProvctlError } from "../core/errors.ts";
 import { readTrusted, trustDir, writeTrustedAtomic } from "../core/state_trust.ts";
 import { isRetryable } from "./retry.ts";
 
+/**
+ * Where breaker documents live when not in <stateDir>/breakers/: a shared state backend
+ * (postgres), so every controller's connections open and close the same circuits.
+ */
+export interface BreakerStore {
+  get(host: string): Promise<unknown | undefined>;
+  put(host: string, state: unknown): Promise<void>;
+  list(): Promise<{ host: string; state: unknown }[]>;
+  delete(host: string): Promise<boolean>;
+}
+
 export interface BreakerOptions {
-  /** provctl's state dir; files go to <stateDir>/breakers/. */
+  /** provctl's state dir; files go to <stateDir>/breakers/ (unless `store` is given). */
   readonly stateDir: string;
+  /** A shared store instead of the files; when it fails, connections go on unguarded. */
+  readonly store?: BreakerStore;
   /** Consecutive failures that open the circuit. */
   readonly threshold: number;
   /** How long an open circuit fails fast before one probe is let through. */
@@ -86,7 +99,12 @@ export async function withBreaker<T>(
   const clock = options.clock ?? systemClock;
   const skew = Date.now() - clock.now();
   const path = breakerPath(options.stateDir, host);
-  const saved = await readBreakerFile(path);
+  const store = options.store;
+  const saved = store
+    ? checked(await store.get(host).catch(() => undefined))
+    : await readBreakerFile(path);
+  const save = (data: BreakerFile) =>
+    store ? store.put(host, data).catch(() => {}) : writeBreakerFile(path, data);
   const policy = circuitBreaker(handleWhen(isRetryable), {
     breaker: new ConsecutiveBreaker(options.threshold),
     halfOpenAfter: options.cooldownMs,
@@ -98,7 +116,7 @@ export async function withBreaker<T>(
   const halfOpen = policy.onHalfOpen(() => {
     const state = policy.toJSON() as CockatielState;
     state.ownState = { ...state.ownState, value: CircuitState.Open, openedAt: clock.now() };
-    void writeBreakerFile(path, {
+    void save({
       version: 1,
       host,
       cooldownMs: options.cooldownMs,
@@ -120,7 +138,7 @@ export async function withBreaker<T>(
     if (
       JSON.stringify(policy.toJSON()) !== before || saved === undefined && after.breakerState > 0
     ) {
-      await writeBreakerFile(path, {
+      await save({
         version: 1,
         host,
         cooldownMs: options.cooldownMs,
@@ -186,9 +204,17 @@ function toStatus(file: BreakerFile, clock: Clock): BreakerStatus {
 export async function listBreakers(
   stateDir: string,
   clock: Clock = systemClock,
+  store?: BreakerStore,
 ): Promise<BreakerStatus[]> {
   const dir = `${stateDir}/breakers`;
   const result: BreakerStatus[] = [];
+  if (store) {
+    for (const { state } of await store.list()) {
+      const file = checked(state);
+      if (file) result.push(toStatus(file, clock));
+    }
+    return result.sort((a, b) => a.host.localeCompare(b.host));
+  }
   await trustDir(dir);
   try {
     for await (const entry of Deno.readDir(dir)) {
@@ -206,14 +232,21 @@ export async function listBreakers(
  * Forgets the breaker state of `host` ("host:port" or just "host" for every port of it),
  * or of every host when undefined. Returns the hosts reset.
  */
-export async function resetBreakers(stateDir: string, host?: string): Promise<string[]> {
+export async function resetBreakers(
+  stateDir: string,
+  host?: string,
+  store?: BreakerStore,
+): Promise<string[]> {
   const reset: string[] = [];
-  for (const status of await listBreakers(stateDir)) {
+  for (const status of await listBreakers(stateDir, systemClock, store)) {
     const bare = status.host.replace(/:[0-9]+$/, "").replace(/^\[(.*)\]$/, "$1");
     if (host !== undefined && status.host !== host && bare !== host) continue;
-    await Deno.remove(breakerPath(stateDir, status.host)).catch((error) => {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    });
+    if (store) await store.delete(status.host);
+    else {
+      await Deno.remove(breakerPath(stateDir, status.host)).catch((error) => {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      });
+    }
     reset.push(status.host);
   }
   return reset;
@@ -225,14 +258,19 @@ async function readBreakerFile(path: string): Promise<BreakerFile | undefined> {
   const text = await readTrusted(path);
   if (text === undefined) return undefined;
   try {
-    const data = JSON.parse(text) as BreakerFile;
-    if (data.version !== 1 || typeof data.host !== "string" || !data.policy?.ownState) {
-      return undefined;
-    }
-    return data;
+    return checked(JSON.parse(text));
   } catch {
     return undefined; // a garbled file is treated as a closed breaker (it is rewritten)
   }
+}
+
+/** A breaker document, or undefined when it is none (treated as a closed breaker). */
+function checked(value: unknown): BreakerFile | undefined {
+  const data = value as BreakerFile | undefined;
+  if (data?.version !== 1 || typeof data.host !== "string" || !data.policy?.ownState) {
+    return undefined;
+  }
+  return data;
 }
 
 /** Temp file in the same directory, then rename: readers never see half a file. */

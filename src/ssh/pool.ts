@@ -6,7 +6,7 @@
  * dir is given) and the retry policy. The CLI calls close() in a finally block.
  */
 import { ProvctlError } from "../core/errors.ts";
-import type { BreakerOptions } from "./circuit_breaker.ts";
+import type { BreakerOptions, BreakerStore } from "./circuit_breaker.ts";
 import type { RetryOptions } from "./retry.ts";
 import { type ConnectOptions, connectSession, type SshSession } from "./session.ts";
 import { type ConnectionPlan, endpointLabel, planKey } from "./_plan.ts";
@@ -337,7 +337,12 @@ export function readSshSettings(
  */
 export function poolOptionsFrom(
   settings: SshSettings,
-  extra: { stateDir?: string; connect?: ConnectOptions; onRetry?: PoolOptions["onRetry"] } = {},
+  extra: {
+    stateDir?: string;
+    breakerStore?: BreakerStore;
+    connect?: ConnectOptions;
+    onRetry?: PoolOptions["onRetry"];
+  } = {},
 ): PoolOptions {
   return {
     maxPerHost: settings.poolMaxPerHost,
@@ -346,6 +351,7 @@ export function poolOptionsFrom(
     breaker: extra.stateDir !== undefined && settings.breakerThreshold > 0
       ? {
         stateDir: extra.stateDir,
+        ...(extra.breakerStore ? { store: extra.breakerStore } : {}),
         threshold: settings.breakerThreshold,
         cooldownMs: settings.breakerCooldownMs,
       }

@@ -200,6 +200,7 @@ Deno.test("env overrides: every documented variable is parsed to its key's type"
       PROVCTL_STOP_SIGNAL: "int",
       PROVCTL_LOG_LINES: "5",
       PROVCTL_SERVE_LISTEN: "[::1]:8080",
+      PROVCTL_STATE_BACKEND: "postgres",
     };
     const config = await loadConfig(opts(dirs, { env }));
     assert.deepEqual(
@@ -217,6 +218,7 @@ Deno.test("env overrides: every documented variable is parsed to its key's type"
         "service.stop_signal": "SIGINT",
         "logs.lines": 5,
         "serve.listen": "[::1]:8080",
+        "state.backend": "postgres",
       },
     );
     for (const [variable, key] of Object.entries(ENV_OVERRIDES)) {

@@ -19,13 +19,8 @@ import { type Inventory, machineTarget } from "../../fleet/inventory.ts";
 import { selectMachines } from "../../fleet/selector.ts";
 import { checkVersion, type DeploymentConfig, loadDeployments } from "../../fleet/deploy/config.ts";
 import { DeployEngine, type DeployResult, type DeployTarget } from "../../fleet/deploy/engine.ts";
-import {
-  acquireDeployLock,
-  type DeployLock,
-  type DeploymentState,
-  readDeploymentState,
-  writeDeploymentState,
-} from "../../fleet/deploy/lock.ts";
+import type { DeployLock, DeploymentState } from "../../fleet/deploy/lock.ts";
+import type { StateBackend } from "../../state/backend.ts";
 import {
   type DeployPlan,
   deployRootOf,
@@ -66,7 +61,9 @@ interface Loaded {
   inventory: Inventory;
   only?: ReadonlySet<string>;
   state?: DeploymentState;
-  stateDir: string;
+  /** The revision `state` was read at (compare-and-set when the outcome is recorded). */
+  revision: number;
+  store: StateBackend;
 }
 
 async function loadDeployment(session: Session, flags: FleetFlags, name: string): Promise<Loaded> {
@@ -116,15 +113,9 @@ async function loadDeployment(session: Session, flags: FleetFlags, name: string)
       }).map((m) => m.name),
     );
   }
-  const stateDir = session.localStateDir();
-  return {
-    deployment,
-    service,
-    inventory,
-    only,
-    state: await readDeploymentState(stateDir, name),
-    stateDir,
-  };
+  const store = await session.state();
+  const { state, revision } = await store.getDeployment(name);
+  return { deployment, service, inventory, only, state, revision, store };
 }
 
 function newDeploymentId(name: string): string {
@@ -302,7 +293,7 @@ async function lockDeployment(
   deploymentId: string,
   operation: "deploy" | "rollback",
 ) {
-  const lock = await acquireDeployLock(loaded.stateDir, name, {
+  const lock = await loaded.store.acquireDeployLock(name, {
     deploymentId,
     operation,
     user: operator(session),
@@ -504,7 +495,7 @@ export async function runDeploy(
   const lock = await lockDeployment(session, loaded, name, deploymentId, "deploy");
   try {
     hooks.locked?.();
-    loaded.state = await readDeploymentState(loaded.stateDir, name);
+    await reread(loaded, name);
     const plan = makePlan(loaded.state);
     session.note("deploy.starting", {
       deployment: name,
@@ -523,11 +514,29 @@ export async function runDeploy(
       () => engine.deploy(plan),
       hooks.signal,
     );
-    await writeDeploymentState(loaded.stateDir, nextState(loaded, plan, result));
+    await record(loaded, nextState(loaded, plan, result), plan.version);
     return { kind: "result", result };
   } finally {
     await lock.release();
   }
+}
+
+/** The recorded state, read again under the deploy lock. */
+async function reread(loaded: Loaded, name: string): Promise<void> {
+  const { state, revision } = await loaded.store.getDeployment(name);
+  loaded.state = state;
+  loaded.revision = revision;
+}
+
+/** Records the outcome if nobody else wrote the state since it was read under the lock. */
+async function record(loaded: Loaded, state: DeploymentState, version: string): Promise<void> {
+  const revision = await loaded.store.putDeployment(state, loaded.revision);
+  if (revision === undefined) {
+    throw new ProvctlError("Conflict", "state.conflict", {
+      params: { deployment: state.deployment, version },
+    });
+  }
+  loaded.revision = revision;
 }
 
 function nextState(loaded: Loaded, plan: DeployPlan, result: DeployResult): DeploymentState {
@@ -578,7 +587,7 @@ export async function runRollback(
   const lock = await lockDeployment(session, loaded, name, deploymentId, "rollback");
   try {
     hooks.locked?.();
-    loaded.state = await readDeploymentState(loaded.stateDir, name);
+    await reread(loaded, name);
     const { deployment, state } = loaded;
     const bg = deployment.blueGreen !== undefined;
     let version: string | undefined;
@@ -636,7 +645,7 @@ export async function runRollback(
     );
     const before = state ?? { deployment: name };
     if (result.ok) {
-      await writeDeploymentState(loaded.stateDir, {
+      await record(loaded, {
         ...before,
         deployment: name,
         deploymentId: plan.deploymentId,
@@ -650,7 +659,7 @@ export async function runRollback(
             groups: { ...before.groups, [plan.blueGreen.group]: version },
           }
           : {}),
-      });
+      }, version);
     }
     return result;
   } finally {
@@ -689,10 +698,10 @@ export async function deploymentRecords(session: Session): Promise<DeploymentRec
     if (explicit === undefined && error instanceof Deno.errors.NotFound) return [];
     throw error;
   }
-  const stateDir = session.localStateDir();
+  const store = await session.state();
   return await Promise.all(
     [...deployments.values()].map(async (d) =>
-      deploymentRecord(d, await readDeploymentState(stateDir, d.name))
+      deploymentRecord(d, (await store.getDeployment(d.name)).state)
     ),
   );
 }
@@ -736,19 +745,28 @@ export async function deploymentDetail(session: Session, name: string) {
     result: string;
     machines: string[];
   }>();
-  const records = readAudit(session.loaded.config.path("observe.audit_file"), {});
+  // Shared state: every controller's runs; files: this controller's log, streamed.
+  const records = loaded.store.name === "files"
+    ? readAudit(session.loaded.config.path("observe.audit_file"), {})
+    : await loaded.store.queryAudit({});
   for await (const r of records) {
     const id = r.deployment_id;
     if (id === undefined || !id.startsWith(`${name}-`)) continue;
-    const run = runs.get(id) ?? {
+    // The target locks (deploy.lock, ...) come first in deploys and rollbacks alike: the
+    // run's first other step says which it was.
+    const lockStep = r.op === "deploy.lock" || r.op === "deploy.lock_break" ||
+      r.op === "deploy.unlock";
+    const known = runs.get(id);
+    const run = known ?? {
       deployment_id: id,
-      op: r.op.startsWith("rollback") ? "rollback" : "deploy",
+      op: "",
       started: r.ts,
       finished: r.ts,
       operator: r.operator,
       result: "ok",
       machines: [],
     };
+    if (run.op === "" && !lockStep) run.op = r.op.startsWith("rollback") ? "rollback" : "deploy";
     run.finished = r.ts;
     // A run's first records may be its machine locks (deploy.lock): any rollback record
     // makes it a rollback.
@@ -763,7 +781,7 @@ export async function deploymentDetail(session: Session, name: string) {
     ...deploymentRecord(deployment, state),
     plan,
     plan_error: planError,
-    history: [...runs.values()].reverse(),
+    history: [...runs.values()].reverse().map((run) => ({ ...run, op: run.op || "deploy" })),
   };
 }
 

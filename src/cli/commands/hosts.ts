@@ -22,6 +22,7 @@ export interface ConnectionsFlags extends GlobalFlags {
 export const breakers = command<BreakerFlags, string[]>(async (session, flags, ...hosts) => {
   const { listBreakers, resetBreakers } = await import("../../ssh/circuit_breaker.ts");
   const dir = session.localStateDir();
+  const store = await session.sharedBreakers();
   if (flags.reset) {
     if (hosts.length === 0) {
       throw new ProvctlError("Usage", "remote.breaker_reset_needs_host", {
@@ -31,13 +32,13 @@ export const breakers = command<BreakerFlags, string[]>(async (session, flags, .
     const reset: string[] = [];
     for (const spec of hosts.map((h) => h.trim())) {
       const all = spec === "all";
-      let done = await resetBreakers(dir, all ? undefined : spec);
+      let done = await resetBreakers(dir, all ? undefined : spec, store);
       if (done.length === 0 && !all) {
         const resolved = await resolvedName(session, flags, spec);
-        if (resolved !== undefined) done = await resetBreakers(dir, resolved);
+        if (resolved !== undefined) done = await resetBreakers(dir, resolved, store);
       }
       if (done.length === 0 && !all) {
-        const known = (await listBreakers(dir)).map((b) => b.host);
+        const known = (await listBreakers(dir, undefined, store)).map((b) => b.host);
         throw new ProvctlError("NotFound", "remote.breaker_unknown", {
           params: { host: spec, known: known.join(", ") || "none" },
           hint: "remote.breaker_unknown_hint",
@@ -55,7 +56,7 @@ export const breakers = command<BreakerFlags, string[]>(async (session, flags, .
     return ExitCode.ok;
   }
   const wanted = new Set(hosts.map((h) => h.trim()));
-  const list = (await listBreakers(dir)).filter((b) =>
+  const list = (await listBreakers(dir, undefined, store)).filter((b) =>
     wanted.size === 0 || wanted.has(b.host) || wanted.has(b.host.replace(/:\d+$/, ""))
   );
   if (session.output === "json") {

@@ -1,5 +1,6 @@
 /** provctl audit [--since -m/--machine... --op -n/--lines] and provctl metrics [-o text|json|prom] [--reset] */
 import type { GlobalFlags } from "../global_flags.ts";
+import type { AuditRecord } from "../../observe/audit_log.ts";
 import { table } from "../render.ts";
 import { command } from "../session.ts";
 
@@ -12,15 +13,27 @@ export interface AuditFlags extends GlobalFlags {
 
 export const audit = command<AuditFlags, []>(async (session, flags) => {
   const { readAudit } = await import("../../observe/audit_log.ts");
-  const path = session.loaded.config.path("observe.audit_file");
-  const reader = readAudit(path, {
+  let path = session.loaded.config.path("observe.audit_file");
+  const query = {
     since: flags.since,
     machine: flags.machine,
     op: flags.op,
     limit: flags.lines,
-  });
+  };
+  let reader: ReturnType<typeof readAudit> | undefined;
+  let records: AsyncIterable<AuditRecord> | AuditRecord[];
+  if (session.loaded.config.string("state.backend") === "postgres") {
+    // Every controller's records; this one's backlog goes first so none is missing.
+    const store = await session.state();
+    await store.shipAudit?.();
+    records = await store.queryAudit(query);
+    path = (await store.status()).location;
+  } else {
+    reader = readAudit(path, query);
+    records = reader;
+  }
   const rows: string[][] = [];
-  for await (const r of reader) {
+  for await (const r of records) {
     if (session.output === "json") session.out(JSON.stringify(r));
     else {
       rows.push([
@@ -43,7 +56,7 @@ export const audit = command<AuditFlags, []>(async (session, flags) => {
       session.out(table([header, ...rows]).trimEnd());
     }
   }
-  if (reader.skipped > 0) {
+  if (reader && reader.skipped > 0) {
     session.warn({ key: "observe.audit_lines_skipped", params: { count: reader.skipped, path } });
   }
 });

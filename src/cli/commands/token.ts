@@ -2,13 +2,13 @@
  * provctl token create NAME --scope read|operate|admin [--expires 30d] | list | revoke NAME
  *
  * The secret of a new token goes alone to stdout (a script captures it with $(...));
- * everything else goes to stderr. Only a salted hash is kept, in {state_dir}/tokens.json.
+ * everything else goes to stderr. Only a salted hash is kept, in the state backend
+ * ({state_dir}/tokens.json, or the shared database with [state] backend = "postgres").
  */
 import { ProvctlError } from "../../core/errors.ts";
 import type { GlobalFlags } from "../global_flags.ts";
 import { table } from "../render.ts";
 import { command, type Session } from "../session.ts";
-import { FileTokenStore } from "../../state/file_token_store.ts";
 import {
   checkTokenName,
   newToken,
@@ -16,6 +16,7 @@ import {
   parseScope,
   publicRecord,
   type TokenRecord,
+  type TokenStore,
 } from "../../state/tokens.ts";
 
 export interface TokenCreateFlags extends GlobalFlags {
@@ -23,8 +24,8 @@ export interface TokenCreateFlags extends GlobalFlags {
   readonly expires?: string;
 }
 
-function store(session: Session): FileTokenStore {
-  return new FileTokenStore(session.localStateDir());
+async function store(session: Session): Promise<TokenStore> {
+  return (await session.state()).tokens;
 }
 
 export const create = command<TokenCreateFlags, [string]>(async (session, flags, name) => {
@@ -33,7 +34,7 @@ export const create = command<TokenCreateFlags, [string]>(async (session, flags,
   const scope = parseScope(flags.scope);
   const expiresInMs = flags.expires === undefined ? undefined : parseExpiry(flags.expires);
   const { secret, stored } = await newToken({ name, scope, expiresInMs });
-  await store(session).add(stored);
+  await (await store(session)).add(stored);
   session.ctx.process.stdout.write(`${secret}\n`);
   session.note("token.created", {
     name,
@@ -43,7 +44,7 @@ export const create = command<TokenCreateFlags, [string]>(async (session, flags,
 });
 
 export const list = command<GlobalFlags, []>(async (session) => {
-  const tokens: TokenRecord[] = (await store(session).list()).map(publicRecord);
+  const tokens: TokenRecord[] = (await (await store(session)).list()).map(publicRecord);
   if (session.output === "json") {
     for (const t of tokens) session.out(JSON.stringify(t));
     return;
@@ -66,7 +67,7 @@ export const list = command<GlobalFlags, []>(async (session) => {
 
 export const revoke = command<GlobalFlags, [string]>(async (session, _flags, name) => {
   checkTokenName(name);
-  if (!(await store(session).remove(name))) {
+  if (!(await (await store(session)).remove(name))) {
     throw new ProvctlError("NotFound", "token.not_found", { params: { name } });
   }
   session.note("token.revoked", { name });

@@ -40,7 +40,7 @@ export interface DeploymentState {
   readonly groups?: Partial<Record<GroupName, string>>;
 }
 
-function holderText(h: LockHolder): string {
+export function holderText(h: LockHolder): string {
   return `pid ${h.pid} on ${h.hostname} (user ${
     h.user || "?"
   }, ${h.operation} ${h.deploymentId}, since ${h.since})`;
