@@ -768,9 +768,6 @@ export async function deploymentDetail(session: Session, name: string) {
     };
     if (run.op === "" && !lockStep) run.op = r.op.startsWith("rollback") ? "rollback" : "deploy";
     run.finished = r.ts;
-    // A run's first records may be its machine locks (deploy.lock): any rollback record
-    // makes it a rollback.
-    if (r.op.startsWith("rollback")) run.op = "rollback";
     if (r.result !== "ok") run.result = r.result;
     if (r.machine !== "controller" && !run.machines.includes(r.machine)) {
       run.machines.push(r.machine);
