@@ -233,7 +233,12 @@ Deno.test("version, completion and help", async () => {
       assert.match(out.stdout, /provctl __complete/);
     }
     const complete = await cli.run(["__complete", "--", "st"]);
-    assert.deepEqual(complete.stdout.trim().split("\n").sort(), ["start", "state", "status", "stop"]);
+    assert.deepEqual(complete.stdout.trim().split("\n").sort(), [
+      "start",
+      "state",
+      "status",
+      "stop",
+    ]);
     const help = await cli.run(["start", "--help"]);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /provctl start .*NAME/);
