@@ -15,6 +15,8 @@ import { signalNameOf } from "../core/signals.ts";
 import { readFileIfExists, sh } from "../exec/host_fs.ts";
 import { shellQuote } from "../exec/shell_quote.ts";
 import type { CommandRunner } from "../exec/runner.ts";
+import { LocalRunner } from "../exec/local_runner.ts";
+import { trustDir } from "../core/state_trust.ts";
 import type { Backend, BootControl, LogOptions, StartResult, StopResult } from "./backend.ts";
 import { followFile } from "./_log_tail.ts";
 import { parseEnvFile } from "../config/services_file.ts";
@@ -142,7 +144,19 @@ export class PidfileBackend implements Backend {
     options: { stdin?: string; timeoutMs?: number; name?: ServiceName; create?: boolean } = {},
   ) {
     const { name, create, ...rest } = options;
-    const dirs = this.#stateDirs(name);
+    let dirs = this.#stateDirs(name);
+    if (this.#o.runner instanceof LocalRunner) {
+      // This machine: the same checks in-process (core/state_trust.ts), which spares every
+      // `provctl status` the find processes of the shell prologue. A directory that cannot
+      // be made (a file in the way, a read-only disk) is left to the script, which reports
+      // it with what to set.
+      try {
+        for (const dir of dirs) await trustDir(dir, { create });
+        dirs = [];
+      } catch (error) {
+        if (error instanceof ProvctlError) throw error;
+      }
+    }
     const result = await sh(this.#o.runner, `${trustPrologue}\n${script}`, [
       create ? "1" : "0",
       String(dirs.length),
