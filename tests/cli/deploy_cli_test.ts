@@ -4,31 +4,16 @@
  */
 import assert from "node:assert/strict";
 import { fleetUnavailable } from "../helpers/fleet.ts";
-import { deploySandbox } from "../fleet/fixtures/deploy/sandbox.ts";
+import { deploySandbox, siteServices } from "../fleet/fixtures/deploy/sandbox.ts";
 
 const unavailable = fleetUnavailable();
 if (unavailable) console.error(`deploy CLI tests skipped: ${unavailable}`);
 
-const SERVICES = `
-[services.site]
-binary = "/usr/bin/python3"
-args = ["-m", "http.server", "{cli_port}", "--bind", "{host}", "--directory", "{current_dir}"]
-
-[deployments.site]
-service = "site"
-artifact = "artifacts/site"
-deploy_root = "{deploy_root}/site"
+const SERVICES = siteServices(`
 batch = "50%"
 max_failures = 1
-health_wait_ms = 8000
-target = { machines = ["m*"] }
 steps = { before = ["test ! -e {deploy_root}/.refuse-{name}"] }
-
-[deployments.site.health]
-type = "http"
-url = "http://{host}:{cli_port}/version.txt"
-from = "controller"
-`;
+`);
 
 Deno.test({
   name: "provctl deploy/rollback: content-hash versions, dry run, failures within budget, rollback",

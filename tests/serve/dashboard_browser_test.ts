@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { fleetUnavailable } from "../helpers/fleet.ts";
 import { waitFor } from "../helpers/cli.ts";
-import { deploySandbox } from "../fleet/fixtures/deploy/sandbox.ts";
+import { deploySandbox, siteServices } from "../fleet/fixtures/deploy/sandbox.ts";
 import { type RunningServer, startServer } from "../helpers/serve.ts";
 import { FileTokenStore } from "../../src/state/file_token_store.ts";
 import { newToken } from "../../src/state/tokens.ts";
@@ -34,29 +34,17 @@ if (unavailable) console.error(`dashboard browser tests skipped: ${unavailable}`
 
 const HOSTILE = `<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">`;
 
-const SERVICES = `
-[services.site]
-binary = "/usr/bin/python3"
-args = ["-m", "http.server", "{cli_port}", "--bind", "{host}", "--directory", "{current_dir}"]
-
+const SERVICES = siteServices(
+  `
+batch = 2
+steps = { before = ["sleep 0.3"] }
+`,
+  `
 [services.ticker]
 binary = "/bin/sh"
 args = ["-c", 'i=0; while :; do i=$((i+1)); echo "${HOSTILE} tick $i"; sleep 0.3; done']
-
-[deployments.site]
-service = "site"
-artifact = "artifacts/site"
-deploy_root = "{deploy_root}/site"
-batch = 2
-health_wait_ms = 8000
-target = { machines = ["m*"] }
-steps = { before = ["sleep 0.3"] }
-
-[deployments.site.health]
-type = "http"
-url = "http://{host}:{cli_port}/version.txt"
-from = "controller"
-`;
+`,
+);
 
 const LABELS = [
   `{ role = "web", env = "prod", "team.example.com/owner" = "ops-1" }`,

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { fleetUnavailable } from "../helpers/fleet.ts";
-import { deploySandbox } from "../fleet/fixtures/deploy/sandbox.ts";
+import { deploySandbox, siteServices } from "../fleet/fixtures/deploy/sandbox.ts";
 import {
   apiClient,
   OpenApiChecker,
@@ -21,25 +21,10 @@ import { newToken } from "../../src/state/tokens.ts";
 const unavailable = fleetUnavailable();
 if (unavailable) console.error(`serve fleet tests skipped: ${unavailable}`);
 
-const SERVICES = `
-[services.site]
-binary = "/usr/bin/python3"
-args = ["-m", "http.server", "{cli_port}", "--bind", "{host}", "--directory", "{current_dir}"]
-
-[deployments.site]
-service = "site"
-artifact = "artifacts/site"
-deploy_root = "{deploy_root}/site"
+const SERVICES = siteServices(`
 batch = 2
-health_wait_ms = 8000
-target = { machines = ["m*"] }
 steps = { before = ["sleep 0.5"] }
-
-[deployments.site.health]
-type = "http"
-url = "http://{host}:{cli_port}/version.txt"
-from = "controller"
-`;
+`);
 
 interface Operation {
   id: string;
