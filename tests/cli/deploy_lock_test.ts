@@ -12,8 +12,6 @@ import type { CliResult } from "../helpers/cli.ts";
 const unavailable = fleetUnavailable();
 if (unavailable) console.error(`deploy lock tests skipped: ${unavailable}`);
 
-const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
-
 /** A controller of its own: provctl with another HOME and state dir, same fleet. */
 async function controller(s: DeploySandbox, label: string) {
   const home = `${s.dir}/controller-${label}`;
@@ -27,19 +25,7 @@ async function controller(s: DeploySandbox, label: string) {
   };
   const command = (args: string[]) =>
     new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-all",
-        "--quiet",
-        MAIN,
-        ...args,
-        "--inventory",
-        s.f.inventory,
-        "--ssh-config",
-        s.f.sshConfig,
-        "--file",
-        s.servicesFile,
-      ],
+      args: s.argv(args),
       env,
       clearEnv: true,
       cwd: s.dir,
@@ -55,20 +41,7 @@ async function controller(s: DeploySandbox, label: string) {
   /** Runs provctl on a pseudo-terminal (script(1)), typing `input`. */
   const onTerminal = async (args: string[], input: string): Promise<CliResult> => {
     const quote = (w: string) => `'${w.replaceAll("'", `'\\''`)}'`;
-    const words = [
-      Deno.execPath(),
-      "run",
-      "--allow-all",
-      "--quiet",
-      MAIN,
-      ...args,
-      "--inventory",
-      s.f.inventory,
-      "--ssh-config",
-      s.f.sshConfig,
-      "--file",
-      s.servicesFile,
-    ];
+    const words = [Deno.execPath(), ...s.argv(args)];
     const child = new Deno.Command("script", {
       args: ["-q", "-e", "-c", words.map(quote).join(" "), "/dev/null"],
       env: { ...env, TERM: "dumb" },
