@@ -6,6 +6,7 @@
  * temporary file, rename). A cache file or directory that another user owns or may write
  * is refused: whoever can write it decides where provctl connects.
  */
+import { writeTrustedAtomic } from "../core/state_trust.ts";
 import { ProvctlError } from "../core/errors.ts";
 import type { MachineRecord } from "./provider.ts";
 import type { SourceConfig } from "./sources.ts";
@@ -76,20 +77,8 @@ export async function writeCache(stateDir: string, entry: CacheEntry): Promise<v
   const path = cachePath(stateDir, entry.source);
   await checkOwned(path, "file", { mayBeAbsent: true });
   await removeLeftovers(dir, `${entry.source}.json.`);
-  const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  try {
-    const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
-    try {
-      await file.write(new TextEncoder().encode(JSON.stringify(entry)));
-    } finally {
-      file.close();
-    }
-    await Deno.chmod(tmp, 0o600);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
+  // A new 0600 temp file, synced, renamed over the cache (state_trust's atomic write).
+  await writeTrustedAtomic(path, JSON.stringify(entry));
 }
 
 /** Temporary files of a writer killed between write and rename (older than a minute). */
