@@ -26,13 +26,19 @@ const PERMISSIONS = [
 const root = new URL("..", import.meta.url).pathname;
 await Deno.mkdir(`${root}dist`, { recursive: true });
 // The binaries embed the shipped form: the code-split bundle (node:module deferred).
-const entry = await bundleSplit(`${root}dist/.compile-bundle`);
+// Its chunks are loaded by computed specifiers (lazily), so the directory is included whole.
+const bundleDir = `${root}dist/.compile-bundle`;
+const entry = await bundleSplit(bundleDir);
 const only = Deno.args.length > 0 ? Deno.args : TARGETS;
 let failed = 0;
 for (const target of only) {
   const output = `${root}dist/provctl-${target}${target.includes("windows") ? ".exe" : ""}`;
   const result = await new Deno.Command(Deno.execPath(), {
-    args: ["compile", ...PERMISSIONS, "--target", target, "--output", output, entry],
+    args: [
+      "compile",
+      ...PERMISSIONS,
+      ...["--include", bundleDir, "--target", target, "--output", output, entry],
+    ],
     stdout: "piped",
     stderr: "piped",
   }).output();

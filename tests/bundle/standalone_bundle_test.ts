@@ -155,7 +155,7 @@ Deno.test({
   },
 });
 
-import { bundleSplit, deferNodeModule } from "../../scripts/bundle.ts";
+import { bundleSplit, deferNodeModule, lazyChunkImports } from "../../scripts/bundle.ts";
 
 /** The files `entry` loads before running: its static imports, transitively. */
 async function staticClosure(entry: string): Promise<Map<string, string>> {
@@ -175,7 +175,8 @@ async function staticClosure(entry: string): Promise<Map<string, string>> {
 }
 
 Deno.test({
-  name: "the code-split bundle loads no node: built-in at start; ssh2's require works on first use",
+  name:
+    "the code-split bundle loads no node: built-in and no lazy chunk at start; ssh2's require works on first use",
   ignore: Boolean(noSshd),
   sanitizeResources: false,
   sanitizeOps: false,
@@ -192,6 +193,15 @@ Deno.test({
           `${file} imports node: at start`,
         );
       }
+      // Deno's module graph follows literal import() specifiers at start: no chunk has one.
+      for await (const file of Deno.readDir(`${work}/dist`)) {
+        const text = await Deno.readTextFile(`${work}/dist/${file.name}`);
+        assert.doesNotMatch(text, /\bimport\("\.\//, `${file.name} has a literal import()`);
+      }
+      assert.equal(
+        lazyChunkImports('x = await import("./deploy-AB12.js");'),
+        'x = await import(String("./deploy-AB12.js"));',
+      );
       assert.throws(
         () => deferNodeModule("import { createRequire as __deno_internal_createRequire } x"),
         /createRequire helper changed/,
