@@ -53,10 +53,20 @@ export function lazyChunkImports(text: string): string {
   );
 }
 
-async function deferInFile(path: string): Promise<void> {
+/**
+ * V8 flags of the shipped form (`deno compile` embeds them). `--no-lazy` compiles every
+ * function of a module when the module is compiled, so the V8 code cache, which Deno
+ * writes right after that compile, holds them all: later runs deserialize the functions
+ * a command calls instead of parsing and compiling each on its first call. docs/benchmarks.md
+ * measures the bundle with and without it.
+ */
+export const SHIPPED_V8_FLAGS = "--v8-flags=--no-lazy";
+
+async function deferInFile(path: string, lazyChunks: boolean): Promise<void> {
   const text = await Deno.readTextFile(path);
-  const deferred = lazyChunkImports(deferNodeModule(text));
-  if (deferred !== text) await Deno.writeTextFile(path, deferred);
+  const deferred = deferNodeModule(text);
+  const rewritten = lazyChunks ? lazyChunkImports(deferred) : deferred;
+  if (rewritten !== text) await Deno.writeTextFile(path, rewritten);
 }
 
 /** Bundles src/main.ts into `output`; throws with deno's message on failure. */
@@ -68,7 +78,7 @@ export async function bundle(output: string): Promise<void> {
     stderr: "piped",
   }).output();
   if (!result.success) throw new Error(new TextDecoder().decode(result.stderr));
-  await deferInFile(output);
+  await deferInFile(output, true);
 }
 
 /**
@@ -77,7 +87,10 @@ export async function bundle(output: string): Promise<void> {
  * file must load every module's node: imports at start): the benchmarks measure this.
  * Chunks are imported by computed specifiers: `deno compile` must `--include` the directory.
  */
-export async function bundleSplit(dir: string): Promise<string> {
+export async function bundleSplit(
+  dir: string,
+  options: { lazyChunks?: boolean } = {},
+): Promise<string> {
   const result = await new Deno.Command(Deno.execPath(), {
     args: [...BUNDLE_ARGS, "--code-splitting", "--outdir", dir, `${root}src/main.ts`],
     cwd: root,
@@ -86,7 +99,10 @@ export async function bundleSplit(dir: string): Promise<string> {
   }).output();
   if (!result.success) throw new Error(new TextDecoder().decode(result.stderr));
   for await (const entry of Deno.readDir(dir)) {
-    if (entry.isFile && entry.name.endsWith(".js")) await deferInFile(`${dir}/${entry.name}`);
+    if (entry.isFile && entry.name.endsWith(".js")) {
+      // lazyChunks: false only for the benchmark that shows what it saves.
+      await deferInFile(`${dir}/${entry.name}`, options.lazyChunks ?? true);
+    }
   }
   return `${dir}/main.js`;
 }

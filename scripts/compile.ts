@@ -3,7 +3,7 @@
  * written to dist/. `deno compile` downloads the Deno runtime for each target
  * (from dl.deno.land); where the network blocks that, this fails with a clear message.
  */
-import { bundleSplit } from "./bundle.ts";
+import { bundleSplit, SHIPPED_V8_FLAGS } from "./bundle.ts";
 const TARGETS = [
   "x86_64-unknown-linux-gnu",
   "aarch64-unknown-linux-gnu",
@@ -37,6 +37,7 @@ for (const target of only) {
     args: [
       "compile",
       ...PERMISSIONS,
+      SHIPPED_V8_FLAGS,
       ...["--include", bundleDir, "--target", target, "--output", output, entry],
     ],
     stdout: "piped",
