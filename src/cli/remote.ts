@@ -121,12 +121,7 @@ export class RemoteTargets {
         },
         onKeyIgnored: (key, params) => notices.security(key, params),
       },
-      onRetry: (key, error, retry, delayMs) => {
-        // The pool's key is the hop chain ending in the target: count by the target.
-        const target = key.split(" > ").pop()!;
-        this.#retries.set(target, (this.#retries.get(target) ?? 0) + 1);
-        notices.retry(key, error, retry, delayMs);
-      },
+      onRetry: (key, error, retry, delayMs) => this.#retried(key, error, retry, delayMs),
     }));
     const env = this.#ctx.process.env;
     const plan = await resolveConnectionPlan(spec, {
@@ -162,11 +157,23 @@ export class RemoteTargets {
       stateDir: this.#stateDir,
       persistMs: ssh.persistMs,
       env,
-      notices: this.#notices,
+      // Retries in the keeper count as this command's, as they do in its own pool.
+      notices: {
+        security: (key, params) => this.#notices.security(key, params),
+        note: (key, params) => this.#notices.note(key, params),
+        retry: (key, error, retry, delayMs) => this.#retried(key, error, retry, delayMs),
+      },
       commandTimeoutMs: options.commandTimeoutMs ?? timeouts.commandTimeoutMs,
       direct: () => Promise.resolve(direct()),
       interactive: Deno.stdin.isTerminal(),
     });
+  }
+
+  #retried(key: string, error: unknown, retry: number, delayMs: number): void {
+    // The pool's key is the hop chain ending in the target: count by the target.
+    const target = key.split(" > ").pop()!;
+    this.#retries.set(target, (this.#retries.get(target) ?? 0) + 1);
+    this.#notices.retry(key, error, retry, delayMs);
   }
 
   /**
