@@ -46,13 +46,8 @@ export async function runKeeper(dir: string): Promise<void> {
   closeInherited();
   if (!(await checkKeeperDir(dir))) return;
   const path = keeperSocket(dir);
-  const claimed = await underLock(dir, async () => {
-    const listener = await listen(path);
-    if (!listener) return undefined; // another keeper answers on this socket
-    await Deno.chmod(path, 0o600);
-    return { listener, own: await Deno.lstat(path) };
-  });
-  if (!claimed) return;
+  const claimed = await underLock(dir, () => listen(path));
+  if (!claimed) return; // another keeper answers on this socket
   const { listener, own } = claimed;
   const slots = new Map<string, PoolSlot>();
   let active = 0;
@@ -312,18 +307,28 @@ function closeOnExec(fd: number): boolean {
   }
 }
 
-/** Listens on the socket, replacing a stale one; undefined when a live keeper has it. */
-async function listen(path: string): Promise<Deno.Listener | undefined> {
-  try {
-    return Deno.listen({ transport: "unix", path });
-  } catch (error) {
-    if (!(error instanceof Deno.errors.AddrInUse)) throw error;
-  }
+/**
+ * Listens on the socket, replacing a stale one; undefined when a live keeper has it.
+ * The socket is bound under a name of its own, made private, then renamed into place:
+ * Deno's listener close() unlinks the path it was bound to, which must never be the
+ * shared name (it may by then be another keeper's socket).
+ */
+async function listen(
+  path: string,
+): Promise<{ listener: Deno.Listener; own: Deno.FileInfo } | undefined> {
   try {
     (await Deno.connect({ transport: "unix", path })).close();
     return undefined;
-  } catch {
-    await Deno.remove(path).catch(() => {});
-    return Deno.listen({ transport: "unix", path });
+  } catch { /* none, or a stale socket of a keeper that died */ }
+  const bound = `${path}.${Deno.pid}`;
+  await Deno.remove(bound).catch(() => {});
+  const listener = Deno.listen({ transport: "unix", path: bound });
+  try {
+    await Deno.chmod(bound, 0o600);
+    await Deno.rename(bound, path);
+    return { listener, own: await Deno.lstat(path) };
+  } catch (error) {
+    listener.close();
+    throw error;
   }
 }
