@@ -49,6 +49,7 @@ export class RemoteTargets {
   /** Retries of connection attempts by target ("user@host:port"), for reports. */
   readonly #retries = new Map<string, number>();
   readonly #noPersist: boolean;
+  #sharedBreakers = false;
   /** The keeper's socket once asked for (undefined: connect directly). */
   #keeper?: Promise<string | undefined>;
   readonly #breakers?: () => Promise<BreakerStore | undefined>;
@@ -102,6 +103,7 @@ export class RemoteTargets {
     const ssh = readSshSettings(this.#settings.config);
     const notices = this.#notices;
     const breakerStore = this.#pool ? undefined : await this.#breakers?.();
+    if (breakerStore) this.#sharedBreakers = true;
     const warnedUnverified = new Set<string>();
     this.#pool ??= new SshPool(poolOptionsFrom(ssh, {
       stateDir: this.#stateDir,
@@ -142,7 +144,11 @@ export class RemoteTargets {
         ...timeouts,
         ...(options.commandTimeoutMs ? { commandTimeoutMs: options.commandTimeoutMs } : {}),
       });
-    const socket = ssh.persistMs > 0 && !this.#noPersist ? await this.#keeperSocket() : undefined;
+    // Breakers shared through the state backend (postgres) are this process's to keep: the
+    // keeper, which cannot reach that store, is not used then.
+    const socket = ssh.persistMs > 0 && !this.#noPersist && !this.#sharedBreakers
+      ? await this.#keeperSocket()
+      : undefined;
     if (socket === undefined) return direct();
     const [{ KeeperRunner }, { planHash }] = await Promise.all([
       import("../ssh/keeper_runner.ts"),
