@@ -182,12 +182,14 @@ export async function benchSection(): Promise<string> {
     const rows: Row[] = [];
     // The runs before hyperfine's own (the checked run, the warm-ups) warm the master
     // connections and the keeper; hyperfine then times warm runs only.
+    let held: Awaited<ReturnType<typeof keeperState>> | undefined;
     for (const c of [...single, ...many]) {
       console.error(`bench_keeper: ${c.tool}...`);
       rows.push(await measure(c, dir, hyperfine, server, RUNS));
+      // Right after the warm fleet runs, before persist_ms lets the connections go.
+      if (c === many[0]) held = await keeperState(provctl, baseEnv);
     }
-    const held = await keeperState(provctl, baseEnv);
-    return report(rows, single.length, held);
+    return report(rows, single.length, held!);
   } finally {
     await new Deno.Command(provctl[0], {
       args: [...provctl.slice(1), "hosts", "connections", "--close"],
@@ -282,7 +284,7 @@ function report(
     "",
     ...table(fleet, fleet[0]),
     "",
-    `After the warm runs the keeper held ${held.connections} connections (created ` +
+    `After the warm ${HOSTS}-host runs the keeper held ${held.connections} connections (created ` +
     `${held.created}, reused ${held.reused} times); its peak RSS ${
       held.rssMiB === undefined ? "n/a" : `${held.rssMiB.toFixed(1)} MiB`
     }.`,

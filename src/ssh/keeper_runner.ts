@@ -228,7 +228,7 @@ function authEnv(env: Readonly<Record<string, string | undefined>>): Record<stri
  */
 export async function openKeeper(
   dir: string,
-  options: { command?: readonly string[]; startTimeoutMs?: number } = {},
+  options: { command?: readonly string[] } = {},
 ): Promise<string | undefined> {
   if (!(await checkKeeperDir(dir))) return undefined;
   const socket = keeperSocket(dir);
@@ -257,8 +257,7 @@ export async function openKeeper(
   // the dir cannot hold a socket: connect directly), or too slow to start.
   let exited = false;
   child.status.then(() => exited = true, () => exited = true);
-  const limit = options.startTimeoutMs ?? 5000;
-  for (let waited = 0; waited < limit; waited += 20) {
+  for (let waited = 0; waited < 5000; waited += 20) {
     await new Promise((r) => setTimeout(r, 20));
     if (await answers(socket)) return socket;
     if (exited) return (await answers(socket)) ? socket : undefined;
