@@ -21,7 +21,7 @@ const SIZES = (Deno.env.get("BENCH_FLEET_SIZES") ?? "10,50").split(",").map(Numb
 const SAME_KEX = "KexAlgorithms=curve25519-sha256";
 const dec = new TextDecoder();
 
-interface Case {
+export interface Case {
   tool: string;
   hosts: number;
   forks: number;
@@ -33,7 +33,7 @@ interface Case {
   note?: string;
 }
 
-interface Row {
+export interface Row {
   c: Case;
   medianS?: number;
   minS?: number;
@@ -50,7 +50,7 @@ async function sh(script: string): Promise<{ ok: boolean; text: string }> {
 }
 
 /** Installs the Debian package of each missing tool; returns why a tool is unavailable. */
-async function ensureTools(): Promise<Map<string, string>> {
+export async function ensureTools(): Promise<Map<string, string>> {
   const tools: [string, string][] = [
     ["parallel-ssh", "pssh"],
     ["pdsh", "pdsh"],
@@ -99,7 +99,7 @@ async function runOnce(c: Case, timeFile: string): Promise<Deno.CommandOutput> {
  * CPU seconds used so far by the sshd connections of these listeners: each listener's
  * reaped children (cutime + cstime in /proc/PID/stat), summed.
  */
-async function serverCpu(pids: number[], ticks: number): Promise<number> {
+export async function serverCpu(pids: number[], ticks: number): Promise<number> {
   let total = 0;
   for (const pid of pids) {
     const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => "");
@@ -110,11 +110,12 @@ async function serverCpu(pids: number[], ticks: number): Promise<number> {
   return total / ticks;
 }
 
-async function measure(
+export async function measure(
   c: Case,
   dir: string,
   hyperfine: boolean,
   server: () => Promise<number>,
+  runs = RUNS,
 ): Promise<Row> {
   if (c.unavailable) return { c, error: c.unavailable };
   const timeFile = `${dir}/time.txt`;
@@ -139,7 +140,7 @@ async function measure(
       "--warmup",
       String(WARMUP),
       "--runs",
-      String(RUNS),
+      String(runs),
       "--export-json",
       json,
       c.cmd.map(quote).join(" "),
@@ -158,7 +159,7 @@ async function measure(
 }
 
 /** One line per host matching `re` whose first group names the host; all names seen. */
-function everyHost(text: string, re: RegExp, names: string[]): string | undefined {
+export function everyHost(text: string, re: RegExp, names: string[]): string | undefined {
   const seen = new Set<string>();
   for (const line of text.split("\n")) {
     const m = line.match(re);
@@ -168,14 +169,14 @@ function everyHost(text: string, re: RegExp, names: string[]): string | undefine
   return missing.length ? `no success reported for ${missing.length} hosts (${missing[0]}...)` : "";
 }
 
-function checked(out: Deno.CommandOutput, perHost: string | undefined): string | undefined {
+export function checked(out: Deno.CommandOutput, perHost: string | undefined): string | undefined {
   if (out.code !== 0) {
     return `exit ${out.code}: ${dec.decode(out.stderr).trim().split("\n").slice(-2).join(" / ")}`;
   }
   return perHost || undefined;
 }
 
-async function writeFiles(fleet: SshdFleet, dir: string) {
+export async function writeFiles(fleet: SshdFleet, dir: string, sizes = SIZES) {
   const hosts = fleet.hosts;
   const names = hosts.map((_, i) => `h${i + 1}`);
   // One ssh_config for every OpenSSH-based tool (and provctl): per-host aliases, then the
@@ -189,7 +190,7 @@ async function writeFiles(fleet: SshdFleet, dir: string) {
       `  StrictHostKeyChecking yes\n  BatchMode yes\n  LogLevel ERROR\n`,
   );
   const files = new Map<number, { inventory: string; pssh: string; ansible: string }>();
-  for (const n of SIZES) {
+  for (const n of sizes) {
     const inventory = `${dir}/machines-${n}.toml`;
     await Deno.writeTextFile(
       inventory,
@@ -214,8 +215,69 @@ async function writeFiles(fleet: SshdFleet, dir: string) {
   return { names, sshConfig, files };
 }
 
-function fmt(x: number | undefined, digits = 2): string {
+export function fmt(x: number | undefined, digits = 2): string {
   return x === undefined ? "n/a" : x.toFixed(digits);
+}
+
+/**
+ * The same clean environment for every tool (no agent, no user ssh/ansible config), and
+ * ansible's cold (no ControlMaster, no pipelining) and warm (ControlPersist in
+ * `controlPath`, pipelining) variants of it.
+ */
+export async function toolEnvs(dir: string, sshConfig: string) {
+  const home = `${dir}/home`;
+  await Deno.mkdir(home, { recursive: true });
+  const baseEnv: Record<string, string> = {
+    PATH: Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin",
+    HOME: home,
+    LANG: "C.UTF-8",
+    DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME") ?? "/root"}/.cache/deno`,
+    NO_COLOR: "1",
+    PROVCTL_STATE_DIR: `${dir}/provctl-state`,
+    XDG_STATE_HOME: `${dir}/xdg-state`,
+    XDG_CONFIG_HOME: `${dir}/xdg-config`,
+    ANSIBLE_CONFIG: `${dir}/ansible.cfg`,
+    ANSIBLE_HOST_KEY_CHECKING: "True",
+    ANSIBLE_PYTHON_INTERPRETER: "/usr/bin/python3",
+    ANSIBLE_NOCOLOR: "1",
+    ANSIBLE_LOCAL_TEMP: `${dir}/ansible-tmp`,
+    ANSIBLE_SSH_CONTROL_PATH_DIR: `${dir}/ansible-cp`,
+    PDSH_SSH_ARGS: `-F ${sshConfig} -a -x -l%u %h`,
+  };
+  await Deno.writeTextFile(`${dir}/ansible.cfg`, "[defaults]\n");
+  const ansibleCold = {
+    ...baseEnv,
+    // Replaces ansible's default "-C -o ControlMaster=auto -o ControlPersist=60s".
+    ANSIBLE_SSH_ARGS: `-F ${sshConfig} -o ControlMaster=no`,
+    ANSIBLE_PIPELINING: "False",
+  };
+  const controlPath = `${dir}/cp/%C`;
+  await Deno.mkdir(`${dir}/cp`, { recursive: true });
+  const ansibleWarm = {
+    ...baseEnv,
+    ANSIBLE_SSH_ARGS:
+      `-F ${sshConfig} -o ControlMaster=auto -o ControlPersist=60s -o ControlPath=${controlPath}`,
+    ANSIBLE_PIPELINING: "True",
+  };
+  return { baseEnv, ansibleCold, ansibleWarm, controlPath };
+}
+
+/** Closes the OpenSSH control masters under `controlPath` (ssh -O exit per host). */
+export async function closeMasters(
+  names: string[],
+  sshConfig: string,
+  controlPath: string,
+  env: Record<string, string>,
+): Promise<void> {
+  for (const name of names) {
+    await new Deno.Command("ssh", {
+      args: ["-F", sshConfig, "-o", `ControlPath=${controlPath}`, "-O", "exit", name],
+      env,
+      clearEnv: true,
+      stdout: "null",
+      stderr: "null",
+    }).output();
+  }
 }
 
 export async function benchSection(): Promise<string> {
@@ -246,48 +308,16 @@ export async function benchSection(): Promise<string> {
       },
       (e: Error) => e.message,
     );
-    const home = `${dir}/home`;
-    await Deno.mkdir(home);
-    // The same clean environment for every tool: no agent, no user ssh/ansible config.
-    const baseEnv: Record<string, string> = {
-      PATH: Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin",
-      HOME: home,
-      LANG: "C.UTF-8",
-      DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME") ?? "/root"}/.cache/deno`,
-      NO_COLOR: "1",
-      PROVCTL_STATE_DIR: `${dir}/provctl-state`,
-      XDG_STATE_HOME: `${dir}/xdg-state`,
-      XDG_CONFIG_HOME: `${dir}/xdg-config`,
-      ANSIBLE_CONFIG: `${dir}/ansible.cfg`,
-      ANSIBLE_HOST_KEY_CHECKING: "True",
-      ANSIBLE_PYTHON_INTERPRETER: "/usr/bin/python3",
-      ANSIBLE_NOCOLOR: "1",
-      ANSIBLE_LOCAL_TEMP: `${dir}/ansible-tmp`,
-      ANSIBLE_SSH_CONTROL_PATH_DIR: `${dir}/ansible-cp`,
-      PDSH_SSH_ARGS: `-F ${sshConfig} -a -x -l%u %h`,
-    };
-    await Deno.writeTextFile(`${dir}/ansible.cfg`, "[defaults]\n");
-    const ansibleCold = {
-      ...baseEnv,
-      // Replaces ansible's default "-C -o ControlMaster=auto -o ControlPersist=60s".
-      ANSIBLE_SSH_ARGS: `-F ${sshConfig} -o ControlMaster=no`,
-      ANSIBLE_PIPELINING: "False",
-    };
-    const controlPath = `${dir}/cp/%C`;
-    await Deno.mkdir(`${dir}/cp`);
-    const ansibleWarm = {
-      ...baseEnv,
-      ANSIBLE_SSH_ARGS:
-        `-F ${sshConfig} -o ControlMaster=auto -o ControlPersist=60s -o ControlPath=${controlPath}`,
-      ANSIBLE_PIPELINING: "True",
-    };
+    const { baseEnv, ansibleCold, ansibleWarm, controlPath } = await toolEnvs(dir, sshConfig);
 
     const cases: Case[] = [];
     for (const n of SIZES) {
       const f = files.get(n)!;
       const hostNames = names.slice(0, n);
+      // Cold: every run connects (the keeper section has the warm rows).
       const provctlArgs = [
         "exec",
+        "--no-persist",
         "--all",
         "--forks",
         String(n),
@@ -412,15 +442,7 @@ export async function benchSection(): Promise<string> {
       rows.push(await measure(c, dir, !missing.has("hyperfine"), server));
     }
     // Close ansible's persisted control masters (the ssh processes this run started).
-    for (const name of names) {
-      await new Deno.Command("ssh", {
-        args: ["-F", sshConfig, "-o", `ControlPath=${controlPath}`, "-O", "exit", name],
-        env: baseEnv,
-        clearEnv: true,
-        stdout: "null",
-        stderr: "null",
-      }).output();
-    }
+    await closeMasters(names, sshConfig, controlPath, baseEnv);
 
     const profile = await profileProvctl(bundle, baseEnv, files, sshConfig, !bundleError);
     return report({ rows, fdLimit, fdHard, maxStartups, pdshCount, profile });
@@ -484,6 +506,7 @@ async function profileProvctl(
   const oneHostS = await median([
     ...base,
     "exec",
+    "--no-persist",
     "h1",
     "--inventory",
     inv,
@@ -496,6 +519,7 @@ async function profileProvctl(
     args: [
       ...base.slice(1),
       "exec",
+      "--no-persist",
       "--all",
       "--forks",
       String(n),
@@ -630,7 +654,9 @@ function report(
     `with forks equal to the host count for every tool, all measured in this run. Same client key, ` +
     `user root, the fixture's hashed known_hosts with strict checking, and root's .bashrc hidden for ` +
     `every tool (sshd runs in a mount namespace with an empty .bashrc). OpenSSH-based tools read one ` +
-    "generated ssh_config (`-F`), provctl reads a machines.toml plus the same ssh_config. hyperfine " +
+    "generated ssh_config (`-F`), provctl reads a machines.toml plus the same ssh_config and runs " +
+    "with `--no-persist` (every run connects, as the others here; warm rows are in the keeper " +
+    "section). hyperfine " +
     `\`-N --warmup ${WARMUP} --runs ${RUNS}\` times each whole command, start-up included; each tool ` +
     "first ran once and was checked to succeed on every host (provctl: `=== hN (exit 0` per host; " +
     "pssh: `[SUCCESS] hN` per host; ansible: `hN | CHANGED | rc=0` per host; pdsh: `-S` exit 0 " +

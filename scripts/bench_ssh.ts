@@ -71,6 +71,7 @@ export async function benchSection(): Promise<string> {
           `${root}src/main.ts`,
           "status",
           "bench-svc",
+          "--no-persist",
           "--host",
           "bench-behind-jump",
           "--ssh-config",

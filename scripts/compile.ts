@@ -13,7 +13,8 @@ const TARGETS = [
 ] as const;
 
 // What provctl needs at run time: spawn programs (sh, systemctl, ...), read and write its
-// state and config, read the environment, open SSH and HTTP connections, read uid/hostname.
+// state and config, read the environment, open SSH and HTTP connections, read uid/hostname;
+// ffi: the connection keeper closes the descriptors it inherited (libc close(), Linux).
 const PERMISSIONS = [
   "--allow-run",
   "--allow-read",
@@ -21,6 +22,7 @@ const PERMISSIONS = [
   "--allow-env",
   "--allow-net",
   "--allow-sys",
+  "--allow-ffi",
 ];
 
 const root = new URL("..", import.meta.url).pathname;

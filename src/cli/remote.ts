@@ -49,6 +49,7 @@ export class RemoteTargets {
   /** Retries of connection attempts by target ("user@host:port"), for reports. */
   readonly #retries = new Map<string, number>();
   readonly #noPersist: boolean;
+  #sharedBreakers = false;
   /** The keeper's socket once asked for (undefined: connect directly). */
   #keeper?: Promise<string | undefined>;
   readonly #breakers?: () => Promise<BreakerStore | undefined>;
@@ -102,6 +103,7 @@ export class RemoteTargets {
     const ssh = readSshSettings(this.#settings.config);
     const notices = this.#notices;
     const breakerStore = this.#pool ? undefined : await this.#breakers?.();
+    if (breakerStore) this.#sharedBreakers = true;
     const warnedUnverified = new Set<string>();
     this.#pool ??= new SshPool(poolOptionsFrom(ssh, {
       stateDir: this.#stateDir,
@@ -121,12 +123,7 @@ export class RemoteTargets {
         },
         onKeyIgnored: (key, params) => notices.security(key, params),
       },
-      onRetry: (key, error, retry, delayMs) => {
-        // The pool's key is the hop chain ending in the target: count by the target.
-        const target = key.split(" > ").pop()!;
-        this.#retries.set(target, (this.#retries.get(target) ?? 0) + 1);
-        notices.retry(key, error, retry, delayMs);
-      },
+      onRetry: (key, error, retry, delayMs) => this.#retried(key, error, retry, delayMs),
     }));
     const env = this.#ctx.process.env;
     const plan = await resolveConnectionPlan(spec, {
@@ -147,7 +144,11 @@ export class RemoteTargets {
         ...timeouts,
         ...(options.commandTimeoutMs ? { commandTimeoutMs: options.commandTimeoutMs } : {}),
       });
-    const socket = ssh.persistMs > 0 && !this.#noPersist ? await this.#keeperSocket() : undefined;
+    // Breakers shared through the state backend (postgres) are this process's to keep: the
+    // keeper, which cannot reach that store, is not used then.
+    const socket = ssh.persistMs > 0 && !this.#noPersist && !this.#sharedBreakers
+      ? await this.#keeperSocket()
+      : undefined;
     if (socket === undefined) return direct();
     const [{ KeeperRunner }, { planHash }] = await Promise.all([
       import("../ssh/keeper_runner.ts"),
@@ -162,11 +163,23 @@ export class RemoteTargets {
       stateDir: this.#stateDir,
       persistMs: ssh.persistMs,
       env,
-      notices: this.#notices,
+      // Retries in the keeper count as this command's, as they do in its own pool.
+      notices: {
+        security: (key, params) => this.#notices.security(key, params),
+        note: (key, params) => this.#notices.note(key, params),
+        retry: (key, error, retry, delayMs) => this.#retried(key, error, retry, delayMs),
+      },
       commandTimeoutMs: options.commandTimeoutMs ?? timeouts.commandTimeoutMs,
       direct: () => Promise.resolve(direct()),
       interactive: Deno.stdin.isTerminal(),
     });
+  }
+
+  #retried(key: string, error: unknown, retry: number, delayMs: number): void {
+    // The pool's key is the hop chain ending in the target: count by the target.
+    const target = key.split(" > ").pop()!;
+    this.#retries.set(target, (this.#retries.get(target) ?? 0) + 1);
+    this.#notices.retry(key, error, retry, delayMs);
   }
 
   /**

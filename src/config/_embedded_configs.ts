@@ -39,7 +39,7 @@ export const DEFAULT_KEYS: readonly (readonly [string, ValueType, ConfigValue, n
   ["ssh.breaker_cooldown_ms", "integer", 30000, 107],
   ["ssh.pool_max_per_host", "integer", 4, 110],
   ["ssh.pool_idle_timeout_ms", "integer", 30000, 112],
-  ["ssh.persist_ms", "integer", 0, 117],
+  ["ssh.persist_ms", "integer", 60000, 117],
   ["ssh.host_key_policy", "string", "strict", 121],
   ["ssh.keepalive_interval_ms", "integer", 15000, 123],
   ["ssh.keepalive_count_max", "integer", 3, 125],

@@ -12,24 +12,46 @@ import type { RunOptions } from "../exec/runner.ts";
 import type { ConnectionPlan } from "./_plan.ts";
 import type { SshSettings } from "./pool.ts";
 
-/** The directory of the keeper's socket: $XDG_RUNTIME_DIR/provctl, else <state>/keeper. */
+/**
+ * The directory of the keeper's socket: $XDG_RUNTIME_DIR/provctl, else <state>/keeper. A
+ * runtime dir that is not an absolute path to a directory of this user (left over from
+ * `su`, say) is not used.
+ */
 export function keeperDir(env: { XDG_RUNTIME_DIR?: string }, stateDir: string): string {
   const runtime = env.XDG_RUNTIME_DIR;
-  return runtime && runtime.startsWith("/") ? `${runtime}/provctl` : `${stateDir}/keeper`;
+  if (runtime && runtime.startsWith("/")) {
+    try {
+      const info = Deno.statSync(runtime);
+      if (info.isDirectory && info.uid === Deno.uid()) return `${runtime}/provctl`;
+    } catch { /* missing: the state dir */ }
+  }
+  return `${stateDir}/keeper`;
 }
 
 export function keeperSocket(dir: string): string {
   return `${dir}/keeper.sock`;
 }
 
+/** Serializes replacing a stale socket and removing one's own (see keeper.ts). */
+export function keeperLock(dir: string): string {
+  return `${dir}/keeper.lock`;
+}
+
 /**
- * Creates the directory 0700 when missing; throws ssh.keeper_unsafe when it (or an
- * existing socket in it) is a symlink, not the user's, or open to group/others.
+ * Creates the directory 0700 when missing; false when it cannot be created (a read-only
+ * or foreign state dir: then there is no keeper and every invocation connects itself).
+ * Throws ssh.keeper_unsafe when it (or an existing socket in it) is a symlink, not the
+ * user's, or open to group/others.
  */
-export async function checkKeeperDir(dir: string): Promise<void> {
-  await Deno.mkdir(dir, { recursive: true, mode: 0o700 }).catch((error) => {
-    if (!(error instanceof Deno.errors.AlreadyExists)) throw unsafe(dir, String(error));
-  });
+export async function checkKeeperDir(dir: string): Promise<boolean> {
+  try {
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AlreadyExists)) {
+      // A dangling or foreign symlink in its place is refused below, not skipped.
+      if (!(await Deno.lstat(dir).catch(() => undefined))) return false;
+    }
+  }
   const info = await Deno.lstat(dir).catch((error) => {
     throw unsafe(dir, error instanceof Error ? error.message : String(error));
   });
@@ -45,6 +67,7 @@ export async function checkKeeperDir(dir: string): Promise<void> {
       socket.isSocket ? `owned by uid ${socket.uid}` : "not a socket",
     );
   }
+  return true;
 }
 
 function unsafe(path: string, reason: string): ProvctlError {

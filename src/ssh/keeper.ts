@@ -20,6 +20,7 @@ import {
   type HeldConnection,
   type KeeperControl,
   type KeeperFrame,
+  keeperLock,
   type KeeperRequest,
   keeperSocket,
   readFrames,
@@ -42,18 +43,21 @@ interface PoolSlot {
 }
 
 export async function runKeeper(dir: string): Promise<void> {
-  await checkKeeperDir(dir);
+  closeInherited();
+  if (!(await checkKeeperDir(dir))) return;
   const path = keeperSocket(dir);
-  const listener = await listen(path);
-  if (!listener) return; // another keeper answers on this socket
-  const own = await Deno.lstat(path);
-  await Deno.chmod(path, 0o600);
+  const claimed = await underLock(dir, () => listen(path));
+  if (!claimed) return; // another keeper answers on this socket
+  const { listener, own } = claimed;
   const slots = new Map<string, PoolSlot>();
   let active = 0;
   let lastBusy = Date.now();
   let stopping = false;
+  let closeNow = false;
 
-  const stop = () => {
+  /** `now`: `hosts connections --close` closes running commands' connections too. */
+  const stop = (now = false) => {
+    closeNow ||= now;
     if (stopping) return;
     stopping = true;
     try {
@@ -153,7 +157,7 @@ export async function runKeeper(dir: string): Promise<void> {
       if (request.op === "list") return await write({ t: "list", connections: list() });
       if (request.op === "stop") {
         await write({ t: "stopping" });
-        return stop();
+        return stop(true);
       }
       if (request.op !== "run") return;
       active++;
@@ -182,8 +186,14 @@ export async function runKeeper(dir: string): Promise<void> {
     for await (const conn of listener) void serve(conn);
   } catch { /* listener closed */ }
   clearInterval(watchdog);
-  const current = await Deno.lstat(path).catch(() => undefined);
-  if (current?.ino === own.ino) await Deno.remove(path).catch(() => {});
+  // Our socket only: a keeper that replaced it (under the same lock) keeps its own.
+  await underLock(dir, async () => {
+    const current = await Deno.lstat(path).catch(() => undefined);
+    if (current?.ino === own.ino) await Deno.remove(path).catch(() => {});
+  });
+  // Otherwise commands already running finish (each is bounded by its own timeouts)
+  // before their connections close.
+  while (active > 0 && !closeNow) await new Promise((r) => setTimeout(r, 50));
   await Promise.all([...slots.values()].map((slot) => slot.pool.close()));
 }
 
@@ -241,18 +251,84 @@ async function runOne(
   }
 }
 
-/** Listens on the socket, replacing a stale one; undefined when a live keeper has it. */
-async function listen(path: string): Promise<Deno.Listener | undefined> {
+/**
+ * Runs `fn` holding the dir's lock file (flock), so that two keepers starting at once
+ * cannot both find the socket stale and each remove the other's; a killed holder's lock
+ * is released by the kernel.
+ */
+async function underLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  const file = await Deno.open(keeperLock(dir), {
+    read: true,
+    write: true,
+    create: true,
+    mode: 0o600,
+  });
   try {
-    return Deno.listen({ transport: "unix", path });
-  } catch (error) {
-    if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+    await file.lock(true);
+    return await fn();
+  } finally {
+    file.close(); // releases the lock
   }
+}
+
+/**
+ * Closes the descriptors the keeper inherited from the invocation that started it
+ * beyond stdio (a shell's process substitution, make's jobserver, a test harness's
+ * pipe): a daemon holding them would keep whoever waits for their end waiting for as
+ * long as it runs. They are the ones without close-on-exec (Deno opens its own with
+ * it). Linux only (/proc), and only where FFI is allowed; elsewhere they stay open.
+ */
+function closeInherited(): void {
+  if (Deno.build.os !== "linux") return;
+  let inherited: number[];
+  try {
+    inherited = [...Deno.readDirSync("/proc/self/fdinfo")]
+      .map((entry) => Number(entry.name))
+      .filter((fd) => fd > 2 && !closeOnExec(fd));
+  } catch {
+    return;
+  }
+  if (inherited.length === 0) return;
+  try {
+    const libc = Deno.dlopen("libc.so.6", { close: { parameters: ["i32"], result: "i32" } });
+    for (const fd of inherited) libc.symbols.close(fd);
+    libc.close();
+  } catch { /* no FFI permission or no glibc: left open */ }
+}
+
+function closeOnExec(fd: number): boolean {
+  try {
+    const info = Deno.readTextFileSync(`/proc/self/fdinfo/${fd}`);
+    const flags = /^flags:\s*([0-7]+)/m.exec(info)?.[1];
+    // O_CLOEXEC (02000000): unknown flags count as Deno's own, never closed.
+    return flags === undefined || (parseInt(flags, 8) & 0o2000000) !== 0;
+  } catch {
+    return true; // the directory listing's own descriptor, already closed
+  }
+}
+
+/**
+ * Listens on the socket, replacing a stale one; undefined when a live keeper has it.
+ * The socket is bound under a name of its own, made private, then renamed into place:
+ * Deno's listener close() unlinks the path it was bound to, which must never be the
+ * shared name (it may by then be another keeper's socket).
+ */
+async function listen(
+  path: string,
+): Promise<{ listener: Deno.Listener; own: Deno.FileInfo } | undefined> {
   try {
     (await Deno.connect({ transport: "unix", path })).close();
     return undefined;
-  } catch {
-    await Deno.remove(path).catch(() => {});
-    return Deno.listen({ transport: "unix", path });
+  } catch { /* none, or a stale socket of a keeper that died */ }
+  const bound = `${path}.${Deno.pid}`;
+  await Deno.remove(bound).catch(() => {});
+  const listener = Deno.listen({ transport: "unix", path: bound });
+  try {
+    await Deno.chmod(bound, 0o600);
+    await Deno.rename(bound, path);
+    return { listener, own: await Deno.lstat(path) };
+  } catch (error) {
+    listener.close();
+    throw error;
   }
 }

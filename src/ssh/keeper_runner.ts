@@ -230,14 +230,20 @@ export async function openKeeper(
   dir: string,
   options: { command?: readonly string[] } = {},
 ): Promise<string | undefined> {
-  await checkKeeperDir(dir);
+  if (!(await checkKeeperDir(dir))) return undefined;
   const socket = keeperSocket(dir);
   if (await answers(socket)) return socket;
-  // No keeper, or a stale socket left by one that died: start one (it replaces it).
+  // No keeper, or a stale socket left by one that died: start one (it replaces it). It
+  // is a daemon: its own session (detached), cwd /, no stdio of ours, and nothing the
+  // invocation waits for; it closes the descriptors it inherited (keeper.ts).
   const [program, ...args] = options.command ?? [Deno.execPath(), ...selfArgs([])];
+  let child: Deno.ChildProcess;
   try {
-    const child = new Deno.Command(program, {
+    child = new Deno.Command(program, {
       args: [...args, "__keeper", dir],
+      cwd: "/",
+      clearEnv: true,
+      env: keeperEnv(),
       stdin: "null",
       stdout: "null",
       stderr: "null",
@@ -247,11 +253,26 @@ export async function openKeeper(
   } catch {
     return undefined;
   }
-  for (let waited = 0; waited < 5000; waited += 25) {
-    await new Promise((r) => setTimeout(r, 25));
+  // Answering, or gone without answering (another keeper won the race: ask once more;
+  // the dir cannot hold a socket: connect directly), or too slow to start.
+  let exited = false;
+  child.status.then(() => exited = true, () => exited = true);
+  for (let waited = 0; waited < 5000; waited += 20) {
+    await new Promise((r) => setTimeout(r, 20));
     if (await answers(socket)) return socket;
+    if (exited) return (await answers(socket)) ? socket : undefined;
   }
   return undefined;
+}
+
+/**
+ * The keeper's environment: this invocation's minus the secrets it passes per request
+ * (a keeper outlives the invocation that started it).
+ */
+function keeperEnv(): Record<string, string> {
+  const env = Deno.env.toObject();
+  for (const name of AUTH_ENV) if (name !== "SSH_AUTH_SOCK") delete env[name];
+  return env;
 }
 
 /** The connections a running keeper holds; undefined when none runs. */
@@ -270,7 +291,7 @@ async function control<T>(
   op: "list" | "stop",
   pick: (frame: KeeperFrame) => T | undefined,
 ): Promise<T | undefined> {
-  await checkKeeperDir(dir);
+  if (!(await checkKeeperDir(dir))) return undefined;
   let conn: Deno.Conn;
   try {
     conn = await Deno.connect({ transport: "unix", path: keeperSocket(dir) });

@@ -212,6 +212,17 @@ Deno.test({
         `Host target\n  HostName ${h.address}\n  Port ${h.port}\n  User root\n  IdentityFile ${fleet.clientKey}\n` +
           `  IdentitiesOnly yes\n  UserKnownHostsFile ${fleet.knownHosts}\n`,
       );
+      const split = async (args: string[]) => {
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "--allow-all", "--no-config", "--quiet", entry, ...args],
+          cwd: work,
+          env: { PATH: "/usr/bin:/bin", HOME: work, DENO_DIR: `${work}/deno-dir`, NO_COLOR: "1" },
+          clearEnv: true,
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+      };
       const out = await new Deno.Command(Deno.execPath(), {
         args: ["run", "--allow-all", "--no-config", "--quiet", entry, "exec", "--host", "target"]
           .concat(["--ssh-config", `${work}/ssh_config`, "--", "echo", "split ok"]),
@@ -223,6 +234,23 @@ Deno.test({
       }).output();
       assert.equal(out.code, 0, dec.decode(out.stderr));
       assert.equal(dec.decode(out.stdout), "split ok\n");
+
+      // That exec started the connection keeper from the same bundle entry: a second one
+      // reuses its connection.
+      const again = await split(["exec", "--host", "target", "--ssh-config", `${work}/ssh_config`]
+        .concat(["--", "echo", "again"]));
+      assert.equal(again.stdout, "again\n", again.stderr);
+      const held = JSON.parse((await split(["hosts", "connections", "-o", "json"])).stdout);
+      assert.deepEqual([held.created, held.reused], [1, 1]);
+      const keeper = [...Deno.readDirSync("/proc")].map((e) => {
+        try {
+          return Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
+        } catch {
+          return [];
+        }
+      }).find((args) => args.includes("__keeper") && args.some((a) => a.startsWith(work)));
+      assert.ok(keeper?.includes(`file://${entry}`), keeper?.join(" "));
+      assert.equal((await split(["hosts", "connections", "--close"])).code, 0);
     } finally {
       await fleet.stop();
       await Deno.remove(work, { recursive: true });

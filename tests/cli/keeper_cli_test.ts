@@ -9,6 +9,7 @@ import { fleetUnavailable } from "../helpers/fleet.ts";
 import { startSshdFleet } from "../fixtures/sshd.ts";
 
 const skip = fleetUnavailable();
+const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 
 function keeperPids(): number[] {
   const pids: number[] = [];
@@ -74,6 +75,10 @@ Deno.test({
         assert.equal(text.code, 0, text.stderr);
         assert.match(text.stdout, /^HOST +VIA +IDLE +IN USE +REUSED\n/);
         assert.match(text.stdout, new RegExp(`root@${host.address}:${host.port} `));
+        // No $XDG_RUNTIME_DIR here: the socket is in the state dir, private.
+        const socket = await Deno.lstat(`${cli.stateDir}/keeper/keeper.sock`);
+        assert.equal(socket.mode! & 0o777, 0o600);
+        assert.equal((await Deno.lstat(`${cli.stateDir}/keeper`)).mode! & 0o777, 0o700);
         const json = await cli.run(["hosts", "connections", "-o", "json"]);
         const row = JSON.parse(json.stdout.trim());
         assert.equal(row.target, `root@${host.address}:${host.port}`);
@@ -96,6 +101,68 @@ Deno.test({
         ]);
         const after = await cli.run(["hosts", "connections"]);
         assert.match(after.stderr, /No SSH connection keeper is running/);
+      });
+
+      await t.step("the keeper holds nothing of the invocation that started it", async () => {
+        // A caller waiting for the end of a pipe the invocation inherited (fd 9 here; a
+        // shell's process substitution, make's jobserver or a test harness in life) must
+        // not wait for the keeper, which outlives the invocation by persist_ms.
+        assert.deepEqual(keeperPids().filter((p) => !before.has(p)), [], "none runs yet");
+        const started = Date.now();
+        const out = await new Deno.Command("sh", {
+          args: [
+            "-c",
+            'exec "$@" 9>&1 >/dev/null 2>&1',
+            "sh",
+            Deno.execPath(),
+            "run",
+            "--allow-all",
+            "--quiet",
+            MAIN,
+            "exec",
+            "--host",
+            "web",
+            "--ssh-config",
+            config,
+            "--",
+            "true",
+          ],
+          env: { ...cli.env, SSH_AUTH_SOCK: "" },
+          clearEnv: true,
+          cwd: cli.dir,
+          stdin: "null",
+          stdout: "piped",
+          stderr: "null",
+        }).output();
+        assert.equal(out.code, 0);
+        const [pid] = keeperPids().filter((p) => !before.has(p));
+        assert.ok(pid, "the invocation started a keeper, which still runs");
+        assert.ok(Date.now() - started < 10_000, `waited ${Date.now() - started} ms`);
+        // A daemon: its own session, cwd /, stdio on /dev/null, no other inherited pipe.
+        const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        assert.equal(Number(fields[3]), pid, "session leader");
+        assert.equal(Deno.readLinkSync(`/proc/${pid}/cwd`), "/");
+        for (const fd of [0, 1, 2]) {
+          assert.equal(Deno.readLinkSync(`/proc/${pid}/fd/${fd}`), "/dev/null");
+        }
+        const pipes = [...Deno.readDirSync(`/proc/${pid}/fd`)]
+          .map((e) => Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`))
+          .filter((link) => link.startsWith("pipe:"));
+        assert.deepEqual(pipes, []);
+        const r = await cli.run(["hosts", "connections", "--close"]);
+        assert.equal(r.code, 0, r.stderr);
+      });
+
+      await t.step("a runtime dir where nothing can be created: direct, silently", async () => {
+        // procfs refuses mkdir as a read-only file system does, to root too.
+        const started = Date.now();
+        const r = await run(["exec", "--host", "web", "--", "echo", "ok"], {
+          XDG_RUNTIME_DIR: `/proc/${Deno.pid}`,
+        });
+        assert.deepEqual([r.code, r.stdout, r.stderr], [0, "ok\n", ""]);
+        assert.ok(Date.now() - started < 4000, "no wait for a keeper that cannot start");
+        assert.deepEqual(keeperPids().filter((p) => !before.has(p)), []);
       });
 
       await t.step(

@@ -1,4 +1,9 @@
-/** Runs the real provctl CLI as a separate process, in an isolated home and state dir. */
+/**
+ * Runs the real provctl CLI as a separate process, in an isolated home and state dir.
+ * With no $XDG_RUNTIME_DIR passed on, an SSH connection keeper an invocation starts
+ * lives in the sandbox's state dir: one per test, stopped by cleanup().
+ */
+import { stopKeeper } from "../../src/ssh/keeper_runner.ts";
 
 const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 
@@ -63,6 +68,7 @@ export async function cliSandbox(): Promise<CliSandbox> {
     },
     spawn: (args, options) => command(args, options).spawn(),
     async cleanup() {
+      await stopKeepers(dir);
       // Stop whatever the test left running (only services this sandbox started).
       const list = await command(["status", "-o", "json"]).output();
       for (const line of new TextDecoder().decode(list.stdout).split("\n")) {
@@ -73,6 +79,27 @@ export async function cliSandbox(): Promise<CliSandbox> {
       await Deno.remove(dir, { recursive: true });
     },
   };
+}
+
+/**
+ * Stops the SSH connection keepers whose socket lies under `dir` (state dirs of a
+ * sandbox, at most four levels down); the dir's removal would stop them too, within
+ * the keeper's check interval.
+ */
+export async function stopKeepers(dir: string, depth = 4): Promise<void> {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    if (entry.name === "keeper.sock" && !entry.isDirectory) {
+      await stopKeeper(dir).catch(() => false);
+    } else if (entry.isDirectory && depth > 1) {
+      await stopKeepers(`${dir}/${entry.name}`, depth - 1);
+    }
+  }
 }
 
 /** True while a process with this PID exists (and is not a zombie). */

@@ -4,7 +4,7 @@
  * apart, plus a machines.toml and an ssh_config that trusts the fleet's host keys.
  */
 import { type SshdFleet, startSshdFleet } from "../fixtures/sshd.ts";
-import { type CliSandbox, cliSandbox } from "./cli.ts";
+import { type CliSandbox, cliSandbox, stopKeepers } from "./cli.ts";
 
 export interface FleetSandbox {
   readonly fleet: SshdFleet;
@@ -76,6 +76,7 @@ export async function fleetSandbox(
       });
     },
     async stop() {
+      await stopKeepers(cli.dir);
       await fleet.stop();
       await Deno.remove(cli.dir, { recursive: true }).catch(() => {});
     },

@@ -41,16 +41,22 @@ const SETTINGS: SshSettings = {
   persistMs: 30_000,
 };
 
-/** The PID of the keeper serving `dir` (from /proc), if one runs. */
-function keeperPid(dir: string): number | undefined {
+/** The PIDs of the keepers started for `dir` (from /proc). */
+function keeperPids(dir: string): number[] {
+  const pids: number[] = [];
   for (const entry of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;
     try {
       const cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).split("\0");
-      if (cmdline.includes("__keeper") && cmdline.includes(dir)) return Number(entry.name);
+      if (cmdline.includes("__keeper") && cmdline.includes(dir)) pids.push(Number(entry.name));
     } catch { /* gone */ }
   }
-  return undefined;
+  return pids;
+}
+
+/** The PID of the keeper serving `dir`, if one runs. */
+function keeperPid(dir: string): number | undefined {
+  return keeperPids(dir)[0];
 }
 
 async function waitUntil(what: string, check: () => boolean | Promise<boolean>, ms = 10_000) {
@@ -260,6 +266,54 @@ Deno.test({
         assert.match(String(e4.params.reason), /not a socket/);
         assert.equal(keeperPid(open) ?? keeperPid(foreign) ?? keeperPid(link), undefined);
         await Deno.remove(base, { recursive: true });
+      });
+
+      await t.step("starters racing on a stale socket: one keeper serves them all", async () => {
+        const race = await privateDir();
+        await Deno.mkdir(race, { mode: 0o700 });
+        // A stale socket, as a keeper killed before it could clean up leaves it.
+        const stale = Deno.listen({ transport: "unix", path: `${keeperSocket(race)}.old` });
+        await Deno.rename(`${keeperSocket(race)}.old`, keeperSocket(race));
+        stale.close();
+        try {
+          const sockets = await Promise.all(
+            [0, 1, 2, 3].map(() => openKeeper(race, { command: KEEPER })),
+          );
+          assert.deepEqual(sockets, Array(4).fill(keeperSocket(race)));
+          await waitUntil("the other keepers gone", () => keeperPids(race).length === 1);
+          const [pid] = keeperPids(race);
+          const inode = (await Deno.lstat(keeperSocket(race))).ino;
+          const before = acceptedLogins(fleet, 0);
+          const results = await Promise.all([0, 1, 2].map(async (i) => {
+            const runner = await keeperRunner(race, planOf(fleet, 0));
+            return (await runner.run("echo", [`r${i}`])).stdout;
+          }));
+          assert.deepEqual(results, ["r0\n", "r1\n", "r2\n"]);
+          assert.deepEqual(keeperPids(race), [pid], "still the one keeper");
+          assert.equal((await Deno.lstat(keeperSocket(race))).ino, inode, "its socket stays");
+          assert.ok(acceptedLogins(fleet, 0) - before <= 3, "through the keeper's pool");
+          assert.equal((await heldConnections(race))?.length, 1);
+        } finally {
+          await stopKeeper(race).catch(() => false);
+          for (const pid of keeperPids(race)) Deno.kill(pid, "SIGKILL");
+          await Deno.remove(race.replace(/\/k$/, ""), { recursive: true });
+        }
+      });
+
+      await t.step("a keeper whose socket was replaced leaves the new one alone", async () => {
+        await openKeeper(dir, { command: KEEPER });
+        const old = keeperPid(dir)!;
+        // Another socket is put in its place (as a keeper replacing a stale one does).
+        const other = Deno.listen({ transport: "unix", path: `${keeperSocket(dir)}.new` });
+        await Deno.rename(`${keeperSocket(dir)}.new`, keeperSocket(dir));
+        const inode = (await Deno.lstat(keeperSocket(dir))).ino;
+        try {
+          await waitUntil("the old keeper gone", () => !keeperPids(dir).includes(old));
+          assert.equal((await Deno.lstat(keeperSocket(dir))).ino, inode, "the new socket stays");
+        } finally {
+          other.close();
+          await Deno.remove(keeperSocket(dir)).catch(() => {});
+        }
       });
 
       await t.step("the keeper exits when it holds nothing", async () => {
