@@ -3,7 +3,7 @@
 # what the tests drive for real: OpenSSH (sshd fleets on loopback), systemd (run in its
 # own namespaces by the systemd tests), python3 (plist checks, HTTP services), the tools
 # remote health checks use (curl, wget, netcat, openssl), util-linux, procps, iproute2,
-# the shells the PID-file scripts are tested with (dash, busybox sh, bash), PostgreSQL
+# the shells the PID-file scripts are tested with (dash, busybox sh, bash), strace, PostgreSQL
 # (throwaway clusters for the postgres state backend) and Chromium for the dashboard's
 # browser tests.
 set -eu
@@ -26,6 +26,8 @@ command -v flock >/dev/null 2>&1 || need="$need util-linux"
 command -v busybox >/dev/null 2>&1 || need="$need busybox"
 command -v dash >/dev/null 2>&1 || need="$need dash"
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
+# strace shows that a local `provctl status` starts no process.
+command -v strace >/dev/null 2>&1 || need="$need strace"
 # script(1) (bsdutils) gives tests a terminal.
 command -v script >/dev/null 2>&1 || need="$need bsdutils"
 # The dashboard's browser tests drive Debian's Chromium (no browser download).

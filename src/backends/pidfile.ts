@@ -6,6 +6,7 @@
  * supervisor shell in its own session starts the service, records its identity
  * (PID, process group, start time) in the PID file, and records its exit status. The
  * identity is checked before any signal is sent, so a reused PID is never signalled.
+ * On this machine (Linux), `status` and `list` run in-process instead: no process spawned.
  */
 import { ProvctlError } from "../core/errors.ts";
 import { type ProcessStatus, Status, type Supervision } from "../core/process_status.ts";
@@ -17,6 +18,7 @@ import { shellQuote } from "../exec/shell_quote.ts";
 import type { CommandRunner } from "../exec/runner.ts";
 import { LocalRunner } from "../exec/local_runner.ts";
 import { trustDir } from "../core/state_trust.ts";
+import { canReadProcesses, localStatus } from "./_pidfile/local_status.ts";
 import type { Backend, BootControl, LogOptions, StartResult, StopResult } from "./backend.ts";
 import { followFile } from "./_log_tail.ts";
 import { parseEnvFile } from "../config/services_file.ts";
@@ -111,6 +113,24 @@ function supervisionOf(out: Record<string, string>): Supervision | undefined {
   };
 }
 
+/**
+ * The names of the stored definitions (NAME.json) in `dir`, as list's script finds them:
+ * what `*.json` matches (no dot files) and exists (`[ -e ]`: a dangling link does not).
+ */
+async function definitionsIn(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.name.startsWith(".") || !entry.name.endsWith(".json")) continue;
+      if (entry.isSymlink && !(await Deno.stat(`${dir}/${entry.name}`).catch(() => null))) {
+        continue;
+      }
+      names.push(entry.name.slice(0, -".json".length));
+    }
+  } catch { /* no services dir (nothing stored yet), or one we cannot read */ }
+  return names;
+}
+
 function dirOf(path: string): string {
   return path.slice(0, path.lastIndexOf("/")) || "/";
 }
@@ -145,18 +165,7 @@ export class PidfileBackend implements Backend {
   ) {
     const { name, create, ...rest } = options;
     let dirs = this.#stateDirs(name);
-    if (this.#o.runner instanceof LocalRunner) {
-      // This machine: the same checks in-process (core/state_trust.ts), which spares every
-      // `provctl status` the find processes of the shell prologue. A directory that cannot
-      // be made (a file in the way, a read-only disk) is left to the script, which reports
-      // it with what to set.
-      try {
-        for (const dir of dirs) await trustDir(dir, { create });
-        dirs = [];
-      } catch (error) {
-        if (error instanceof ProvctlError) throw error;
-      }
-    }
+    if (await this.#trustedHere(dirs, create)) dirs = [];
     const result = await sh(this.#o.runner, `${trustPrologue}\n${script}`, [
       create ? "1" : "0",
       String(dirs.length),
@@ -174,6 +183,29 @@ export class PidfileBackend implements Backend {
       }
     }
     return result;
+  }
+
+  /**
+   * On this machine (LocalRunner), the trust prologue's checks in-process
+   * (core/state_trust.ts), which spares every `provctl status` the find processes of the
+   * shell prologue. False when they are left to the script: another runner, or a
+   * directory that cannot be made (a file in the way, a read-only disk), which the script
+   * reports with what to set.
+   */
+  async #trustedHere(dirs: readonly string[], create?: boolean): Promise<boolean> {
+    if (!(this.#o.runner instanceof LocalRunner)) return false;
+    try {
+      for (const dir of dirs) await trustDir(dir, { create });
+      return true;
+    } catch (error) {
+      if (error instanceof ProvctlError) throw error;
+      return false;
+    }
+  }
+
+  /** status.sh and list run in-process: this machine, with /proc to read processes from. */
+  get #inProcess(): boolean {
+    return this.#o.runner instanceof LocalRunner && canReadProcesses();
   }
 
   #stateDirs(name?: ServiceName): string[] {
@@ -352,13 +384,23 @@ export class PidfileBackend implements Backend {
   }
 
   async status(name: ServiceName): Promise<ProcessStatus> {
-    const result = await this.#sh(STATUS, [
-      this.#o.paths.pidFile(name),
-      this.#exitFile(name),
-      this.#stateFile(name),
-    ], { timeoutMs: this.#o.commandTimeoutMs, name });
-    if (result.code !== 0) throw this.#scriptFailed("status", name, result);
-    const out = fields(result.stdout);
+    const files = {
+      pidFile: this.#o.paths.pidFile(name),
+      exitFile: this.#exitFile(name),
+      stateFile: this.#stateFile(name),
+    };
+    let stdout: string;
+    if (this.#inProcess && await this.#trustedHere(this.#stateDirs(name))) {
+      stdout = await localStatus(files);
+    } else {
+      const result = await this.#sh(STATUS, [files.pidFile, files.exitFile, files.stateFile], {
+        timeoutMs: this.#o.commandTimeoutMs,
+        name,
+      });
+      if (result.code !== 0) throw this.#scriptFailed("status", name, result);
+      stdout = result.stdout;
+    }
+    const out = fields(stdout);
     const status = this.#statusOf(out);
     const supervision = supervisionOf(out);
     return supervision ? { ...status, supervision } : status;
@@ -408,14 +450,19 @@ export class PidfileBackend implements Backend {
   }
 
   async list(): Promise<ServiceName[]> {
-    const result = await this.#sh(
-      `cd -- "$1" 2>/dev/null || exit 0; for f in *.json; do [ -e "$f" ] && echo "\${f%.json}"; done`,
-      [
-        `${this.#o.paths.stateDir}/services`,
-      ],
-    );
+    const dir = `${this.#o.paths.stateDir}/services`;
+    let found: string[];
+    if (this.#inProcess && await this.#trustedHere(this.#stateDirs())) {
+      found = await definitionsIn(dir);
+    } else {
+      const result = await this.#sh(
+        `cd -- "$1" 2>/dev/null || exit 0; for f in *.json; do [ -e "$f" ] && echo "\${f%.json}"; done`,
+        [dir],
+      );
+      found = result.stdout.split("\n");
+    }
     const names: ServiceName[] = [];
-    for (const line of result.stdout.split("\n")) {
+    for (const line of found) {
       try {
         if (line) names.push(parseServiceName(line));
       } catch { /* a stray file that is not a service: ignore */ }

@@ -6,11 +6,15 @@
 # ident PID: sets p_state, p_pgid, p_start of a live process, or fails when there is none.
 # p_start is /proc/PID/stat field 22 (start time in clock ticks since boot) on Linux and
 # `ps -o lstart` elsewhere: with the PID it identifies one process over time, so a
-# reused PID is never mistaken for the service.
+# reused PID is never mistaken for the service. (_pidfile/local_status.ts does the same
+# in-process for `status` on this machine: keep the two alike.)
 ident() {
   if [ -d /proc/self ]; then
-    { read -r s < "/proc/$1/stat"; } 2>/dev/null || return 1
-    # Fields after the command name, which is in parentheses and may contain spaces.
+    # The whole file: the command name (field 2, in parentheses) may hold spaces, ")" and
+    # even newlines, so the fields are those after its last ") ".
+    s=''
+    { while IFS= read -r l; do s="$s$l "; done < "/proc/$1/stat"; } 2>/dev/null || return 1
+    [ -n "$s" ] || return 1
     s=${s##*) }
     set -f
     # shellcheck disable=SC2086
@@ -39,11 +43,13 @@ alive() {
 # load FILE: sets f_pid f_pgid f_start f_started f_code f_at f_sup f_sup_start from a PID
 # or exit file, and f_phase f_restarts f_last_exit f_last_restart_at f_next_restart_at
 # f_reason from a supervision state file (KEY=VALUE lines); unknown keys are ignored,
-# missing ones are empty.
+# missing ones are empty. Fails, with all empty, unless FILE is a readable regular file;
+# a symbolic link is never read through. (_pidfile/local_status.ts reads these files the
+# same way in-process: keep the two alike.)
 load() {
   f_pid='' f_pgid='' f_start='' f_started='' f_code='' f_at='' f_sup='' f_sup_start=''
   f_phase='' f_restarts='' f_last_exit='' f_last_restart_at='' f_next_restart_at='' f_reason=''
-  [ -r "$1" ] || return 1
+  [ -f "$1" ] && [ -r "$1" ] && ! [ -L "$1" ] || return 1
   while IFS='=' read -r k v || [ -n "$k" ]; do
     case $k in
     pid) f_pid=$v ;;

@@ -9,6 +9,9 @@
 #   state=corrupt                    (the PID file was removed)
 # followed, when a supervisor ran it, by: restarts=N last_exit=CODE last_restart_at=EPOCH
 # next_restart_at=EPOCH (while backing off) supervisor=running|gone|done reason=WHY
+# Values read from files are printed with printf '%s' (dash's echo would expand
+# backslashes in them). _pidfile/local_status.ts is this script in-process, for `status`
+# on this machine: keep the two alike (tests/backends/pidfile_status_parity_test.ts).
 pidfile=$1 exitfile=$2 statefile=$3
 [ -e "$pidfile" ] || {
   echo "state=none"
@@ -36,11 +39,11 @@ supervision() {
   esac
   next=''
   [ "$sup" = running ] && [ "$f_phase" = backoff ] && next=$f_next_restart_at
-  echo "restarts=${f_restarts:-0} last_exit=$f_last_exit last_restart_at=$f_last_restart_at" \
-    "next_restart_at=$next supervisor=$sup phase=$f_phase reason=$f_reason"
+  printf 'restarts=%s last_exit=%s last_restart_at=%s next_restart_at=%s supervisor=%s phase=%s reason=%s\n' \
+    "${f_restarts:-0}" "$f_last_exit" "$f_last_restart_at" "$next" "$sup" "$f_phase" "$f_reason"
 }
 if alive "$pid" "$start" "$pgid"; then
-  echo "state=running pid=$pid started=$started"
+  printf 'state=running pid=%s started=%s\n' "$pid" "$started"
   supervision
   exit 0
 fi
@@ -48,13 +51,20 @@ if load "$exitfile" && [ "$f_pid" = "$pid" ]; then
   code=$f_code at=$f_at
   load "$statefile"
   if [ "$f_phase" = failed ]; then
-    echo "state=failed code=$code at=$at"
-  elif [ -z "$code" ]; then
-    echo "state=unknown at=$at"
-  elif [ "$code" -gt 128 ] 2>/dev/null; then
-    echo "state=terminated signal=$((code - 128)) at=$at"
+    printf 'state=failed code=%s at=%s\n' "$code" "$at"
   else
-    echo "state=exited code=$code at=$at"
+    case $code in
+    # An exit status as the supervisor writes it (0-255); anything else (nothing: it ended
+    # unwatched; a damaged file) is not known.
+    [0-9] | [1-9][0-9] | 1[0-9][0-9] | 2[0-4][0-9] | 25[0-5])
+      if [ "$code" -gt 128 ]; then
+        printf 'state=terminated signal=%s at=%s\n' "$((code - 128))" "$at"
+      else
+        printf 'state=exited code=%s at=%s\n' "$code" "$at"
+      fi
+      ;;
+    *) printf 'state=unknown at=%s\n' "$at" ;;
+    esac
   fi
   supervision
   exit 0
