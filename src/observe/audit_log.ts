@@ -25,6 +25,7 @@
  * every concurrent provctl lands in a file that is kept, and readers read FILE.N ... FILE.1
  * FILE, oldest first.
  */
+import { localAccount } from "../core/local_account.ts";
 import { ProvctlError } from "../core/errors.ts";
 import { openTrusted, trustDir } from "../core/state_trust.ts";
 import { globMatcher } from "./_glob.ts";
@@ -123,25 +124,10 @@ function cut(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max)}…(+${text.length - max} chars)`;
 }
 
-let operatorCache: { name: string; uid: number | null } | undefined;
-
-/** The local user: $USER/$LOGNAME, else the passwd name of the uid, else "uid:N". */
+/** The local user: its name, else "uid:N" (or "unknown" without uids). */
 function localOperator(): { name: string; uid: number | null } {
-  if (operatorCache) return operatorCache;
-  let uid: number | null = null;
-  try {
-    uid = Deno.uid();
-  } catch { /* not available on this platform */ }
-  let name = Deno.env.get("USER") || Deno.env.get("LOGNAME") || "";
-  if (!name && uid !== null) {
-    try {
-      const line = Deno.readTextFileSync("/etc/passwd").split("\n")
-        .find((l) => l.split(":")[2] === String(uid));
-      name = line?.split(":")[0] ?? "";
-    } catch { /* no passwd file */ }
-  }
-  operatorCache = { name: name || (uid === null ? "unknown" : `uid:${uid}`), uid };
-  return operatorCache;
+  const { name, uid } = localAccount();
+  return { name: name || (uid === null ? "unknown" : `uid:${uid}`), uid };
 }
 
 interface Pending {

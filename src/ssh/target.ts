@@ -5,6 +5,7 @@
  * host key policy). Flags win over ssh_config, as on OpenSSH's command line.
  */
 import { ProvctlError } from "../core/errors.ts";
+import { localAccount } from "../core/local_account.ts";
 import type { HostKeyPolicy } from "./known_hosts.ts";
 import { resolveSshHost, type SshHostConfig } from "./ssh_config.ts";
 import type { ConnectionPlan, Endpoint } from "./_plan.ts";
@@ -223,6 +224,7 @@ function dedupe(items: readonly string[]): string[] {
   return [...new Set(items)];
 }
 
+/** ssh's default user: the local account's name. */
 function localUserName(): string {
-  return Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? "root";
+  return localAccount().name || "root";
 }
