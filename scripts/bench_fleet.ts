@@ -10,7 +10,7 @@
  * hyperfine and time with apt-get when missing (root only).
  */
 import { type SshdFleet, startSshdFleet } from "../tests/fixtures/sshd.ts";
-import { bundleSplit } from "./bundle.ts";
+import { bundleSplit, SHIPPED_V8_FLAGS } from "./bundle.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const deno = Deno.execPath();
@@ -335,7 +335,16 @@ export async function benchSection(): Promise<string> {
         tool: "provctl (bundle)",
         hosts: n,
         forks: n,
-        cmd: [deno, "run", "-A", "--no-config", "--quiet", bundle, ...provctlArgs],
+        cmd: [
+          deno,
+          "run",
+          "-A",
+          "--no-config",
+          "--quiet",
+          SHIPPED_V8_FLAGS,
+          bundle,
+          ...provctlArgs,
+        ],
         env: baseEnv,
         verify: provctlOk,
         unavailable: bundleError && `deno bundle failed: ${bundleError.trim().split("\n")[0]}`,
@@ -469,7 +478,7 @@ async function profileProvctl(
   built: boolean,
 ): Promise<Profile> {
   if (!built) return {};
-  const base = [deno, "run", "-A", "--no-config", "--quiet", bundle];
+  const base = [deno, "run", "-A", "--no-config", "--quiet", SHIPPED_V8_FLAGS, bundle];
   const median = async (args: string[], runs = 10) => {
     const times: number[] = [];
     for (let i = 0; i < runs + 2; i++) {

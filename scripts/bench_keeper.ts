@@ -9,7 +9,7 @@
  * ControlPersist ssh loop and a warm ansible; cold provctl (--no-persist) unchanged.
  */
 import { startSshdFleet } from "../tests/fixtures/sshd.ts";
-import { bundleSplit } from "./bundle.ts";
+import { bundleSplit, SHIPPED_V8_FLAGS } from "./bundle.ts";
 import {
   type Case,
   checked,
@@ -44,7 +44,8 @@ export async function benchSection(): Promise<string> {
   const { names, sshConfig, files } = await writeFiles(fleet, dir, [HOSTS]);
   const { baseEnv, ansibleWarm, controlPath } = await toolEnvs(dir, sshConfig);
   const bundle = await bundleSplit(`${dir}/bundle`);
-  const provctl = [deno, "run", "-A", "--no-config", "--quiet", bundle];
+  // The shipped form: the bundle with the V8 flags `deno task compile` embeds.
+  const provctl = [deno, "run", "-A", "--no-config", "--quiet", SHIPPED_V8_FLAGS, bundle];
   const inventory = files.get(HOSTS)!.inventory;
   const persist = ["-o", "ControlMaster=auto", "-o", `ControlPath=${controlPath}`];
   const ssh = (host: string, warm: boolean) =>
