@@ -391,7 +391,7 @@ export class PidfileBackend implements Backend {
     };
     let stdout: string;
     if (this.#inProcess && await this.#trustedHere(this.#stateDirs(name))) {
-      stdout = await localStatus(files);
+      stdout = localStatus(files);
     } else {
       const result = await this.#sh(STATUS, [files.pidFile, files.exitFile, files.stateFile], {
         timeoutMs: this.#o.commandTimeoutMs,

@@ -19,7 +19,7 @@ export async function isDirectory(
 ): Promise<boolean> {
   if (runner instanceof LocalRunner) {
     try {
-      return (await Deno.stat(path)).isDirectory;
+      return Deno.statSync(path).isDirectory;
     } catch {
       return false;
     }

@@ -310,10 +310,7 @@ Deno.test({
             .restartBackoff({ ...backoff, maxDelayMs: backoff.delayMs, windowMs: 600_000 })
             .build(),
         );
-        await waitFor(name, async () => {
-          const text = await localStatus(filesOf(name));
-          return text.includes(until);
-        });
+        await waitFor(name, () => localStatus(filesOf(name)).includes(until));
       };
       const filesOf = (name: string) => ({
         pidFile: `${dir}/run/${name}.pid`,
@@ -337,7 +334,7 @@ Deno.test({
       Deno.kill(Number(killed[1]), "SIGKILL");
       await waitFor(
         "supervisor gone",
-        async () => (await localStatus(filesOf("real-gone"))).includes("supervisor=gone"),
+        () => localStatus(filesOf("real-gone")).includes("supervisor=gone"),
       );
 
       for (const c of cases) {
@@ -379,7 +376,7 @@ Deno.test({
               const scriptStatus = await scriptBackend.status(n);
               const script = { text: runner.lastStdout, files: snapshot(paths) };
               restore(paths, before);
-              const local = { text: await localStatus(f), files: snapshot(paths) };
+              const local = { text: localStatus(f), files: snapshot(paths) };
               restore(paths, before);
               const localStatus_ = await localBackend.status(n);
               const localFiles = snapshot(paths);

@@ -26,39 +26,43 @@ export function canReadProcesses(): boolean {
   }
 }
 
-/** What status.sh prints for these files, with the same side effects (files removed). */
-export async function localStatus(files: StatusFiles): Promise<string> {
+/**
+ * What status.sh prints for these files, with the same side effects (files removed).
+ * Synchronous file-system calls: a few small files, where an async op each would add to
+ * the start-up of every `status`.
+ */
+export function localStatus(files: StatusFiles): string {
   const { pidFile, exitFile, stateFile } = files;
   // `[ -e ]`: follows a link, so a dangling one is no PID file.
-  if (!(await exists(pidFile))) return "state=none\n";
-  const { pid, start, pgid, started } = await loadOrEmpty(pidFile);
+  if (!(exists(pidFile))) return "state=none\n";
+  const { pid, start, pgid, started } = loadOrEmpty(pidFile);
   if (isCorrupt(pid, start, pgid)) {
     // Removed only if it is still corrupt: a concurrent start may have just replaced it.
-    const again = await load(pidFile);
-    if (again && isCorrupt(again.pid, again.start, again.pgid)) await removeFile(pidFile);
+    const again = load(pidFile);
+    if (again && isCorrupt(again.pid, again.start, again.pgid)) removeFile(pidFile);
     return "state=corrupt\n";
   }
-  if (await alive(pid, start, pgid)) {
-    return `state=running pid=${pid} started=${started}\n${await supervision(stateFile)}`;
+  if (alive(pid, start, pgid)) {
+    return `state=running pid=${pid} started=${started}\n${supervision(stateFile)}`;
   }
-  const exit = await load(exitFile);
+  const exit = load(exitFile);
   if (exit && exit.pid === pid) {
     const { code, at } = exit;
-    const state = await loadOrEmpty(stateFile);
+    const state = loadOrEmpty(stateFile);
     let line: string;
     if (state.phase === "failed") line = `state=failed code=${code} at=${at}`;
     else if (!EXIT_STATUS.test(code)) line = `state=unknown at=${at}`;
     else if (Number(code) > 128) line = `state=terminated signal=${Number(code) - 128} at=${at}`;
     else line = `state=exited code=${code} at=${at}`;
-    return `${line}\n${await supervision(stateFile)}`;
+    return `${line}\n${supervision(stateFile)}`;
   }
-  const reason = (await ident(pid)) ? "reused" : "dead";
+  const reason = (ident(pid)) ? "reused" : "dead";
   // A supervisor may be about to record the exit (or restart it): leave its files alone.
-  const state = await load(stateFile);
-  if (state && await supAlive(state)) return `state=unknown at=\n${await supervision(stateFile)}`;
+  const state = load(stateFile);
+  if (state && supAlive(state)) return `state=unknown at=\n${supervision(stateFile)}`;
   // remove_if_same: only if the file still records that process (not a concurrent start's).
-  const now = await load(pidFile);
-  if (now && now.pid === pid && now.start === start) await removeFile(pidFile);
+  const now = load(pidFile);
+  if (now && now.pid === pid && now.start === start) removeFile(pidFile);
   return `state=stale reason=${reason} pid=${pid}\n`;
 }
 
@@ -72,12 +76,12 @@ function isCorrupt(pid: string, start: string, pgid: string): boolean {
 }
 
 /** The supervisor's account, after the state line (nothing without a state file). */
-async function supervision(stateFile: string): Promise<string> {
-  const f = await load(stateFile);
+function supervision(stateFile: string): string {
+  const f = load(stateFile);
   if (f === undefined) return "";
   let sup = "done";
   if (f.phase === "running" || f.phase === "backoff") {
-    sup = (await supAlive(f)) ? "running" : "gone";
+    sup = (supAlive(f)) ? "running" : "gone";
   }
   const next = sup === "running" && f.phase === "backoff" ? f.next_restart_at : "";
   return `restarts=${f.restarts || "0"} last_exit=${f.last_exit} ` +
@@ -109,8 +113,8 @@ function empty(): Loaded {
   return Object.fromEntries(KEYS.map((k) => [k, ""])) as Loaded;
 }
 
-async function loadOrEmpty(path: string): Promise<Loaded> {
-  return (await load(path)) ?? empty();
+function loadOrEmpty(path: string): Loaded {
+  return (load(path)) ?? empty();
 }
 
 /**
@@ -120,8 +124,8 @@ async function loadOrEmpty(path: string): Promise<Loaded> {
  * in it ("a=b=" gives b, "a=b==" gives b==); no other character is special, the last
  * line needs no newline, and NUL bytes are dropped (as dash and bash do).
  */
-async function load(path: string): Promise<Loaded | undefined> {
-  const bytes = await readNoFollow(path);
+function load(path: string): Loaded | undefined {
+  const bytes = readNoFollow(path);
   if (bytes === undefined) return undefined;
   const f = empty();
   // A leading byte-order mark is kept: to the shell it is part of the first key.
@@ -142,19 +146,19 @@ async function load(path: string): Promise<Loaded | undefined> {
  * The bytes of a regular file that is not a link (undefined when it is missing, a link,
  * not a regular file, unreadable, or replaced between the check and the open).
  */
-async function readNoFollow(path: string): Promise<Uint8Array | undefined> {
+function readNoFollow(path: string): Uint8Array | undefined {
   let file: Deno.FsFile | undefined;
   try {
-    const before = await Deno.lstat(path);
+    const before = Deno.lstatSync(path);
     if (!before.isFile) return undefined;
-    file = await Deno.open(path, { read: true });
-    const after = await file.stat();
+    file = Deno.openSync(path, { read: true });
+    const after = file.statSync();
     if (!after.isFile || after.dev !== before.dev || after.ino !== before.ino) return undefined;
     const chunks: Uint8Array[] = [];
     let size = 0;
     const buf = new Uint8Array(4096);
     for (;;) {
-      const n = await file.read(buf);
+      const n = file.readSync(buf);
       if (n === null) break;
       chunks.push(buf.slice(0, n));
       size += n;
@@ -174,12 +178,12 @@ async function readNoFollow(path: string): Promise<Uint8Array | undefined> {
 }
 
 /** `ident`: the state, process group and start time (clock ticks) of a live process. */
-async function ident(
+function ident(
   pid: string,
-): Promise<{ state: string; pgid: string; start: string } | undefined> {
+): { state: string; pgid: string; start: string } | undefined {
   let stat: string;
   try {
-    stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   } catch {
     return undefined;
   }
@@ -192,21 +196,21 @@ async function ident(
 }
 
 /** `alive`: the process exists, is not a zombie, and is the one recorded. */
-async function alive(pid: string, start: string, pgid: string): Promise<boolean> {
-  const p = await ident(pid);
+function alive(pid: string, start: string, pgid: string): boolean {
+  const p = ident(pid);
   if (p === undefined || p.state.startsWith("Z") || p.state.startsWith("X")) return false;
   return p.start === start && p.pgid === pgid;
 }
 
 /** `sup_alive`: the recorded supervisor still runs (it leads its own process group). */
-function supAlive(f: Loaded): Promise<boolean> {
-  if (!DIGITS.test(f.sup)) return Promise.resolve(false);
+function supAlive(f: Loaded): boolean {
+  if (!DIGITS.test(f.sup)) return false;
   return alive(f.sup, f.sup_start, f.sup);
 }
 
-async function exists(path: string): Promise<boolean> {
+function exists(path: string): boolean {
   try {
-    await Deno.stat(path);
+    Deno.statSync(path);
     return true;
   } catch {
     return false;
@@ -214,8 +218,8 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** `rm -f` of a PID file just read as a regular file. */
-async function removeFile(path: string): Promise<void> {
+function removeFile(path: string): void {
   try {
-    await Deno.remove(path);
+    Deno.removeSync(path);
   } catch { /* gone already, or not ours to remove: status still answers (as rm -f) */ }
 }
