@@ -99,7 +99,7 @@ export async function loadServicesFile(
 ): Promise<Map<ServiceName, ServiceEntry>> {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = Deno.readTextFileSync(path); // sync: every status reads it; a small file
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
       if (!options.required) return new Map();
