@@ -223,17 +223,10 @@ Deno.test({
         }).output();
         return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
       };
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "--allow-all", "--no-config", "--quiet", entry, "exec", "--host", "target"]
-          .concat(["--ssh-config", `${work}/ssh_config`, "--", "echo", "split ok"]),
-        cwd: work,
-        env: { PATH: "/usr/bin:/bin", HOME: work, DENO_DIR: `${work}/deno-dir`, NO_COLOR: "1" },
-        clearEnv: true,
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.equal(out.code, 0, dec.decode(out.stderr));
-      assert.equal(dec.decode(out.stdout), "split ok\n");
+      const out = await split(["exec", "--host", "target", "--ssh-config", `${work}/ssh_config`]
+        .concat(["--", "echo", "split ok"]));
+      assert.equal(out.code, 0, out.stderr);
+      assert.equal(out.stdout, "split ok\n");
 
       // That exec started the connection keeper from the same bundle entry: a second one
       // reuses its connection.
