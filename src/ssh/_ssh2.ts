@@ -124,3 +124,20 @@ export function sendSignal(channel: Ssh2Channel, name: string): void {
   ) return;
   inner._client?._protocol?.signal(inner.outgoing.id, name);
 }
+
+/**
+ * ssh2's Channel.destroy() always calls end() before close(). Node streams call destroy()
+ * themselves once both sides of a channel are done (autoDestroy), and end() on a finished
+ * stream builds an ERR_STREAM_ALREADY_FINISHED that nobody sees: in Deno its stack trace
+ * cost ~0.15 ms of every command. This skips end() when stdin already ended (where it
+ * does nothing else); close() still runs.
+ */
+export function skipRedundantEnd(channel: Ssh2Channel): void {
+  const inner = channel as unknown as { writableEnded: boolean; destroy(): unknown };
+  const destroy = inner.destroy;
+  inner.destroy = function (this: Ssh2Channel) {
+    if (!inner.writableEnded) return destroy.call(this);
+    this.close();
+    return this;
+  };
+}

@@ -8,7 +8,13 @@ import { ProvctlError } from "../core/errors.ts";
 import { embeddedMessages, Messages } from "../config/messages.ts";
 import { type AuthOptions, createAuthHandler } from "./auth.ts";
 import type { HostKeyCheck, HostKeyVerdict } from "./known_hosts.ts";
-import { loadSsh2, type Ssh2Channel, type Ssh2Client, type Ssh2Module } from "./_ssh2.ts";
+import {
+  loadSsh2,
+  skipRedundantEnd,
+  type Ssh2Channel,
+  type Ssh2Client,
+  type Ssh2Module,
+} from "./_ssh2.ts";
 import { type ConnectionPlan, type Endpoint, planKey } from "./_plan.ts";
 
 export interface ConnectOptions extends AuthOptions {
@@ -106,6 +112,7 @@ export class SshSession {
         client.exec(command, {}, (error, channel) => {
           clearTimeout(timer);
           if (error) return reject(lostError(this.plan, error.message));
+          skipRedundantEnd(channel);
           // Listen right here: exit and close can arrive in the same read as the
           // channel confirmation, before the caller's code runs again.
           let status: ExitStatus | undefined;
@@ -304,7 +311,10 @@ async function connectOne(
   }
 }
 
-/** A TCP connection with Nagle off (each command is ~15x slower with it on). */
+/**
+ * A TCP connection with Nagle off (each command is ~15x slower with it on) whose writes
+ * of one synchronous burst leave as one send(2).
+ */
 async function tcpConnect(endpoint: Endpoint, where: string): Promise<unknown> {
   const net = await import("node:net");
   return new Promise((resolve, reject) => {
@@ -317,9 +327,36 @@ async function tcpConnect(endpoint: Endpoint, where: string): Promise<unknown> {
     socket.once("connect", () => {
       socket.off("error", onError);
       socket.setNoDelay(true);
+      batchWrites(socket);
       resolve(socket);
     });
   });
+}
+
+/**
+ * ssh2's pure-JS ciphers write every packet in three pieces (length, ciphertext, MAC) and
+ * often several packets in a row (exec request then EOF): with Nagle off each piece was
+ * its own send(2) and TCP segment, and sshd woke up for each. The first write of a burst
+ * corks the socket until the current task's microtasks have run; the corked chunks then
+ * go out as one write (end() uncorks first, so nothing written before it is held back).
+ */
+export function batchWrites(
+  socket: { cork(): void; uncork(): void; writableCorked: number; write: unknown },
+): void {
+  const write = socket.write as (...args: unknown[]) => boolean;
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    if (socket.writableCorked > 0) socket.uncork();
+  };
+  socket.write = (...args: unknown[]): boolean => {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      queueMicrotask(uncork);
+    }
+    return write.apply(socket, args);
+  };
 }
 
 /** A direct-tcpip channel from the previous hop to this endpoint. */
