@@ -316,7 +316,7 @@ async function connectOne(
  * of one synchronous burst leave as one send(2).
  */
 async function tcpConnect(endpoint: Endpoint, where: string): Promise<unknown> {
-  const net = await import("node:net");
+  const [net, { Buffer }] = await Promise.all([import("node:net"), import("node:buffer")]);
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: endpoint.host, port: endpoint.port });
     const onError = (error: Error & { code?: string }) => {
@@ -327,7 +327,7 @@ async function tcpConnect(endpoint: Endpoint, where: string): Promise<unknown> {
     socket.once("connect", () => {
       socket.off("error", onError);
       socket.setNoDelay(true);
-      batchWrites(socket);
+      batchWrites(socket, (chunks) => Buffer.concat(chunks));
       resolve(socket);
     });
   });
@@ -335,36 +335,60 @@ async function tcpConnect(endpoint: Endpoint, where: string): Promise<unknown> {
 
 /**
  * ssh2's pure-JS ciphers write every packet in three pieces (length, ciphertext, MAC) and
- * often several packets in a row (exec request then EOF): with Nagle off each piece was
- * its own send(2) and TCP segment, and sshd woke up for each. The first write of a burst
- * corks the socket until the current task's microtasks have run; the corked chunks then
- * go out as one write (end() uncorks first, so nothing written before it is held back).
+ * often several packets in a row (a channel close after its EOF): with Nagle off each
+ * piece was its own send(2) and TCP segment (through a jump host, its own CHANNEL_DATA
+ * packet on the hop), and sshd woke up for each. The first write of a burst corks the
+ * stream until the current task's microtasks have run; the corked chunks then go out as
+ * one write (end() uncorks first, so nothing written before it is held back). Streams
+ * without a vectored write (ssh2 channels) get one that joins the chunks.
  */
 export function batchWrites(
-  socket: { cork(): void; uncork(): void; writableCorked: number; write: unknown },
+  stream: { cork(): void; uncork(): void; readonly writableCorked: number },
+  concat: (chunks: Uint8Array[]) => Uint8Array,
 ): void {
-  const write = socket.write as (...args: unknown[]) => boolean;
+  const inner = stream as unknown as {
+    write: (...args: unknown[]) => boolean;
+    _write(chunk: Uint8Array, encoding: string, done: (error?: Error | null) => void): void;
+    _writev?: (
+      chunks: { chunk: Uint8Array }[],
+      done: (error?: Error | null) => void,
+    ) => void;
+  };
+  inner._writev ??= (chunks, done) =>
+    inner._write(concat(chunks.map((c) => c.chunk)), "buffer", done);
+  const write = inner.write;
   let corked = false;
   const uncork = () => {
     corked = false;
-    if (socket.writableCorked > 0) socket.uncork();
+    if (stream.writableCorked > 0) stream.uncork();
   };
-  socket.write = (...args: unknown[]): boolean => {
+  inner.write = (...args: unknown[]): boolean => {
     if (!corked) {
       corked = true;
-      socket.cork();
+      stream.cork();
       queueMicrotask(uncork);
     }
-    return write.apply(socket, args);
+    return write.apply(stream, args);
   };
 }
 
 /** A direct-tcpip channel from the previous hop to this endpoint. */
-function forwardVia(via: Ssh2Client, endpoint: Endpoint, where: string): Promise<unknown> {
+async function forwardVia(
+  via: Ssh2Client,
+  endpoint: Endpoint,
+  where: string,
+): Promise<unknown> {
+  const { Buffer } = await import("node:buffer");
   return new Promise((resolve, reject) => {
     try {
       via.forwardOut("127.0.0.1", 0, endpoint.host, endpoint.port, (error, channel) => {
-        if (!error) return resolve(channel);
+        if (!error) {
+          batchWrites(
+            channel as unknown as Parameters<typeof batchWrites>[0],
+            (chunks) => Buffer.concat(chunks),
+          );
+          return resolve(channel);
+        }
         const reason = (error as Error & { reason?: number }).reason;
         const detail = error.message.replace(/^\(SSH\) Channel open failure: /, "");
         // Reason 1 is "administratively prohibited": AllowTcpForwarding no on the hop.
