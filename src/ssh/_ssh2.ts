@@ -141,3 +141,34 @@ export function skipRedundantEnd(channel: Ssh2Channel): void {
     return this;
   };
 }
+
+/**
+ * Answers each chunk that arrives on a channel with a window adjust (restoring at once the
+ * window that ssh2 restores when half of it is used). A jump host's sshd forwards the
+ * target's packets with Nagle's algorithm on: it holds the next packet (the exit status)
+ * until this machine ACKs the previous one, and the kernel delays that ACK (40 ms) while
+ * the client has nothing to send. The adjust carries the ACK right away; it is queued after
+ * whatever the client answers in the same task, so both leave in one segment.
+ */
+export function answerEachChunk(channel: Ssh2Channel): void {
+  const inner = channel as unknown as {
+    incoming: { window: number };
+    outgoing: { id: number; state: string };
+    _client: { _protocol: { channelWindowAdjust(id: number, amount: number): void } };
+  };
+  const full = inner.incoming.window;
+  let queued = false;
+  const adjust = () => {
+    queued = false;
+    const amount = full - inner.incoming.window;
+    const state = inner.outgoing.state;
+    if (amount <= 0 || (state !== "open" && state !== "eof")) return;
+    inner.incoming.window = full;
+    inner._client._protocol.channelWindowAdjust(inner.outgoing.id, amount);
+  };
+  channel.on("data", () => {
+    if (queued) return;
+    queued = true;
+    queueMicrotask(adjust);
+  });
+}

@@ -9,6 +9,7 @@ import { embeddedMessages, Messages } from "../config/messages.ts";
 import { type AuthOptions, createAuthHandler } from "./auth.ts";
 import type { HostKeyCheck, HostKeyVerdict } from "./known_hosts.ts";
 import {
+  answerEachChunk,
   loadSsh2,
   skipRedundantEnd,
   type Ssh2Channel,
@@ -387,6 +388,7 @@ async function forwardVia(
             channel as unknown as Parameters<typeof batchWrites>[0],
             (chunks) => Buffer.concat(chunks),
           );
+          answerEachChunk(channel);
           return resolve(channel);
         }
         const reason = (error as Error & { reason?: number }).reason;
