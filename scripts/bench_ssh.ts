@@ -175,8 +175,8 @@ export async function benchSection(): Promise<string> {
       `Pooled through one jump host (${viaJump.length} commands): median ${
         median(viaJump).toFixed(1)
       } ms, ${
-        viaJump.filter((ms) => ms >= 35).length
-      } of them 35 ms or more. The hop's sshd forwards the target's packets on a socket with Nagle's algorithm on (OpenSSH turns it off only for interactive sessions), and this client's kernel delays its ACK (about 40 ms) while it has nothing to send: the hop then holds the target's next packet (the exit status) until that ACK. A direct connection meets the same pattern rarely (the max of the pooled row).`,
+        viaJump.filter((ms) => ms >= 40).length
+      } of them 40 ms or more. The hop's sshd forwards the target's packets with Nagle's algorithm on (OpenSSH turns it off only for interactive sessions), so it holds the next one (the exit status) until this machine ACKs the previous one, and the kernel delays that ACK by 40 ms while the client has nothing to send: every such command took ~45 ms. provctl answers each chunk the hop forwards with a window adjust, which carries the ACK at once.`,
       "",
       `\`provctl status bench-svc --host H\` through one jump host, as a fresh process (start-up, two SSH handshakes, remote status): median ${
         median(statusRuns).toFixed(0)
