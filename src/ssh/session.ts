@@ -8,7 +8,14 @@ import { ProvctlError } from "../core/errors.ts";
 import { embeddedMessages, Messages } from "../config/messages.ts";
 import { type AuthOptions, createAuthHandler } from "./auth.ts";
 import type { HostKeyCheck, HostKeyVerdict } from "./known_hosts.ts";
-import { loadSsh2, type Ssh2Channel, type Ssh2Client, type Ssh2Module } from "./_ssh2.ts";
+import {
+  answerEachChunk,
+  loadSsh2,
+  skipRedundantEnd,
+  type Ssh2Channel,
+  type Ssh2Client,
+  type Ssh2Module,
+} from "./_ssh2.ts";
 import { type ConnectionPlan, type Endpoint, planKey } from "./_plan.ts";
 
 export interface ConnectOptions extends AuthOptions {
@@ -106,6 +113,7 @@ export class SshSession {
         client.exec(command, {}, (error, channel) => {
           clearTimeout(timer);
           if (error) return reject(lostError(this.plan, error.message));
+          skipRedundantEnd(channel);
           // Listen right here: exit and close can arrive in the same read as the
           // channel confirmation, before the caller's code runs again.
           let status: ExitStatus | undefined;
@@ -304,9 +312,12 @@ async function connectOne(
   }
 }
 
-/** A TCP connection with Nagle off (each command is ~15x slower with it on). */
+/**
+ * A TCP connection with Nagle off (each command is ~15x slower with it on) whose writes
+ * of one synchronous burst leave as one send(2).
+ */
 async function tcpConnect(endpoint: Endpoint, where: string): Promise<unknown> {
-  const net = await import("node:net");
+  const [net, { Buffer }] = await Promise.all([import("node:net"), import("node:buffer")]);
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: endpoint.host, port: endpoint.port });
     const onError = (error: Error & { code?: string }) => {
@@ -317,17 +328,69 @@ async function tcpConnect(endpoint: Endpoint, where: string): Promise<unknown> {
     socket.once("connect", () => {
       socket.off("error", onError);
       socket.setNoDelay(true);
+      batchWrites(socket, (chunks) => Buffer.concat(chunks));
       resolve(socket);
     });
   });
 }
 
+/**
+ * ssh2's pure-JS ciphers write every packet in three pieces (length, ciphertext, MAC) and
+ * often several packets in a row (a channel close after its EOF): with Nagle off each
+ * piece was its own send(2) and TCP segment (through a jump host, its own CHANNEL_DATA
+ * packet on the hop), and sshd woke up for each. The first write of a burst corks the
+ * stream until the current task's microtasks have run; the corked chunks then go out as
+ * one write (end() uncorks first, so nothing written before it is held back). Streams
+ * without a vectored write (ssh2 channels) get one that joins the chunks.
+ */
+export function batchWrites(
+  stream: { cork(): void; uncork(): void; readonly writableCorked: number },
+  concat: (chunks: Uint8Array[]) => Uint8Array,
+): void {
+  const inner = stream as unknown as {
+    write: (...args: unknown[]) => boolean;
+    _write(chunk: Uint8Array, encoding: string, done: (error?: Error | null) => void): void;
+    _writev?: (
+      chunks: { chunk: Uint8Array }[],
+      done: (error?: Error | null) => void,
+    ) => void;
+  };
+  inner._writev ??= (chunks, done) =>
+    inner._write(concat(chunks.map((c) => c.chunk)), "buffer", done);
+  const write = inner.write;
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    if (stream.writableCorked > 0) stream.uncork();
+  };
+  inner.write = (...args: unknown[]): boolean => {
+    if (!corked) {
+      corked = true;
+      stream.cork();
+      queueMicrotask(uncork);
+    }
+    return write.apply(stream, args);
+  };
+}
+
 /** A direct-tcpip channel from the previous hop to this endpoint. */
-function forwardVia(via: Ssh2Client, endpoint: Endpoint, where: string): Promise<unknown> {
+async function forwardVia(
+  via: Ssh2Client,
+  endpoint: Endpoint,
+  where: string,
+): Promise<unknown> {
+  const { Buffer } = await import("node:buffer");
   return new Promise((resolve, reject) => {
     try {
       via.forwardOut("127.0.0.1", 0, endpoint.host, endpoint.port, (error, channel) => {
-        if (!error) return resolve(channel);
+        if (!error) {
+          batchWrites(
+            channel as unknown as Parameters<typeof batchWrites>[0],
+            (chunks) => Buffer.concat(chunks),
+          );
+          answerEachChunk(channel);
+          return resolve(channel);
+        }
         const reason = (error as Error & { reason?: number }).reason;
         const detail = error.message.replace(/^\(SSH\) Channel open failure: /, "");
         // Reason 1 is "administratively prohibited": AllowTcpForwarding no on the hop.
