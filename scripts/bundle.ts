@@ -118,6 +118,7 @@ if (import.meta.main) {
   } else {
     const dir = Deno.args[0] ?? `${root}dist/provctl`;
     await Deno.remove(dir, { recursive: true }).catch(() => {});
-    console.log(`wrote ${await bundleSplit(dir)} (run: deno run -A ${dir}/main.js)`);
+    const entry = await bundleSplit(dir);
+    console.log(`wrote ${entry} (run: deno run -A ${SHIPPED_V8_FLAGS} ${entry})`);
   }
 }
