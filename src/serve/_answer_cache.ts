@@ -30,7 +30,12 @@ export class AnswerCache {
 
   /** Keeps `value`, serialized, as the answer for `key` built from `source`. */
   set(key: string, source: object, value: unknown): CachedAnswer {
-    const answer = { body: JSON.stringify(value), etag: `"${RUN}-${(++built).toString(36)}"` };
+    const body = JSON.stringify(value);
+    const known = this.#entries.get(key);
+    // Rebuilt with the same result (a file touched, a fresh discovery): the same ETag.
+    const answer = known?.answer.body === body
+      ? known.answer
+      : { body, etag: `"${RUN}-${(++built).toString(36)}"` };
     // Keys come from clients' queries: bounded, the oldest forgotten first.
     this.#entries.delete(key);
     if (this.#entries.size >= this.#max) this.#entries.delete(this.#entries.keys().next().value!);
