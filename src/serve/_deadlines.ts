@@ -8,7 +8,7 @@ export class Deadlines {
   readonly #ms: number;
   readonly #tickMs: number;
   readonly #pending = new Set<{ readonly at: number; readonly expire: () => void }>();
-  #timer?: number;
+  #timer?: ReturnType<typeof setInterval>;
 
   constructor(ms: number) {
     this.#ms = ms;
@@ -25,7 +25,7 @@ export class Deadlines {
     return promise;
   }
 
-  #start(): number {
+  #start(): ReturnType<typeof setInterval> {
     const timer = setInterval(() => {
       const now = performance.now();
       for (const entry of this.#pending) {
@@ -39,7 +39,7 @@ export class Deadlines {
       }
     }, this.#tickMs);
     // Pending requests keep the server alive anyway; this timer alone must not.
-    Deno.unrefTimer(timer);
+    Deno.unrefTimer(Number(timer));
     return timer;
   }
 }
