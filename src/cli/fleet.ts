@@ -5,6 +5,7 @@
  */
 import { DEFAULT_SYSTEM_DIR, defaultUserDir } from "../config/loader.ts";
 import { ProvctlError } from "../core/errors.ts";
+import { fileStamp } from "../core/file_stamp.ts";
 import { type FailureBudget, parseFailureBudget } from "../fleet/executor.ts";
 import {
   type Inventory,
@@ -45,9 +46,7 @@ export async function loadStaticInventory(
   const key = JSON.stringify([file, session.ctx.cwd, configDirs, env.PROVCTL_INVENTORY]);
   const known = loaded.get(settings.config)?.get(key);
   // A long-running caller (provctl serve) reads the file again only when it changed.
-  if (known?.inventory.file !== undefined && unchanged(known.inventory.file, known.stamp)) {
-    return known.inventory;
-  }
+  if (known !== undefined && stampOf(known.inventory) === known.stamp) return known.inventory;
   const inventory = await loadInventory({
     file,
     cwd: session.ctx.cwd,
@@ -55,31 +54,37 @@ export async function loadStaticInventory(
     env,
     config: settings.config,
   });
-  if (inventory.file !== undefined) {
-    const stamp = stampOf(inventory.file);
-    if (stamp !== undefined) {
-      const byKey = loaded.get(settings.config) ?? new Map();
-      byKey.set(key, { inventory, stamp });
-      loaded.set(settings.config, byKey);
-    }
-  }
+  const stamp = stampOf(inventory);
+  const byKey = loaded.get(settings.config) ?? new Map();
+  if (stamp !== undefined) byKey.set(key, { inventory, stamp });
+  else byKey.delete(key);
+  loaded.set(settings.config, byKey);
   return inventory;
 }
 
 const loaded = new WeakMap<object, Map<string, { inventory: Inventory; stamp: string }>>();
 
-function stampOf(path: string): string | undefined {
-  try {
-    // Synchronous on purpose: cheaper than the async round trip, checked per API request.
-    const info = Deno.statSync(path);
-    return `${info.mtime?.getTime()}:${info.size}:${info.ino}`;
-  } catch {
-    return undefined;
+/**
+ * The found file's stamp, and that none of the files searched before it appeared since
+ * (a ./machines.toml created later takes precedence over the config dir's).
+ */
+function stampOf(inventory: Inventory): string | undefined {
+  const stamp = inventory.file === undefined ? undefined : fileStamp(inventory.file);
+  if (stamp === undefined) return undefined;
+  for (const path of inventory.searched ?? []) {
+    if (path === inventory.file) break;
+    if (exists(path)) return undefined;
   }
+  return stamp;
 }
 
-function unchanged(path: string, stamp: string): boolean {
-  return stampOf(path) === stamp;
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -134,10 +139,11 @@ export async function selectInventoryMachines(
   session: Session,
   flags: FleetFlags,
   names: readonly string[] = [],
-  options: { defaultAll?: boolean; listing?: boolean } = {},
+  options: { defaultAll?: boolean; listing?: boolean; inventory?: FleetInventory } = {},
 ): Promise<MachineConfig[]> {
   const settings = await session.settings();
-  const inventory = await loadFleetInventory(session, flags.inventory, flags);
+  const inventory = options.inventory ??
+    await loadFleetInventory(session, flags.inventory, flags);
   // Fleet commands refuse machines of failed cloud sources unless --allow-stale.
   const guard = !options.listing && !flags.allowStale && inventory.discovery
     ? await import("../discovery/discover.ts")

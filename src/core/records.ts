@@ -185,7 +185,11 @@ export const RECORD_SCHEMAS: Record<string, Schema> = {
     started: str,
     finished: str,
     operator: str,
+    /** The worst result among the run's records (a failed probe or retry counts). */
     result: str,
+    /** How the run ended: its finish record, else the deployment's state for its last run;
+     * "unknown" while it runs, when it was killed midway, or for runs of older versions. */
+    outcome: { enum: ["ok", "failed", "rolled-back", "unknown"] },
     machines: { type: "array", items: str },
   }),
   AuditRecord: object({

@@ -18,6 +18,7 @@ import type { MachineCheckRecord } from "../fleet/machine_records.ts";
 import { eventStream, type Topic, TOPICS } from "./events.ts";
 import { type Problem, problem, problemOf } from "./problem.ts";
 import { openApiDocument } from "./openapi.ts";
+import { AnswerCache, answerResponse } from "./_answer_cache.ts";
 import { VERSION } from "../version.ts";
 import {
   API,
@@ -48,6 +49,18 @@ export function apiRoutes(deps: ApiDeps, fail: Fail): RouteSpec[] {
   const lastChecks = new Map<string, MachineCheckRecord>();
   /** Last health verdict per machine and check, to tell transitions. */
   const lastHealth = new Map<string, boolean>();
+
+  /** Serialized GET /machines answers per inventory version and selection. */
+  const machineAnswers = new AnswerCache();
+  let machineModulesLoaded:
+    | Promise<[typeof import("../cli/fleet.ts"), typeof import("../fleet/machine_records.ts")]>
+    | undefined;
+  // Loaded on first use, then one resolved promise (a dynamic import per request costs).
+  const machineModules = () =>
+    machineModulesLoaded ??= Promise.all([
+      import("../cli/fleet.ts"),
+      import("../fleet/machine_records.ts"),
+    ]);
 
   const badQuery = (name: string, reason: string) =>
     fail(400, "serve.invalid_query", { name, reason });
@@ -358,21 +371,24 @@ export function apiRoutes(deps: ApiDeps, fail: Fail): RouteSpec[] {
       path: "/machines",
       scope: "read",
       handler: async (req) => {
-        const [{ selectInventoryMachines }, { machineRecord }] = await Promise.all([
-          import("../cli/fleet.ts"),
-          import("../fleet/machine_records.ts"),
-        ]);
+        const [{ loadFleetInventory, selectInventoryMachines }, { machineRecord }] =
+          await machineModules();
         const flags = querySelection(req);
-        const items = await withSession(
-          req,
-          "machines",
-          flags,
-          async (session) =>
-            (await selectInventoryMachines(session, session.flags as FleetFlags, [], {
-              defaultAll: true,
-            })).map(machineRecord),
-        );
-        return json({ items });
+        const key = JSON.stringify([flags.selector, flags.profile, flags.machine]);
+        const answer = await withSession(req, "machines", flags, async (session) => {
+          const all = session.flags as FleetFlags;
+          // The same inventory object while its file is unchanged (cli/fleet.ts): the
+          // answer built from it is reused; with cloud sources it is new on every call.
+          const inventory = await loadFleetInventory(session, all.inventory, all);
+          return machineAnswers.get(key, inventory) ??
+            machineAnswers.set(key, inventory, {
+              items: (await selectInventoryMachines(session, all, [], {
+                defaultAll: true,
+                inventory,
+              })).map(machineRecord),
+            });
+        });
+        return answerResponse(answer, req.c.req.header("if-none-match"));
       },
     },
     {

@@ -20,6 +20,7 @@ import { problem, problemOf, problemResponse } from "./problem.ts";
 import { VERSION } from "../version.ts";
 import { API, type ApiDeps, type ApiRequest, HttpProblem, json, type RouteSpec } from "./_http.ts";
 import { apiRoutes } from "./_routes.ts";
+import { Deadlines } from "./_deadlines.ts";
 
 export type { ApiDeps, ApiLimits, ApiRequest, RouteSpec } from "./_http.ts";
 
@@ -35,6 +36,7 @@ export function buildApi(
   const app = new Hono();
   const buckets = new Map<string, { tokens: number; at: number }>();
   const verified = new VerifyCache();
+  const deadlines = new Deadlines(deps.limits.requestTimeoutMs);
 
   // One SSH pool for all requests: connections to machines are reused between them.
   let remote: Promise<RemoteTargets> | undefined;
@@ -220,24 +222,16 @@ export function buildApi(
           session: (op, flags, onNote) => sessionFor(token, op, flags, onNote),
         };
         if (route.stream) return await route.handler(req);
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const timeout = new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(fail(504, "serve.timeout", { ms: deps.limits.requestTimeoutMs })),
-            deps.limits.requestTimeoutMs,
-          );
-        });
-        try {
-          // The body is read (its limits enforced) even when the route ignores it, and
-          // within the time limit: a client sending slowly cannot hold a request open.
-          const handled = (async () => {
-            if (route.method !== "GET") await req.body();
-            return await route.handler(req);
-          })();
-          return await Promise.race([handled, timeout]);
-        } finally {
-          clearTimeout(timer);
-        }
+        // The body is read (its limits enforced) even when the route ignores it, and
+        // within the time limit: a client sending slowly cannot hold a request open.
+        const handled = route.method === "GET" ? route.handler(req) : (async () => {
+          await req.body();
+          return await route.handler(req);
+        })();
+        return await deadlines.race(
+          handled,
+          () => fail(504, "serve.timeout", { ms: deps.limits.requestTimeoutMs }),
+        );
       } catch (error) {
         return toResponse(error, c);
       }

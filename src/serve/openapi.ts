@@ -184,9 +184,29 @@ function build(): Json {
       },
       "/machines": {
         get: op("Machines of the inventory (all, or those selected)", "read", {
-          "200": jsonBody(listOf("Machine"), "Machines"),
+          "200": {
+            ...jsonBody(listOf("Machine"), "Machines"),
+            headers: {
+              ETag: {
+                description: "Changes when the inventory (or the selection's answer) changes",
+                schema: { type: "string" },
+              },
+            },
+          },
+          "304": { description: "Unchanged since the ETag sent in If-None-Match" },
           ...problems(...READ, 400, 404),
-        }, { parameters: selectionQuery }),
+        }, {
+          parameters: [
+            ...selectionQuery,
+            {
+              name: "If-None-Match",
+              in: "header",
+              required: false,
+              description: "The ETag of an earlier answer: 304 while it is still the answer",
+              schema: { type: "string" },
+            },
+          ],
+        }),
       },
       "/machines/{name}": {
         get: op("One machine", "read", {

@@ -4,6 +4,7 @@
  * `provctl token create` at once do not lose one another's token.
  */
 import { ProvctlError } from "../core/errors.ts";
+import { fileStamp } from "../core/file_stamp.ts";
 import type { StoredToken, TokenStore } from "./tokens.ts";
 
 interface TokenFile {
@@ -15,29 +16,19 @@ const LOCK_WAIT_MS = 5000;
 
 export class FileTokenStore implements TokenStore {
   readonly path: string;
-  #cache?: { mtime: number; size: number; tokens: StoredToken[] };
+  #cache?: { stamp: string; tokens: StoredToken[] };
 
   constructor(stateDir: string) {
     this.path = `${stateDir.replace(/\/+$/, "")}/tokens.json`;
   }
 
   async list(): Promise<StoredToken[]> {
-    let info: Deno.FileInfo;
-    try {
-      // Synchronous: a stat of a local file is microseconds, a thread-pool hop for the
-      // async one costs more than that on every API request.
-      info = Deno.statSync(this.path);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return [];
-      throw this.#unreadable(error);
-    }
-    const mtime = info.mtime?.getTime() ?? 0;
-    // The server checks tokens on every request: reread only when the file changed.
-    if (this.#cache && this.#cache.mtime === mtime && this.#cache.size === info.size) {
-      return this.#cache.tokens;
-    }
+    // The server checks tokens on every request: reread only when the file changed (a
+    // revoke renames a new file into place, a chmod changes ctime: both change the stamp).
+    const stamp = fileStamp(this.path);
+    if (stamp !== undefined && this.#cache?.stamp === stamp) return this.#cache.tokens;
     const tokens = await this.#read();
-    this.#cache = { mtime, size: info.size, tokens };
+    this.#cache = stamp === undefined ? undefined : { stamp, tokens };
     return tokens;
   }
 

@@ -489,6 +489,9 @@ Deno.test({
         await page.waitForSelector("#history-table tbody tr");
         const ops = await cells(page, "#history-table tbody tr td:nth-child(2)");
         assert.ok(ops.includes("rollback"), `${ops}`);
+        // Every run here succeeded: each row says so (from the run's own outcome).
+        const results = await cells(page, "#history-table tbody tr td:nth-child(5)");
+        assert.ok(results.length >= 2 && results.every((r) => r === "ok"), `${results}`);
       });
 
       await t.step("audit and metrics pages", async () => {

@@ -199,6 +199,56 @@ Deno.test({
         assert.equal((await api("GET", "/events?topics=nope", { token: read })).status, 400);
       });
 
+      await t.step("an edited inventory is the next answer; ETag and If-None-Match", async () => {
+        const names = (r: { body: unknown }) =>
+          (r.body as { items: { name: string; address: string }[] }).items.map((m) =>
+            `${m.name}@${m.address}`
+          );
+        const first = await api("GET", "/machines", { token: read });
+        const etag = first.headers.get("etag")!;
+        assert.match(etag, /^".+"$/);
+        const again = await fetch(`${url}/api/v1/machines`, {
+          headers: { authorization: `Bearer ${read}`, "if-none-match": `W/${etag}, "x"` },
+        });
+        assert.equal(again.status, 304);
+        assert.equal(await again.text(), "");
+        checker.check("GET", "/machines", 304, again.headers.get("content-type"), null);
+        // Edited in place between two requests, twice at once with the same size: the
+        // second edit falls within the file time's resolution and must still be seen.
+        await Deno.writeTextFile(
+          `${cli.dir}/machines.toml`,
+          MACHINES.replace("127.0.0.2", "127.0.0.3"),
+        );
+        assert.deepEqual(names(await api("GET", "/machines", { token: read })), [
+          "m1@127.0.0.1",
+          "m2@127.0.0.3",
+        ]);
+        await Deno.writeTextFile(
+          `${cli.dir}/machines.toml`,
+          MACHINES.replace("127.0.0.2", "127.0.0.4"),
+        );
+        const edited = await api("GET", "/machines", { token: read });
+        assert.deepEqual(names(edited), ["m1@127.0.0.1", "m2@127.0.0.4"]);
+        assert.notEqual(edited.headers.get("etag"), etag);
+        const stale = await fetch(`${url}/api/v1/machines`, {
+          headers: { authorization: `Bearer ${read}`, "if-none-match": etag },
+        });
+        assert.equal(stale.status, 200);
+        assert.deepEqual(names({ body: await stale.json() }), ["m1@127.0.0.1", "m2@127.0.0.4"]);
+        // Replaced by a new file (as editors save), with another machine.
+        await Deno.writeTextFile(
+          `${cli.dir}/machines.toml.new`,
+          MACHINES + MACHINES.replaceAll("m2", "m3").replace(/\[machines.m1\][^[]*/, ""),
+        );
+        await Deno.rename(`${cli.dir}/machines.toml.new`, `${cli.dir}/machines.toml`);
+        assert.deepEqual(names(await api("GET", "/machines", { token: read })), [
+          "m1@127.0.0.1",
+          "m2@127.0.0.2",
+          "m3@127.0.0.2",
+        ]);
+        await Deno.writeTextFile(`${cli.dir}/machines.toml`, MACHINES);
+      });
+
       await t.step(
         "404, 405, 413, 415, malformed JSON and bad bodies are problem documents",
         async () => {

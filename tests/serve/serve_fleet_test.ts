@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { fleetUnavailable } from "../helpers/fleet.ts";
 import { deploySandbox, siteServices } from "../fleet/fixtures/deploy/sandbox.ts";
+import { AuditLog } from "../../src/observe/audit_log.ts";
 import {
   apiClient,
   OpenApiChecker,
@@ -231,10 +232,29 @@ Deno.test({
         for (const [i] of s.hosts.entries()) {
           assert.equal(await s.current(i, "site"), "releases/v1");
         }
+        // A step of the v2 run that failed on one machine and then passed (a retried
+        // probe): the run's step records are mixed, the run itself succeeded.
+        const v2Id = (await poll((v2.body as { id: string }).id)).result as unknown as {
+          deployment_id: string;
+        };
+        const log = await AuditLog.open(`${s.stateDir}/audit.jsonl`);
+        await log.append({
+          machine: "m2",
+          op: "deploy.health",
+          result: "failed",
+          command: "probe",
+          deploymentId: v2Id.deployment_id,
+          at: new Date(Date.now() - 1000),
+        });
+        await log.close();
         const detail = await api("GET", "/deployments/site", { token: read });
-        const history = (detail.body as { history: { op: string; operator: string }[] }).history;
+        const history = (detail.body as {
+          history: { op: string; operator: string; outcome: string; deployment_id: string }[];
+        }).history;
         assert.deepEqual(history.map((h) => h.op), ["rollback", "deploy", "deploy"]);
         assert.ok(history.every((h) => h.operator === "deployer"));
+        assert.deepEqual(history.map((h) => h.outcome), ["ok", "ok", "ok"]);
+        assert.equal(history[1].deployment_id, v2Id.deployment_id);
         assert.equal((await api("GET", "/deployments/nope", { token: read })).status, 404);
       });
 

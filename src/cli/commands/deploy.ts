@@ -514,6 +514,7 @@ export async function runDeploy(
       () => engine.deploy(plan),
       hooks.signal,
     );
+    await finished(session, plan, "deploy", result);
     await record(loaded, nextState(loaded, plan, result), plan.version);
     return { kind: "result", result };
   } finally {
@@ -526,6 +527,41 @@ async function reread(loaded: Loaded, name: string): Promise<void> {
   const { state, revision } = await loaded.store.getDeployment(name);
   loaded.state = state;
   loaded.revision = revision;
+}
+
+/**
+ * The run's own outcome as its last audit record (deploy.finish, rollback.finish): its
+ * steps' records cannot tell it, a probe or retried step may fail in a run that succeeds.
+ */
+async function finished(
+  session: Session,
+  plan: DeployPlan,
+  op: "deploy" | "rollback",
+  result: DeployResult,
+): Promise<void> {
+  const audit = await (await session.recorder()).auditLog();
+  const outcome = runOutcome(result);
+  await audit.append({
+    machine: "controller",
+    op: `${op}.finish`,
+    result: result.ok ? "ok" : "failed",
+    command: `${op} ${plan.deployment} ${plan.version}`,
+    deploymentId: plan.deploymentId,
+    durationMs: result.durationMs,
+    ...(result.ok ? {} : { error: outcome }),
+  });
+}
+
+function stateOutcome(result: string | undefined): string {
+  return result === "ok" || result === "rollback"
+    ? "ok"
+    : result === "rolled-back" || result === "failed"
+    ? result
+    : "unknown";
+}
+
+function runOutcome(result: DeployResult): "ok" | "rolled-back" | "failed" {
+  return result.ok ? "ok" : result.rolledBack ? "rolled-back" : "failed";
 }
 
 /** Records the outcome if nobody else wrote the state since it was read under the lock. */
@@ -544,7 +580,7 @@ function nextState(loaded: Loaded, plan: DeployPlan, result: DeployResult): Depl
   const common = {
     deployment: plan.deployment,
     deploymentId: plan.deploymentId,
-    result: result.ok ? "ok" : result.rolledBack ? "rolled-back" : "failed",
+    result: runOutcome(result),
     updated: new Date().toISOString(),
   };
   if (!result.ok) return { ...before, ...common };
@@ -643,6 +679,7 @@ export async function runRollback(
       () => rollbackUnderLock(session, engine, plan, name, version, state),
       hooks.signal,
     );
+    await finished(session, plan, "rollback", result);
     const before = state ?? { deployment: name };
     if (result.ok) {
       await record(loaded, {
@@ -743,6 +780,7 @@ export async function deploymentDetail(session: Session, name: string) {
     finished: string;
     operator: string;
     result: string;
+    outcome: string;
     machines: string[];
   }>();
   // Shared state: every controller's runs; files: this controller's log, streamed.
@@ -764,11 +802,16 @@ export async function deploymentDetail(session: Session, name: string) {
       finished: r.ts,
       operator: r.operator,
       result: "ok",
+      outcome: "unknown",
       machines: [],
     };
     if (run.op === "" && !lockStep) run.op = r.op.startsWith("rollback") ? "rollback" : "deploy";
     run.finished = r.ts;
     if (r.result !== "ok") run.result = r.result;
+    // The run's own last record says how it ended (a failed probe or retry does not).
+    if (r.op === "deploy.finish" || r.op === "rollback.finish") {
+      run.outcome = r.result === "ok" ? "ok" : r.error === "rolled-back" ? "rolled-back" : "failed";
+    }
     if (r.machine !== "controller" && !run.machines.includes(r.machine)) {
       run.machines.push(r.machine);
     }
@@ -778,7 +821,14 @@ export async function deploymentDetail(session: Session, name: string) {
     ...deploymentRecord(deployment, state),
     plan,
     plan_error: planError,
-    history: [...runs.values()].reverse().map((run) => ({ ...run, op: run.op || "deploy" })),
+    history: [...runs.values()].reverse().map((run) => ({
+      ...run,
+      op: run.op || "deploy",
+      // Runs recorded before finish records existed: the deployment's state knows its last.
+      outcome: run.outcome === "unknown" && state?.deploymentId === run.deployment_id
+        ? stateOutcome(state.result)
+        : run.outcome,
+    })),
   };
 }
 

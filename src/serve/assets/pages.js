@@ -921,7 +921,11 @@ function Deployment({ ctx }) {
                     <td class="mono">${h.deployment_id}</td>
                     <td>${h.operator}</td>
                     <td>
-                      <${Badge} value=${h.result} kind=${h.result === "ok" ? "ok" : "failed"} />
+                      <${Badge} value=${h.outcome} kind=${h.outcome === "ok"
+                        ? "ok"
+                        : h.outcome === "unknown"
+                        ? "unknown"
+                        : "failed"} />
                     </td>
                     <td>${h.machines.join(", ")}</td>
                   </tr>
