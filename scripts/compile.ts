@@ -30,6 +30,9 @@ await Deno.mkdir(`${root}dist`, { recursive: true });
 // The binaries embed the shipped form: the code-split bundle (node:module deferred).
 // Its chunks are loaded by computed specifiers (lazily), so the directory is included whole.
 const bundleDir = `${root}dist/.compile-bundle`;
+// Emptied first: chunk names carry content hashes, and every file left from an earlier
+// build would be --include'd into every binary.
+await Deno.remove(bundleDir, { recursive: true }).catch(() => {});
 const entry = await bundleSplit(bundleDir);
 const only = Deno.args.length > 0 ? Deno.args : TARGETS;
 let failed = 0;
