@@ -28,8 +28,13 @@ export function keeperDir(env: { XDG_RUNTIME_DIR?: string }, stateDir: string): 
   return `${stateDir}/keeper`;
 }
 
+/**
+ * The socket's name carries the protocol version: a keeper left running by an older
+ * provctl (it exits when idle) is never asked by a newer one, whose clients wait for
+ * a "started" frame the old keeper does not send.
+ */
 export function keeperSocket(dir: string): string {
-  return `${dir}/keeper.sock`;
+  return `${dir}/keeper-v2.sock`;
 }
 
 /** Serializes replacing a stale socket and removing one's own (see keeper.ts). */

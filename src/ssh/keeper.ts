@@ -150,6 +150,8 @@ export async function runKeeper(dir: string): Promise<void> {
   const serve = async (conn: Deno.Conn) => {
     const write = frameWriter(conn);
     const frames = readFrames<KeeperRequest | KeeperControl | { op: "kill" }>(conn);
+    // Busy from accept: a client whose request is still on its way keeps the keeper.
+    active++;
     try {
       const first = await frames.next();
       if (first.done) return;
@@ -159,8 +161,10 @@ export async function runKeeper(dir: string): Promise<void> {
         await write({ t: "stopping" });
         return stop(true);
       }
-      if (request.op !== "run") return;
-      active++;
+      // A retiring keeper takes no new command: closed before "started", the client
+      // knows nothing ran and runs it directly.
+      if (request.op !== "run" || stopping) return;
+      await write({ t: "started" });
       const slot = slotFor(request);
       slot.active++;
       const listener = (frame: KeeperFrame) => void write(frame).catch(() => {});
@@ -170,12 +174,12 @@ export async function runKeeper(dir: string): Promise<void> {
       } finally {
         slot.listeners.delete(listener);
         slot.active--;
-        active--;
-        lastBusy = Date.now();
       }
     } catch {
       /* the client went away */
     } finally {
+      active--;
+      lastBusy = Date.now();
       try {
         conn.close();
       } catch { /* closed */ }

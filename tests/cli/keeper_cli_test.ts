@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { cliSandbox } from "../helpers/cli.ts";
 import { fleetUnavailable } from "../helpers/fleet.ts";
 import { startSshdFleet } from "../fixtures/sshd.ts";
+import { keeperSocket } from "../../src/ssh/_keeper_wire.ts";
 
 const skip = fleetUnavailable();
 const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
@@ -76,7 +77,7 @@ Deno.test({
         assert.match(text.stdout, /^HOST +VIA +IDLE +IN USE +REUSED\n/);
         assert.match(text.stdout, new RegExp(`root@${host.address}:${host.port} `));
         // No $XDG_RUNTIME_DIR here: the socket is in the state dir, private.
-        const socket = await Deno.lstat(`${cli.stateDir}/keeper/keeper.sock`);
+        const socket = await Deno.lstat(keeperSocket(`${cli.stateDir}/keeper`));
         assert.equal(socket.mode! & 0o777, 0o600);
         assert.equal((await Deno.lstat(`${cli.stateDir}/keeper`)).mode! & 0o777, 0o700);
         const json = await cli.run(["hosts", "connections", "-o", "json"]);
@@ -84,6 +85,30 @@ Deno.test({
         assert.equal(row.target, `root@${host.address}:${host.port}`);
         assert.deepEqual([row.idle, row.busy, row.created], [1, 0, 1]);
         assert.ok(row.reused >= 2);
+      });
+
+      await t.step("a stopped (hung) keeper: direct within seconds, errors not hangs", async () => {
+        const [pid] = keeperPids().filter((p) => !before.has(p));
+        assert.ok(pid, "the keeper runs");
+        Deno.kill(pid, "SIGSTOP"); // its socket still accepts: only the ack tells
+        try {
+          let started = Date.now();
+          const r = await run(["exec", "--host", "web", "--", "echo", "direct"]);
+          assert.deepEqual([r.code, r.stdout, r.stderr], [0, "direct\n", ""]);
+          assert.ok(Date.now() - started < 8000, `took ${Date.now() - started} ms`);
+          for (const args of [["hosts", "connections"], ["hosts", "connections", "--close"]]) {
+            started = Date.now();
+            const list = await cli.run(args);
+            assert.equal(list.code, 1, list.stderr);
+            assert.match(
+              list.stderr,
+              /^provctl: error: the SSH connection keeper \(.*\) did not answer within 3000 ms; it may be stopped or hung\nhint: /,
+            );
+            assert.ok(Date.now() - started < 8000, `took ${Date.now() - started} ms`);
+          }
+        } finally {
+          Deno.kill(pid, "SIGCONT");
+        }
       });
 
       await t.step("--no-persist connects directly", async () => {
@@ -180,7 +205,10 @@ Deno.test({
             r.stderr,
             /^warning: refusing the SSH connection keeper's .*runtime\/provctl: mode 0755;/,
           );
-          await assert.rejects(Deno.lstat(`${runtime}/provctl/keeper.sock`), Deno.errors.NotFound);
+          await assert.rejects(
+            Deno.lstat(keeperSocket(`${runtime}/provctl`)),
+            Deno.errors.NotFound,
+          );
         },
       );
     } finally {

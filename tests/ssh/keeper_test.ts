@@ -76,6 +76,17 @@ async function keeperRunner(
 ): Promise<KeeperRunner> {
   const socket = await openKeeper(dir, { command: KEEPER });
   assert.ok(socket, "the keeper answers");
+  return await runnerAt(socket, plan, notices, fallback);
+}
+
+/** A KeeperRunner on `socket` as it is (whatever answers there). */
+async function runnerAt(
+  socket: string,
+  plan: ConnectionPlan,
+  notices: string[] = [],
+  fallback?: SshPool,
+  env: Record<string, string> = {},
+): Promise<KeeperRunner> {
   const pool = fallback ?? new SshPool({ connect: quietAuth });
   return new KeeperRunner({
     socket,
@@ -83,7 +94,7 @@ async function keeperRunner(
     hash: await planHash(plan),
     settings: SETTINGS,
     persistMs: SETTINGS.persistMs,
-    env: {},
+    env,
     notices: {
       security: (key) => notices.push(key),
       note: (key) => notices.push(key),
@@ -194,6 +205,99 @@ Deno.test({
         await fleet.kill(0);
         await fleet.start(0);
         assert.equal((await runner.run("echo", ["b"])).stdout, "b\n");
+      });
+
+      await t.step("a stopped (hung) keeper: commands run directly, nothing hangs", async () => {
+        // Its own dir: a keeper that did not answer is not asked again by this process.
+        const hung = await privateDir();
+        const runner = await keeperRunner(hung, planOf(fleet, 0));
+        assert.equal((await runner.run("echo", ["kept"])).stdout, "kept\n");
+        const pid = keeperPid(hung)!;
+        Deno.kill(pid, "SIGSTOP"); // its socket still accepts (the listen backlog)
+        try {
+          let started = Date.now();
+          assert.equal((await runner.run("echo", ["direct"])).stdout, "direct\n");
+          assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+          // Known unusable now: no second wait, and openKeeper gives it up.
+          started = Date.now();
+          assert.equal((await runner.run("echo", ["again"])).stdout, "again\n");
+          assert.ok(Date.now() - started < 1500, `took ${Date.now() - started} ms`);
+          assert.equal(await openKeeper(hung, { command: KEEPER }), undefined);
+          started = Date.now();
+          const error = await expectProvctlError("Timeout", heldConnections(hung));
+          assert.equal(error.key, "ssh.keeper_no_answer");
+          await expectProvctlError("Timeout", stopKeeper(hung));
+          assert.ok(Date.now() - started < 8000, `took ${Date.now() - started} ms`);
+        } finally {
+          Deno.kill(pid, "SIGKILL");
+          Deno.kill(pid, "SIGCONT");
+          await Deno.remove(hung.replace(/\/k$/, ""), { recursive: true });
+        }
+      });
+
+      await t.step(
+        "a keeper stopped mid-command: its deadline, or a kill, ends the wait",
+        async () => {
+          const stuck = await privateDir();
+          try {
+            // --timeout 1000: the keeper would stop the command at 1 s; it cannot report it.
+            const runner = await keeperRunner(stuck, planOf(fleet, 0));
+            const proc = runner.stream("sh", ["-c", "echo started; exec sleep 30"], {
+              timeoutMs: 1000,
+            });
+            const reader = proc.stdout.getReader();
+            assert.equal(new TextDecoder().decode((await reader.read()).value), "started\n");
+            const pid = keeperPid(stuck)!;
+            const started = Date.now();
+            Deno.kill(pid, "SIGSTOP");
+            const error = await expectProvctlError("ConnectionFailed", proc.done);
+            assert.equal(error.key, "ssh.keeper_unresponsive");
+            assert.ok(Date.now() - started < 6000, `took ${Date.now() - started} ms`);
+            await reader.cancel().catch(() => {});
+            Deno.kill(pid, "SIGCONT");
+
+            // No timeout, killed (SIGINT in exec): given up shortly after the kill.
+            const again = await keeperRunner(stuck, planOf(fleet, 0));
+            const abort = new AbortController();
+            const long = again.stream("sh", ["-c", "echo started; exec sleep 30"], {
+              signal: abort.signal,
+            });
+            const longReader = long.stdout.getReader();
+            assert.equal(new TextDecoder().decode((await longReader.read()).value), "started\n");
+            Deno.kill(keeperPid(stuck)!, "SIGSTOP");
+            const killedAt = Date.now();
+            abort.abort();
+            await expectProvctlError("ConnectionFailed", long.done);
+            assert.ok(Date.now() - killedAt < 4000, `took ${Date.now() - killedAt} ms`);
+            await longReader.cancel().catch(() => {});
+          } finally {
+            for (const pid of keeperPids(stuck)) {
+              Deno.kill(pid, "SIGKILL");
+              Deno.kill(pid, "SIGCONT");
+            }
+            await Deno.remove(stuck.replace(/\/k$/, ""), { recursive: true });
+          }
+        },
+      );
+
+      await t.step("a keeper that closes before acknowledging: nothing ran, direct", async () => {
+        // As a retiring keeper does with a client that connected just before it closed.
+        const base = (await privateDir()).replace(/\/k$/, "");
+        const socket = `${base}/retiring.sock`;
+        const listener = Deno.listen({ transport: "unix", path: socket });
+        const closing = (async () => {
+          for await (const conn of listener) conn.close();
+        })();
+        try {
+          const runner = await runnerAt(socket, planOf(fleet, 0));
+          const started = Date.now();
+          assert.equal((await runner.run("echo", ["direct"])).stdout, "direct\n");
+          assert.ok(Date.now() - started < 1500, "no wait: EOF says nothing ran");
+        } finally {
+          listener.close();
+          await closing.catch(() => {});
+          await Deno.remove(base, { recursive: true });
+        }
       });
 
       await t.step("the keeper killed mid-request: a clear error, nothing hangs", async () => {
