@@ -89,8 +89,9 @@ export async function runKeeper(dir: string): Promise<void> {
       const options = poolOptionsFrom(request.settings, {
         stateDir: request.stateDir,
         connect: {
+          // The latest request's variables, the agent too (absent: no agent, never the
+          // keeper's own): a slot first used by a job without one serves later logins.
           env: (name) => holder.env[name],
-          agentSocket: request.env.SSH_AUTH_SOCK ?? "",
           // No terminal here: a key or password that needs typing fails with a clear note.
           prompt: () => Promise.resolve(undefined),
           onHostKey: (where, endpoint, verdict) => {

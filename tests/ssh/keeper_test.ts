@@ -300,6 +300,36 @@ Deno.test({
         }
       });
 
+      await t.step("each request's ssh-agent serves its new connections", async () => {
+        // A first request without an agent (a cron job) must not leave the keeper's
+        // connections agentless for later requests that have one.
+        const agentDir = await privateDir();
+        const base = agentDir.replace(/\/k$/, "");
+        const agent = `${base}/agent.sock`;
+        const out = await new Deno.Command("ssh-agent", { args: ["-s", "-a", agent] }).output();
+        const agentPid = Number(
+          new TextDecoder().decode(out.stdout).match(/SSH_AGENT_PID=(\d+)/)![1],
+        );
+        try {
+          const added = await new Deno.Command("ssh-add", {
+            args: ["-q", fleet.clientKey],
+            env: { SSH_AUTH_SOCK: agent },
+          }).output();
+          assert.ok(added.success, new TextDecoder().decode(added.stderr));
+          const plan = planOf(fleet, 0, { overrides: { identityFiles: [`${base}/no-such-key`] } });
+          const socket = await openKeeper(agentDir, { command: KEEPER });
+          assert.ok(socket);
+          const cron = await runnerAt(socket, plan);
+          await expectProvctlError("AuthFailed", cron.run("true", []));
+          const login = await runnerAt(socket, plan, [], undefined, { SSH_AUTH_SOCK: agent });
+          assert.equal((await login.run("echo", ["agent"])).stdout, "agent\n");
+        } finally {
+          Deno.kill(agentPid, "SIGTERM");
+          await stopKeeper(agentDir).catch(() => false);
+          await Deno.remove(base, { recursive: true });
+        }
+      });
+
       await t.step("the keeper killed mid-request: a clear error, nothing hangs", async () => {
         const runner = await keeperRunner(dir, planOf(fleet, 0));
         const proc = runner.stream("sh", ["-c", "echo started; exec sleep 30"]);
