@@ -15,14 +15,17 @@ import type { SshSettings } from "./pool.ts";
 /**
  * The directory of the keeper's socket: $XDG_RUNTIME_DIR/provctl, else <state>/keeper. A
  * runtime dir that is not an absolute path to a directory of this user (left over from
- * `su`, say) is not used.
+ * `su`, say), or that others may write to without the sticky bit (they could rename our
+ * provctl dir away and put theirs in its place), is not used.
  */
 export function keeperDir(env: { XDG_RUNTIME_DIR?: string }, stateDir: string): string {
   const runtime = env.XDG_RUNTIME_DIR;
   if (runtime && runtime.startsWith("/")) {
     try {
       const info = Deno.statSync(runtime);
-      if (info.isDirectory && info.uid === Deno.uid()) return `${runtime}/provctl`;
+      const mode = info.mode ?? 0;
+      const shielded = (mode & 0o022) === 0 || (mode & 0o1000) !== 0;
+      if (info.isDirectory && info.uid === Deno.uid() && shielded) return `${runtime}/provctl`;
     } catch { /* missing: the state dir */ }
   }
   return `${stateDir}/keeper`;

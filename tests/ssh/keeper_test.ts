@@ -18,7 +18,7 @@ import {
   openKeeper,
   stopKeeper,
 } from "../../src/ssh/keeper_runner.ts";
-import { keeperSocket, planHash } from "../../src/ssh/_keeper_wire.ts";
+import { keeperDir, keeperSocket, planHash } from "../../src/ssh/_keeper_wire.ts";
 import type { ConnectionPlan } from "../../src/ssh/_plan.ts";
 
 const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
@@ -467,4 +467,32 @@ Deno.test({
       await Deno.remove(dir.replace(/\/k$/, ""), { recursive: true }).catch(() => {});
     }
   },
+});
+
+Deno.test("keeper: a runtime dir others can write to (not sticky) is not used", async () => {
+  const base = await Deno.makeTempDir({ prefix: "provctl-runtime-" });
+  try {
+    const state = `${base}/state`;
+    const cases: [number, string][] = [
+      [0o700, `${base}/provctl`],
+      [0o755, `${base}/provctl`],
+      [0o1777, `${base}/provctl`], // sticky: others cannot move our entry
+      [0o770, `${state}/keeper`],
+      [0o777, `${state}/keeper`],
+      [0o702, `${state}/keeper`],
+    ];
+    for (const [mode, expected] of cases) {
+      await Deno.chmod(base, mode);
+      assert.equal(
+        keeperDir({ XDG_RUNTIME_DIR: base }, state),
+        expected,
+        `mode 0${mode.toString(8)}`,
+      );
+    }
+    assert.equal(keeperDir({ XDG_RUNTIME_DIR: "relative" }, state), `${state}/keeper`);
+    assert.equal(keeperDir({}, state), `${state}/keeper`);
+  } finally {
+    await Deno.chmod(base, 0o700);
+    await Deno.remove(base, { recursive: true });
+  }
 });
