@@ -32,17 +32,27 @@ export function keeperDir(env: { XDG_RUNTIME_DIR?: string }, stateDir: string): 
 }
 
 /**
- * The socket's name carries the protocol version: a keeper left running by an older
- * provctl (it exits when idle) is never asked by a newer one, whose clients wait for
- * a "started" frame the old keeper does not send.
+ * The socket's name carries the protocol version (a keeper left running by an older
+ * provctl, until it exits idle, is never asked by a newer one, whose clients wait for
+ * a "started" frame the old keeper does not send) and the machine's name: a state dir
+ * on a home shared over NFS holds one keeper per machine, as OpenSSH's %l does.
  */
 export function keeperSocket(dir: string): string {
-  return `${dir}/keeper-v2.sock`;
+  return `${dir}/keeper-v2-${machine()}.sock`;
 }
 
 /** Serializes replacing a stale socket and removing one's own (see keeper.ts). */
 export function keeperLock(dir: string): string {
-  return `${dir}/keeper.lock`;
+  return `${dir}/keeper-${machine()}.lock`;
+}
+
+/** This machine's name, safe in a file name and short enough for a socket path. */
+function machine(): string {
+  let name = "localhost";
+  try {
+    name = Deno.hostname() || name;
+  } catch { /* no permission: one name for all */ }
+  return name.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 48);
 }
 
 /**

@@ -78,6 +78,15 @@ Deno.test({
         assert.match(text.stdout, new RegExp(`root@${host.address}:${host.port} `));
         // No $XDG_RUNTIME_DIR here: the socket is in the state dir, private.
         const socket = await Deno.lstat(keeperSocket(`${cli.stateDir}/keeper`));
+        // One keeper per machine in a shared state dir: both names carry the host name.
+        const names = [...Deno.readDirSync(`${cli.stateDir}/keeper`)].map((e) => e.name).sort();
+        assert.deepEqual(
+          names,
+          [
+            `keeper-${Deno.hostname()}.lock`,
+            `keeper-v2-${Deno.hostname()}.sock`,
+          ].sort(),
+        );
         assert.equal(socket.mode! & 0o777, 0o600);
         assert.equal((await Deno.lstat(`${cli.stateDir}/keeper`)).mode! & 0o777, 0o700);
         const json = await cli.run(["hosts", "connections", "-o", "json"]);

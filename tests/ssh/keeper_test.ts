@@ -18,7 +18,7 @@ import {
   openKeeper,
   stopKeeper,
 } from "../../src/ssh/keeper_runner.ts";
-import { keeperDir, keeperSocket, planHash } from "../../src/ssh/_keeper_wire.ts";
+import { keeperDir, keeperLock, keeperSocket, planHash } from "../../src/ssh/_keeper_wire.ts";
 import type { ConnectionPlan } from "../../src/ssh/_plan.ts";
 
 const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
@@ -495,4 +495,10 @@ Deno.test("keeper: a runtime dir others can write to (not sticky) is not used", 
     await Deno.chmod(base, 0o700);
     await Deno.remove(base, { recursive: true });
   }
+});
+
+Deno.test("keeper: socket and lock are per machine (a state dir on a shared home)", () => {
+  const host = Deno.hostname().replace(/[^A-Za-z0-9._-]/g, "_");
+  assert.equal(keeperSocket("/s/keeper"), `/s/keeper/keeper-v2-${host}.sock`);
+  assert.equal(keeperLock("/s/keeper"), `/s/keeper/keeper-${host}.lock`);
 });
