@@ -120,6 +120,12 @@ export interface KeeperRequest {
 
 export type KeeperControl = { readonly op: "list" } | { readonly op: "stop" };
 
+/**
+ * What a client sends after its request: "go" once it has the "started" ack (the keeper
+ * runs nothing before it), "kill" to stop the command.
+ */
+export type KeeperSignal = { readonly op: "go" } | { readonly op: "kill" };
+
 /** Frames from the keeper, one JSON object per line. */
 export type KeeperFrame =
   | { readonly t: "started" }

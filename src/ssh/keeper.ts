@@ -22,6 +22,7 @@ import {
   type KeeperFrame,
   keeperLock,
   type KeeperRequest,
+  type KeeperSignal,
   keeperSocket,
   readFrames,
   toBase64,
@@ -150,7 +151,7 @@ export async function runKeeper(dir: string): Promise<void> {
 
   const serve = async (conn: Deno.Conn) => {
     const write = frameWriter(conn);
-    const frames = readFrames<KeeperRequest | KeeperControl | { op: "kill" }>(conn);
+    const frames = readFrames<KeeperRequest | KeeperControl | KeeperSignal>(conn);
     // Busy from accept: a client whose request is still on its way keeps the keeper.
     active++;
     try {
@@ -166,6 +167,10 @@ export async function runKeeper(dir: string): Promise<void> {
       // knows nothing ran and runs it directly.
       if (request.op !== "run" || stopping) return;
       await write({ t: "started" });
+      // Run only on the client's "go": one that gave up waiting for the ack (and runs
+      // the command itself) closes instead, and nothing runs here.
+      const go = await frames.next();
+      if (go.done || !("op" in go.value) || go.value.op !== "go") return;
       const slot = slotFor(request);
       slot.active++;
       const listener = (frame: KeeperFrame) => void write(frame).catch(() => {});
@@ -207,7 +212,7 @@ async function runOne(
   slot: PoolSlot,
   request: KeeperRequest,
   write: (frame: KeeperFrame) => Promise<void>,
-  frames: AsyncGenerator<KeeperRequest | KeeperControl | { op: "kill" }>,
+  frames: AsyncGenerator<KeeperRequest | KeeperControl | KeeperSignal>,
 ): Promise<void> {
   const runner = new SshRunner({
     plan: request.plan,

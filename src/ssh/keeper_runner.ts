@@ -177,9 +177,12 @@ export class KeeperRunner implements ShellRunner {
         options: wireOptions(options),
       };
       // Until "started" nothing ran: a keeper that does not say so in time (stopped,
-      // hung, or retiring) is left for this process and the command runs directly.
-      const line = JSON.stringify(request);
-      giveUpIn(STARTED_WAIT_MS + Math.floor(line.length / 10_000), "no_start");
+      // hung, or retiring) is left for this process and the command runs directly. The
+      // keeper runs it only on our "go", sent once we have the ack and are committed:
+      // an ack arriving as we give up cannot make it run twice.
+      // (A large stdin takes its time to arrive: 1 ms more per 10 kB.)
+      const size = request.options.stdin?.length ?? 0;
+      giveUpIn(STARTED_WAIT_MS + Math.floor(size / 10_000), "no_start");
       let started = false;
       let outputSeen = false;
       const timeoutMs = options.timeoutMs !== undefined && options.timeoutMs > 0
@@ -187,7 +190,6 @@ export class KeeperRunner implements ShellRunner {
         : undefined;
       try {
         await write(request);
-        if (killed) await write({ op: "kill" });
         let retryDirect = false;
         frames: for await (const frame of readFrames<KeeperFrame>(conn)) {
           // Any frame says the keeper took the command (it may have run from then on).
@@ -197,13 +199,14 @@ export class KeeperRunner implements ShellRunner {
           }
           switch (frame.t) {
             case "started":
-              started = true;
+              if (killed) break frames; // nothing ran, nothing will
               clearTimeout(timer);
+              started = true; // from here it may run
+              await write({ op: "go" });
               // Its own deadline: the command's limit plus the time connecting may take.
               if (timeoutMs !== undefined && !killed) {
                 giveUpIn(timeoutMs + connectBudget(this.#o.settings, this.#o.plan), "deadline");
               }
-              if (killed) giveUpIn(KILL_GRACE_MS, "killed");
               break;
             case "out":
             case "err":
@@ -253,6 +256,11 @@ export class KeeperRunner implements ShellRunner {
           conn.close();
         } catch { /* closed */ }
         if (gaveUp === "no_start") unusable.add(this.#o.socket);
+        if (killed) {
+          throw new ProvctlError("ConnectionFailed", "ssh.aborted", {
+            params: { where: endpointLabel(this.#o.plan.target) },
+          });
+        }
         return await runDirect();
       }
       if (gaveUp === "deadline") {

@@ -18,7 +18,14 @@ import {
   openKeeper,
   stopKeeper,
 } from "../../src/ssh/keeper_runner.ts";
-import { keeperDir, keeperLock, keeperSocket, planHash } from "../../src/ssh/_keeper_wire.ts";
+import {
+  frameWriter,
+  keeperDir,
+  keeperLock,
+  keeperSocket,
+  planHash,
+  readFrames,
+} from "../../src/ssh/_keeper_wire.ts";
 import type { ConnectionPlan } from "../../src/ssh/_plan.ts";
 
 const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
@@ -279,6 +286,37 @@ Deno.test({
           }
         },
       );
+
+      await t.step("an acknowledged request runs only on the client's go", async () => {
+        // A client that gave up waiting for "started" (and runs the command itself)
+        // closes without "go": the keeper must not run it as well.
+        const socket = await openKeeper(dir, { command: KEEPER });
+        assert.ok(socket);
+        const marker = `${dir}.ran`;
+        const plan = planOf(fleet, 0);
+        const conn = await Deno.connect({ transport: "unix", path: socket });
+        await frameWriter(conn)({
+          op: "run",
+          plan,
+          hash: await planHash(plan),
+          settings: SETTINGS,
+          persistMs: SETTINGS.persistMs,
+          env: {},
+          command: { kind: "shell", script: `touch '${marker}'` },
+          options: {},
+        });
+        const first = await readFrames<{ t: string }>(conn).next();
+        assert.equal(first.value?.t, "started");
+        // As if the ack sat unread while the client's wait ran out.
+        await new Promise((r) => setTimeout(r, 500));
+        conn.close();
+        await new Promise((r) => setTimeout(r, 1500));
+        await assert.rejects(Deno.lstat(marker), Deno.errors.NotFound);
+        // With "go" it runs (the same keeper, through the runner).
+        const runner = await keeperRunner(dir, plan);
+        assert.equal((await runner.runShell(`touch '${marker}' && echo ran`)).stdout, "ran\n");
+        await Deno.remove(marker);
+      });
 
       await t.step("a keeper that closes before acknowledging: nothing ran, direct", async () => {
         // As a retiring keeper does with a client that connected just before it closed.
