@@ -120,6 +120,57 @@ Deno.test({
         }
       });
 
+      await t.step(
+        "a keeper stopped mid-command: --timeout and Ctrl-C still end exec",
+        async () => {
+          const [pid] = keeperPids().filter((p) => !before.has(p));
+          assert.ok(pid, "the keeper runs");
+          const start = (extra: string[]) => {
+            const child = cli.spawn(
+              ["exec", "--host", "web", "--ssh-config", config, ...extra, "--", "sh", "-c"].concat(
+                "echo started; exec sleep 30",
+              ),
+              { env: { SSH_AUTH_SOCK: "" } },
+            );
+            return child;
+          };
+          const waitStarted = async (child: Deno.ChildProcess) => {
+            const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+            let seen = "";
+            while (!seen.includes("started\n")) {
+              const { value, done } = await reader.read();
+              if (done) break;
+              seen += value;
+            }
+            assert.equal(seen, "started\n");
+            return reader;
+          };
+          for (const how of ["timeout", "SIGINT"] as const) {
+            const child = start(how === "timeout" ? ["--timeout", "1000"] : []);
+            const reader = await waitStarted(child);
+            Deno.kill(pid, "SIGSTOP");
+            const at = Date.now();
+            try {
+              if (how === "SIGINT") child.kill("SIGINT");
+              const stderr = new Response(child.stderr).text();
+              const status = await child.status;
+              await reader.cancel();
+              assert.ok(Date.now() - at < 7000, `${how}: took ${Date.now() - at} ms`);
+              if (how === "SIGINT") assert.equal(status.code, 130);
+              else {
+                assert.equal(status.code, 255);
+                assert.match(
+                  await stderr,
+                  /^provctl: error: root@[\d.]+:\d+: the connection keeper stopped answering while the command ran .*it may or may not have run/,
+                );
+              }
+            } finally {
+              Deno.kill(pid, "SIGCONT");
+            }
+          }
+        },
+      );
+
       await t.step("--no-persist connects directly", async () => {
         const start = logins();
         const r = await run(["exec", "--host", "web", "--no-persist", "--", "true"]);
