@@ -15,26 +15,44 @@ import type { SshSettings } from "./pool.ts";
 /**
  * The directory of the keeper's socket: $XDG_RUNTIME_DIR/provctl, else <state>/keeper. A
  * runtime dir that is not an absolute path to a directory of this user (left over from
- * `su`, say) is not used.
+ * `su`, say), or that others may write to without the sticky bit (they could rename our
+ * provctl dir away and put theirs in its place), is not used.
  */
 export function keeperDir(env: { XDG_RUNTIME_DIR?: string }, stateDir: string): string {
   const runtime = env.XDG_RUNTIME_DIR;
   if (runtime && runtime.startsWith("/")) {
     try {
       const info = Deno.statSync(runtime);
-      if (info.isDirectory && info.uid === Deno.uid()) return `${runtime}/provctl`;
+      const mode = info.mode ?? 0;
+      const shielded = (mode & 0o022) === 0 || (mode & 0o1000) !== 0;
+      if (info.isDirectory && info.uid === Deno.uid() && shielded) return `${runtime}/provctl`;
     } catch { /* missing: the state dir */ }
   }
   return `${stateDir}/keeper`;
 }
 
+/**
+ * The socket's name carries the protocol version (a keeper left running by an older
+ * provctl, until it exits idle, is never asked by a newer one, whose clients wait for
+ * a "started" frame the old keeper does not send) and the machine's name: a state dir
+ * on a home shared over NFS holds one keeper per machine, as OpenSSH's %l does.
+ */
 export function keeperSocket(dir: string): string {
-  return `${dir}/keeper.sock`;
+  return `${dir}/keeper-v2-${machine()}.sock`;
 }
 
 /** Serializes replacing a stale socket and removing one's own (see keeper.ts). */
 export function keeperLock(dir: string): string {
-  return `${dir}/keeper.lock`;
+  return `${dir}/keeper-${machine()}.lock`;
+}
+
+/** This machine's name, safe in a file name and short enough for a socket path. */
+function machine(): string {
+  let name = "localhost";
+  try {
+    name = Deno.hostname() || name;
+  } catch { /* no permission: one name for all */ }
+  return name.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 48);
 }
 
 /**
@@ -101,6 +119,12 @@ export interface KeeperRequest {
 }
 
 export type KeeperControl = { readonly op: "list" } | { readonly op: "stop" };
+
+/**
+ * What a client sends after its request: "go" once it has the "started" ack (the keeper
+ * runs nothing before it), "kill" to stop the command.
+ */
+export type KeeperSignal = { readonly op: "go" } | { readonly op: "kill" };
 
 /** Frames from the keeper, one JSON object per line. */
 export type KeeperFrame =

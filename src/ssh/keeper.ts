@@ -22,6 +22,7 @@ import {
   type KeeperFrame,
   keeperLock,
   type KeeperRequest,
+  type KeeperSignal,
   keeperSocket,
   readFrames,
   toBase64,
@@ -89,8 +90,9 @@ export async function runKeeper(dir: string): Promise<void> {
       const options = poolOptionsFrom(request.settings, {
         stateDir: request.stateDir,
         connect: {
+          // The latest request's variables, the agent too (absent: no agent, never the
+          // keeper's own): a slot first used by a job without one serves later logins.
           env: (name) => holder.env[name],
-          agentSocket: request.env.SSH_AUTH_SOCK ?? "",
           // No terminal here: a key or password that needs typing fails with a clear note.
           prompt: () => Promise.resolve(undefined),
           onHostKey: (where, endpoint, verdict) => {
@@ -149,7 +151,9 @@ export async function runKeeper(dir: string): Promise<void> {
 
   const serve = async (conn: Deno.Conn) => {
     const write = frameWriter(conn);
-    const frames = readFrames<KeeperRequest | KeeperControl | { op: "kill" }>(conn);
+    const frames = readFrames<KeeperRequest | KeeperControl | KeeperSignal>(conn);
+    // Busy from accept: a client whose request is still on its way keeps the keeper.
+    active++;
     try {
       const first = await frames.next();
       if (first.done) return;
@@ -159,8 +163,14 @@ export async function runKeeper(dir: string): Promise<void> {
         await write({ t: "stopping" });
         return stop(true);
       }
-      if (request.op !== "run") return;
-      active++;
+      // A retiring keeper takes no new command: closed before "started", the client
+      // knows nothing ran and runs it directly.
+      if (request.op !== "run" || stopping) return;
+      await write({ t: "started" });
+      // Run only on the client's "go": one that gave up waiting for the ack (and runs
+      // the command itself) closes instead, and nothing runs here.
+      const go = await frames.next();
+      if (go.done || !("op" in go.value) || go.value.op !== "go") return;
       const slot = slotFor(request);
       slot.active++;
       const listener = (frame: KeeperFrame) => void write(frame).catch(() => {});
@@ -170,12 +180,12 @@ export async function runKeeper(dir: string): Promise<void> {
       } finally {
         slot.listeners.delete(listener);
         slot.active--;
-        active--;
-        lastBusy = Date.now();
       }
     } catch {
       /* the client went away */
     } finally {
+      active--;
+      lastBusy = Date.now();
       try {
         conn.close();
       } catch { /* closed */ }
@@ -202,7 +212,7 @@ async function runOne(
   slot: PoolSlot,
   request: KeeperRequest,
   write: (frame: KeeperFrame) => Promise<void>,
-  frames: AsyncGenerator<KeeperRequest | KeeperControl | { op: "kill" }>,
+  frames: AsyncGenerator<KeeperRequest | KeeperControl | KeeperSignal>,
 ): Promise<void> {
   const runner = new SshRunner({
     plan: request.plan,

@@ -36,6 +36,18 @@ import {
 /** The auth variables a keeper needs from the invocation (it has no terminal). */
 const AUTH_ENV = ["SSH_AUTH_SOCK", "PROVCTL_SSH_PASSWORD", "PROVCTL_SSH_PASSPHRASE"];
 
+/** How long a keeper has to acknowledge a command ("started") before it runs directly. */
+export const STARTED_WAIT_MS = 2000;
+/** How long a killed command's keeper has to report its end. */
+export const KILL_GRACE_MS = 2000;
+/** How long past a command's deadline its keeper has to report its end. */
+export const DEADLINE_GRACE_MS = 3000;
+/** How long `hosts connections` waits for the keeper's answer. */
+export const CONTROL_WAIT_MS = 3000;
+
+/** Keepers that did not acknowledge a command: this process connects directly. */
+const unusable = new Set<string>();
+
 export interface KeeperNotices {
   security(key: string, params: Record<string, string>): void;
   note(key: string, params: Record<string, string>): void;
@@ -114,10 +126,25 @@ export class KeeperRunner implements ShellRunner {
     let directProc: StreamingProcess | undefined;
     let killed = false;
     let write: ((frame: unknown) => Promise<void>) | undefined;
+    // Why this side stopped waiting for the keeper (the socket is closed then).
+    let gaveUp: "no_start" | "deadline" | "killed" | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const giveUpIn = (ms: number, why: NonNullable<typeof gaveUp>) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        gaveUp = why;
+        try {
+          conn?.close();
+        } catch { /* closed */ }
+      }, ms);
+    };
     const kill = () => {
       killed = true;
       directProc?.kill();
-      write?.({ op: "kill" }).catch(() => {});
+      if (!write) return;
+      write({ op: "kill" }).catch(() => {});
+      // A hung keeper would never answer: stop waiting, as a direct connection does.
+      giveUpIn(KILL_GRACE_MS, "killed");
     };
     options.signal?.addEventListener("abort", kill, { once: true });
     const runDirect = async (): Promise<StreamExit> => {
@@ -130,6 +157,7 @@ export class KeeperRunner implements ShellRunner {
       return await directProc.done;
     };
     const done = (async (): Promise<StreamExit> => {
+      if (unusable.has(this.#o.socket)) return await runDirect();
       try {
         conn = await Deno.connect({ transport: "unix", path: this.#o.socket });
       } catch {
@@ -148,17 +176,46 @@ export class KeeperRunner implements ShellRunner {
         command,
         options: wireOptions(options),
       };
+      // Until "started" nothing ran: a keeper that does not say so in time (stopped,
+      // hung, or retiring) is left for this process and the command runs directly. The
+      // keeper runs it only on our "go", sent once we have the ack and are committed:
+      // an ack arriving as we give up cannot make it run twice.
+      // (A large stdin takes its time to arrive: 1 ms more per 10 kB.)
+      const size = request.options.stdin?.length ?? 0;
+      giveUpIn(STARTED_WAIT_MS + Math.floor(size / 10_000), "no_start");
+      let started = false;
+      let outputSeen = false;
+      const timeoutMs = options.timeoutMs !== undefined && options.timeoutMs > 0
+        ? options.timeoutMs
+        : undefined;
       try {
         await write(request);
-        if (killed) await write({ op: "kill" });
         let retryDirect = false;
         frames: for await (const frame of readFrames<KeeperFrame>(conn)) {
+          // Any frame says the keeper took the command (it may have run from then on).
+          if (frame.t !== "started") {
+            started = true;
+            clearTimeout(timer);
+          }
           switch (frame.t) {
-            case "out":
-              out.push(fromBase64(frame.d));
+            case "started":
+              if (killed) break frames; // nothing ran, nothing will
+              clearTimeout(timer);
+              started = true; // from here it may run
+              await write({ op: "go" });
+              // Its own deadline: the command's limit plus the time connecting may take.
+              if (timeoutMs !== undefined && !killed) {
+                giveUpIn(timeoutMs + connectBudget(this.#o.settings, this.#o.plan), "deadline");
+              }
               break;
+            case "out":
             case "err":
-              err.push(fromBase64(frame.d));
+              (frame.t === "out" ? out : err).push(fromBase64(frame.d));
+              // Output means the command runs: its limit counts from no later than now.
+              if (!outputSeen && timeoutMs !== undefined && !killed) {
+                outputSeen = true;
+                giveUpIn(timeoutMs + DEADLINE_GRACE_MS, "deadline");
+              }
               break;
             case "notice":
               this.#o.notices[frame.kind](frame.key, frame.params);
@@ -191,6 +248,29 @@ export class KeeperRunner implements ShellRunner {
         if (retryDirect) return await runDirect();
       } catch (error) {
         if (error instanceof ProvctlError) throw error;
+      } finally {
+        clearTimeout(timer);
+      }
+      if (!started) {
+        try {
+          conn.close();
+        } catch { /* closed */ }
+        if (gaveUp === "no_start") unusable.add(this.#o.socket);
+        if (killed) {
+          throw new ProvctlError("ConnectionFailed", "ssh.aborted", {
+            params: { where: endpointLabel(this.#o.plan.target) },
+          });
+        }
+        return await runDirect();
+      }
+      if (gaveUp === "deadline") {
+        throw new ProvctlError("ConnectionFailed", "ssh.keeper_unresponsive", {
+          params: {
+            target: endpointLabel(this.#o.plan.target),
+            ms: DEADLINE_GRACE_MS,
+          },
+          hint: "ssh.keeper_unresponsive_hint",
+        });
       }
       throw new ProvctlError("ConnectionFailed", "ssh.keeper_lost", {
         params: { target: endpointLabel(this.#o.plan.target) },
@@ -204,12 +284,24 @@ export class KeeperRunner implements ShellRunner {
       err.error(error);
     }).finally(() => {
       options.signal?.removeEventListener("abort", kill);
+      clearTimeout(timer);
       try {
         conn?.close();
       } catch { /* closed */ }
     });
     return { stdout: out.stream, stderr: err.stream, done, kill };
   }
+}
+
+/**
+ * The longest a keeper may take to connect before a command starts: the total limit
+ * when set, else every attempt at every hop with its connect and auth limits.
+ */
+function connectBudget(settings: SshSettings, plan: ConnectionPlan): number {
+  if (settings.totalTimeoutMs > 0) return settings.totalTimeoutMs + DEADLINE_GRACE_MS;
+  const attempts = Math.max(1, settings.retry.attempts);
+  const perAttempt = settings.connectTimeoutMs + settings.authTimeoutMs + settings.retry.maxMs;
+  return attempts * perAttempt * (plan.hops.length + 1) + DEADLINE_GRACE_MS;
 }
 
 function authEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
@@ -232,6 +324,7 @@ export async function openKeeper(
 ): Promise<string | undefined> {
   if (!(await checkKeeperDir(dir))) return undefined;
   const socket = keeperSocket(dir);
+  if (unusable.has(socket)) return undefined;
   if (await answers(socket)) return socket;
   // No keeper, or a stale socket left by one that died: start one (it replaces it). It
   // is a daemon: its own session (detached), cwd /, no stdio of ours, and nothing the
@@ -298,18 +391,35 @@ async function control<T>(
   } catch {
     return undefined;
   }
+  // A stopped or hung keeper still accepts (the listen backlog): its answer is bounded.
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  }, CONTROL_WAIT_MS);
   try {
     await frameWriter(conn)({ op });
     for await (const frame of readFrames<KeeperFrame>(conn)) {
       const value = pick(frame);
       if (value !== undefined) return value;
     }
-    return undefined;
+  } catch (error) {
+    if (!late) throw error;
   } finally {
+    clearTimeout(timer);
     try {
       conn.close();
     } catch { /* closed */ }
   }
+  if (late) {
+    throw new ProvctlError("Timeout", "ssh.keeper_no_answer", {
+      params: { dir, ms: CONTROL_WAIT_MS },
+      hint: "ssh.keeper_no_answer_hint",
+    });
+  }
+  return undefined;
 }
 
 async function answers(socket: string): Promise<boolean> {

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { cliSandbox } from "../helpers/cli.ts";
 import { fleetUnavailable } from "../helpers/fleet.ts";
 import { startSshdFleet } from "../fixtures/sshd.ts";
+import { keeperSocket } from "../../src/ssh/_keeper_wire.ts";
 
 const skip = fleetUnavailable();
 const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
@@ -76,7 +77,16 @@ Deno.test({
         assert.match(text.stdout, /^HOST +VIA +IDLE +IN USE +REUSED\n/);
         assert.match(text.stdout, new RegExp(`root@${host.address}:${host.port} `));
         // No $XDG_RUNTIME_DIR here: the socket is in the state dir, private.
-        const socket = await Deno.lstat(`${cli.stateDir}/keeper/keeper.sock`);
+        const socket = await Deno.lstat(keeperSocket(`${cli.stateDir}/keeper`));
+        // One keeper per machine in a shared state dir: both names carry the host name.
+        const names = [...Deno.readDirSync(`${cli.stateDir}/keeper`)].map((e) => e.name).sort();
+        assert.deepEqual(
+          names,
+          [
+            `keeper-${Deno.hostname()}.lock`,
+            `keeper-v2-${Deno.hostname()}.sock`,
+          ].sort(),
+        );
         assert.equal(socket.mode! & 0o777, 0o600);
         assert.equal((await Deno.lstat(`${cli.stateDir}/keeper`)).mode! & 0o777, 0o700);
         const json = await cli.run(["hosts", "connections", "-o", "json"]);
@@ -85,6 +95,81 @@ Deno.test({
         assert.deepEqual([row.idle, row.busy, row.created], [1, 0, 1]);
         assert.ok(row.reused >= 2);
       });
+
+      await t.step("a stopped (hung) keeper: direct within seconds, errors not hangs", async () => {
+        const [pid] = keeperPids().filter((p) => !before.has(p));
+        assert.ok(pid, "the keeper runs");
+        Deno.kill(pid, "SIGSTOP"); // its socket still accepts: only the ack tells
+        try {
+          let started = Date.now();
+          const r = await run(["exec", "--host", "web", "--", "echo", "direct"]);
+          assert.deepEqual([r.code, r.stdout, r.stderr], [0, "direct\n", ""]);
+          assert.ok(Date.now() - started < 8000, `took ${Date.now() - started} ms`);
+          for (const args of [["hosts", "connections"], ["hosts", "connections", "--close"]]) {
+            started = Date.now();
+            const list = await cli.run(args);
+            assert.equal(list.code, 1, list.stderr);
+            assert.match(
+              list.stderr,
+              /^provctl: error: the SSH connection keeper \(.*\) did not answer within 3000 ms; it may be stopped or hung\nhint: /,
+            );
+            assert.ok(Date.now() - started < 8000, `took ${Date.now() - started} ms`);
+          }
+        } finally {
+          Deno.kill(pid, "SIGCONT");
+        }
+      });
+
+      await t.step(
+        "a keeper stopped mid-command: --timeout and Ctrl-C still end exec",
+        async () => {
+          const [pid] = keeperPids().filter((p) => !before.has(p));
+          assert.ok(pid, "the keeper runs");
+          const start = (extra: string[]) => {
+            const child = cli.spawn(
+              ["exec", "--host", "web", "--ssh-config", config, ...extra, "--", "sh", "-c"].concat(
+                "echo started; exec sleep 30",
+              ),
+              { env: { SSH_AUTH_SOCK: "" } },
+            );
+            return child;
+          };
+          const waitStarted = async (child: Deno.ChildProcess) => {
+            const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+            let seen = "";
+            while (!seen.includes("started\n")) {
+              const { value, done } = await reader.read();
+              if (done) break;
+              seen += value;
+            }
+            assert.equal(seen, "started\n");
+            return reader;
+          };
+          for (const how of ["timeout", "SIGINT"] as const) {
+            const child = start(how === "timeout" ? ["--timeout", "1000"] : []);
+            const reader = await waitStarted(child);
+            Deno.kill(pid, "SIGSTOP");
+            const at = Date.now();
+            try {
+              if (how === "SIGINT") child.kill("SIGINT");
+              const stderr = new Response(child.stderr).text();
+              const status = await child.status;
+              await reader.cancel();
+              assert.ok(Date.now() - at < 7000, `${how}: took ${Date.now() - at} ms`);
+              if (how === "SIGINT") assert.equal(status.code, 130);
+              else {
+                assert.equal(status.code, 255);
+                assert.match(
+                  await stderr,
+                  /^provctl: error: root@[\d.]+:\d+: the connection keeper stopped answering while the command ran .*it may or may not have run/,
+                );
+              }
+            } finally {
+              Deno.kill(pid, "SIGCONT");
+            }
+          }
+        },
+      );
 
       await t.step("--no-persist connects directly", async () => {
         const start = logins();
@@ -180,7 +265,10 @@ Deno.test({
             r.stderr,
             /^warning: refusing the SSH connection keeper's .*runtime\/provctl: mode 0755;/,
           );
-          await assert.rejects(Deno.lstat(`${runtime}/provctl/keeper.sock`), Deno.errors.NotFound);
+          await assert.rejects(
+            Deno.lstat(keeperSocket(`${runtime}/provctl`)),
+            Deno.errors.NotFound,
+          );
         },
       );
     } finally {

@@ -94,7 +94,7 @@ export async function stopKeepers(dir: string, depth = 4): Promise<void> {
     return;
   }
   for (const entry of entries) {
-    if (entry.name === "keeper.sock" && !entry.isDirectory) {
+    if (/^keeper.*\.sock$/.test(entry.name) && !entry.isDirectory) {
       await stopKeeper(dir).catch(() => false);
     } else if (entry.isDirectory && depth > 1) {
       await stopKeepers(`${dir}/${entry.name}`, depth - 1);

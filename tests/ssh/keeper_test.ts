@@ -18,7 +18,14 @@ import {
   openKeeper,
   stopKeeper,
 } from "../../src/ssh/keeper_runner.ts";
-import { keeperSocket, planHash } from "../../src/ssh/_keeper_wire.ts";
+import {
+  frameWriter,
+  keeperDir,
+  keeperLock,
+  keeperSocket,
+  planHash,
+  readFrames,
+} from "../../src/ssh/_keeper_wire.ts";
 import type { ConnectionPlan } from "../../src/ssh/_plan.ts";
 
 const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
@@ -76,6 +83,17 @@ async function keeperRunner(
 ): Promise<KeeperRunner> {
   const socket = await openKeeper(dir, { command: KEEPER });
   assert.ok(socket, "the keeper answers");
+  return await runnerAt(socket, plan, notices, fallback);
+}
+
+/** A KeeperRunner on `socket` as it is (whatever answers there). */
+async function runnerAt(
+  socket: string,
+  plan: ConnectionPlan,
+  notices: string[] = [],
+  fallback?: SshPool,
+  env: Record<string, string> = {},
+): Promise<KeeperRunner> {
   const pool = fallback ?? new SshPool({ connect: quietAuth });
   return new KeeperRunner({
     socket,
@@ -83,7 +101,7 @@ async function keeperRunner(
     hash: await planHash(plan),
     settings: SETTINGS,
     persistMs: SETTINGS.persistMs,
-    env: {},
+    env,
     notices: {
       security: (key) => notices.push(key),
       note: (key) => notices.push(key),
@@ -194,6 +212,160 @@ Deno.test({
         await fleet.kill(0);
         await fleet.start(0);
         assert.equal((await runner.run("echo", ["b"])).stdout, "b\n");
+      });
+
+      await t.step("a stopped (hung) keeper: commands run directly, nothing hangs", async () => {
+        // Its own dir: a keeper that did not answer is not asked again by this process.
+        const hung = await privateDir();
+        const runner = await keeperRunner(hung, planOf(fleet, 0));
+        assert.equal((await runner.run("echo", ["kept"])).stdout, "kept\n");
+        const pid = keeperPid(hung)!;
+        Deno.kill(pid, "SIGSTOP"); // its socket still accepts (the listen backlog)
+        try {
+          let started = Date.now();
+          assert.equal((await runner.run("echo", ["direct"])).stdout, "direct\n");
+          assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+          // Known unusable now: no second wait, and openKeeper gives it up.
+          started = Date.now();
+          assert.equal((await runner.run("echo", ["again"])).stdout, "again\n");
+          assert.ok(Date.now() - started < 1500, `took ${Date.now() - started} ms`);
+          assert.equal(await openKeeper(hung, { command: KEEPER }), undefined);
+          started = Date.now();
+          const error = await expectProvctlError("Timeout", heldConnections(hung));
+          assert.equal(error.key, "ssh.keeper_no_answer");
+          await expectProvctlError("Timeout", stopKeeper(hung));
+          assert.ok(Date.now() - started < 8000, `took ${Date.now() - started} ms`);
+        } finally {
+          Deno.kill(pid, "SIGKILL");
+          Deno.kill(pid, "SIGCONT");
+          await Deno.remove(hung.replace(/\/k$/, ""), { recursive: true });
+        }
+      });
+
+      await t.step(
+        "a keeper stopped mid-command: its deadline, or a kill, ends the wait",
+        async () => {
+          const stuck = await privateDir();
+          try {
+            // --timeout 1000: the keeper would stop the command at 1 s; it cannot report it.
+            const runner = await keeperRunner(stuck, planOf(fleet, 0));
+            const proc = runner.stream("sh", ["-c", "echo started; exec sleep 30"], {
+              timeoutMs: 1000,
+            });
+            const reader = proc.stdout.getReader();
+            assert.equal(new TextDecoder().decode((await reader.read()).value), "started\n");
+            const pid = keeperPid(stuck)!;
+            const started = Date.now();
+            Deno.kill(pid, "SIGSTOP");
+            const error = await expectProvctlError("ConnectionFailed", proc.done);
+            assert.equal(error.key, "ssh.keeper_unresponsive");
+            assert.ok(Date.now() - started < 6000, `took ${Date.now() - started} ms`);
+            await reader.cancel().catch(() => {});
+            Deno.kill(pid, "SIGCONT");
+
+            // No timeout, killed (SIGINT in exec): given up shortly after the kill.
+            const again = await keeperRunner(stuck, planOf(fleet, 0));
+            const abort = new AbortController();
+            const long = again.stream("sh", ["-c", "echo started; exec sleep 30"], {
+              signal: abort.signal,
+            });
+            const longReader = long.stdout.getReader();
+            assert.equal(new TextDecoder().decode((await longReader.read()).value), "started\n");
+            Deno.kill(keeperPid(stuck)!, "SIGSTOP");
+            const killedAt = Date.now();
+            abort.abort();
+            await expectProvctlError("ConnectionFailed", long.done);
+            assert.ok(Date.now() - killedAt < 4000, `took ${Date.now() - killedAt} ms`);
+            await longReader.cancel().catch(() => {});
+          } finally {
+            for (const pid of keeperPids(stuck)) {
+              Deno.kill(pid, "SIGKILL");
+              Deno.kill(pid, "SIGCONT");
+            }
+            await Deno.remove(stuck.replace(/\/k$/, ""), { recursive: true });
+          }
+        },
+      );
+
+      await t.step("an acknowledged request runs only on the client's go", async () => {
+        // A client that gave up waiting for "started" (and runs the command itself)
+        // closes without "go": the keeper must not run it as well.
+        const socket = await openKeeper(dir, { command: KEEPER });
+        assert.ok(socket);
+        const marker = `${dir}.ran`;
+        const plan = planOf(fleet, 0);
+        const conn = await Deno.connect({ transport: "unix", path: socket });
+        await frameWriter(conn)({
+          op: "run",
+          plan,
+          hash: await planHash(plan),
+          settings: SETTINGS,
+          persistMs: SETTINGS.persistMs,
+          env: {},
+          command: { kind: "shell", script: `touch '${marker}'` },
+          options: {},
+        });
+        const first = await readFrames<{ t: string }>(conn).next();
+        assert.equal(first.value?.t, "started");
+        // As if the ack sat unread while the client's wait ran out.
+        await new Promise((r) => setTimeout(r, 500));
+        conn.close();
+        await new Promise((r) => setTimeout(r, 1500));
+        await assert.rejects(Deno.lstat(marker), Deno.errors.NotFound);
+        // With "go" it runs (the same keeper, through the runner).
+        const runner = await keeperRunner(dir, plan);
+        assert.equal((await runner.runShell(`touch '${marker}' && echo ran`)).stdout, "ran\n");
+        await Deno.remove(marker);
+      });
+
+      await t.step("a keeper that closes before acknowledging: nothing ran, direct", async () => {
+        // As a retiring keeper does with a client that connected just before it closed.
+        const base = (await privateDir()).replace(/\/k$/, "");
+        const socket = `${base}/retiring.sock`;
+        const listener = Deno.listen({ transport: "unix", path: socket });
+        const closing = (async () => {
+          for await (const conn of listener) conn.close();
+        })();
+        try {
+          const runner = await runnerAt(socket, planOf(fleet, 0));
+          const started = Date.now();
+          assert.equal((await runner.run("echo", ["direct"])).stdout, "direct\n");
+          assert.ok(Date.now() - started < 1500, "no wait: EOF says nothing ran");
+        } finally {
+          listener.close();
+          await closing.catch(() => {});
+          await Deno.remove(base, { recursive: true });
+        }
+      });
+
+      await t.step("each request's ssh-agent serves its new connections", async () => {
+        // A first request without an agent (a cron job) must not leave the keeper's
+        // connections agentless for later requests that have one.
+        const agentDir = await privateDir();
+        const base = agentDir.replace(/\/k$/, "");
+        const agent = `${base}/agent.sock`;
+        const out = await new Deno.Command("ssh-agent", { args: ["-s", "-a", agent] }).output();
+        const agentPid = Number(
+          new TextDecoder().decode(out.stdout).match(/SSH_AGENT_PID=(\d+)/)![1],
+        );
+        try {
+          const added = await new Deno.Command("ssh-add", {
+            args: ["-q", fleet.clientKey],
+            env: { SSH_AUTH_SOCK: agent },
+          }).output();
+          assert.ok(added.success, new TextDecoder().decode(added.stderr));
+          const plan = planOf(fleet, 0, { overrides: { identityFiles: [`${base}/no-such-key`] } });
+          const socket = await openKeeper(agentDir, { command: KEEPER });
+          assert.ok(socket);
+          const cron = await runnerAt(socket, plan);
+          await expectProvctlError("AuthFailed", cron.run("true", []));
+          const login = await runnerAt(socket, plan, [], undefined, { SSH_AUTH_SOCK: agent });
+          assert.equal((await login.run("echo", ["agent"])).stdout, "agent\n");
+        } finally {
+          Deno.kill(agentPid, "SIGTERM");
+          await stopKeeper(agentDir).catch(() => false);
+          await Deno.remove(base, { recursive: true });
+        }
       });
 
       await t.step("the keeper killed mid-request: a clear error, nothing hangs", async () => {
@@ -333,4 +505,38 @@ Deno.test({
       await Deno.remove(dir.replace(/\/k$/, ""), { recursive: true }).catch(() => {});
     }
   },
+});
+
+Deno.test("keeper: a runtime dir others can write to (not sticky) is not used", async () => {
+  const base = await Deno.makeTempDir({ prefix: "provctl-runtime-" });
+  try {
+    const state = `${base}/state`;
+    const cases: [number, string][] = [
+      [0o700, `${base}/provctl`],
+      [0o755, `${base}/provctl`],
+      [0o1777, `${base}/provctl`], // sticky: others cannot move our entry
+      [0o770, `${state}/keeper`],
+      [0o777, `${state}/keeper`],
+      [0o702, `${state}/keeper`],
+    ];
+    for (const [mode, expected] of cases) {
+      await Deno.chmod(base, mode);
+      assert.equal(
+        keeperDir({ XDG_RUNTIME_DIR: base }, state),
+        expected,
+        `mode 0${mode.toString(8)}`,
+      );
+    }
+    assert.equal(keeperDir({ XDG_RUNTIME_DIR: "relative" }, state), `${state}/keeper`);
+    assert.equal(keeperDir({}, state), `${state}/keeper`);
+  } finally {
+    await Deno.chmod(base, 0o700);
+    await Deno.remove(base, { recursive: true });
+  }
+});
+
+Deno.test("keeper: socket and lock are per machine (a state dir on a shared home)", () => {
+  const host = Deno.hostname().replace(/[^A-Za-z0-9._-]/g, "_");
+  assert.equal(keeperSocket("/s/keeper"), `/s/keeper/keeper-v2-${host}.sock`);
+  assert.equal(keeperLock("/s/keeper"), `/s/keeper/keeper-${host}.lock`);
 });
