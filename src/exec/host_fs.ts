@@ -55,16 +55,10 @@ function failed(action: string, path: string, result: RunResult): ProvctlError {
 }
 
 /**
- * Writes `content` to `path` atomically: a temp file in the same directory, then a
- * rename, so readers never see a half-written file. Creates parent directories.
+ * sh: stdin to file "$1" with mode "$2", atomically: a temp file in the same directory,
+ * then a rename, so readers never see a half-written file. Creates parent directories.
  */
-export async function writeFileAtomic(
-  runner: CommandRunner,
-  path: string,
-  content: string,
-  options: { mode?: string } = {},
-): Promise<void> {
-  const script = `set -e
+export const ATOMIC_WRITE_SCRIPT = `set -e
 dir=$(dirname -- "$1"); mkdir -p -- "$dir"
 tmp="$1.tmp.$$"
 trap 'rm -f -- "$tmp"' EXIT
@@ -72,7 +66,17 @@ cat > "$tmp"
 chmod "$2" "$tmp"
 mv -f -- "$tmp" "$1"
 trap - EXIT`;
-  const result = await sh(runner, script, [path, options.mode ?? "0644"], { stdin: content });
+
+/** Writes `content` to `path` atomically (ATOMIC_WRITE_SCRIPT). */
+export async function writeFileAtomic(
+  runner: CommandRunner,
+  path: string,
+  content: string,
+  options: { mode?: string } = {},
+): Promise<void> {
+  const result = await sh(runner, ATOMIC_WRITE_SCRIPT, [path, options.mode ?? "0644"], {
+    stdin: content,
+  });
   if (result.code !== 0) throw failed("write", path, result);
 }
 

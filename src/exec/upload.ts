@@ -7,7 +7,7 @@
  * is held in memory: meant for deployment artifacts, not for multi-gigabyte files.
  */
 import { ProvctlError } from "../core/errors.ts";
-import { sh } from "./host_fs.ts";
+import { ATOMIC_WRITE_SCRIPT, sh } from "./host_fs.ts";
 import type { CommandRunner, RunResult } from "./runner.ts";
 
 export interface UploadOptions {
@@ -21,15 +21,6 @@ export interface UploadResult {
   /** Bytes sent (the file, or the tar stream). */
   readonly bytes: number;
 }
-
-const FILE_SCRIPT = `set -e
-dir=$(dirname -- "$1"); mkdir -p -- "$dir"
-tmp="$1.provctl-upload.$$"
-trap 'rm -f -- "$tmp"' EXIT
-cat > "$tmp"
-chmod "$2" "$tmp"
-mv -f -- "$tmp" "$1"
-trap - EXIT`;
 
 // The old tree is moved aside and removed only after the new one is in place.
 const DIR_SCRIPT = `set -e
@@ -123,7 +114,7 @@ export async function upload(
   }
   const result = await runStdin(
     runner,
-    FILE_SCRIPT,
+    ATOMIC_WRITE_SCRIPT,
     [remotePath, mode],
     content,
     options.timeoutMs,
