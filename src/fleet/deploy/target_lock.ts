@@ -48,6 +48,12 @@ export interface LockState {
   readonly ageSeconds: number;
 }
 
+// sh: the age (GNU or BSD stat) and holder of the lock directory "$lock".
+const PRINT_LOCK = `now=$(date +%s)
+m=$(stat -c %Y -- "$lock" 2>/dev/null || stat -f %m -- "$lock" 2>/dev/null || echo "$now")
+printf 'age=%s\\n' "$((now - m))"
+cat -- "$lock/holder" 2>/dev/null`;
+
 // $1 root, $2 holder line. Exit 0: taken; 3: held (age and holder printed); 4: failed.
 const ACQUIRE = `root=$1; lock="$root/${LOCK_DIR}"
 mkdir -p -- "$root" || exit 4
@@ -57,19 +63,13 @@ if mkdir -- "$lock" 2>/dev/null; then
   fi
   rm -rf -- "$lock"; exit 4
 fi
-now=$(date +%s)
-m=$(stat -c %Y -- "$lock" 2>/dev/null || stat -f %m -- "$lock" 2>/dev/null || echo "$now")
-printf 'age=%s\\n' "$((now - m))"
-cat -- "$lock/holder" 2>/dev/null
+${PRINT_LOCK}
 exit 3`;
 
 // $1 root: prints the lock's age and holder (exit 0), or exit 1 when there is none.
 const READ = `lock="$1/${LOCK_DIR}"
 [ -d "$lock" ] || exit 1
-now=$(date +%s)
-m=$(stat -c %Y -- "$lock" 2>/dev/null || stat -f %m -- "$lock" 2>/dev/null || echo "$now")
-printf 'age=%s\\n' "$((now - m))"
-cat -- "$lock/holder" 2>/dev/null
+${PRINT_LOCK}
 exit 0`;
 
 // $1 root, $2 the holder text read before ("" = no holder file), $3 a unique suffix.
