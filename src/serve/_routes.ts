@@ -169,9 +169,9 @@ export function apiRoutes(deps: ApiDeps, fail: Fail): RouteSpec[] {
         const status = abort.signal.aborted ? "cancelled" : ok ? "succeeded" : "failed";
         deps.operations.finish(op, status, { result });
       } catch (error) {
-        const p = problemOf(messages, error) ??
-          problem(messages, 500, "serve.internal", { id: op.id });
-        if (!problemOf(messages, error)) deps.log(`provctl serve: operation ${op.id}: ${error}`);
+        const known = problemOf(messages, error);
+        if (!known) deps.log(`provctl serve: operation ${op.id}: ${error}`);
+        const p = known ?? problem(messages, 500, "serve.internal", { id: op.id });
         deps.operations.finish(op, abort.signal.aborted ? "cancelled" : "failed", {
           error: { ...p },
         });
