@@ -55,6 +55,9 @@ export async function runKeeper(dir: string): Promise<void> {
   let lastBusy = Date.now();
   let stopping = false;
   let closeNow = false;
+  // Resolved once the socket is gone and every connection closed: a "stop" client waits
+  // for it, so that nothing of the keeper's is left when `hosts connections --close` ends.
+  const finished = Promise.withResolvers<void>();
 
   /** `now`: `hosts connections --close` closes running commands' connections too. */
   const stop = (now = false) => {
@@ -161,7 +164,8 @@ export async function runKeeper(dir: string): Promise<void> {
       if (request.op === "list") return await write({ t: "list", connections: list() });
       if (request.op === "stop") {
         await write({ t: "stopping" });
-        return stop(true);
+        stop(true);
+        return await finished.promise;
       }
       // A retiring keeper takes no new command: closed before "started", the client
       // knows nothing ran and runs it directly.
@@ -205,6 +209,7 @@ export async function runKeeper(dir: string): Promise<void> {
   // before their connections close.
   while (active > 0 && !closeNow) await new Promise((r) => setTimeout(r, 50));
   await Promise.all([...slots.values()].map((slot) => slot.pool.close()));
+  finished.resolve();
 }
 
 /** Runs the request's command, forwarding output and the exit; a client EOF kills it. */

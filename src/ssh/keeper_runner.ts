@@ -373,16 +373,22 @@ export async function heldConnections(dir: string): Promise<HeldConnection[] | u
   return await control(dir, "list", (frame) => frame.t === "list" ? frame.connections : undefined);
 }
 
-/** Asks the keeper to close its connections and exit; false when none ran. */
+/**
+ * Asks the keeper to close its connections and exit; false when none ran. Returns once
+ * the keeper has closed them and removed its socket (it then closes the conversation),
+ * so the caller may remove the directory straight away.
+ */
 export async function stopKeeper(dir: string): Promise<boolean> {
-  return (await control(dir, "stop", (frame) => frame.t === "stopping" ? true : undefined)) ??
-    false;
+  return (await control(dir, "stop", (frame) => frame.t === "stopping" ? true : undefined, {
+    untilClosed: true,
+  })) ?? false;
 }
 
 async function control<T>(
   dir: string,
   op: "list" | "stop",
   pick: (frame: KeeperFrame) => T | undefined,
+  { untilClosed = false } = {},
 ): Promise<T | undefined> {
   if (!(await checkKeeperDir(dir))) return undefined;
   let conn: Deno.Conn;
@@ -399,13 +405,17 @@ async function control<T>(
       conn.close();
     } catch { /* closed */ }
   }, CONTROL_WAIT_MS);
+  let answer: T | undefined;
   try {
     await frameWriter(conn)({ op });
     for await (const frame of readFrames<KeeperFrame>(conn)) {
-      const value = pick(frame);
-      if (value !== undefined) return value;
+      answer ??= pick(frame);
+      if (answer !== undefined && !untilClosed) return answer;
     }
+    if (answer !== undefined) return answer;
   } catch (error) {
+    // An answer came; only its closing was slow (a keeper still closing connections).
+    if (answer !== undefined) return answer;
     if (!late) throw error;
   } finally {
     clearTimeout(timer);

@@ -184,6 +184,12 @@ Deno.test({
           0,
           "Stopped the SSH connection keeper; its connections are closed\n",
         ]);
+        // When it says so, it is so: the keeper's socket is gone and nothing more will be
+        // written in its dir (a script may remove the state dir right after).
+        const sockets = [...Deno.readDirSync(`${cli.stateDir}/keeper`)].filter((e) =>
+          e.name.endsWith(".sock")
+        );
+        assert.deepEqual(sockets, [], "no socket left once --close returns");
         const after = await cli.run(["hosts", "connections"]);
         assert.match(after.stderr, /No SSH connection keeper is running/);
       });

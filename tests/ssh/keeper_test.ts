@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { expectProvctlError } from "../helpers/errors.ts";
 import { type SshdFleet, startSshdFleet } from "../fixtures/sshd.ts";
 import { fleetUnavailable } from "../helpers/fleet.ts";
+import { processAlive } from "../helpers/cli.ts";
 import { runRunnerContract, scratchDirectory } from "../exec/runner_contract.ts";
 import { planOf, quietAuth } from "./_helpers.ts";
 import { SshPool, type SshSettings } from "../../src/ssh/pool.ts";
@@ -74,6 +75,27 @@ async function waitUntil(what: string, check: () => boolean | Promise<boolean>, 
   }
 }
 
+/**
+ * Stops the keeper serving `dir` and removes the private base directory around it, after
+ * every process that writes into it has gone: a keeper that answered "stopping" still
+ * unlinks its socket and lock on the way out, and a removal racing that fails with
+ * "Directory not empty".
+ */
+async function removeKeeperBase(dir: string, alsoWaitFor: number[] = []): Promise<void> {
+  await stopKeeper(dir).catch(() => false);
+  const pids = [...keeperPids(dir), ...alsoWaitFor];
+  await waitUntil("the keeper to exit", () => !pids.some(processAlive), 5000).catch(() => {
+    for (const pid of pids.filter(processAlive)) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+        Deno.kill(pid, "SIGCONT");
+      } catch { /* gone */ }
+    }
+  });
+  await waitUntil("the killed keeper to exit", () => !pids.some(processAlive), 5000);
+  await Deno.remove(dir.replace(/\/k$/, ""), { recursive: true });
+}
+
 /** A runner like the CLI makes: the keeper when it can be reached, else direct. */
 async function keeperRunner(
   dir: string,
@@ -135,10 +157,9 @@ runRunnerContract({
       runner,
       scratchDir: scratch,
       teardown: async () => {
-        await stopKeeper(dir);
+        await removeKeeperBase(dir);
         await contractFleet?.stop();
         await Deno.remove(scratch, { recursive: true });
-        await Deno.remove(dir.replace(/\/k$/, ""), { recursive: true });
       },
     };
   },
@@ -238,7 +259,7 @@ Deno.test({
         } finally {
           Deno.kill(pid, "SIGKILL");
           Deno.kill(pid, "SIGCONT");
-          await Deno.remove(hung.replace(/\/k$/, ""), { recursive: true });
+          await removeKeeperBase(hung);
         }
       });
 
@@ -282,7 +303,7 @@ Deno.test({
               Deno.kill(pid, "SIGKILL");
               Deno.kill(pid, "SIGCONT");
             }
-            await Deno.remove(stuck.replace(/\/k$/, ""), { recursive: true });
+            await removeKeeperBase(stuck);
           }
         },
       );
@@ -363,8 +384,7 @@ Deno.test({
           assert.equal((await login.run("echo", ["agent"])).stdout, "agent\n");
         } finally {
           Deno.kill(agentPid, "SIGTERM");
-          await stopKeeper(agentDir).catch(() => false);
-          await Deno.remove(base, { recursive: true });
+          await removeKeeperBase(agentDir, [agentPid]);
         }
       });
 
@@ -466,9 +486,7 @@ Deno.test({
           assert.ok(acceptedLogins(fleet, 0) - before <= 3, "through the keeper's pool");
           assert.equal((await heldConnections(race))?.length, 1);
         } finally {
-          await stopKeeper(race).catch(() => false);
-          for (const pid of keeperPids(race)) Deno.kill(pid, "SIGKILL");
-          await Deno.remove(race.replace(/\/k$/, ""), { recursive: true });
+          await removeKeeperBase(race);
         }
       });
 
@@ -488,6 +506,16 @@ Deno.test({
         }
       });
 
+      await t.step("stopKeeper returns once the keeper has let go of its dir", async () => {
+        const runner = await keeperRunner(dir, planOf(fleet, 0));
+        await runner.run("true", []);
+        assert.equal(await stopKeeper(dir), true);
+        // Nothing of the keeper's is left to write there: its socket is already gone (it
+        // unlinks it under the dir's lock file, which a removal racing it would see appear).
+        assert.equal(await Deno.lstat(keeperSocket(dir)).catch(() => undefined), undefined);
+        await waitUntil("keeper exit", () => keeperPid(dir) === undefined, 5000);
+      });
+
       await t.step("the keeper exits when it holds nothing", async () => {
         const runner = await keeperRunner(dir, planOf(fleet, 0));
         await runner.run("true", []);
@@ -498,11 +526,8 @@ Deno.test({
         await fleet.start(0);
       });
     } finally {
-      await stopKeeper(dir).catch(() => false);
-      const pid = keeperPid(dir);
-      if (pid) Deno.kill(pid, "SIGKILL");
+      await removeKeeperBase(dir).catch(() => {});
       await fleet.stop();
-      await Deno.remove(dir.replace(/\/k$/, ""), { recursive: true }).catch(() => {});
     }
   },
 });
