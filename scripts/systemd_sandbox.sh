@@ -81,7 +81,11 @@ start) preflight
       exec /lib/systemd/systemd --unit=ci.target' ) </dev/null >"$S/log" 2>&1 &
   echo $! > "$S/unshare.pid"
   P=
-  for _ in $(seq 50); do P=$(pgrep -P $!) && break; sleep 0.1; done
+  # The child that is systemd: before its exec, $! also forks mkdir (cgroup set-up), and
+  # a PID caught then is gone by the time systemctl is asked.
+  for _ in $(seq 100); do
+    P=$(pgrep -P $! -x systemd) && break; sleep 0.1
+  done
   [ -n "$P" ] || { cat "$S/log" >&2; die "systemd did not start (log above)"; }
   echo "$P" > "$S/ns.pid"
   s=
