@@ -57,23 +57,35 @@ async function maxRss(cmd: string[], env: Record<string, string>): Promise<numbe
   return last ? Number(last) : undefined;
 }
 
-async function measure(
-  name: string,
-  cmd: string[],
+/**
+ * Times every case the same number of times, round-robin (one run of each case, then the
+ * next round), so that a machine getting busier or quieter during the run weighs on all of
+ * them alike: the ratios compare runs made side by side, not minutes apart.
+ */
+async function measureInterleaved(
+  cases: readonly (readonly [string, string[]])[],
   env: Record<string, string> = {},
-): Promise<Measurement> {
-  for (let i = 0; i < WARMUP; i++) await timeOnce(cmd, env);
-  const times: number[] = [];
-  for (let i = 0; i < RUNS; i++) times.push(await timeOnce(cmd, env));
-  times.sort((a, b) => a - b);
-  const pick = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
-  return {
-    name,
-    medianMs: pick(0.5),
-    p95Ms: pick(0.95),
-    minMs: times[0],
-    maxRssKb: await maxRss(cmd, env),
-  };
+): Promise<Measurement[]> {
+  for (let i = 0; i < WARMUP; i++) {
+    for (const [, cmd] of cases) await timeOnce(cmd, env);
+  }
+  const times: number[][] = cases.map(() => []);
+  for (let round = 0; round < RUNS; round++) {
+    for (const [i, [, cmd]] of cases.entries()) times[i].push(await timeOnce(cmd, env));
+  }
+  const rows: Measurement[] = [];
+  for (const [i, [name, cmd]] of cases.entries()) {
+    const sorted = times[i].sort((a, b) => a - b);
+    const pick = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+    rows.push({
+      name,
+      medianMs: pick(0.5),
+      p95Ms: pick(0.95),
+      minMs: sorted[0],
+      maxRssKb: await maxRss(cmd, env),
+    });
+  }
+  return rows;
 }
 
 async function ensureTools(): Promise<void> {
@@ -101,7 +113,10 @@ async function startupSection(): Promise<string> {
   // The code-split bundle is what `deno compile` embeds, with the same V8 flags: the
   // shipped form. The same bundle without the flags, and one whose chunks are imported by
   // literal specifiers (which Deno's module graph follows at start), show what each saves.
+  // Deno's code cache is keyed by the V8 flags too: a bundle run with and without them
+  // would replace each other's cache at every run, so each variant has its own copy.
   const bundlePath = await bundleSplit(`${tmp}/bundle`);
+  const plainPath = await bundleSplit(`${tmp}/bundle-plain`);
   const eagerGraphPath = await bundleSplit(`${tmp}/eager-graph`, { lazyChunks: false });
   const runWith = (flags: string[], path: string) => (...args: string[]) => [
     deno,
@@ -114,7 +129,7 @@ async function startupSection(): Promise<string> {
     ...args,
   ];
   const shipped = runWith([SHIPPED_V8_FLAGS], bundlePath);
-  const plainBundle = runWith([], bundlePath);
+  const plainBundle = runWith([], plainPath);
   const eagerGraph = runWith([SHIPPED_V8_FLAGS], eagerGraphPath);
 
   // A real service for `status X` to look at.
@@ -125,7 +140,7 @@ async function startupSection(): Promise<string> {
   }).output();
   if (!start.success) throw new Error("could not start the benchmark service");
 
-  const rows: Measurement[] = [];
+  let rows: Measurement[] = [];
   try {
     const cases: [string, string[]][] = [
       ["deno run hello.ts (bare runtime)", [deno, "run", "--quiet", hello]],
@@ -138,7 +153,7 @@ async function startupSection(): Promise<string> {
       ["bundle without V8 flags: version", plainBundle("version")],
       ["bundle, chunks imported by literal specifiers: version", eagerGraph("version")],
     ];
-    for (const [name, cmd] of cases) rows.push(await measure(name, cmd, env));
+    rows = await measureInterleaved(cases, env);
   } finally {
     await new Deno.Command(deno, {
       args: ["run", "-A", "--quiet", main, "stop", "bench-svc"],
@@ -158,7 +173,8 @@ async function startupSection(): Promise<string> {
   const lines = [
     "## CLI start-up",
     "",
-    `Each command run ${RUNS} times as a fresh process after ${WARMUP} warm-up runs (module cache warm).`,
+    `Each command run ${RUNS} times as a fresh process after ${WARMUP} warm-up runs (module ` +
+    "cache warm), round-robin: one run of every command, then the next round.",
     '"shipped" is the code-split bundle of `deno task bundle` run with the V8 flags that ' +
     `\`deno task compile\` embeds in the binary (\`${SHIPPED_V8_FLAGS}\`): modules load when ` +
     'first used, as in a compiled binary. "source" is `deno run src/main.ts`, which also ' +

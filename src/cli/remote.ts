@@ -4,13 +4,14 @@
  * lives as long as the command. The SSH modules are imported only here, only when a
  * remote target is asked for: local commands never pay for them.
  */
-import type { CommandRunner } from "../exec/runner.ts";
+import type { CommandRunner, ShellRunner } from "../exec/runner.ts";
 import { ProvctlError } from "../core/errors.ts";
 import type { Settings } from "./settings.ts";
 import type { ProvctlContext } from "./context.ts";
 import type { SshPool } from "../ssh/pool.ts";
 import type { BreakerStore } from "../ssh/circuit_breaker.ts";
 import type { HostKeyPolicy } from "../ssh/known_hosts.ts";
+import type { SshSettings } from "../ssh/settings.ts";
 
 export interface RemoteFlags {
   readonly host?: string;
@@ -40,7 +41,11 @@ export interface ConnectionChoices {
 
 /** One SSH pool per command invocation; every runner of the command shares it. */
 export class RemoteTargets {
-  #pool?: SshPool;
+  #pool?: Promise<SshPool>;
+  /** The pool once made (statistics are read synchronously). */
+  #openPool?: SshPool;
+  /** The shared breaker store once asked for (null: none, breakers are local). */
+  #breakerStore?: BreakerStore | null;
   readonly #ctx: ProvctlContext;
   readonly #settings: Settings;
   readonly #stateDir: string;
@@ -89,42 +94,16 @@ export class RemoteTargets {
 
   /** A runner for a target with explicit connection settings (inventory machines). */
   async runnerFor(spec: string, options: ConnectionChoices): Promise<CommandRunner> {
-    const [
-      { SshPool, readSshSettings, poolOptionsFrom, runnerTimeoutsFrom },
-      { resolveConnectionPlan },
-      {
-        SshRunner,
-      },
-    ] = await Promise.all([
-      import("../ssh/pool.ts"),
-      import("../ssh/target.ts"),
-      import("../ssh/ssh_runner.ts"),
-    ]);
+    // The pool and the SSH runner are loaded only for a direct connection: a command the
+    // keeper serves needs the settings and the plan alone.
+    const [{ readSshSettings, runnerTimeoutsFrom }, { resolveConnectionPlan }] = await Promise
+      .all([import("../ssh/settings.ts"), import("../ssh/target.ts")]);
     const ssh = readSshSettings(this.#settings.config);
-    const notices = this.#notices;
-    const breakerStore = this.#pool ? undefined : await this.#breakers?.();
-    if (breakerStore) this.#sharedBreakers = true;
-    const warnedUnverified = new Set<string>();
-    this.#pool ??= new SshPool(poolOptionsFrom(ssh, {
-      stateDir: this.#stateDir,
-      breakerStore,
-      // Host key decisions and retries are told through the command's output rules
-      // (messages.toml, -q, -v) rather than printed by the SSH layer itself.
-      connect: {
-        onHostKey: (where, endpoint, verdict) => {
-          if (verdict.status === "unverified") {
-            // Once per host and command, however many connections the pool opens.
-            if (warnedUnverified.has(endpoint.host)) return;
-            warnedUnverified.add(endpoint.host);
-            notices.security("ssh.host_key_unverified", { where, host: endpoint.host });
-          } else if (verdict.status === "added") {
-            notices.note("ssh.host_key_added", { where, file: verdict.file });
-          }
-        },
-        onKeyIgnored: (key, params) => notices.security(key, params),
-      },
-      onRetry: (key, error, retry, delayMs) => this.#retried(key, error, retry, delayMs),
-    }));
+    if (this.#breakerStore === undefined) {
+      const store = await this.#breakers?.();
+      this.#breakerStore = store ?? null;
+      if (store) this.#sharedBreakers = true;
+    }
     const env = this.#ctx.process.env;
     const plan = await resolveConnectionPlan(spec, {
       sshConfigFile: options.sshConfig,
@@ -136,20 +115,24 @@ export class RemoteTargets {
       localUser: env.USER ?? env.LOGNAME,
     });
     const timeouts = runnerTimeoutsFrom(ssh);
-    const pool = this.#pool;
-    const direct = () =>
-      new SshRunner({
+    const direct = async (): Promise<ShellRunner> => {
+      const [{ SshRunner }, pool] = await Promise.all([
+        import("../ssh/ssh_runner.ts"),
+        this.#poolFor(ssh),
+      ]);
+      return new SshRunner({
         plan,
         pool,
         ...timeouts,
         ...(options.commandTimeoutMs ? { commandTimeoutMs: options.commandTimeoutMs } : {}),
       });
+    };
     // Breakers shared through the state backend (postgres) are this process's to keep: the
     // keeper, which cannot reach that store, is not used then.
     const socket = ssh.persistMs > 0 && !this.#noPersist && !this.#sharedBreakers
       ? await this.#keeperSocket()
       : undefined;
-    if (socket === undefined) return direct();
+    if (socket === undefined) return await direct();
     const [{ KeeperRunner }, { planHash }] = await Promise.all([
       import("../ssh/keeper_runner.ts"),
       import("../ssh/_keeper_wire.ts"),
@@ -170,9 +153,44 @@ export class RemoteTargets {
         retry: (key, error, retry, delayMs) => this.#retried(key, error, retry, delayMs),
       },
       commandTimeoutMs: options.commandTimeoutMs ?? timeouts.commandTimeoutMs,
-      direct: () => Promise.resolve(direct()),
+      direct,
       interactive: Deno.stdin.isTerminal(),
     });
+  }
+
+  /** This command's pool, made on the first direct connection. */
+  #poolFor(ssh: SshSettings): Promise<SshPool> {
+    this.#pool ??= (async () => {
+      const [{ SshPool }, { poolOptionsFrom }] = await Promise.all([
+        import("../ssh/pool.ts"),
+        import("../ssh/settings.ts"),
+      ]);
+      const notices = this.#notices;
+      const warnedUnverified = new Set<string>();
+      const pool = new SshPool(poolOptionsFrom(ssh, {
+        stateDir: this.#stateDir,
+        breakerStore: this.#breakerStore ?? undefined,
+        // Host key decisions and retries are told through the command's output rules
+        // (messages.toml, -q, -v) rather than printed by the SSH layer itself.
+        connect: {
+          onHostKey: (where, endpoint, verdict) => {
+            if (verdict.status === "unverified") {
+              // Once per host and command, however many connections the pool opens.
+              if (warnedUnverified.has(endpoint.host)) return;
+              warnedUnverified.add(endpoint.host);
+              notices.security("ssh.host_key_unverified", { where, host: endpoint.host });
+            } else if (verdict.status === "added") {
+              notices.note("ssh.host_key_added", { where, file: verdict.file });
+            }
+          },
+          onKeyIgnored: (key, params) => notices.security(key, params),
+        },
+        onRetry: (key, error, retry, delayMs) => this.#retried(key, error, retry, delayMs),
+      }));
+      this.#openPool = pool;
+      return pool;
+    })();
+    return this.#pool;
   }
 
   #retried(key: string, error: unknown, retry: number, delayMs: number): void {
@@ -210,11 +228,13 @@ export class RemoteTargets {
 
   /** Connection statistics of this command's pool (for metrics). */
   poolStats() {
-    return this.#pool?.stats();
+    return this.#openPool?.stats();
   }
 
   async close(): Promise<void> {
-    await this.#pool?.close();
+    const pool = await this.#pool?.catch(() => undefined);
     this.#pool = undefined;
+    this.#openPool = undefined;
+    await pool?.close();
   }
 }

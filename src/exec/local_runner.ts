@@ -1,6 +1,7 @@
 /** LocalRunner: CommandRunner on Deno.Command for the machine provctl runs on. */
 import { ProvctlError } from "../core/errors.ts";
 import { signalNumberOf } from "../core/signals.ts";
+import { startTimer } from "../core/timer.ts";
 import type { RunOptions, RunResult, ShellRunner, StreamingProcess } from "./runner.ts";
 
 const decoder = new TextDecoder();
@@ -53,14 +54,13 @@ export class LocalRunner implements ShellRunner {
         child.kill("SIGKILL");
       } catch { /* already gone */ }
     };
-    // AbortSignal.timeout rather than setTimeout: the first setTimeout loads Deno's Node
-    // timers module, which costs several milliseconds of every provctl start-up.
-    const deadline = options.timeoutMs ? AbortSignal.timeout(options.timeoutMs) : undefined;
-    const onDeadline = () => {
-      timedOut = true;
-      kill();
-    };
-    deadline?.addEventListener("abort", onDeadline, { once: true });
+    // Not setTimeout: core/timer.ts says why.
+    const cancelDeadline = options.timeoutMs
+      ? startTimer(options.timeoutMs, () => {
+        timedOut = true;
+        kill();
+      })
+      : undefined;
     options.signal?.addEventListener("abort", kill, { once: true });
     try {
       // Read while writing: a program that answers before reading all its input must
@@ -76,7 +76,7 @@ export class LocalRunner implements ShellRunner {
         timedOut,
       };
     } finally {
-      deadline?.removeEventListener("abort", onDeadline);
+      cancelDeadline?.();
       options.signal?.removeEventListener("abort", kill);
     }
   }
@@ -103,16 +103,16 @@ export class LocalRunner implements ShellRunner {
     };
     const kill = signal("SIGTERM");
     let timedOut = false;
-    const deadline = options.timeoutMs ? AbortSignal.timeout(options.timeoutMs) : undefined;
-    const onDeadline = () => {
-      timedOut = true;
-      signal("SIGKILL")();
-    };
-    deadline?.addEventListener("abort", onDeadline, { once: true });
+    const cancelDeadline = options.timeoutMs
+      ? startTimer(options.timeoutMs, () => {
+        timedOut = true;
+        signal("SIGKILL")();
+      })
+      : undefined;
     options.signal?.addEventListener("abort", kill, { once: true });
     if (options.stdin !== undefined) void writeAll(child.stdin, options.stdin);
     const done = child.status.then((s) => {
-      deadline?.removeEventListener("abort", onDeadline);
+      cancelDeadline?.();
       options.signal?.removeEventListener("abort", kill);
       return {
         code: s.signal ? 128 + signalNumberOf(s.signal) : s.code,

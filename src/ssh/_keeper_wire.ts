@@ -10,7 +10,7 @@
 import { type ErrorKind, isProvctlError, ProvctlError } from "../core/errors.ts";
 import type { RunOptions } from "../exec/runner.ts";
 import type { ConnectionPlan } from "./_plan.ts";
-import type { SshSettings } from "./pool.ts";
+import type { SshSettings } from "./settings.ts";
 
 /**
  * The directory of the keeper's socket: $XDG_RUNTIME_DIR/provctl, else <state>/keeper. A
@@ -230,23 +230,39 @@ export async function planHash(plan: ConnectionPlan, sshConfigFile?: string): Pr
     for (const file of endpoint.knownHostsFiles) files.add(file);
   }
   if (sshConfigFile) files.add(sshConfigFile);
-  const facts: unknown[] = [plan];
-  for (const file of [...files].sort()) facts.push(file, await fileFacts(file));
-  const digest = await crypto.subtle.digest(
-    "SHA-256",
-    new TextEncoder().encode(JSON.stringify(facts)),
-  );
-  return toBase64(new Uint8Array(digest));
+  // One digest over the plan, then each file's path, size and mtime with its bytes (each
+  // length-prefixed, so no two sets of files give the same input). Synchronous reads: a
+  // few small files, on the path of every warm command.
+  const encoder = new TextEncoder();
+  const parts: Uint8Array[] = [encoder.encode(JSON.stringify(plan))];
+  for (const file of [...files].sort()) {
+    const content = fileContent(file);
+    const head = content
+      ? [file, content.size, content.mtimeMs, content.bytes.length]
+      : [file, "missing"];
+    parts.push(encoder.encode(`\n${JSON.stringify(head)}\n`));
+    if (content) parts.push(content.bytes);
+  }
+  const input = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    input.set(part, at);
+    at += part.length;
+  }
+  return toBase64(new Uint8Array(await crypto.subtle.digest("SHA-256", input)));
 }
 
-async function fileFacts(path: string): Promise<unknown> {
+function fileContent(
+  path: string,
+): { size: number; mtimeMs: number; bytes: Uint8Array } | undefined {
   try {
-    const info = await Deno.stat(path);
-    const content = await Deno.readFile(path);
-    const digest = await crypto.subtle.digest("SHA-256", content);
-    return [info.size, info.mtime?.getTime() ?? 0, toBase64(new Uint8Array(digest))];
+    const info = Deno.statSync(path);
+    // Only a regular file is read (/dev/null is a usual GlobalKnownHostsFile; a FIFO
+    // would block).
+    const bytes = info.isFile ? Deno.readFileSync(path) : new Uint8Array();
+    return { size: info.size, mtimeMs: info.mtime?.getTime() ?? 0, bytes };
   } catch {
-    return "missing";
+    return undefined;
   }
 }
 

@@ -28,7 +28,8 @@ import {
   toBase64,
   toWireError,
 } from "./_keeper_wire.ts";
-import { poolOptionsFrom, runnerTimeoutsFrom, SshPool } from "./pool.ts";
+import { SshPool } from "./pool.ts";
+import { poolOptionsFrom, runnerTimeoutsFrom } from "./settings.ts";
 
 /** How long a keeper with no connection waits for its first (or next) request. */
 const EMPTY_GRACE_MS = 10_000;

@@ -10,6 +10,7 @@
  * ssh.keeper_lost (it may have run) rather than running twice, and nothing waits.
  */
 import { pushStream } from "./_push_stream.ts";
+import { sleep, startTimer } from "../core/timer.ts";
 import { ProvctlError } from "../core/errors.ts";
 import type {
   RunOptions,
@@ -19,7 +20,7 @@ import type {
   StreamingProcess,
 } from "../exec/runner.ts";
 import { type ConnectionPlan, endpointLabel } from "./_plan.ts";
-import type { SshSettings } from "./pool.ts";
+import type { SshSettings } from "./settings.ts";
 import {
   checkKeeperDir,
   frameWriter,
@@ -128,15 +129,15 @@ export class KeeperRunner implements ShellRunner {
     let write: ((frame: unknown) => Promise<void>) | undefined;
     // Why this side stopped waiting for the keeper (the socket is closed then).
     let gaveUp: "no_start" | "deadline" | "killed" | undefined;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let cancelTimer = () => {};
     const giveUpIn = (ms: number, why: NonNullable<typeof gaveUp>) => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
+      cancelTimer();
+      cancelTimer = startTimer(ms, () => {
         gaveUp = why;
         try {
           conn?.close();
         } catch { /* closed */ }
-      }, ms);
+      });
     };
     const kill = () => {
       killed = true;
@@ -195,12 +196,12 @@ export class KeeperRunner implements ShellRunner {
           // Any frame says the keeper took the command (it may have run from then on).
           if (frame.t !== "started") {
             started = true;
-            clearTimeout(timer);
+            cancelTimer();
           }
           switch (frame.t) {
             case "started":
               if (killed) break frames; // nothing ran, nothing will
-              clearTimeout(timer);
+              cancelTimer();
               started = true; // from here it may run
               await write({ op: "go" });
               // Its own deadline: the command's limit plus the time connecting may take.
@@ -249,7 +250,7 @@ export class KeeperRunner implements ShellRunner {
       } catch (error) {
         if (error instanceof ProvctlError) throw error;
       } finally {
-        clearTimeout(timer);
+        cancelTimer();
       }
       if (!started) {
         try {
@@ -284,7 +285,7 @@ export class KeeperRunner implements ShellRunner {
       err.error(error);
     }).finally(() => {
       options.signal?.removeEventListener("abort", kill);
-      clearTimeout(timer);
+      cancelTimer();
       try {
         conn?.close();
       } catch { /* closed */ }
@@ -351,7 +352,7 @@ export async function openKeeper(
   let exited = false;
   child.status.then(() => exited = true, () => exited = true);
   for (let waited = 0; waited < 5000; waited += 20) {
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
     if (await answers(socket)) return socket;
     if (exited) return (await answers(socket)) ? socket : undefined;
   }
@@ -399,12 +400,12 @@ async function control<T>(
   }
   // A stopped or hung keeper still accepts (the listen backlog): its answer is bounded.
   let late = false;
-  const timer = setTimeout(() => {
+  const cancelTimer = startTimer(CONTROL_WAIT_MS, () => {
     late = true;
     try {
       conn.close();
     } catch { /* closed */ }
-  }, CONTROL_WAIT_MS);
+  });
   let answer: T | undefined;
   try {
     await frameWriter(conn)({ op });
@@ -418,7 +419,7 @@ async function control<T>(
     if (answer !== undefined) return answer;
     if (!late) throw error;
   } finally {
-    clearTimeout(timer);
+    cancelTimer();
     try {
       conn.close();
     } catch { /* closed */ }

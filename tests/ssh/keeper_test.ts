@@ -11,7 +11,8 @@ import { fleetUnavailable } from "../helpers/fleet.ts";
 import { processAlive } from "../helpers/cli.ts";
 import { runRunnerContract, scratchDirectory } from "../exec/runner_contract.ts";
 import { planOf, quietAuth } from "./_helpers.ts";
-import { SshPool, type SshSettings } from "../../src/ssh/pool.ts";
+import { SshPool } from "../../src/ssh/pool.ts";
+import type { SshSettings } from "../../src/ssh/settings.ts";
 import { SshRunner } from "../../src/ssh/ssh_runner.ts";
 import {
   heldConnections,

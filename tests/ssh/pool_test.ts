@@ -2,12 +2,8 @@ import assert from "node:assert/strict";
 import { waitFor } from "../helpers/cli.ts";
 import { isProvctlError } from "../../src/core/errors.ts";
 import { loadConfig } from "../../src/config/loader.ts";
-import {
-  poolOptionsFrom,
-  readSshSettings,
-  runnerTimeoutsFrom,
-  SshPool,
-} from "../../src/ssh/pool.ts";
+import { SshPool } from "../../src/ssh/pool.ts";
+import { poolOptionsFrom, readSshSettings, runnerTimeoutsFrom } from "../../src/ssh/settings.ts";
 import { SshRunner } from "../../src/ssh/ssh_runner.ts";
 import type { BreakerStore } from "../../src/ssh/circuit_breaker.ts";
 import { planKey } from "../../src/ssh/target.ts";

@@ -218,7 +218,7 @@ async function planFor(session: Session, flags: GlobalFlags, spec: string) {
 async function presentedKey(session: Session, plan: ConnectionPlan): Promise<PresentedKey> {
   const [{ scanHostKey, knownHostEntries }, { readSshSettings }] = await Promise.all([
     import("../../ssh/host_key_scan.ts"),
-    import("../../ssh/pool.ts"),
+    import("../../ssh/settings.ts"),
   ]);
   const ssh = readSshSettings(session.loaded.config);
   const options: ConnectOptions = {
