@@ -194,7 +194,8 @@ export class KeeperRunner implements ShellRunner {
         let retryDirect = false;
         frames: for await (const frame of readFrames<KeeperFrame>(conn)) {
           // Any frame says the keeper took the command (it may have run from then on).
-          if (frame.t !== "started") {
+          // Only the first: later ones must leave the deadline (or a kill's grace) armed.
+          if (frame.t !== "started" && !started) {
             started = true;
             cancelTimer();
           }

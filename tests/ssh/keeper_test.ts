@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { expectProvctlError } from "../helpers/errors.ts";
+import { isProvctlError } from "../../src/core/errors.ts";
 import { type SshdFleet, startSshdFleet } from "../fixtures/sshd.ts";
 import { fleetUnavailable } from "../helpers/fleet.ts";
 import { processAlive } from "../helpers/cli.ts";
@@ -284,6 +285,34 @@ Deno.test({
             assert.ok(Date.now() - started < 6000, `took ${Date.now() - started} ms`);
             await reader.cancel().catch(() => {});
             Deno.kill(pid, "SIGCONT");
+
+            // More output before it hangs: every later frame must leave the deadline be.
+            const chatty = await keeperRunner(stuck, planOf(fleet, 0));
+            const talk = chatty.stream(
+              "sh",
+              ["-c", "echo one; sleep 0.3; echo two; sleep 0.3; echo three; exec sleep 30"],
+              { timeoutMs: 2000 },
+            );
+            const talkReader = talk.stdout.getReader();
+            let heard = "";
+            while (!heard.includes("three\n")) {
+              heard += new TextDecoder().decode((await talkReader.read()).value);
+            }
+            const talkPid = keeperPid(stuck)!;
+            const hungAt = Date.now();
+            Deno.kill(talkPid, "SIGSTOP");
+            let stillWaiting: ReturnType<typeof setTimeout> | undefined;
+            const outcome = await Promise.race([
+              talk.done.then(() => "exited", (e) => e),
+              new Promise((r) => stillWaiting = setTimeout(() => r("still waiting"), 12_000)),
+            ]).finally(() => clearTimeout(stillWaiting));
+            Deno.kill(talkPid, "SIGCONT");
+            assert.equal(
+              isProvctlError(outcome) ? outcome.key : outcome,
+              "ssh.keeper_unresponsive",
+            );
+            assert.ok(Date.now() - hungAt < 8000, `took ${Date.now() - hungAt} ms`);
+            await talkReader.cancel().catch(() => {});
 
             // No timeout, killed (SIGINT in exec): given up shortly after the kill.
             const again = await keeperRunner(stuck, planOf(fleet, 0));
