@@ -312,6 +312,17 @@ export function apiRoutes(deps: ApiDeps, fail: Fail): RouteSpec[] {
               session.flags.backend,
               (await servicesFromFile(session)).get(name)?.backend,
             );
+            const headers = {
+              "content-type": "text/plain; charset=utf-8",
+              "cache-control": "no-store",
+              "x-content-type-options": "nosniff",
+            };
+            // HEAD: the answer GET would give, without starting a read (or a follow) whose
+            // output nobody takes; an abort before the command starts would not reach it.
+            if (req.c.req.method === "HEAD") {
+              await close();
+              return new Response(null, { headers });
+            }
             const lines = linesText === undefined ? deps.settings.logLines : Number(linesText);
             const abort = new AbortController();
             const stop = () => abort.abort();
@@ -336,13 +347,7 @@ export function apiRoutes(deps: ApiDeps, fail: Fail): RouteSpec[] {
                 abort.abort();
               },
             });
-            return new Response(body, {
-              headers: {
-                "content-type": "text/plain; charset=utf-8",
-                "cache-control": "no-store",
-                "x-content-type-options": "nosniff",
-              },
-            });
+            return new Response(body, { headers });
           } catch (error) {
             await close();
             throw error;

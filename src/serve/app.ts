@@ -221,7 +221,13 @@ export function buildApi(
           body: () => (bodyPromise ??= readBody(c)),
           session: (op, flags, onNote) => sessionFor(token, op, flags, onNote),
         };
-        if (route.stream) return await route.handler(req);
+        if (route.stream) {
+          const res = await route.handler(req);
+          // HEAD runs the GET route, and the body it answers is dropped unread: end what
+          // the stream started (a followed log's tail, an event subscription) at once.
+          if (c.req.method === "HEAD") await res.body?.cancel();
+          return res;
+        }
         // The body is read (its limits enforced) even when the route ignores it, and
         // within the time limit: a client sending slowly cannot hold a request open.
         const handled = route.method === "GET" ? route.handler(req) : (async () => {
