@@ -344,6 +344,14 @@ export class Redactor {
     return out;
   }
 
+  /** `[program, ...args]` as words, secrets masked as `command` masks them. */
+  commandArgv(argv: readonly string[]): string[] {
+    if (argv.length === 0) return [];
+    const [program, ...args] = argv;
+    const rule = ruleFor(program, args);
+    return [this.text(program), ...this.argv(rule ? applyRule(rule, args) : args)];
+  }
+
   /** `program args...` as one display line, secrets masked, arguments shell-quoted. */
   command(program: string, args: readonly string[]): string {
     const rule = ruleFor(program, args);

@@ -491,12 +491,17 @@ export function apiRoutes(deps: ApiDeps, fail: Fail): RouteSpec[] {
           flags,
           (s) => selectInventoryMachines(s, s.flags as FleetFlags),
         );
+        // Every read token sees the request (operations, events): masked as in the audit log.
+        const { Redactor } = await import("../observe/redact.ts");
+        const redactor = new Redactor({
+          extraPatterns: deps.settings.config.strings("observe.redact_patterns"),
+        });
         const request = {
           ...(flags.selector ? { selector: flags.selector } : {}),
           ...(flags.profile ? { profile: flags.profile } : {}),
           ...(flags.machine ? { machines: flags.machine } : {}),
-          ...(argv ? { argv } : {}),
-          ...(shell !== undefined ? { shell } : {}),
+          ...(argv ? { argv: redactor.commandArgv(argv) } : {}),
+          ...(shell !== undefined ? { shell: redactor.text(shell) } : {}),
           ...(timeoutMs !== undefined ? { timeout_ms: timeoutMs } : {}),
         };
         const op = deps.operations.create("exec", req.token!.name, request);
