@@ -62,6 +62,8 @@ export class LocalRunner implements ShellRunner {
       })
       : undefined;
     options.signal?.addEventListener("abort", kill, { once: true });
+    // An abort that came before the call fires no event: the caller has given up already.
+    if (options.signal?.aborted) kill();
     try {
       // Read while writing: a program that answers before reading all its input must
       // not block on a full pipe.
@@ -110,6 +112,8 @@ export class LocalRunner implements ShellRunner {
       })
       : undefined;
     options.signal?.addEventListener("abort", kill, { once: true });
+    // An abort that came before the call fires no event: the caller has given up already.
+    if (options.signal?.aborted) kill();
     if (options.stdin !== undefined) void writeAll(child.stdin, options.stdin);
     const done = child.status.then((s) => {
       cancelDeadline?.();

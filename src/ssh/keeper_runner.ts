@@ -148,6 +148,7 @@ export class KeeperRunner implements ShellRunner {
       giveUpIn(KILL_GRACE_MS, "killed");
     };
     options.signal?.addEventListener("abort", kill, { once: true });
+    if (options.signal?.aborted) kill(); // given up before the call: nothing may run
     const runDirect = async (): Promise<StreamExit> => {
       const runner = await this.#o.direct();
       directProc = command.kind === "argv"

@@ -105,6 +105,8 @@ export class SshRunner implements ShellRunner {
       stop();
     }, Math.max(0, timeoutMs));
     options.signal?.addEventListener("abort", stop, { once: true });
+    // An abort that came before the call fires no event: the caller has given up already.
+    if (options.signal?.aborted) stop();
     try {
       channel.stderr.on("data", (chunk) => stderr.push(chunk));
       writeStdin(channel, options.stdin);
@@ -151,6 +153,7 @@ export class SshRunner implements ShellRunner {
       proc?.kill();
     };
     options.signal?.addEventListener("abort", kill, { once: true });
+    if (options.signal?.aborted) kill(); // given up before the call: nothing may run
     const done = (async (): Promise<StreamExit> => {
       const started = await this.#start(command, options.signal, (chunk) => out.push(chunk));
       const lease = started.lease;

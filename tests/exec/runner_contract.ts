@@ -208,6 +208,25 @@ export function runRunnerContract(options: RunnerContractOptions): void {
           await waitGone(Number((await Deno.readTextFile(pidFile)).trim()));
         });
 
+        await step("an already aborted signal: nothing runs (run and stream)", async () => {
+          // A caller that gave up before the call (a client gone before its request ran)
+          // must not leave the program running: the abort event fired before the runner
+          // could listen for it.
+          const abort = new AbortController();
+          abort.abort();
+          const marker = `${scratchDir}/pre-aborted`;
+          const script = 'sleep 0.5; echo ran >> "$1"';
+          const started = Date.now();
+          await runner.run("sh", ["-c", script, "sh", marker], { signal: abort.signal })
+            .then((r) => assert.notEqual(r.code, 0), () => {});
+          const proc = runner.stream("sh", ["-c", script, "sh", marker], { signal: abort.signal });
+          await Promise.all([readAll(proc.stdout), readAll(proc.stderr)]).catch(() => {});
+          await proc.done.then((exit) => assert.notEqual(exit.code, 0), () => {});
+          assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`);
+          await new Promise((r) => setTimeout(r, 1000));
+          assert.equal(await Deno.readTextFile(marker).catch(() => ""), "", "the program ran");
+        });
+
         await step("large output on both streams at once is complete", async () => {
           const r = await runner.run("sh", [
             "-c",
