@@ -29,6 +29,10 @@ import {
   json,
   type RouteSpec,
 } from "./_http.ts";
+import { setBounded } from "./_bounded_map.ts";
+
+/** How many health verdicts (machine and check) are remembered to tell transitions. */
+const MAX_HEALTH_VERDICTS = 10_000;
 
 function str(value: unknown): string | undefined {
   return typeof value === "string" ? value : undefined;
@@ -47,7 +51,10 @@ export function apiRoutes(deps: ApiDeps, fail: Fail): RouteSpec[] {
   const runningDeploys = new Map<string, string>();
   /** The last check of each machine (GET /machines/check, for read tokens too). */
   const lastChecks = new Map<string, MachineCheckRecord>();
-  /** Last health verdict per machine and check, to tell transitions. */
+  /**
+   * Last health verdict per machine and check, to tell transitions; bounded, since a read
+   * token chooses the checks (each new URL is a new key).
+   */
   const lastHealth = new Map<string, boolean>();
 
   /** Serialized GET /machines answers per inventory version and selection. */
@@ -806,7 +813,7 @@ export function apiRoutes(deps: ApiDeps, fail: Fail): RouteSpec[] {
     for (const r of items) {
       const key = `${r.machine}\u0000${JSON.stringify(raw)}`;
       const before = lastHealth.get(key);
-      lastHealth.set(key, r.healthy);
+      setBounded(lastHealth, key, r.healthy, MAX_HEALTH_VERDICTS);
       hub.publish(
         "health",
         before === undefined || before === r.healthy ? "result" : "transition",
