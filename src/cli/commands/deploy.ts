@@ -331,8 +331,9 @@ async function rollbackUnderLock(
 ): Promise<DeployResult> {
   if (!plan.blueGreen) return await engine.rollback(plan, { version });
   const group = plan.blueGreen.group;
-  // The idle group still runs its release: relink only when another is asked for.
-  const needsRelink = state?.groups?.[group] !== version;
+  // The idle group still runs its release: relink only when another is asked for, or
+  // when its machines are not all on it (a failed switch or a killed deploy since).
+  const needsRelink = state?.groups?.[group] !== version || !await engine.allOn(plan, version);
   const result: DeployResult = needsRelink ? await engine.rollback(plan, { version }) : {
     deployment: name,
     deploymentId: plan.deploymentId,

@@ -731,6 +731,22 @@ export class DeployEngine {
   }
 
   /**
+   * Whether `current` points at releases/<version> on every machine of `plan` (asked as
+   * rollback.check); false when one cannot be asked. The deployment state alone cannot
+   * tell: a failed switch or a killed deploy leaves a group on another release.
+   */
+  async allOn(plan: DeployPlan, version: string): Promise<boolean> {
+    this.#deploymentId = plan.deploymentId;
+    const outcomes = await runFleet(plan.hosts, async (h) => {
+      const run = await this.#host(h.name, plan.deploymentId);
+      run.op = "rollback.check";
+      const listing = await listReleases(run.runner, h.root);
+      return { ok: listing.current === version, value: undefined };
+    }, { forks: this.#o.forks, signal: this.#o.signal });
+    return outcomes.every((o) => o.status === "ok");
+  }
+
+  /**
    * Before a rollback changes anything: every machine must hold releases/<version>.
    * Otherwise a NotFound error names the machines without it (and those that could
    * not be asked), and no machine is touched.
