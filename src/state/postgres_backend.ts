@@ -64,6 +64,23 @@ export function describeUrl(url: string): string {
   }
 }
 
+/** True when `pid` certainly does not run on this machine (known only where /proc is). */
+function processGone(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    Deno.statSync("/proc/self");
+  } catch {
+    return false;
+  }
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const state = stat.slice(stat.lastIndexOf(") ") + 2).trimStart()[0];
+    return state === "Z" || state === "X";
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound;
+  }
+}
+
 /** A stable signed 64-bit advisory lock key for a deployment name. */
 export async function lockKey(name: string): Promise<string> {
   const bytes = new Uint8Array(
@@ -287,8 +304,13 @@ export class PostgresStateBackend implements StateBackend {
                  on conflict (deployment) do update
                  set holder = excluded.holder, session_pid = excluded.session_pid, since = now()`;
       let released = false;
+      const recovered = old ? old.holder as LockHolder : undefined;
       return {
-        recovered: old ? old.holder as LockHolder : undefined,
+        recovered,
+        // Its session ended, but the process may run on (a database restart, a dropped
+        // connection): dead only if it was on this machine and is no longer running.
+        recoveredDead: recovered !== undefined && recovered.hostname === Deno.hostname() &&
+          processGone(recovered.pid),
         async release() {
           if (released) return;
           released = true;

@@ -301,8 +301,12 @@ async function lockDeployment(
   });
   if (lock.recovered) {
     session.warn({
-      key: "deploy.lock_recovered",
-      params: { pid: lock.recovered.pid, id: lock.recovered.deploymentId },
+      key: lock.recoveredDead ? "deploy.lock_recovered" : "deploy.lock_session_lost",
+      params: {
+        pid: lock.recovered.pid,
+        id: lock.recovered.deploymentId,
+        host: lock.recovered.hostname,
+      },
     });
   }
   return lock;
@@ -414,8 +418,11 @@ async function withTargetLocks<T>(
       since: new Date().toISOString(),
     }, {
       expiryMs: session.loaded.config.integer("deploy.target_lock_expiry_ms"),
-      // A run whose controller lock we recovered is dead: its machine locks go at once.
-      deadRuns: local.flatMap((l) => l.recovered ? [l.recovered.deploymentId] : []),
+      // A run whose controller lock we recovered and that is certainly dead: its machine
+      // locks go at once (one that only lost its database session keeps them).
+      deadRuns: local.flatMap((l) =>
+        l.recovered && l.recoveredDead ? [l.recovered.deploymentId] : []
+      ),
       signal: stop.signal,
     });
   } catch (error) {
