@@ -239,7 +239,11 @@ export class DeployEngine {
    * rollback when re-checking after a rollback), with the check as its command — also
    * for checks made from the controller, which never touch the machine's runner.
    */
-  async #checkHealth(run: HostRun, h: HostPlan): Promise<void> {
+  async #checkHealth(
+    run: HostRun,
+    h: HostPlan,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     if (!h.health) return;
     const w = this.#o.health;
     const check = h.health;
@@ -253,7 +257,7 @@ export class DeployEngine {
         intervalMs: w.intervalMs,
         checkTimeoutMs: w.checkTimeoutMs,
         healthyThreshold: w.healthyThreshold,
-        signal: this.#o.signal,
+        signal,
       });
       await this.#recordVerdict(run, op, check, started);
     } catch (error) {
@@ -325,12 +329,21 @@ export class DeployEngine {
     await this.#restart(run, h);
     run.op = "deploy.health";
     run.stage = "health";
-    await this.#checkHealth(run, h);
+    await this.#checkHealth(run, h, this.#o.signal);
     run.result.status = "deployed";
   }
 
-  /** Puts a machine back on `version` (undefined: no release, the service stopped). */
-  async #revertHost(h: HostPlan, run: HostRun, version: string | undefined): Promise<void> {
+  /**
+   * Puts a machine back on `version` (undefined: no release, the service stopped).
+   * `signal` cancels its health wait: not the run's own when the run was cancelled and
+   * this is its rollback, which would then always be reported as failed.
+   */
+  async #revertHost(
+    h: HostPlan,
+    run: HostRun,
+    version: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     run.op = "rollback";
     await switchCurrent(run.runner, h.root, version);
     run.result.current = version;
@@ -344,7 +357,7 @@ export class DeployEngine {
       return;
     }
     await this.#restart(run, h);
-    await this.#checkHealth(run, h);
+    await this.#checkHealth(run, h, signal);
   }
 
   async #rollbackHosts(plan: DeployPlan, hosts: readonly HostPlan[]): Promise<void> {
@@ -357,7 +370,7 @@ export class DeployEngine {
     await runFleet(todo, async (h) => {
       const run = this.#runs.get(h.name)!;
       try {
-        await this.#revertHost(h, run, run.result.previous);
+        await this.#revertHost(h, run, run.result.previous, undefined);
         run.switched = false;
         run.result.status = "rolled-back";
         this.#note("deploy.host_rolled_back", {
@@ -477,7 +490,7 @@ export class DeployEngine {
           const run = this.#runs.get(h.name)!;
           run.op = "deploy.health";
           try {
-            await this.#checkHealth(run, h);
+            await this.#checkHealth(run, h, this.#o.signal);
           } catch (error) {
             sick.push(h);
             const r = resultOf.get(h.name)!;
@@ -687,7 +700,7 @@ export class DeployEngine {
             params: { version: options.version, root: h.root, target: h.name },
           });
         }
-        await this.#revertHost(h, run, options.version);
+        await this.#revertHost(h, run, options.version, this.#o.signal);
         return { ok: true, value: run.result };
       }, {
         forks: this.#o.forks,
