@@ -319,7 +319,14 @@ export class DeployEngine {
     run.stage = "switch";
     // Marked before the call: if the answer is lost the switch may have happened.
     run.switched = true;
-    run.result.previous = await switchCurrent(run.runner, h.root, plan.version);
+    try {
+      run.result.previous = await switchCurrent(run.runner, h.root, plan.version);
+    } catch (error) {
+      // Refused before any change (the release is not there): there is nothing to undo,
+      // and a rollback would restart a service that never left its release.
+      if (isProvctlError(error) && error.kind === "NotFound") run.switched = false;
+      throw error;
+    }
     run.result.current = plan.version;
     run.op = "deploy.step";
     run.stage = "after";
