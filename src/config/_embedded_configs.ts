@@ -799,6 +799,7 @@ export const MESSAGES: Readonly<Record<string, string>> = {
   "deploy.unlock_changed": "  {machine}: the lock changed meanwhile (taken again?); left alone",
   "deploy.unlock_failed": "  {machine}: {error}",
   "deploy.lock_recovered": "recovered the lock of a deploy that died (pid {pid}, {id}); its machines are each on their old or new release",
+  "deploy.lock_session_lost": "took the lock of deploy {id} (pid {pid} on {host}), whose state database session ended; if it still runs, its machines stay locked until it ends or their locks expire",
   "deploy.state_unreadable": "cannot read the deployment state {path}: {reason}",
   "deploy.starting": "Deploying {deployment} {version} ({strategy}) to {count} machine(s), id {id}",
   "deploy.rollback_starting": "Rolling back {deployment} to {version} on {count} machine(s), id {id}",

@@ -64,6 +64,23 @@ export function describeUrl(url: string): string {
   }
 }
 
+/** True when `pid` certainly does not run on this machine (known only where /proc is). */
+function processGone(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    Deno.statSync("/proc/self");
+  } catch {
+    return false;
+  }
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const state = stat.slice(stat.lastIndexOf(") ") + 2).trimStart()[0];
+    return state === "Z" || state === "X";
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound;
+  }
+}
+
 /** A stable signed 64-bit advisory lock key for a deployment name. */
 export async function lockKey(name: string): Promise<string> {
   const bytes = new Uint8Array(
@@ -286,20 +303,47 @@ export class PostgresStateBackend implements StateBackend {
                  values (${name}, ${JSON.stringify(me)}::text::jsonb, ${pid})
                  on conflict (deployment) do update
                  set holder = excluded.holder, session_pid = excluded.session_pid, since = now()`;
+      // Which session is ours (a pid alone may be reused by a later session).
+      const [{ started }] = await conn`select backend_start::text as started
+                                       from pg_stat_activity where pid = pg_backend_pid()`;
       let released = false;
+      const recovered = old ? old.holder as LockHolder : undefined;
       return {
-        recovered: old ? old.holder as LockHolder : undefined,
-        async release() {
+        recovered,
+        // Its session ended, but the process may run on (a database restart, a dropped
+        // connection): dead only if it was on this machine and is no longer running.
+        recoveredDead: recovered !== undefined && recovered.hostname === Deno.hostname() &&
+          processGone(recovered.pid),
+        release: async () => {
           if (released) return;
           released = true;
+          let live = false;
           try {
-            await conn`delete from provctl_deploy_locks
-                       where deployment = ${name} and session_pid = ${pid}`;
-            await conn`select pg_advisory_unlock(${key}::bigint)`;
+            // A query on a reserved connection the server has closed throws out of the
+            // driver's own timer (uncaught): ask through the pool if the session is there.
+            const rows = await this.q((sql) =>
+              sql`select 1 from pg_stat_activity
+                  where pid = ${pid} and backend_start::text = ${started}::text`
+            );
+            live = rows.length > 0;
+            if (live) {
+              await conn`delete from provctl_deploy_locks
+                         where deployment = ${name} and session_pid = ${pid}`;
+              await conn`select pg_advisory_unlock(${key}::bigint)`;
+            } else {
+              // The session is gone (database restart): so is the lock; its holder row
+              // goes too, unless a later holder's replaced it.
+              await this.q((sql) =>
+                sql`delete from provctl_deploy_locks
+                    where deployment = ${name} and session_pid = ${pid}`
+              );
+            }
           } catch {
-            // The session is gone (database restart): so is the lock.
+            // The database is unreachable: the session, and the lock, are gone.
           } finally {
-            conn.release();
+            // Only a working connection goes back: the driver would hand a closed one
+            // to the next query, which then throws the same way.
+            if (live) conn.release();
           }
         },
       };

@@ -472,6 +472,66 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "a deploy whose database session was lost still runs: the next one is refused at its machines",
+  ignore: Boolean(unavailable),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const c = await controllers("lost_session", 2);
+    try {
+      const gate = `${c.s.dir}/gate`;
+      await c.s.writeServices(services(gate));
+      await c.s.artifact("site", "one");
+      const a = c.s.spawn(["deploy", "site", "--version", "v1"], c.a);
+      const ra = output(a);
+      // A holds every machine's lock and waits in m1's before step.
+      await waitFor(
+        "A in m1's before step",
+        async () => {
+          try {
+            await Deno.stat(`${c.s.hosts[0].root}/site/releases/v1`);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        90_000,
+      );
+      // Its advisory lock goes with its session (a database restart, a dropped
+      // connection), but A itself carries on: it is not dead.
+      await c.pg.psql(
+        "select pg_terminate_backend(session_pid) from provctl_deploy_locks",
+        c.db,
+      );
+      const rb = output(c.s.spawn(["deploy", "site", "--version", "v1"], c.b));
+      // B must be refused at A's machine locks, not break them and deploy alongside A.
+      const first = await Promise.race([
+        rb.then(() => "b"),
+        new Promise((r) => setTimeout(() => r("timeout"), 30_000)),
+      ]);
+      await Deno.writeTextFile(gate, "");
+      const [doneA, doneB] = await Promise.all([ra, rb]);
+      assert.equal(first, "b", `B was not refused: ${doneB.stderr}`);
+      assert.equal(doneB.code, 1, doneB.stderr);
+      assert.match(doneB.stderr, new RegExp(`machine m1 is locked by pid ${a.pid} on `));
+      assert.match(doneB.stderr, /whose state database session ended/);
+      for (const [i] of c.s.hosts.entries()) {
+        assert.equal(await c.s.current(i, "site"), "releases/v1");
+      }
+      // A carries on to the end and records its outcome (its lost session is no crash).
+      assert.equal(doneA.code, 0, doneA.stderr);
+      assert.equal(
+        await c.pg.psql("select state->>'version' from provctl_deployments", c.db),
+        "v1",
+      );
+    } finally {
+      await c.s.stop();
+    }
+  },
+});
+
+Deno.test({
   name: "shared state tests: stop the cluster",
   ignore: Boolean(unavailable),
   fn: stopSharedPostgres,

@@ -301,8 +301,12 @@ async function lockDeployment(
   });
   if (lock.recovered) {
     session.warn({
-      key: "deploy.lock_recovered",
-      params: { pid: lock.recovered.pid, id: lock.recovered.deploymentId },
+      key: lock.recoveredDead ? "deploy.lock_recovered" : "deploy.lock_session_lost",
+      params: {
+        pid: lock.recovered.pid,
+        id: lock.recovered.deploymentId,
+        host: lock.recovered.hostname,
+      },
     });
   }
   return lock;
@@ -331,8 +335,9 @@ async function rollbackUnderLock(
 ): Promise<DeployResult> {
   if (!plan.blueGreen) return await engine.rollback(plan, { version });
   const group = plan.blueGreen.group;
-  // The idle group still runs its release: relink only when another is asked for.
-  const needsRelink = state?.groups?.[group] !== version;
+  // The idle group still runs its release: relink only when another is asked for, or
+  // when its machines are not all on it (a failed switch or a killed deploy since).
+  const needsRelink = state?.groups?.[group] !== version || !await engine.allOn(plan, version);
   const result: DeployResult = needsRelink ? await engine.rollback(plan, { version }) : {
     deployment: name,
     deploymentId: plan.deploymentId,
@@ -413,8 +418,11 @@ async function withTargetLocks<T>(
       since: new Date().toISOString(),
     }, {
       expiryMs: session.loaded.config.integer("deploy.target_lock_expiry_ms"),
-      // A run whose controller lock we recovered is dead: its machine locks go at once.
-      deadRuns: local.flatMap((l) => l.recovered ? [l.recovered.deploymentId] : []),
+      // A run whose controller lock we recovered and that is certainly dead: its machine
+      // locks go at once (one that only lost its database session keeps them).
+      deadRuns: local.flatMap((l) =>
+        l.recovered && l.recoveredDead ? [l.recovered.deploymentId] : []
+      ),
       signal: stop.signal,
     });
   } catch (error) {

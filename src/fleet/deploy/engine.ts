@@ -239,7 +239,11 @@ export class DeployEngine {
    * rollback when re-checking after a rollback), with the check as its command — also
    * for checks made from the controller, which never touch the machine's runner.
    */
-  async #checkHealth(run: HostRun, h: HostPlan): Promise<void> {
+  async #checkHealth(
+    run: HostRun,
+    h: HostPlan,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     if (!h.health) return;
     const w = this.#o.health;
     const check = h.health;
@@ -253,7 +257,7 @@ export class DeployEngine {
         intervalMs: w.intervalMs,
         checkTimeoutMs: w.checkTimeoutMs,
         healthyThreshold: w.healthyThreshold,
-        signal: this.#o.signal,
+        signal,
       });
       await this.#recordVerdict(run, op, check, started);
     } catch (error) {
@@ -315,7 +319,14 @@ export class DeployEngine {
     run.stage = "switch";
     // Marked before the call: if the answer is lost the switch may have happened.
     run.switched = true;
-    run.result.previous = await switchCurrent(run.runner, h.root, plan.version);
+    try {
+      run.result.previous = await switchCurrent(run.runner, h.root, plan.version);
+    } catch (error) {
+      // Refused before any change (the release is not there): there is nothing to undo,
+      // and a rollback would restart a service that never left its release.
+      if (isProvctlError(error) && error.kind === "NotFound") run.switched = false;
+      throw error;
+    }
     run.result.current = plan.version;
     run.op = "deploy.step";
     run.stage = "after";
@@ -325,12 +336,21 @@ export class DeployEngine {
     await this.#restart(run, h);
     run.op = "deploy.health";
     run.stage = "health";
-    await this.#checkHealth(run, h);
+    await this.#checkHealth(run, h, this.#o.signal);
     run.result.status = "deployed";
   }
 
-  /** Puts a machine back on `version` (undefined: no release, the service stopped). */
-  async #revertHost(h: HostPlan, run: HostRun, version: string | undefined): Promise<void> {
+  /**
+   * Puts a machine back on `version` (undefined: no release, the service stopped).
+   * `signal` cancels its health wait: not the run's own when the run was cancelled and
+   * this is its rollback, which would then always be reported as failed.
+   */
+  async #revertHost(
+    h: HostPlan,
+    run: HostRun,
+    version: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     run.op = "rollback";
     await switchCurrent(run.runner, h.root, version);
     run.result.current = version;
@@ -344,7 +364,7 @@ export class DeployEngine {
       return;
     }
     await this.#restart(run, h);
-    await this.#checkHealth(run, h);
+    await this.#checkHealth(run, h, signal);
   }
 
   async #rollbackHosts(plan: DeployPlan, hosts: readonly HostPlan[]): Promise<void> {
@@ -357,7 +377,7 @@ export class DeployEngine {
     await runFleet(todo, async (h) => {
       const run = this.#runs.get(h.name)!;
       try {
-        await this.#revertHost(h, run, run.result.previous);
+        await this.#revertHost(h, run, run.result.previous, undefined);
         run.switched = false;
         run.result.status = "rolled-back";
         this.#note("deploy.host_rolled_back", {
@@ -477,7 +497,7 @@ export class DeployEngine {
           const run = this.#runs.get(h.name)!;
           run.op = "deploy.health";
           try {
-            await this.#checkHealth(run, h);
+            await this.#checkHealth(run, h, this.#o.signal);
           } catch (error) {
             sick.push(h);
             const r = resultOf.get(h.name)!;
@@ -687,7 +707,7 @@ export class DeployEngine {
             params: { version: options.version, root: h.root, target: h.name },
           });
         }
-        await this.#revertHost(h, run, options.version);
+        await this.#revertHost(h, run, options.version, this.#o.signal);
         return { ok: true, value: run.result };
       }, {
         forks: this.#o.forks,
@@ -728,6 +748,22 @@ export class DeployEngine {
     if (!result.ok) result.reason = stoppedEarly ? "rollback_budget" : "rollback_failures";
     result.durationMs = Math.round(performance.now() - started);
     return result;
+  }
+
+  /**
+   * Whether `current` points at releases/<version> on every machine of `plan` (asked as
+   * rollback.check); false when one cannot be asked. The deployment state alone cannot
+   * tell: a failed switch or a killed deploy leaves a group on another release.
+   */
+  async allOn(plan: DeployPlan, version: string): Promise<boolean> {
+    this.#deploymentId = plan.deploymentId;
+    const outcomes = await runFleet(plan.hosts, async (h) => {
+      const run = await this.#host(h.name, plan.deploymentId);
+      run.op = "rollback.check";
+      const listing = await listReleases(run.runner, h.root);
+      return { ok: listing.current === version, value: undefined };
+    }, { forks: this.#o.forks, signal: this.#o.signal });
+    return outcomes.every((o) => o.status === "ok");
   }
 
   /**

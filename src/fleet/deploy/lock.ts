@@ -21,8 +21,13 @@ export interface LockHolder {
 }
 
 export interface DeployLock {
-  /** The previous holder when its lock was left behind by a process that died. */
+  /** The previous holder, when its lock was left behind without being released. */
   readonly recovered?: LockHolder;
+  /**
+   * True when that holder is certainly dead (its machine locks may go at once). A flock
+   * outlives only its process; a database session may end while its process runs on.
+   */
+  readonly recoveredDead?: boolean;
   release(): Promise<void>;
 }
 
@@ -120,6 +125,7 @@ export async function acquireDeployLock(
   let released = false;
   return {
     recovered,
+    recoveredDead: recovered !== undefined,
     async release() {
       if (released) return;
       released = true;
