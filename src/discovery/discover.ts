@@ -14,6 +14,7 @@ import { credentialsFor, defaultRegions } from "./_credentials.ts";
 import { fingerprint, readCache, writeCache } from "./cache.ts";
 import { type MachineRecord, PROVIDER_INFO } from "./provider.ts";
 import { loadProvider } from "./_registry.ts";
+import { tooManyPages } from "./_util.ts";
 import { readSources, type SourceConfig } from "./sources.ts";
 import { cleanName, type Note, tagsToLabels } from "./tag_labels.ts";
 
@@ -53,6 +54,8 @@ export interface DiscoverOptions {
     info: { url: string; status: string; attempt: number; delayMs: number },
   ) => void;
   readonly now?: () => number;
+  /** Pages read per source before giving up (default MAX_PAGES). */
+  readonly maxPages?: number;
 }
 
 /** A note about one machine of a source; `error` is why it was skipped, if it was. */
@@ -159,6 +162,7 @@ export async function discoverSource(
       onRetry: options.onRetry && ((info) => options.onRetry!(source.name, info)),
     });
     const records: MachineRecord[] = [];
+    const maxPages = options.maxPages ?? MAX_PAGES;
     for await (
       const page of provider.list({
         apiUrl: source.apiUrl ?? provider.defaultApiUrl,
@@ -166,16 +170,13 @@ export async function discoverSource(
         filters: source.filters,
         regions,
         pageSize: source.pageSize,
+        maxPages,
         http,
       })
     ) {
       pages++;
       records.push(...page);
-      if (pages > MAX_PAGES) {
-        throw new ProvctlError("CommandFailed", "discovery.too_many_pages", {
-          params: { source: source.name, provider: source.provider, pages: MAX_PAGES },
-        });
-      }
+      if (pages > maxPages) throw tooManyPages(source.name, source.provider, maxPages);
     }
     const wanted = statusFilter(source);
     const kept = wanted ? records.filter((r) => wanted.includes(r.status.toLowerCase())) : records;

@@ -44,3 +44,39 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "[aws] an API that keeps giving new NextTokens is cut off at the page limit",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    // Regions are read to their end before their pages are handed on: the page limit has
+    // to hold inside each region's loop, or such an API is paged forever.
+    let served = 0;
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => {
+      served++;
+      const next = served < 500 ? `<nextToken>t${served}</nextToken>` : "";
+      return new Response(
+        `<DescribeInstancesResponse><reservationSet></reservationSet>${next}</DescribeInstancesResponse>`,
+        { headers: { "content-type": "text/xml" } },
+      );
+    });
+    try {
+      const inv = parseInventory(
+        `[sources.a]\nprovider = "aws"\nregions = ["eu-west-1", "us-east-1"]\napi_url = "http://127.0.0.1:${server.addr.port}/"\n`,
+        { file: "/m.toml" },
+      );
+      const [r] = (await discoverInventory(inv, {
+        stateDir: "/nonexistent",
+        env: { AWS_ACCESS_KEY_ID: "AKIAX", AWS_SECRET_ACCESS_KEY: "s" },
+        cache: "off",
+        maxPages: 20,
+      })).results;
+      assert.equal(r.state, "failed");
+      assert.equal((r.error as { key?: string }).key, "discovery.too_many_pages");
+      assert.ok(served <= 22, `${served} pages requested, the limit is 20`);
+    } finally {
+      await server.shutdown();
+    }
+  },
+});
