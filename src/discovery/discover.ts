@@ -129,7 +129,10 @@ export async function discoverSource(
     key = await fingerprint(source, regions);
     if (options.cache === "use") {
       const entry = await readCache(options.stateDir, source.name, key);
-      if (entry && now() - Date.parse(entry.fetched_at) < source.cacheTtlMs) {
+      // An entry dated ahead of now (written while the clock was ahead) is not fresh:
+      // it would otherwise be served until the clock catches up, months perhaps.
+      const age = entry ? now() - Date.parse(entry.fetched_at) : -1;
+      if (entry && age >= 0 && age < source.cacheTtlMs) {
         return done({
           state: "cached",
           records: entry.records,
