@@ -116,9 +116,7 @@ export async function discoverSource(
 ): Promise<SourceResult> {
   const now = options.now ?? Date.now;
   const started = performance.now();
-  const regions = source.provider === "aws"
-    ? (source.regions.length > 0 ? source.regions : defaultRegions(options.env))
-    : [];
+  let regions: readonly string[] = [];
   const done = (r: Omit<SourceResult, "source" | "durationMs">): SourceResult => ({
     source,
     durationMs: performance.now() - started,
@@ -126,6 +124,9 @@ export async function discoverSource(
   });
   let key = "";
   try {
+    if (source.provider === "aws") {
+      regions = source.regions.length > 0 ? source.regions : defaultRegions(options.env);
+    }
     key = await fingerprint(source, regions);
     if (options.cache === "use") {
       const entry = await readCache(options.stateDir, source.name, key);

@@ -80,3 +80,38 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "[aws] a region from AWS_REGION is checked like one in the file (it is part of the URL)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    let served = 0;
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => {
+      served++;
+      return new Response("<DescribeInstancesResponse></DescribeInstancesResponse>");
+    });
+    try {
+      // "{region}" stands in the host: this value sends the signed request elsewhere.
+      const inv = parseInventory(
+        `[sources.a]\nprovider = "aws"\napi_url = "http://ec2.{region}.amazonaws.invalid/"\n`,
+        { file: "/m.toml" },
+      );
+      const [r] = (await discoverInventory(inv, {
+        stateDir: "/nonexistent",
+        env: {
+          AWS_ACCESS_KEY_ID: "AKIAX",
+          AWS_SECRET_ACCESS_KEY: "s",
+          AWS_SESSION_TOKEN: "session-secret",
+          AWS_REGION: `x@127.0.0.1:${server.addr.port}/#`,
+        },
+        cache: "off",
+      })).results;
+      assert.equal(served, 0);
+      assert.equal(r.state, "failed");
+      assert.equal((r.error as { key?: string }).key, "discovery.region_env_invalid");
+    } finally {
+      await server.shutdown();
+    }
+  },
+});
