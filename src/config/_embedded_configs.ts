@@ -857,6 +857,7 @@ export const MESSAGES: Readonly<Record<string, string>> = {
   "discovery.token_both": "{location}: source {source} sets both token_env and token_file; keep one",
   "discovery.key_only_for": "{location}: {key} only applies to provider = \"{provider}\"",
   "discovery.region_invalid": "{location}: region {value} is not an AWS region name (like eu-west-1)",
+  "discovery.region_env_invalid": "{variable}: region {value} is not an AWS region name (like eu-west-1)",
   "discovery.name_template_invalid": "{location}: name = {value} is not a name template",
   "discovery.name_template_hint": "use placeholders {name}, {id}, {region}, {provider}, {source} or {tag:KEY} with letters, digits, '-', '_' and '.', e.g. name = \"{name}-{region}\"; it must contain at least one placeholder",
   "discovery.api_url_invalid": "{location}: api_url = {value} is not an http(s) URL (credentials do not belong in it)",

@@ -9,7 +9,7 @@
  */
 import { ProvctlError } from "../core/errors.ts";
 import type { Credentials, Provider } from "./provider.ts";
-import type { SourceConfig } from "./sources.ts";
+import { isRegionName, type SourceConfig } from "./sources.ts";
 
 export interface CredentialContext {
   readonly env: Readonly<Record<string, string>>;
@@ -89,9 +89,23 @@ async function awsCredentials(
   };
 }
 
-/** The default region chain when a source names none. */
+/**
+ * The default region chain when a source names none, checked like the file's regions: it
+ * goes into the API's host name, where "x@host/#" would send the signed request elsewhere.
+ */
 export function defaultRegions(env: Readonly<Record<string, string>>): string[] {
-  return [env.AWS_REGION || env.AWS_DEFAULT_REGION || "us-east-1"];
+  const variable = env.AWS_REGION
+    ? "AWS_REGION"
+    : env.AWS_DEFAULT_REGION
+    ? "AWS_DEFAULT_REGION"
+    : "";
+  const region = variable === "" ? "us-east-1" : env[variable];
+  if (!isRegionName(region)) {
+    throw new ProvctlError("InvalidConfig", "discovery.region_env_invalid", {
+      params: { variable, value: JSON.stringify(region) },
+    });
+  }
+  return [region];
 }
 
 /** INI sections as the AWS CLI writes them ("[name]", "key = value", # and ; comments). */

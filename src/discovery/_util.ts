@@ -1,4 +1,5 @@
 /** Small helpers the provider files share. */
+import { ProvctlError } from "../core/errors.ts";
 import type { Credentials } from "./provider.ts";
 
 /** The Authorization header for a token or Basic credential. */
@@ -60,4 +61,11 @@ export function sameOrigin(next: string, apiUrl: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The error of a provider that keeps announcing another page (broken or hostile). */
+export function tooManyPages(source: string, provider: string, pages: number): ProvctlError {
+  return new ProvctlError("CommandFailed", "discovery.too_many_pages", {
+    params: { source, provider, pages },
+  });
 }

@@ -13,7 +13,7 @@ import { XMLParser } from "fast-xml-parser";
 import { ProvctlError } from "../core/errors.ts";
 import { PROVIDER_INFO } from "./provider.ts";
 import type { ListRequest, MachineRecord, Provider } from "./provider.ts";
-import { arr, obj, str } from "./_util.ts";
+import { arr, obj, str, tooManyPages } from "./_util.ts";
 
 const VERSION = "2016-11-15";
 
@@ -21,8 +21,11 @@ export const aws: Provider = {
   ...PROVIDER_INFO.aws,
   async *list(request: ListRequest) {
     // All regions run to their end before a failure is reported: nothing is left in flight.
+    // Pages are only handed on at the end, so the page limit is counted here, all regions
+    // together: an API that keeps giving new tokens would otherwise be paged forever.
+    const pages = { read: 0 };
     const settled = await Promise.allSettled(
-      request.regions.map((region) => listRegion(request, region)),
+      request.regions.map((region) => listRegion(request, region, pages)),
     );
     const failed = settled.find((r) => r.status === "rejected");
     if (failed) throw (failed as PromiseRejectedResult).reason;
@@ -45,7 +48,11 @@ export function describeInstancesForm(filters: Readonly<Record<string, string>>)
   return form;
 }
 
-async function listRegion(request: ListRequest, region: string): Promise<MachineRecord[][]> {
+async function listRegion(
+  request: ListRequest,
+  region: string,
+  counted: { read: number },
+): Promise<MachineRecord[][]> {
   const credentials = request.credentials;
   if (credentials.kind !== "aws") throw new Error("aws needs AWS credentials");
   const url = request.apiUrl.replaceAll("{region}", region);
@@ -108,6 +115,9 @@ async function listRegion(request: ListRequest, region: string): Promise<Machine
     }
     pages.push(records);
     nextToken = str(doc.nextToken);
+    if (nextToken !== "" && ++counted.read >= request.maxPages) {
+      throw tooManyPages(request.http.options.source, "aws", request.maxPages);
+    }
     if (seen.has(nextToken)) {
       throw new ProvctlError("CommandFailed", "discovery.bad_next_page", {
         params: { provider: "aws", source: request.http.options.source },

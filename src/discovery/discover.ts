@@ -14,6 +14,7 @@ import { credentialsFor, defaultRegions } from "./_credentials.ts";
 import { fingerprint, readCache, writeCache } from "./cache.ts";
 import { type MachineRecord, PROVIDER_INFO } from "./provider.ts";
 import { loadProvider } from "./_registry.ts";
+import { tooManyPages } from "./_util.ts";
 import { readSources, type SourceConfig } from "./sources.ts";
 import { cleanName, type Note, tagsToLabels } from "./tag_labels.ts";
 
@@ -53,6 +54,8 @@ export interface DiscoverOptions {
     info: { url: string; status: string; attempt: number; delayMs: number },
   ) => void;
   readonly now?: () => number;
+  /** Pages read per source before giving up (default MAX_PAGES). */
+  readonly maxPages?: number;
 }
 
 /** A note about one machine of a source; `error` is why it was skipped, if it was. */
@@ -113,9 +116,7 @@ export async function discoverSource(
 ): Promise<SourceResult> {
   const now = options.now ?? Date.now;
   const started = performance.now();
-  const regions = source.provider === "aws"
-    ? (source.regions.length > 0 ? source.regions : defaultRegions(options.env))
-    : [];
+  let regions: readonly string[] = [];
   const done = (r: Omit<SourceResult, "source" | "durationMs">): SourceResult => ({
     source,
     durationMs: performance.now() - started,
@@ -123,10 +124,16 @@ export async function discoverSource(
   });
   let key = "";
   try {
+    if (source.provider === "aws") {
+      regions = source.regions.length > 0 ? source.regions : defaultRegions(options.env);
+    }
     key = await fingerprint(source, regions);
     if (options.cache === "use") {
       const entry = await readCache(options.stateDir, source.name, key);
-      if (entry && now() - Date.parse(entry.fetched_at) < source.cacheTtlMs) {
+      // An entry dated ahead of now (written while the clock was ahead) is not fresh:
+      // it would otherwise be served until the clock catches up, months perhaps.
+      const age = entry ? now() - Date.parse(entry.fetched_at) : -1;
+      if (entry && age >= 0 && age < source.cacheTtlMs) {
         return done({
           state: "cached",
           records: entry.records,
@@ -159,6 +166,7 @@ export async function discoverSource(
       onRetry: options.onRetry && ((info) => options.onRetry!(source.name, info)),
     });
     const records: MachineRecord[] = [];
+    const maxPages = options.maxPages ?? MAX_PAGES;
     for await (
       const page of provider.list({
         apiUrl: source.apiUrl ?? provider.defaultApiUrl,
@@ -166,16 +174,13 @@ export async function discoverSource(
         filters: source.filters,
         regions,
         pageSize: source.pageSize,
+        maxPages,
         http,
       })
     ) {
       pages++;
       records.push(...page);
-      if (pages > MAX_PAGES) {
-        throw new ProvctlError("CommandFailed", "discovery.too_many_pages", {
-          params: { source: source.name, provider: source.provider, pages: MAX_PAGES },
-        });
-      }
+      if (pages > maxPages) throw tooManyPages(source.name, source.provider, maxPages);
     }
     const wanted = statusFilter(source);
     const kept = wanted ? records.filter((r) => wanted.includes(r.status.toLowerCase())) : records;

@@ -77,6 +77,8 @@ export interface ListRequest {
   readonly regions: readonly string[];
   /** Machines asked per page (page_size, else the provider's maximum). */
   readonly pageSize?: number;
+  /** Pages read in all (all regions together) before giving up with too_many_pages. */
+  readonly maxPages: number;
   readonly http: ApiClient;
 }
 

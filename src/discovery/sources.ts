@@ -88,6 +88,11 @@ const SECRET_KEYS = new Set([
 ]);
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const REGION = /^[a-z0-9-]{1,64}$/;
+
+/** True for a plausible AWS region name (it goes into the API's host name). */
+export function isRegionName(value: string): boolean {
+  return REGION.test(value);
+}
 const FILTER_KEY = /^[A-Za-z0-9_.:\/-]{1,128}$/;
 const PLACEHOLDER = /\{(id|name|region|provider|source|tag:[^{}]+)\}/g;
 

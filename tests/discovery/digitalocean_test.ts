@@ -3,6 +3,7 @@ import { discoverInventory } from "../../src/discovery/discover.ts";
 import { parseInventory } from "../../src/fleet/inventory.ts";
 import { runProviderContract } from "./contract.ts";
 import { startDigitalOceanFake } from "./fakes/digitalocean.ts";
+import { fixtureMachines } from "./fakes/fixture.ts";
 
 runProviderContract({
   provider: "digitalocean",
@@ -40,6 +41,43 @@ Deno.test({
       assert.equal(seen.length, 1);
     } finally {
       await server.shutdown();
+    }
+  },
+});
+
+Deno.test({
+  name: "[digitalocean] a cache dated in the future (the clock was ahead) is not fresh forever",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const fake = startDigitalOceanFake(fixtureMachines());
+    const dir = await Deno.makeTempDir();
+    try {
+      const inv = parseInventory(
+        `[sources.do]\nprovider = "digitalocean"\napi_url = "${fake.apiUrl}"\n${fake.sourceLines}\n`,
+        { file: "/m.toml" },
+      );
+      const now = Date.now();
+      const yearAhead = now + 365 * 86_400_000;
+      // Written while the clock read a year ahead; read once it is right again.
+      await discoverInventory(inv, {
+        stateDir: dir,
+        env: fake.env,
+        cache: "use",
+        now: () => yearAhead,
+      });
+      const sent = fake.requests.length;
+      const [r] = (await discoverInventory(inv, {
+        stateDir: dir,
+        env: fake.env,
+        cache: "use",
+        now: () => now,
+      })).results;
+      assert.equal(r.state, "fresh", String(r.error));
+      assert.ok(fake.requests.length > sent);
+    } finally {
+      await fake.close();
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });
