@@ -8,13 +8,15 @@
  */
 import { writeTrustedAtomic } from "../core/state_trust.ts";
 import { ProvctlError } from "../core/errors.ts";
-import type { MachineRecord } from "./provider.ts";
+import type { Credentials, MachineRecord } from "./provider.ts";
 import type { SourceConfig } from "./sources.ts";
 
 export interface CacheEntry {
   readonly version: 1;
   readonly source: string;
   readonly fingerprint: string;
+  /** Whose answer it is (accountOf the credentials); absent in caches of older versions. */
+  readonly account?: string;
   /** ISO 8601. */
   readonly fetched_at: string;
   readonly records: readonly MachineRecord[];
@@ -41,15 +43,37 @@ export async function fingerprint(
     [...regions].sort(),
     source.pageSize ?? 0,
   ]);
+  return await sha256Hex(text);
+}
+
+/**
+ * Who an answer is for: a digest of the credentials (a token, Basic auth, the AWS access
+ * key id). Another project's token or another AWS profile sees other machines: their
+ * cache must not be served as this one's.
+ */
+export async function accountOf(credentials: Credentials): Promise<string> {
+  const who = credentials.kind === "token"
+    ? ["token", credentials.token]
+    : credentials.kind === "basic"
+    ? ["basic", credentials.user, credentials.password]
+    : ["aws", credentials.accessKeyId];
+  return await sha256Hex(JSON.stringify(who));
+}
+
+async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** The cached entry, or undefined when there is none (or it is garbled or for other settings). */
+/**
+ * The cached entry, or undefined when there is none (or it is garbled, for other settings,
+ * or, when `account` is known, for another account).
+ */
 export async function readCache(
   stateDir: string,
   source: string,
   expected: string,
+  account?: string,
 ): Promise<CacheEntry | undefined> {
   const dir = cacheDir(stateDir);
   if (!(await checkOwned(dir, "directory", { mayBeAbsent: true }))) return undefined;
@@ -63,7 +87,8 @@ export async function readCache(
   }
   if (
     entry?.version !== 1 || entry.source !== source || entry.fingerprint !== expected ||
-    !Array.isArray(entry.records) || Number.isNaN(Date.parse(entry.fetched_at))
+    !Array.isArray(entry.records) || Number.isNaN(Date.parse(entry.fetched_at)) ||
+    (account !== undefined && entry.account !== account)
   ) {
     return undefined;
   }

@@ -11,8 +11,8 @@ import { isProvctlError, ProvctlError } from "../core/errors.ts";
 import type { Inventory, MachineConfig, SourceTable } from "../fleet/inventory.ts";
 import { ApiClient } from "./_http.ts";
 import { credentialsFor, defaultRegions } from "./_credentials.ts";
-import { fingerprint, readCache, writeCache } from "./cache.ts";
-import { type MachineRecord, PROVIDER_INFO } from "./provider.ts";
+import { accountOf, fingerprint, readCache, writeCache } from "./cache.ts";
+import { type Credentials, type MachineRecord, type Provider, PROVIDER_INFO } from "./provider.ts";
 import { loadProvider } from "./_registry.ts";
 import { tooManyPages } from "./_util.ts";
 import { readSources, type SourceConfig } from "./sources.ts";
@@ -123,13 +123,28 @@ export async function discoverSource(
     ...r,
   });
   let key = "";
+  let provider: Provider;
+  // The credentials are looked up before the cache is read, so that a cache written for
+  // another account (a switched token or AWS profile) is never served. Without any, the
+  // cache is served as written (by this user: its directory is private); the error is
+  // the fetch's.
+  let credentials: Credentials | undefined;
+  let credentialsError: unknown;
+  let account: string | undefined;
   try {
     if (source.provider === "aws") {
       regions = source.regions.length > 0 ? source.regions : defaultRegions(options.env);
     }
     key = await fingerprint(source, regions);
+    provider = await loadProvider(source.provider);
+    try {
+      credentials = await credentialsFor(source, provider, options);
+      account = await accountOf(credentials);
+    } catch (error) {
+      credentialsError = error;
+    }
     if (options.cache === "use") {
-      const entry = await readCache(options.stateDir, source.name, key);
+      const entry = await readCache(options.stateDir, source.name, key, account);
       // An entry dated ahead of now (written while the clock was ahead) is not fresh:
       // it would otherwise be served until the clock catches up, months perhaps.
       const age = entry ? now() - Date.parse(entry.fetched_at) : -1;
@@ -149,8 +164,7 @@ export async function discoverSource(
   let http: ApiClient | undefined;
   let pages = 0;
   try {
-    const provider = await loadProvider(source.provider);
-    const credentials = await credentialsFor(source, provider, options);
+    if (credentials === undefined) throw credentialsError;
     const secrets = credentials.kind === "token"
       ? [credentials.token]
       : credentials.kind === "basic"
@@ -190,6 +204,7 @@ export async function discoverSource(
         version: 1,
         source: source.name,
         fingerprint: key,
+        account,
         fetched_at: fetchedAt,
         records: kept,
       });
@@ -198,7 +213,8 @@ export async function discoverSource(
   } catch (error) {
     const requests = http?.requests ?? 0;
     if (options.cache !== "off" && !isProvctlError(error, "PermissionDenied")) {
-      const entry = await readCache(options.stateDir, source.name, key).catch(() => undefined);
+      const entry = await readCache(options.stateDir, source.name, key, account)
+        .catch(() => undefined);
       if (entry) {
         return done({
           state: "stale",

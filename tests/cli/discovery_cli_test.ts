@@ -127,11 +127,13 @@ Deno.test({
       assert.equal(r.state, "stale");
       assert.match(r.error, /HTTP 500/);
 
-      // A wrong token: one line naming the variable, never the token.
+      // A wrong token: one line naming the variable, never the token. The cache was
+      // fetched with another credential (it may be another project's): not served, even
+      // as stale.
       fake.always = undefined;
       const wrong = await run(["machines", "refresh"], { HCLOUD_TEST_TOKEN: "not-the-token-x1" });
       assert.equal(wrong.code, 1);
-      assert.match(wrong.stdout, /hz\s+hetzner\s+stale.*HCLOUD_TEST_TOKEN.*HTTP 401/);
+      assert.match(wrong.stdout, /hz\s+hetzner\s+failed.*HCLOUD_TEST_TOKEN.*HTTP 401/);
       assert.ok(!(wrong.stdout + wrong.stderr).includes("not-the-token-x1"));
       const fixed = await run(["machines", "refresh"]);
       assert.equal(fixed.code, 0, fixed.stdout + fixed.stderr);

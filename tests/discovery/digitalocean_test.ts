@@ -81,3 +81,45 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "[digitalocean] another account's cache is not served (a switched token)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const fake = startDigitalOceanFake(fixtureMachines());
+    const dir = await Deno.makeTempDir();
+    try {
+      const inv = parseInventory(
+        `[sources.do]\nprovider = "digitalocean"\napi_url = "${fake.apiUrl}"\n${fake.sourceLines}\n`,
+        { file: "/m.toml" },
+      );
+      const first = (await discoverInventory(inv, { stateDir: dir, env: fake.env, cache: "use" }))
+        .results[0];
+      assert.equal(first.state, "fresh", String(first.error));
+      assert.ok(first.records.length > 0);
+      // The same token within the TTL: the cache, no request.
+      const sent = fake.requests.length;
+      const again = (await discoverInventory(inv, { stateDir: dir, env: fake.env, cache: "use" }))
+        .results[0];
+      assert.equal(again.state, "cached");
+      assert.equal(fake.requests.length, sent);
+      // Another project's token: never the first project's machines, not even as stale.
+      const other = (await discoverInventory(inv, {
+        stateDir: dir,
+        env: { DO_TEST_TOKEN: "dop_v1_anotherproject000000000000" },
+        cache: "use",
+      })).results[0];
+      assert.notEqual(other.state, "cached");
+      assert.notEqual(other.state, "stale");
+      assert.deepEqual(other.records, []);
+      // No token at all: the cache is served as written (nothing to tell accounts apart).
+      const none = (await discoverInventory(inv, { stateDir: dir, env: {}, cache: "use" }))
+        .results[0];
+      assert.equal(none.state, "cached", String(none.error));
+    } finally {
+      await fake.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
