@@ -87,12 +87,28 @@ export async function readCache(
   }
   if (
     entry?.version !== 1 || entry.source !== source || entry.fingerprint !== expected ||
-    !Array.isArray(entry.records) || Number.isNaN(Date.parse(entry.fetched_at)) ||
+    !Array.isArray(entry.records) || !entry.records.every(isRecord) ||
+    Number.isNaN(Date.parse(entry.fetched_at)) ||
     (account !== undefined && entry.account !== account)
   ) {
     return undefined;
   }
   return entry;
+}
+
+/** A record of the shape the providers store (a hand-damaged file is no cache at all). */
+function isRecord(value: unknown): value is MachineRecord {
+  if (typeof value !== "object" || value === null) return false;
+  const r = value as Record<string, unknown>;
+  const text = (v: unknown) => typeof v === "string";
+  return text(r.id) && text(r.name) && text(r.status) && text(r.region) &&
+    typeof r.running === "boolean" &&
+    typeof r.addresses === "object" && r.addresses !== null &&
+    Object.values(r.addresses).every(text) &&
+    Array.isArray(r.tags) &&
+    r.tags.every((t) =>
+      typeof t === "object" && t !== null && text(t.key) && (t.value === undefined || text(t.value))
+    );
 }
 
 export async function writeCache(stateDir: string, entry: CacheEntry): Promise<void> {

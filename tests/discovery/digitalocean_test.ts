@@ -123,3 +123,33 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "[digitalocean] a hand-damaged cache is no cache: refetched, no crash",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const fake = startDigitalOceanFake(fixtureMachines());
+    const dir = await Deno.makeTempDir();
+    try {
+      const inv = parseInventory(
+        `[sources.do]\nprovider = "digitalocean"\napi_url = "${fake.apiUrl}"\n${fake.sourceLines}\n`,
+        { file: "/m.toml" },
+      );
+      await discoverInventory(inv, { stateDir: dir, env: fake.env, cache: "use" });
+      const path = `${dir}/discovery/do.json`;
+      const entry = JSON.parse(await Deno.readTextFile(path));
+      for (const records of [[1, "x"], [null], [{ ...entry.records[0], tags: [7] }]]) {
+        await Deno.writeTextFile(path, JSON.stringify({ ...entry, records }), { mode: 0o600 });
+        const sent = fake.requests.length;
+        const [r] = (await discoverInventory(inv, { stateDir: dir, env: fake.env, cache: "use" }))
+          .results;
+        assert.equal(r.state, "fresh", String(r.error));
+        assert.ok(fake.requests.length > sent, "refetched");
+      }
+    } finally {
+      await fake.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
