@@ -1,5 +1,5 @@
 /**
- * Races and interrupted operations of the PID-file backend (two operators at once), under
+ * Races, interrupted operations and odd services on the PID-file backend, under
  * each POSIX shell. Real processes.
  */
 import assert from "node:assert/strict";
@@ -8,14 +8,22 @@ import { LocalRunner } from "../../src/exec/local_runner.ts";
 import { isRunning } from "../../src/core/process_status.ts";
 import { defineService } from "../../src/core/service_definition.ts";
 import { parseServiceName } from "../../src/core/service_name.ts";
+import { waitFor } from "../helpers/cli.ts";
+
+/** The process exists and is not a zombie. */
+async function isLive(pid: number): Promise<boolean> {
+  const r = await new Deno.Command("ps", { args: ["-o", "stat=", "-p", String(pid)] }).output();
+  const stat = new TextDecoder().decode(r.stdout).trim();
+  return r.code === 0 && stat !== "" && !stat.startsWith("Z");
+}
 
 for (const shell of testShells()) {
   const test = (title: string, fn: (dir: string, shellPath?: string) => Promise<void>) =>
     Deno.test({
-      name: `pidfile (${shell.name}) races: ${title}`,
+      name: `pidfile (${shell.name}) edge cases: ${title}`,
       ignore: Boolean(shell.missing),
       fn: async () => {
-        const dir = await Deno.makeTempDir({ prefix: "provctl-races-" });
+        const dir = await Deno.makeTempDir({ prefix: "provctl-edge-" });
         try {
           await fn(dir, shell.path);
         } finally {
@@ -43,4 +51,36 @@ for (const shell of testShells()) {
       await backend.uninstall(n);
     }
   });
+
+  test(
+    "stop ends the children a service left behind when its main process exited",
+    async (dir, path) => {
+      const backend = testPidfileBackend(new LocalRunner(), dir, { shell: path });
+      const n = parseServiceName("leftover");
+      const childFile = `${dir}/child.pid`;
+      // The main process starts a worker in its group, then exits after the grace period.
+      await backend.start(
+        defineService(n).binary("/bin/sh").args([
+          "-c",
+          'sleep 300 & echo $! > "$0"; sleep 0.5',
+          childFile,
+        ]).build(),
+      );
+      const child = Number((await Deno.readTextFile(childFile)).trim());
+      try {
+        await waitFor(
+          "main process exited",
+          async () => (await backend.status(n)).state === "exited",
+        );
+        assert.ok(await isLive(child));
+        await backend.stop(n);
+        await waitFor("the worker is gone", async () => !(await isLive(child)), 3000);
+      } finally {
+        try {
+          Deno.kill(child, "SIGKILL");
+        } catch { /* gone */ }
+        await backend.uninstall(n);
+      }
+    },
+  );
 }
