@@ -83,4 +83,26 @@ for (const shell of testShells()) {
       }
     },
   );
+
+  test(
+    "a service whose PATH lacks the system directories starts, with that PATH",
+    async (dir, path) => {
+      const backend = testPidfileBackend(new LocalRunner(), dir, { shell: path });
+      const n = parseServiceName("ownpath");
+      const seen = `${dir}/path.txt`;
+      try {
+        const started = await backend.start(
+          defineService(n).binary("/bin/sh").args([
+            "-c",
+            'echo "$PATH" > "$0"; exec /bin/sleep 300',
+            seen,
+          ]).env("PATH", "/opt/app/bin").build(),
+        );
+        assert.equal(started.status.state, "running");
+        assert.equal((await Deno.readTextFile(seen)).trim(), "/opt/app/bin");
+      } finally {
+        await backend.uninstall(n);
+      }
+    },
+  );
 }

@@ -24,8 +24,10 @@ trap '[ -z "$sleeper" ] || kill "$sleeper" 2>/dev/null; exit 0' TERM
 ident $$ || p_start=-
 sup_start=$p_start
 
-if env --default-signal=INT,QUIT true 2>/dev/null; then
-  set -- env --default-signal=INT,QUIT "$@"
+# env by its path: the service's PATH (applied just before it runs) need not find it.
+env_path=$(command -v env 2>/dev/null) || env_path=env
+if "$env_path" --default-signal=INT,QUIT true 2>/dev/null; then
+  set -- "$env_path" --default-signal=INT,QUIT "$@"
 fi
 
 # Size-based log rotation: the service's output reaches the log through a logger (awk)
