@@ -105,4 +105,25 @@ for (const shell of testShells()) {
       }
     },
   );
+
+  test(
+    "a service's environment cannot change how the supervisor launches it (IFS, its variables)",
+    async (dir, path) => {
+      const backend = testPidfileBackend(new LocalRunner(), dir, { shell: path });
+      const n = parseServiceName("ownvars");
+      try {
+        const started = await backend.start(
+          defineService(n).binary("/bin/sleep").args(["300"]).env("IFS", "/")
+            .env("newsession", "echo").build(),
+        );
+        assert.ok(isRunning(started.status));
+        // Its environment as the service has it (not re-read by a shell).
+        const environ = await Deno.readTextFile(`/proc/${started.status.pid}/environ`);
+        const env = environ.split("\0");
+        assert.ok(env.includes("IFS=/") && env.includes("newsession=echo"), environ);
+      } finally {
+        await backend.uninstall(n);
+      }
+    },
+  );
 }

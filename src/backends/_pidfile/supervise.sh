@@ -29,6 +29,10 @@ env_path=$(command -v env 2>/dev/null) || env_path=env
 if "$env_path" --default-signal=INT,QUIT true 2>/dev/null; then
   set -- "$env_path" --default-signal=INT,QUIT "$@"
 fi
+# The launcher is split into words here, once: the service's environment (sourced just
+# before it runs) may set IFS, or a variable of this script's, such as newsession.
+# shellcheck disable=SC2086
+set -- $newsession "$@"
 
 # Size-based log rotation: the service's output reaches the log through a logger (awk)
 # that rotates at line boundaries (LOG.1 ... LOG.KEEP), so no line is lost or split. The
@@ -85,7 +89,7 @@ while :; do
     load "$pidfile"
     child=$adopt child_start=$f_start started=$f_started
   else
-    (umask "$service_umask" && . "$envfile" && exec $newsession "$@") < /dev/null 9>&- &
+    (umask "$service_umask" && . "$envfile" && exec "$@") < /dev/null 9>&- &
     child=$!
     p_start=
     # The child makes its own session (pgid = its PID) just after the fork.
