@@ -380,7 +380,14 @@ export class PidfileBackend implements Backend {
     await this.stop(name).catch((e) => {
       if (!(e instanceof ProvctlError && e.kind === "NotFound")) throw e;
     });
-    return await this.start(definition);
+    try {
+      return await this.start(definition);
+    } catch (e) {
+      // Another restart (or start) got in between our stop and our start: the service
+      // runs a process started after our stop, which is what this restart asked for.
+      if (!(e instanceof ProvctlError && e.kind === "AlreadyRunning")) throw e;
+      return { status: await this.status(name), changed: true };
+    }
   }
 
   async status(name: ServiceName): Promise<ProcessStatus> {

@@ -76,11 +76,13 @@ refuse() {
   exit "$1"
 }
 
-if command -v setsid >/dev/null 2>&1; then
-  newsession=setsid
-elif command -v perl >/dev/null 2>&1; then
+# Found here, with provctl's PATH: the service's own PATH (its environment, applied just
+# before) need not hold the system directories.
+if newsession=$(command -v setsid 2>/dev/null); then
+  :
+elif newsession=$(command -v perl 2>/dev/null); then
   # macOS has no setsid(1); perl's POSIX::setsid does the same.
-  newsession="perl -MPOSIX=setsid -e setsid();exec(@ARGV)or(exit(127))"
+  newsession="$newsession -MPOSIX=setsid -e setsid();exec(@ARGV)or(exit(127))"
 else
   # Without a session of its own the service would share provctl's process group, and
   # stop (which signals the group) could reach the caller: refuse instead.

@@ -33,20 +33,11 @@ case $pid$pgid in '' | *[!0-9]*)
   exit 0
   ;;
 esac
-if ! alive "$pid" "$start" "$pgid"; then
-  rm -f "$pidfile" "$exitfile"
-  if [ -n "$cancelled" ]; then
-    echo "result=cancelled"
-  else
-    echo "result=notrunning reason=dead"
-  fi
-  exit 0
-fi
 # signal_group SIG: the service's whole process group, so its children end too (the main
 # process alone when the group is already gone). `kill -SIG -PGID` is the one form that
 # dash, busybox sh and bash all accept: dash rejects `kill -SIG -- -PGID`.
 signal_group() {
-  kill "-$1" "-$pgid" 2>/dev/null || kill "-$1" "$pid" 2>/dev/null
+  kill "-$1" "-$pgid" 2>/dev/null || { alive "$pid" "$start" "$pgid" && kill "-$1" "$pid" 2>/dev/null; }
 }
 # group_alive: the service, or a process it left in its group, is still there. Zombies
 # do not count: an orphan's zombie lingers until init reaps it, which may take a while.
@@ -56,6 +47,22 @@ group_alive() {
   ps -A -o pgid= -o stat= 2>/dev/null |
     awk -v g="$pgid" '$1 == g && $2 !~ /^Z/ { found = 1 } END { exit !found }'
 }
+# leftovers: the main process is gone but processes it started are still in its group
+# (a wrapper that exited, a crashed main): they are the service's, as long as no other
+# process holds the PID (while the group lives, the kernel gives its ID to no new process).
+leftovers() {
+  if ident "$pgid"; then [ "$p_start" = "$start" ] || return 1; fi
+  group_alive
+}
+if ! alive "$pid" "$start" "$pgid" && ! leftovers; then
+  rm -f "$pidfile" "$exitfile"
+  if [ -n "$cancelled" ]; then
+    echo "result=cancelled"
+  else
+    echo "result=notrunning reason=dead"
+  fi
+  exit 0
+fi
 signal_group "$sig"
 # Poll every 50 ms until the whole group is gone (the service may leave children behind
 # when it exits) or the stop timeout passes.

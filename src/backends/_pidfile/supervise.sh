@@ -24,9 +24,15 @@ trap '[ -z "$sleeper" ] || kill "$sleeper" 2>/dev/null; exit 0' TERM
 ident $$ || p_start=-
 sup_start=$p_start
 
-if env --default-signal=INT,QUIT true 2>/dev/null; then
-  set -- env --default-signal=INT,QUIT "$@"
+# env by its path: the service's PATH (applied just before it runs) need not find it.
+env_path=$(command -v env 2>/dev/null) || env_path=env
+if "$env_path" --default-signal=INT,QUIT true 2>/dev/null; then
+  set -- "$env_path" --default-signal=INT,QUIT "$@"
 fi
+# The launcher is split into words here, once: the service's environment (sourced just
+# before it runs) may set IFS, or a variable of this script's, such as newsession.
+# shellcheck disable=SC2086
+set -- $newsession "$@"
 
 # Size-based log rotation: the service's output reaches the log through a logger (awk)
 # that rotates at line boundaries (LOG.1 ... LOG.KEEP), so no line is lost or split. The
@@ -83,7 +89,7 @@ while :; do
     load "$pidfile"
     child=$adopt child_start=$f_start started=$f_started
   else
-    (umask "$service_umask" && . "$envfile" && exec $newsession "$@") < /dev/null 9>&- &
+    (umask "$service_umask" && . "$envfile" && exec "$@") < /dev/null 9>&- &
     child=$!
     p_start=
     # The child makes its own session (pgid = its PID) just after the fork.

@@ -1,0 +1,129 @@
+/**
+ * Races, interrupted operations and odd services on the PID-file backend, under
+ * each POSIX shell. Real processes.
+ */
+import assert from "node:assert/strict";
+import { testPidfileBackend, testShells } from "../helpers/pidfile.ts";
+import { LocalRunner } from "../../src/exec/local_runner.ts";
+import { isRunning } from "../../src/core/process_status.ts";
+import { defineService } from "../../src/core/service_definition.ts";
+import { parseServiceName } from "../../src/core/service_name.ts";
+import { waitFor } from "../helpers/cli.ts";
+
+/** The process exists and is not a zombie. */
+async function isLive(pid: number): Promise<boolean> {
+  const r = await new Deno.Command("ps", { args: ["-o", "stat=", "-p", String(pid)] }).output();
+  const stat = new TextDecoder().decode(r.stdout).trim();
+  return r.code === 0 && stat !== "" && !stat.startsWith("Z");
+}
+
+for (const shell of testShells()) {
+  const test = (title: string, fn: (dir: string, shellPath?: string) => Promise<void>) =>
+    Deno.test({
+      name: `pidfile (${shell.name}) edge cases: ${title}`,
+      ignore: Boolean(shell.missing),
+      fn: async () => {
+        const dir = await Deno.makeTempDir({ prefix: "provctl-edge-" });
+        try {
+          await fn(dir, shell.path);
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      },
+    });
+
+  test("two concurrent restarts both succeed (neither says already running)", async (dir, path) => {
+    const backend = testPidfileBackend(new LocalRunner(), dir, { shell: path });
+    const n = parseServiceName("twice");
+    await backend.start(defineService(n).binary("/bin/sh").args(["-c", "exec sleep 300"]).build());
+    try {
+      const first = await backend.status(n);
+      for (let round = 0; round < 3; round++) {
+        const results = await Promise.allSettled([backend.restart(n), backend.restart(n)]);
+        for (const r of results) {
+          assert.equal(r.status, "fulfilled", r.status === "rejected" ? String(r.reason) : "");
+          if (r.status === "fulfilled") assert.equal(r.value.status.state, "running");
+        }
+      }
+      const now = await backend.status(n);
+      assert.ok(isRunning(now) && isRunning(first) && now.pid !== first.pid);
+    } finally {
+      await backend.uninstall(n);
+    }
+  });
+
+  test(
+    "stop ends the children a service left behind when its main process exited",
+    async (dir, path) => {
+      const backend = testPidfileBackend(new LocalRunner(), dir, { shell: path });
+      const n = parseServiceName("leftover");
+      const childFile = `${dir}/child.pid`;
+      // The main process starts a worker in its group, then exits after the grace period.
+      await backend.start(
+        defineService(n).binary("/bin/sh").args([
+          "-c",
+          'sleep 300 & echo $! > "$0"; sleep 0.5',
+          childFile,
+        ]).build(),
+      );
+      const child = Number((await Deno.readTextFile(childFile)).trim());
+      try {
+        await waitFor(
+          "main process exited",
+          async () => (await backend.status(n)).state === "exited",
+        );
+        assert.ok(await isLive(child));
+        await backend.stop(n);
+        await waitFor("the worker is gone", async () => !(await isLive(child)), 3000);
+      } finally {
+        try {
+          Deno.kill(child, "SIGKILL");
+        } catch { /* gone */ }
+        await backend.uninstall(n);
+      }
+    },
+  );
+
+  test(
+    "a service whose PATH lacks the system directories starts, with that PATH",
+    async (dir, path) => {
+      const backend = testPidfileBackend(new LocalRunner(), dir, { shell: path });
+      const n = parseServiceName("ownpath");
+      const seen = `${dir}/path.txt`;
+      try {
+        const started = await backend.start(
+          defineService(n).binary("/bin/sh").args([
+            "-c",
+            'echo "$PATH" > "$0"; exec /bin/sleep 300',
+            seen,
+          ]).env("PATH", "/opt/app/bin").build(),
+        );
+        assert.equal(started.status.state, "running");
+        assert.equal((await Deno.readTextFile(seen)).trim(), "/opt/app/bin");
+      } finally {
+        await backend.uninstall(n);
+      }
+    },
+  );
+
+  test(
+    "a service's environment cannot change how the supervisor launches it (IFS, its variables)",
+    async (dir, path) => {
+      const backend = testPidfileBackend(new LocalRunner(), dir, { shell: path });
+      const n = parseServiceName("ownvars");
+      try {
+        const started = await backend.start(
+          defineService(n).binary("/bin/sleep").args(["300"]).env("IFS", "/")
+            .env("newsession", "echo").build(),
+        );
+        assert.ok(isRunning(started.status));
+        // Its environment as the service has it (not re-read by a shell).
+        const environ = await Deno.readTextFile(`/proc/${started.status.pid}/environ`);
+        const env = environ.split("\0");
+        assert.ok(env.includes("IFS=/") && env.includes("newsession=echo"), environ);
+      } finally {
+        await backend.uninstall(n);
+      }
+    },
+  );
+}
