@@ -25,7 +25,7 @@
  * - With hostKeyAlias the alias is looked up without a port, as OpenSSH does.
  */
 import { Buffer } from "node:buffer";
-import { basename, dirname } from "node:path";
+import { basename, dirname, isAbsolute, join } from "node:path";
 import { ProvctlError } from "../core/errors.ts";
 import { fingerprintSha256, keyTypeOf } from "./fingerprint.ts";
 import {
@@ -264,12 +264,15 @@ const writers = new Map<string, Promise<void>>();
 
 /** Runs `fn` holding an exclusive lock on `path`, creating it (empty, 0600) if missing. */
 async function withFileLock(path: string, fn: () => Promise<void>): Promise<void> {
-  for (;;) {
+  for (let missing = 0;;) {
     let handle: Deno.FsFile;
     try {
       handle = await Deno.open(path, { read: true });
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
+      // Missing, yet it cannot be created: a dangling symlink that appeared meanwhile.
+      // Give up rather than spin.
+      if (++missing > 3) throw e;
       try {
         (await Deno.open(path, { write: true, createNew: true, mode: 0o600 })).close();
       } catch (e2) {
@@ -318,13 +321,29 @@ async function replaceFile(path: string, content: string): Promise<void> {
   }
 }
 
+/**
+ * The file a symlink chain ends at, even when that file does not exist yet (a dangling
+ * link, e.g. a dotfiles link to a file not written so far): OpenSSH's append creates it
+ * there, and the lock below could otherwise never create the link's path itself.
+ */
 async function resolveSymlink(path: string): Promise<string> {
-  try {
-    return (await Deno.lstat(path)).isSymlink ? await Deno.realPath(path) : path;
-  } catch {
-    return path;
+  let current = path;
+  for (let hops = 0; hops < MAX_SYMLINKS; hops++) {
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.lstat(current);
+    } catch {
+      return current;
+    }
+    if (!info.isSymlink) return current;
+    const target = await Deno.readLink(current);
+    current = isAbsolute(target) ? target : join(dirname(current), target);
   }
+  throw new Deno.errors.FilesystemLoop(`too many levels of symbolic links: ${path}`);
 }
+
+/** Linux's limit (MAXSYMLINKS) on links followed while resolving one path. */
+const MAX_SYMLINKS = 40;
 
 async function readIfExists(file: string): Promise<string | undefined> {
   try {

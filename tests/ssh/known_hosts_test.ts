@@ -526,6 +526,38 @@ Deno.test("known_hosts against a real sshd and OpenSSH tools", async (t) => {
   }
 });
 
+Deno.test("accept-new through a dangling known_hosts symlink creates its target", async () => {
+  // A dotfiles-managed ~/.ssh/known_hosts often links to a file not written yet; ssh's
+  // append creates it. provctl used to spin forever (the lock could neither open nor
+  // create the link's own path).
+  const dir = await Deno.makeTempDir({ prefix: "provctl-kh-link-" });
+  try {
+    await ok("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/host`]);
+    const blob = await blobOf(`${dir}/host.pub`);
+    await Deno.mkdir(`${dir}/dotfiles`);
+    await Deno.symlink("dotfiles/known_hosts", `${dir}/known_hosts`);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const verdict = await Promise.race([
+      verifyHostKey({
+        host: "127.0.0.1",
+        port: 2222,
+        keyBlob: blob,
+        knownHostsFiles: [`${dir}/known_hosts`],
+        policy: "accept-new",
+      }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("accept-new hung on the symlink")), 5_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    assert.deepEqual(verdict, { status: "added", file: `${dir}/known_hosts` });
+    assert.ok((await Deno.lstat(`${dir}/known_hosts`)).isSymlink, "the link is kept");
+    assert.deepEqual(await keygenFind("[127.0.0.1]:2222", `${dir}/dotfiles/known_hosts`), [1]);
+    assert.equal((await Deno.stat(`${dir}/dotfiles/known_hosts`)).mode! & 0o777, 0o600);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 async function waitForPort(port: number): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
