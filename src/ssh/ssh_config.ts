@@ -167,14 +167,15 @@ export async function resolveSshHost(
 async function processFiles(ctx: Context, configFile: string | undefined): Promise<void> {
   if (configFile !== undefined) {
     const file = expandTilde(configFile, ctx.home);
-    const text = await readConfig(file, { missingOk: false });
+    // Not checked, as ssh -F: the user named this file; its Includes are.
+    const text = await readConfig(file, { missingOk: false, checkPerm: false });
     await processText(ctx, file, text!, 0, true);
     return;
   }
   const userFile = `${ctx.home}/.ssh/config`;
-  const text = await readConfig(userFile, { missingOk: true });
+  const text = await readConfig(userFile, { missingOk: true, checkPerm: true });
   if (text !== undefined) await processText(ctx, userFile, text, 0, true);
-  const systemText = await readConfig(SYSTEM_CONFIG, { missingOk: true });
+  const systemText = await readConfig(SYSTEM_CONFIG, { missingOk: true, checkPerm: false });
   if (systemText !== undefined) {
     await processText({ ...ctx, includeBase: "/etc/ssh" }, SYSTEM_CONFIG, systemText, 0, true);
   }
@@ -251,13 +252,23 @@ function finish(ctx: Context): SshHostConfig {
   return result;
 }
 
+/**
+ * The text of a config file. With `checkPerm` (~/.ssh/config and every Include,
+ * as ssh's SSHCONF_CHECKPERM) a file owned by another user than us or root, or writable
+ * by group or others, is refused like ssh's "Bad owner or permissions": its HostName,
+ * ProxyJump, UserKnownHostsFile and StrictHostKeyChecking decide where provctl connects
+ * and which host keys it believes.
+ */
 async function readConfig(
   file: string,
-  options: { missingOk: boolean },
+  options: { missingOk: boolean; checkPerm: boolean },
 ): Promise<string | undefined> {
   try {
-    return await Deno.readTextFile(file);
+    using handle = await Deno.open(file, { read: true });
+    if (options.checkPerm) checkPermissions(file, await handle.stat());
+    return new TextDecoder().decode(await readAll(handle));
   } catch (e) {
+    if (e instanceof ProvctlError) throw e;
     if (e instanceof Deno.errors.NotFound && options.missingOk) return undefined;
     const key = e instanceof Deno.errors.NotFound
       ? "ssh_config.not_found"
@@ -267,6 +278,74 @@ async function readConfig(
       cause: e,
     });
   }
+}
+
+function checkPermissions(file: string, info: Deno.FileInfo): void {
+  const me = Deno.uid();
+  if (me === null || info.uid === null || info.mode === null) return; // no POSIX owners
+  const unsafe = (key: string, params: Record<string, string | number>) =>
+    new ProvctlError("PermissionDenied", key, {
+      params: { file, ...params },
+      hint: "ssh_config.hint_unsafe",
+    });
+  if (info.uid !== 0 && info.uid !== me) {
+    throw unsafe("ssh_config.unsafe_owner", { owner: info.uid });
+  }
+  const groupOnly = (info.mode & 0o022) === 0o020;
+  if ((info.mode & 0o022) !== 0 && !(groupOnly && soleMemberGroup(info.gid, me, info.uid))) {
+    throw unsafe("ssh_config.unsafe_mode", {
+      mode: (info.mode & 0o7777).toString(8).padStart(4, "0"),
+    });
+  }
+}
+
+/**
+ * Debian's ssh also accepts a group-writable file when its group has exactly one member,
+ * the owner (a user private group, as with umask 002): no other account has it as its
+ * primary group and its member list names at most the owner.
+ */
+function soleMemberGroup(gid: number | null, me: number, owner: number): boolean {
+  if (gid === null) return false;
+  const lines = (file: string) => {
+    try {
+      return Deno.readTextFileSync(file).split("\n").map((l) => l.split(":"));
+    } catch {
+      return [];
+    }
+  };
+  const group = lines("/etc/group").find((f) => f.length >= 4 && Number(f[2]) === gid);
+  if (!group) return false;
+  const passwd = lines("/etc/passwd").filter((f) => f.length >= 7);
+  let members = 0;
+  for (const entry of passwd) {
+    if (entry[3] === "" || Number(entry[3]) !== gid) continue;
+    if (Number(entry[2]) !== me) return false;
+    members++;
+  }
+  const listed = group[3].trim() === "" ? [] : group[3].trim().split(",");
+  if (listed.length > 0) {
+    const ownerName = passwd.find((f) => Number(f[2]) === owner)?.[0];
+    if (listed.length > 1 || listed[0] !== ownerName) return false;
+    members++;
+  }
+  return members > 0;
+}
+
+async function readAll(handle: Deno.FsFile): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  const buffer = new Uint8Array(64 * 1024);
+  for (;;) {
+    const n = await handle.read(buffer);
+    if (n === null) break;
+    chunks.push(buffer.slice(0, n));
+  }
+  const out = new Uint8Array(chunks.reduce((sum, c) => sum + c.length, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
 }
 
 /**
@@ -310,7 +389,7 @@ async function processText(
         let pattern = expandTilde(arg, ctx.home);
         if (!pattern.startsWith("/")) pattern = `${ctx.includeBase}/${pattern}`;
         for (const included of await glob(pattern)) {
-          const includedText = await readConfig(included, { missingOk: true });
+          const includedText = await readConfig(included, { missingOk: true, checkPerm: true });
           if (includedText === undefined) continue;
           await processText(ctx, included, includedText, depth + 1, active);
         }

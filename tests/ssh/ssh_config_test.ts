@@ -348,6 +348,83 @@ Deno.test("default ~/.ssh/config and relative Include resolve like ssh with that
   }
 });
 
+Deno.test("config files others can write are refused, as ssh's 'Bad owner or permissions'", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "provctl-sshperm-" });
+  try {
+    await Deno.mkdir(`${dir}/.ssh`, { recursive: true });
+    const include = `${dir}/.ssh/extra`;
+    await Deno.writeTextFile(`${dir}/.ssh/config`, `Include ${include}\n`);
+    await Deno.writeTextFile(include, "Host web\n  HostName evil.example\n");
+    await Deno.chmod(`${dir}/.ssh/config`, 0o644);
+    await Deno.chmod(include, 0o644);
+    assert.equal((await resolveSshHost("web", { home: dir, user: USER })).hostname, "evil.example");
+
+    // Group-writable with a group whose only member is the owner (root's group here):
+    // Debian's ssh accepts that, and so does provctl.
+    await Deno.chmod(include, 0o664);
+    assert.equal((await exec("ssh", ["-G", "web", "-F", `${dir}/.ssh/config`])).code, 0);
+    assert.equal((await resolveSshHost("web", { home: dir, user: USER })).hostname, "evil.example");
+    // A world-writable Include (even in a block that does not apply): ssh refuses it.
+    await Deno.chmod(include, 0o646);
+    const ssh = await exec("ssh", ["-G", "web", "-F", `${dir}/.ssh/config`]);
+    assert.notEqual(ssh.code, 0);
+    assert.match(ssh.stderr, /Bad owner or permissions/);
+    for (const alias of ["web", "other"]) {
+      const e = await expectProvctlError(
+        "PermissionDenied",
+        resolveSshHost(alias, { home: dir, user: USER }),
+      );
+      assert.equal(e.key, "ssh_config.unsafe_mode");
+      assert.equal(e.params.file, include);
+      assert.equal(e.params.mode, "0646");
+      assert.match(messages.format(e.key, e.params), /group or others can write/);
+      assert.ok(messages.has(e.hint!));
+    }
+    // The same through -F (the named file itself is the user's choice, its Include is not).
+    await expectProvctlError(
+      "PermissionDenied",
+      resolveSshHost("web", { configFile: `${dir}/.ssh/config`, home: dir, user: USER }),
+    );
+    await Deno.chmod(include, 0o644);
+
+    // ~/.ssh/config itself, world-writable.
+    await Deno.chmod(`${dir}/.ssh/config`, 0o646);
+    const e = await expectProvctlError(
+      "PermissionDenied",
+      resolveSshHost("web", { home: dir, user: USER }),
+    );
+    assert.equal(e.params.file, `${dir}/.ssh/config`);
+    await Deno.chmod(`${dir}/.ssh/config`, 0o600);
+
+    if (Deno.uid() === 0) {
+      // Group-writable by a group another account belongs to (nobody's nogroup).
+      await Deno.chown(include, 0, 65534);
+      await Deno.chmod(include, 0o664);
+      const group = await exec("ssh", ["-G", "web", "-F", `${dir}/.ssh/config`]);
+      assert.match(group.stderr, /Bad owner or permissions/);
+      const e1 = await expectProvctlError(
+        "PermissionDenied",
+        resolveSshHost("web", { home: dir, user: USER }),
+      );
+      assert.equal(e1.key, "ssh_config.unsafe_mode");
+      await Deno.chmod(include, 0o644);
+
+      // Owned by another user (not root): refused whatever its mode.
+      await Deno.chown(include, 65534, 65534);
+      const owner = await exec("ssh", ["-G", "web", "-F", `${dir}/.ssh/config`]);
+      assert.match(owner.stderr, /Bad owner or permissions/);
+      const e = await expectProvctlError(
+        "PermissionDenied",
+        resolveSshHost("web", { home: dir, user: USER }),
+      );
+      assert.equal(e.key, "ssh_config.unsafe_owner");
+      assert.equal(e.params.owner, 65534);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("malformed values are InvalidConfig naming file:line, as ssh also refuses them", async () => {
   const dir = await Deno.makeTempDir({ prefix: "provctl-sshcfg-" });
   try {
