@@ -228,6 +228,7 @@ export async function planHash(plan: ConnectionPlan, sshConfigFile?: string): Pr
   const files = new Set<string>();
   for (const endpoint of [...plan.hops, plan.target]) {
     for (const file of endpoint.knownHostsFiles) files.add(file);
+    for (const file of endpoint.globalKnownHostsFiles ?? []) files.add(file);
   }
   if (sshConfigFile) files.add(sshConfigFile);
   // One digest over the plan, then each file's path, size and mtime with its bytes (each

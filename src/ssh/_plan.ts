@@ -15,6 +15,11 @@ export interface Endpoint {
   readonly identitiesConfigured: boolean;
   readonly identitiesOnly: boolean;
   readonly knownHostsFiles: readonly string[];
+  /**
+   * GlobalKnownHostsFile: read after knownHostsFiles (their keys and @revoked lines count),
+   * never written. Absent means none.
+   */
+  readonly globalKnownHostsFiles?: readonly string[];
   readonly hostKeyPolicy: HostKeyPolicy;
   readonly hostKeyAlias?: string;
   readonly connectTimeoutMs?: number;

@@ -44,6 +44,7 @@ export async function scanHostKey(
     ...plan.target,
     hostKeyPolicy: "accept-new",
     knownHostsFiles: [scratch],
+    globalKnownHostsFiles: [], // the key must land in the scratch file, known or not
     hostKeyAlias: undefined,
   };
   const stop = new AbortController();
@@ -83,14 +84,21 @@ export async function scanHostKey(
  * way OpenSSH looks them up), in file order; `name` is the name looked up.
  */
 export async function knownHostEntries(
-  endpoint: Pick<Endpoint, "host" | "port" | "knownHostsFiles" | "hostKeyAlias">,
+  endpoint: Pick<
+    Endpoint,
+    "host" | "port" | "knownHostsFiles" | "globalKnownHostsFiles" | "hostKeyAlias"
+  >,
 ): Promise<{ name: string; entries: KnownHostEntry[] }> {
   const { hostsMatch, lookupName, parseKnownHosts } = await import("./_known_hosts_parse.ts");
   const name = endpoint.hostKeyAlias
     ? endpoint.hostKeyAlias.toLowerCase()
     : lookupName(endpoint.host, endpoint.port);
   const entries: KnownHostEntry[] = [];
-  for (const file of endpoint.knownHostsFiles.map(expandHome)) {
+  const files = [
+    ...endpoint.knownHostsFiles.map(expandHome),
+    ...(endpoint.globalKnownHostsFiles ?? []),
+  ];
+  for (const file of files) {
     let text: string;
     try {
       text = await Deno.readTextFile(file);

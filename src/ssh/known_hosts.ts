@@ -23,6 +23,8 @@
  *   not otherwise known, verification fails with Unsupported (never a silent accept or
  *   an accept-new append that would sidestep the CA).
  * - With hostKeyAlias the alias is looked up without a port, as OpenSSH does.
+ * - The global files (GlobalKnownHostsFile) are read after the user's for every decision
+ *   (their keys, changed keys and @revoked lines count, as in OpenSSH) but never written.
  */
 import { Buffer } from "node:buffer";
 import { basename, dirname, isAbsolute, join } from "node:path";
@@ -48,6 +50,11 @@ export interface HostKeyCheck {
   keyBlob: Uint8Array;
   /** Read in order; the first is the one new keys are appended to. */
   knownHostsFiles: string[];
+  /**
+   * Read after knownHostsFiles and never written (GlobalKnownHostsFile, where admins
+   * pin and @revoke keys for everyone).
+   */
+  globalKnownHostsFiles?: string[];
   policy: HostKeyPolicy;
   /** Optional name to look up instead of host. */
   hostKeyAlias?: string;
@@ -76,11 +83,12 @@ export async function verifyHostKey(check: HostKeyCheck): Promise<HostKeyVerdict
     : lookupName(check.host, check.port);
   const fingerprint = fingerprintSha256(check.keyBlob);
   const files = check.knownHostsFiles.map(expandHome);
+  const read = [...files, ...(check.globalKnownHostsFiles ?? [])];
   const params = {
     host: name,
     key_type: keyType,
     fingerprint,
-    files: files.join(", ") || "(none)",
+    files: read.join(", ") || "(none)",
   };
   const off = check.policy === "off";
   if (keyType.endsWith("-cert-v01@openssh.com")) {
@@ -89,7 +97,7 @@ export async function verifyHostKey(check: HostKeyCheck): Promise<HostKeyVerdict
   }
 
   const matches: Match[] = [];
-  for (const file of files) {
+  for (const file of read) {
     const text = await readIfExists(file);
     if (text === undefined) continue;
     for (const entry of parseKnownHosts(text)) {
@@ -187,13 +195,23 @@ export async function verifyHostKey(check: HostKeyCheck): Promise<HostKeyVerdict
  * client can offer them first during key exchange as OpenSSH does; [] when unknown.
  */
 export async function knownHostKeyTypes(
-  options: { host: string; port: number; knownHostsFiles: string[]; hostKeyAlias?: string },
+  options: {
+    host: string;
+    port: number;
+    knownHostsFiles: string[];
+    globalKnownHostsFiles?: string[];
+    hostKeyAlias?: string;
+  },
 ): Promise<string[]> {
   const name = options.hostKeyAlias
     ? options.hostKeyAlias.toLowerCase()
     : lookupName(options.host, options.port);
   const types: string[] = [];
-  for (const file of options.knownHostsFiles.map(expandHome)) {
+  const files = [
+    ...options.knownHostsFiles.map(expandHome),
+    ...(options.globalKnownHostsFiles ?? []),
+  ];
+  for (const file of files) {
     const text = await readIfExists(file);
     if (text === undefined) continue;
     for (const entry of parseKnownHosts(text)) {

@@ -282,6 +282,7 @@ async function connectOne(
           port: endpoint.port,
           keyBlob: new Uint8Array(key),
           knownHostsFiles: [...endpoint.knownHostsFiles],
+          globalKnownHostsFiles: [...endpoint.globalKnownHostsFiles ?? []],
           policy: endpoint.hostKeyPolicy,
           hostKeyAlias: endpoint.hostKeyAlias,
         }).then((verdict) => {

@@ -52,6 +52,8 @@ export interface SshHostConfig {
   strictHostKeyChecking?: "yes" | "no" | "accept-new" | "ask" | "off";
   /** Default ["~/.ssh/known_hosts", "~/.ssh/known_hosts2"] expanded. */
   userKnownHostsFiles: string[];
+  /** Default ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"]; as written. */
+  globalKnownHostsFiles: string[];
   hostKeyAlias?: string;
   connectTimeoutSec?: number;
   serverAliveIntervalSec?: number;
@@ -60,6 +62,7 @@ export interface SshHostConfig {
 
 const SYSTEM_CONFIG = "/etc/ssh/ssh_config";
 const MAX_INCLUDE_DEPTH = 16;
+const DEFAULT_GLOBAL_KNOWN_HOSTS = ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"];
 const DEFAULT_IDENTITIES = [
   "id_rsa",
   "id_ecdsa",
@@ -81,6 +84,7 @@ const USED = new Set([
   "proxycommand",
   "stricthostkeychecking",
   "userknownhostsfile",
+  "globalknownhostsfile",
   "hostkeyalias",
   "connecttimeout",
   "serveraliveinterval",
@@ -101,6 +105,7 @@ interface Raw {
   proxy?: { jump: string[]; at: Where } | { command: string; at: Where };
   strict?: SshHostConfig["strictHostKeyChecking"];
   knownHosts?: { values: string[]; at: Where };
+  globalKnownHosts?: string[];
   hostKeyAlias?: string;
   connectTimeout?: number;
   serverAliveInterval?: number;
@@ -219,6 +224,8 @@ function finish(ctx: Context): SshHostConfig {
   const userKnownHostsFiles = raw.knownHosts
     ? raw.knownHosts.values.map((f) => path(f, "UserKnownHostsFile", raw.knownHosts!.at))
     : [`${home}/.ssh/known_hosts`, `${home}/.ssh/known_hosts2`];
+  // As ssh: taken as written (no ~, no tokens).
+  const globalKnownHostsFiles = raw.globalKnownHosts ?? DEFAULT_GLOBAL_KNOWN_HOSTS;
   const result: SshHostConfig = {
     alias,
     hostname,
@@ -242,6 +249,7 @@ function finish(ctx: Context): SshHostConfig {
       )
       : [],
     userKnownHostsFiles,
+    globalKnownHostsFiles,
   };
   if (raw.user !== undefined) result.user = raw.user;
   if (raw.strict !== undefined) result.strictHostKeyChecking = raw.strict;
@@ -587,6 +595,12 @@ function apply(raw: Raw, { keyword, args, rest }: ConfigLine, at: Where, active:
       }
       return;
     }
+    case "globalknownhostsfile": {
+      if (active && !raw.globalKnownHosts) {
+        raw.globalKnownHosts = args.length === 1 && args[0].toLowerCase() === "none" ? [] : args;
+      }
+      return;
+    }
     case "hostkeyalias": {
       const value = single();
       if (active) raw.hostKeyAlias ??= value;
@@ -627,6 +641,7 @@ const DISPLAY: Record<string, string> = {
   proxycommand: "ProxyCommand",
   stricthostkeychecking: "StrictHostKeyChecking",
   userknownhostsfile: "UserKnownHostsFile",
+  globalknownhostsfile: "GlobalKnownHostsFile",
   hostkeyalias: "HostKeyAlias",
   connecttimeout: "ConnectTimeout",
   serveraliveinterval: "ServerAliveInterval",

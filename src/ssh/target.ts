@@ -173,6 +173,7 @@ function toEndpoint(
     identitiesOnly: config.identitiesOnly,
     knownHostsFiles: options.knownHostsFiles?.map((f) => expandHome(f, home)) ??
       config.userKnownHostsFiles,
+    globalKnownHostsFiles: config.globalKnownHostsFiles,
     hostKeyPolicy: options.hostKeyPolicy ?? policyFrom(config.strictHostKeyChecking) ??
       options.defaultHostKeyPolicy ?? "strict",
     hostKeyAlias: config.hostKeyAlias,

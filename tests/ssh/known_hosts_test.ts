@@ -510,6 +510,49 @@ Deno.test("known_hosts against a real sshd and OpenSSH tools", async (t) => {
       },
     );
 
+    await t.step(
+      "GlobalKnownHostsFile: its keys and @revoked lines count, it is never written",
+      async () => {
+        const user = `${dir}/g_user`;
+        const global = `${dir}/g_global`;
+        const edLine = (await Deno.readTextFile(`${dir}/host_ed25519.pub`)).trim().split(/\s+/)
+          .slice(0, 2).join(" ");
+        // An admin revoked the key for every host: accept-new must not record it.
+        await Deno.writeTextFile(global, `@revoked * ${edLine}\n`);
+        for (const policy of ["strict", "accept-new", "off"] as const) {
+          await rejects(
+            verifyHostKey(check(user, { policy, globalKnownHostsFiles: [global] })),
+            "HostKeyRevoked",
+          );
+        }
+        await assert.rejects(Deno.stat(user), Deno.errors.NotFound);
+        // OpenSSH agrees.
+        const out = await exec("ssh", [
+          ...sshArgs(user, "accept-new", ["-o", "HostKeyAlgorithms=ssh-ed25519"])
+            .map((a) =>
+              a === "GlobalKnownHostsFile=/dev/null" ? `GlobalKnownHostsFile=${global}` : a
+            ),
+        ]);
+        assert.notEqual(out.code, 0);
+        assert.match(out.stderr, /REVOKED/);
+        // A key pinned there is known (and a different one is a changed key), from it.
+        await Deno.writeTextFile(global, `${name} ${edLine}\n`);
+        assert.deepEqual(
+          await verifyHostKey(
+            check(user, { policy: "accept-new", globalKnownHostsFiles: [global] }),
+          ),
+          { status: "known", file: global, line: 1 },
+        );
+        await rejects(
+          verifyHostKey(
+            check(user, { policy: "accept-new", keyBlob: other, globalKnownHostsFiles: [global] }),
+          ),
+          "HostKeyMismatch",
+        );
+        await assert.rejects(Deno.stat(user), Deno.errors.NotFound);
+      },
+    );
+
     await t.step("an unreadable known_hosts path is an InvalidConfig error", async () => {
       await Deno.mkdir(`${dir}/adir`);
       const e = await rejects(verifyHostKey(check(`${dir}/adir`)), "InvalidConfig");

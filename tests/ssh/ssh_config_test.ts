@@ -111,6 +111,11 @@ async function compareWithSsh(
     one("userknownhostsfile"),
     `known hosts of ${ctx}`,
   );
+  assert.equal(
+    ours.globalKnownHostsFiles.join(" ") || "none",
+    one("globalknownhostsfile"),
+    `global known hosts of ${ctx}`,
+  );
   assert.equal(ours.hostKeyAlias, one("hostkeyalias"), `hostkeyalias of ${ctx}`);
   assert.equal(
     String(ours.connectTimeoutSec ?? "none"),
@@ -174,6 +179,7 @@ Deno.test("resolved values of the fixtures (beyond ssh -G agreement)", async () 
       proxyJump: [],
       strictHostKeyChecking: "accept-new",
       userKnownHostsFiles: ["/home/u/.ssh/known_hosts", "/home/u/.ssh/known_hosts2"],
+      globalKnownHostsFiles: ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"],
       connectTimeoutSec: 15,
       serverAliveIntervalSec: 60,
       serverAliveCountMax: 5,
@@ -189,6 +195,7 @@ Deno.test("resolved values of the fixtures (beyond ssh -G agreement)", async () 
     "/home/u/.ssh/known_hosts_prod",
     "/etc/ssh/prod_known_hosts",
   ]);
+  assert.deepEqual(prod.globalKnownHostsFiles, ["/etc/ssh/prod_global_known_hosts"]);
   const legacy = await resolveSshHost("legacy.prod", {
     configFile: basic,
     home: "/home/u",
@@ -209,6 +216,7 @@ Deno.test("resolved values of the fixtures (beyond ssh -G agreement)", async () 
   assert.equal(forms.strictHostKeyChecking, "off");
   assert.equal(forms.connectTimeoutSec, 90);
   assert.deepEqual(forms.userKnownHostsFiles, []);
+  assert.deepEqual(forms.globalKnownHostsFiles, []);
   assert.deepEqual(forms.proxyJump, ["hop@jump.example:2200", "[::1]:23"]);
 });
 

@@ -73,6 +73,7 @@ Deno.test("resolveConnectionPlan merges ssh_config, flags and defaults", async (
   IdentitiesOnly yes
   StrictHostKeyChecking accept-new
   UserKnownHostsFile ~/kh
+  GlobalKnownHostsFile /etc/admin_known_hosts
   ServerAliveInterval 5
   ServerAliveCountMax 2
   ConnectTimeout 3
@@ -108,6 +109,7 @@ Host loop2
         identitiesConfigured: true,
         identitiesOnly: true,
         knownHostsFiles: [`${home}/kh`],
+        globalKnownHostsFiles: ["/etc/admin_known_hosts"],
         hostKeyPolicy: "accept-new",
         hostKeyAlias: undefined,
         connectTimeoutMs: 3000,
@@ -115,6 +117,11 @@ Host loop2
         keepaliveCountMax: 2,
       });
       assert.deepEqual(plan.hops.map(endpointLabel), ["o@outer:2022", "jump@127.0.0.10:22"]);
+      // Hops read the default global files, as ssh does.
+      assert.deepEqual(plan.hops[0].globalKnownHostsFiles, [
+        "/etc/ssh/ssh_known_hosts",
+        "/etc/ssh/ssh_known_hosts2",
+      ]);
       assert.equal(planKey(plan), "o@outer:2022 > jump@127.0.0.10:22 > deploy@127.0.0.5:2222");
     });
 

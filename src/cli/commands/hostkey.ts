@@ -234,7 +234,11 @@ async function presentedKey(session: Session, plan: ConnectionPlan): Promise<Pre
     },
   };
   const blob = await scanHostKey(plan, options);
-  const { name } = await knownHostEntries({ ...plan.target, knownHostsFiles: [] });
+  const { name } = await knownHostEntries({
+    ...plan.target,
+    knownHostsFiles: [],
+    globalKnownHostsFiles: [],
+  });
   return {
     blob,
     keyType: keyTypeOf(blob),
@@ -253,6 +257,7 @@ async function classify(target: Endpoint, blob: Uint8Array): Promise<Verdict> {
       port: target.port,
       keyBlob: blob,
       knownHostsFiles: [...target.knownHostsFiles],
+      globalKnownHostsFiles: [...target.globalKnownHostsFiles ?? []],
       policy: "strict",
       hostKeyAlias: target.hostKeyAlias,
     });
@@ -296,5 +301,6 @@ function keyJson(spec: string, target: Endpoint, key: PresentedKey): Record<stri
 }
 
 function filesText(target: Endpoint): string {
-  return target.knownHostsFiles.join(", ") || "(no known_hosts file)";
+  return [...target.knownHostsFiles, ...target.globalKnownHostsFiles ?? []].join(", ") ||
+    "(no known_hosts file)";
 }
