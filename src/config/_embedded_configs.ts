@@ -139,6 +139,8 @@ export const MESSAGES: Readonly<Record<string, string>> = {
   "known_hosts.mismatch": "host key for {host} has CHANGED: expected {expected} ({file}:{line}), presented {presented}; someone may be intercepting the connection (man-in-the-middle) or the host key was replaced; if you trust the new key, remove line {line} from {file}",
   "known_hosts.hint_mismatch": "confirm the new key with the host's administrator before trusting it; `ssh-keygen -R '{host}' -f {file}` removes the old entry",
   "known_hosts.revoked": "host key for {host} ({key_type} {fingerprint}) is REVOKED by {file}:{line}; refusing to connect",
+  "known_hosts.revoked_list_unreadable": "cannot check the host key for {host} against RevokedHostKeys {file}: {reason}; refusing to connect, as ssh does",
+  "known_hosts.revoked_list_krl": "RevokedHostKeys {file} is a binary key revocation list (KRL), which provctl cannot read yet; refusing to connect to {host} rather than skipping the check (list the revoked public keys one per line instead)",
   "known_hosts.cert_authority": "host {host} is covered by the @cert-authority line {file}:{line}, and host certificates are not supported yet; add the host's own key to a known_hosts file to connect",
   "known_hosts.host_certificate": "host {host} presented a host certificate ({key_type}), which is not supported yet",
   "known_hosts.garbled": "{file}:{line}: cannot parse the known_hosts entry for {host}: {reason}; fix or remove line {line}",

@@ -229,6 +229,7 @@ export async function planHash(plan: ConnectionPlan, sshConfigFile?: string): Pr
   for (const endpoint of [...plan.hops, plan.target]) {
     for (const file of endpoint.knownHostsFiles) files.add(file);
     for (const file of endpoint.globalKnownHostsFiles ?? []) files.add(file);
+    if (endpoint.revokedHostKeys !== undefined) files.add(endpoint.revokedHostKeys);
   }
   if (sshConfigFile) files.add(sshConfigFile);
   // One digest over the plan, then each file's path, size and mtime with its bytes (each

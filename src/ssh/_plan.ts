@@ -22,6 +22,8 @@ export interface Endpoint {
   readonly globalKnownHostsFiles?: readonly string[];
   readonly hostKeyPolicy: HostKeyPolicy;
   readonly hostKeyAlias?: string;
+  /** RevokedHostKeys (expanded): public keys refused for this endpoint whatever the policy. */
+  readonly revokedHostKeys?: string;
   readonly connectTimeoutMs?: number;
   readonly keepaliveIntervalMs?: number;
   readonly keepaliveCountMax?: number;

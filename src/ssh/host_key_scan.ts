@@ -45,6 +45,7 @@ export async function scanHostKey(
     hostKeyPolicy: "accept-new",
     knownHostsFiles: [scratch],
     globalKnownHostsFiles: [], // the key must land in the scratch file, known or not
+    revokedHostKeys: undefined, // a revoked key is captured too; the caller judges it
     hostKeyAlias: undefined,
   };
   const stop = new AbortController();

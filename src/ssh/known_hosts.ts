@@ -23,6 +23,8 @@
  *   not otherwise known, verification fails with Unsupported (never a silent accept or
  *   an accept-new append that would sidestep the CA).
  * - With hostKeyAlias the alias is looked up without a port, as OpenSSH does.
+ * - RevokedHostKeys (a text list of public keys) refuses a listed key under every policy
+ *   and an unreadable list refuses all, as in OpenSSH; a binary KRL is Unsupported.
  * - The global files (GlobalKnownHostsFile) are read after the user's for every decision
  *   (their keys, changed keys and @revoked lines count, as in OpenSSH) but never written.
  */
@@ -58,6 +60,8 @@ export interface HostKeyCheck {
   policy: HostKeyPolicy;
   /** Optional name to look up instead of host. */
   hostKeyAlias?: string;
+  /** RevokedHostKeys: a file of public keys refused for every host and policy. */
+  revokedHostKeys?: string;
 }
 
 export type HostKeyVerdict =
@@ -94,6 +98,10 @@ export async function verifyHostKey(check: HostKeyCheck): Promise<HostKeyVerdict
   if (keyType.endsWith("-cert-v01@openssh.com")) {
     if (off) return { status: "unverified" };
     throw new ProvctlError("Unsupported", "known_hosts.host_certificate", { params });
+  }
+
+  if (check.revokedHostKeys !== undefined) {
+    await checkRevokedList(expandHome(check.revokedHostKeys), check.keyBlob, params);
   }
 
   const matches: Match[] = [];
@@ -188,6 +196,59 @@ export async function verifyHostKey(check: HostKeyCheck): Promise<HostKeyVerdict
       hint: otherTypes.length > 0 ? "known_hosts.hint_other_types" : "known_hosts.hint_unknown",
     },
   );
+}
+
+/**
+ * OpenSSH's RevokedHostKeys check, which comes before known_hosts and applies with every
+ * StrictHostKeyChecking value: the key listed in the file (one public key per line,
+ * `type base64 [comment]`, optionally after authorized_keys options) is refused; a file
+ * that cannot be read refuses every key, as in ssh. A binary KRL is refused as
+ * unsupported rather than skipped.
+ */
+async function checkRevokedList(
+  file: string,
+  keyBlob: Uint8Array,
+  params: Record<string, string>,
+): Promise<void> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(file);
+  } catch (e) {
+    throw new ProvctlError("InvalidConfig", "known_hosts.revoked_list_unreadable", {
+      params: { ...params, file, reason: e instanceof Error ? e.message : String(e) },
+      cause: e,
+    });
+  }
+  const KRL_MAGIC = "SSHKRL\n\0";
+  if (new TextDecoder().decode(bytes.subarray(0, KRL_MAGIC.length)) === KRL_MAGIC) {
+    throw new ProvctlError("Unsupported", "known_hosts.revoked_list_krl", {
+      params: { ...params, file },
+    });
+  }
+  const lines = new TextDecoder().decode(bytes).split("\n");
+  for (const [index, raw] of lines.entries()) {
+    const fields = raw.trim().split(/[ \t]+/);
+    if (fields[0] === "" || fields[0].startsWith("#")) continue;
+    for (let i = 0; i + 1 < fields.length; i++) {
+      const blob = publicKeyField(fields[i], fields[i + 1]);
+      if (blob !== undefined && sameBytes(blob, keyBlob)) {
+        throw new ProvctlError("HostKeyRevoked", "known_hosts.revoked", {
+          params: { ...params, file, line: index + 1 },
+        });
+      }
+    }
+  }
+}
+
+/** The key of a `type base64` pair whose blob names that type, else undefined. */
+function publicKeyField(type: string, base64: string): Uint8Array | undefined {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(base64)) return undefined;
+  const blob = new Uint8Array(Buffer.from(base64, "base64"));
+  try {
+    return keyTypeOf(blob) === type ? blob : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -285,6 +285,7 @@ async function connectOne(
           globalKnownHostsFiles: [...endpoint.globalKnownHostsFiles ?? []],
           policy: endpoint.hostKeyPolicy,
           hostKeyAlias: endpoint.hostKeyAlias,
+          revokedHostKeys: endpoint.revokedHostKeys,
         }).then((verdict) => {
           (options.onHostKey ?? defaultHostKeyNotice)(where, endpoint, verdict);
           answer(true);

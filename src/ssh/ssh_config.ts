@@ -55,6 +55,8 @@ export interface SshHostConfig {
   /** Default ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"]; as written. */
   globalKnownHostsFiles: string[];
   hostKeyAlias?: string;
+  /** RevokedHostKeys, expanded (~, %d %u %r %h ...); absent for none. */
+  revokedHostKeys?: string;
   connectTimeoutSec?: number;
   serverAliveIntervalSec?: number;
   serverAliveCountMax?: number;
@@ -86,6 +88,7 @@ const USED = new Set([
   "userknownhostsfile",
   "globalknownhostsfile",
   "hostkeyalias",
+  "revokedhostkeys",
   "connecttimeout",
   "serveraliveinterval",
   "serveralivecountmax",
@@ -107,6 +110,7 @@ interface Raw {
   knownHosts?: { values: string[]; at: Where };
   globalKnownHosts?: string[];
   hostKeyAlias?: string;
+  revokedHostKeys?: { value: string; at: Where };
   connectTimeout?: number;
   serverAliveInterval?: number;
   serverAliveCountMax?: number;
@@ -254,6 +258,10 @@ function finish(ctx: Context): SshHostConfig {
   if (raw.user !== undefined) result.user = raw.user;
   if (raw.strict !== undefined) result.strictHostKeyChecking = raw.strict;
   if (raw.hostKeyAlias !== undefined) result.hostKeyAlias = raw.hostKeyAlias;
+  if (raw.revokedHostKeys !== undefined && raw.revokedHostKeys.value.toLowerCase() !== "none") {
+    const { value, at } = raw.revokedHostKeys;
+    result.revokedHostKeys = path(value, "RevokedHostKeys", at);
+  }
   if (raw.connectTimeout) result.connectTimeoutSec = raw.connectTimeout;
   if (raw.serverAliveInterval) result.serverAliveIntervalSec = raw.serverAliveInterval;
   if (raw.serverAliveCountMax !== undefined) result.serverAliveCountMax = raw.serverAliveCountMax;
@@ -606,6 +614,11 @@ function apply(raw: Raw, { keyword, args, rest }: ConfigLine, at: Where, active:
       if (active) raw.hostKeyAlias ??= value;
       return;
     }
+    case "revokedhostkeys": {
+      const value = single();
+      if (active) raw.revokedHostKeys ??= { value, at };
+      return;
+    }
     case "connecttimeout": {
       const value = single();
       const seconds = value.toLowerCase() === "none" ? 0 : parseTime(value);
@@ -643,6 +656,7 @@ const DISPLAY: Record<string, string> = {
   userknownhostsfile: "UserKnownHostsFile",
   globalknownhostsfile: "GlobalKnownHostsFile",
   hostkeyalias: "HostKeyAlias",
+  revokedhostkeys: "RevokedHostKeys",
   connecttimeout: "ConnectTimeout",
   serveraliveinterval: "ServerAliveInterval",
   serveralivecountmax: "ServerAliveCountMax",

@@ -177,6 +177,7 @@ function toEndpoint(
     hostKeyPolicy: options.hostKeyPolicy ?? policyFrom(config.strictHostKeyChecking) ??
       options.defaultHostKeyPolicy ?? "strict",
     hostKeyAlias: config.hostKeyAlias,
+    ...(config.revokedHostKeys !== undefined ? { revokedHostKeys: config.revokedHostKeys } : {}),
     connectTimeoutMs: config.connectTimeoutSec === undefined
       ? undefined
       : config.connectTimeoutSec * 1000,

@@ -553,6 +553,58 @@ Deno.test("known_hosts against a real sshd and OpenSSH tools", async (t) => {
       },
     );
 
+    await t.step(
+      "RevokedHostKeys: a listed key is refused with every policy, as by ssh",
+      async () => {
+        const user = `${dir}/r_user`;
+        const list = `${dir}/revoked_keys`;
+        // authorized_keys-like text: comments, another key, then the host's key with a comment.
+        await Deno.writeTextFile(
+          list,
+          `# revoked\n${(await Deno.readTextFile(`${dir}/other_ed25519.pub`)).trim()}\n` +
+            (await Deno.readTextFile(`${dir}/host_ed25519.pub`)),
+        );
+        for (const policy of ["strict", "accept-new", "off"] as const) {
+          const e = await rejects(
+            verifyHostKey(check(user, { policy, revokedHostKeys: list })),
+            "HostKeyRevoked",
+          );
+          assert.equal(e.params.file, list);
+          assert.equal(e.params.line, 3);
+        }
+        await assert.rejects(Deno.stat(user), Deno.errors.NotFound);
+        const out = await exec("ssh", [
+          "-o",
+          `RevokedHostKeys=${list}`,
+          ...sshArgs(user, "accept-new", ["-o", "HostKeyAlgorithms=ssh-ed25519"]),
+        ]);
+        assert.notEqual(out.code, 0);
+        assert.match(out.stderr, /revoked/i);
+        await assert.rejects(Deno.stat(user), Deno.errors.NotFound);
+        // Another host key (ecdsa) is not listed: accept-new records it.
+        assert.equal(
+          (await verifyHostKey(
+            check(user, { policy: "accept-new", keyBlob: ec, revokedHostKeys: list }),
+          )).status,
+          "added",
+        );
+        // A list that cannot be read refuses every key, as ssh does.
+        const missing = await rejects(
+          verifyHostKey(check(user, { keyBlob: ec, revokedHostKeys: `${dir}/nope` })),
+          "InvalidConfig",
+        );
+        assert.equal(missing.key, "known_hosts.revoked_list_unreadable");
+        // A binary KRL (made by ssh-keygen -k) is refused as unsupported, never skipped.
+        await ok("ssh-keygen", ["-q", "-k", "-f", `${dir}/krl`, `${dir}/other_ed25519.pub`]);
+        const krl = await rejects(
+          verifyHostKey(check(user, { keyBlob: ec, revokedHostKeys: `${dir}/krl` })),
+          "Unsupported",
+        );
+        assert.equal(krl.key, "known_hosts.revoked_list_krl");
+        assert.ok(messages.has(krl.key) && messages.has(missing.key));
+      },
+    );
+
     await t.step("an unreadable known_hosts path is an InvalidConfig error", async () => {
       await Deno.mkdir(`${dir}/adir`);
       const e = await rejects(verifyHostKey(check(`${dir}/adir`)), "InvalidConfig");

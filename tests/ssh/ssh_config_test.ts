@@ -196,6 +196,7 @@ Deno.test("resolved values of the fixtures (beyond ssh -G agreement)", async () 
     "/etc/ssh/prod_known_hosts",
   ]);
   assert.deepEqual(prod.globalKnownHostsFiles, ["/etc/ssh/prod_global_known_hosts"]);
+  assert.equal(prod.revokedHostKeys, "/home/u/.ssh/revoked_api.prod");
   const legacy = await resolveSshHost("legacy.prod", {
     configFile: basic,
     home: "/home/u",

@@ -260,6 +260,7 @@ async function classify(target: Endpoint, blob: Uint8Array): Promise<Verdict> {
       globalKnownHostsFiles: [...target.globalKnownHostsFiles ?? []],
       policy: "strict",
       hostKeyAlias: target.hostKeyAlias,
+      revokedHostKeys: target.revokedHostKeys,
     });
     if (verdict.status === "known") return verdict;
   } catch (error) {
