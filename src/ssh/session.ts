@@ -19,6 +19,8 @@ import {
 import { type ConnectionPlan, type Endpoint, planKey } from "./_plan.ts";
 
 export interface ConnectOptions extends AuthOptions {
+  /** Host key algorithms offered first (those of the keys recorded for the host). */
+  readonly preferredHostKeys?: readonly string[];
   /** TCP connect + SSH handshake (incl. host key check) of each hop; default 10000. */
   readonly connectTimeoutMs?: number;
   /** User authentication of each hop; default 15000 (paused while a prompt is shown). */
@@ -172,14 +174,30 @@ export async function connectSession(
 ): Promise<SshSession> {
   // Loaded here, not at module load: node:crypto and ssh2 cost ~25 + ~60 ms of start-up
   // that commands without --host should not pay.
-  const [ssh2, { verifyHostKey }] = await Promise.all([loadSsh2(), import("./known_hosts.ts")]);
+  const [ssh2, { verifyHostKey, knownHostKeyTypes }] = await Promise.all([
+    loadSsh2(),
+    import("./known_hosts.ts"),
+  ]);
   const endpoints = [...plan.hops, plan.target];
   const clients: Ssh2Client[] = [];
   try {
     for (const [i, endpoint] of endpoints.entries()) {
       const where = whereOf(plan, i);
       const previous = clients[i - 1];
-      const client = await connectOne(ssh2, verifyHostKey, endpoint, where, previous, options);
+      // As OpenSSH: the host key algorithms of the keys recorded for the host come first,
+      // so a host known by its ECDSA or RSA key is not asked for its ed25519 one (which
+      // would be "another type than recorded", and refused).
+      const recorded = await knownHostKeyTypes({
+        host: endpoint.host,
+        port: endpoint.port,
+        knownHostsFiles: [...endpoint.knownHostsFiles],
+        globalKnownHostsFiles: [...endpoint.globalKnownHostsFiles ?? []],
+        hostKeyAlias: endpoint.hostKeyAlias,
+      }).catch(() => []);
+      const client = await connectOne(ssh2, verifyHostKey, endpoint, where, previous, {
+        ...options,
+        preferredHostKeys: hostKeyAlgorithmsFor(recorded),
+      });
       clients.push(client);
     }
   } catch (error) {
@@ -191,6 +209,25 @@ export async function connectSession(
     throw error;
   }
   return new SshSession(plan, clients);
+}
+
+/** Host key algorithms ssh2 offers (its defaults): the only ones that may be reordered. */
+const HOST_KEY_ALGORITHMS = new Set([
+  "ssh-ed25519",
+  "ecdsa-sha2-nistp256",
+  "ecdsa-sha2-nistp384",
+  "ecdsa-sha2-nistp521",
+  "rsa-sha2-512",
+  "rsa-sha2-256",
+  "ssh-rsa",
+]);
+
+/** The host key algorithms of recorded key types ("ssh-rsa" keys sign with SHA-2 first). */
+function hostKeyAlgorithmsFor(types: readonly string[]): string[] {
+  const algorithms = types.flatMap((t) =>
+    t === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", t] : [t]
+  );
+  return [...new Set(algorithms)].filter((a) => HOST_KEY_ALGORITHMS.has(a));
 }
 
 async function connectOne(
@@ -276,6 +313,17 @@ async function connectOne(
       keepaliveInterval: endpoint.keepaliveIntervalMs ?? options.keepaliveIntervalMs ?? 0,
       keepaliveCountMax: endpoint.keepaliveCountMax ?? options.keepaliveCountMax ?? 3,
       authHandler: handler,
+      ...(options.preferredHostKeys && options.preferredHostKeys.length > 0
+        // ssh2's "prepend" skips what its list already holds: take them out first.
+        ? {
+          algorithms: {
+            serverHostKey: {
+              remove: [...options.preferredHostKeys],
+              prepend: [...options.preferredHostKeys],
+            },
+          },
+        }
+        : {}),
       hostVerifier: (key, verify) => {
         verifyHostKey({
           host: endpoint.host,

@@ -309,3 +309,34 @@ Deno.test("descendantsOf finds a child process", async () => {
     await child.status;
   }
 });
+
+Deno.test("a host known only by its ECDSA key is verified by it (its recorded key types go first)", async () => {
+  // OpenSSH orders its host key algorithms by what known_hosts holds for the host; a
+  // client asking for ed25519 first would be shown a key "of another type than recorded".
+  const fleet = await startSshdFleet({ count: 1, ecdsaHostKey: true });
+  const dir = await Deno.makeTempDir();
+  try {
+    const host = fleet.hosts[0];
+    const knownHosts = `${dir}/known_hosts`;
+    await Deno.writeTextFile(
+      knownHosts,
+      `[${host.address}]:${host.port} ${host.ecdsaHostKeyPub}\n`,
+    );
+    const seen: HostKeyVerdict[] = [];
+    const session = await connectSession(
+      planOf(fleet, 0, { overrides: { knownHostsFiles: [knownHosts] } }),
+      { ...quietAuth, onHostKey: (_where, _endpoint, verdict) => seen.push(verdict) },
+    );
+    try {
+      assert.deepEqual(seen.map((v) => v.status), ["known"]);
+    } finally {
+      await session.close();
+    }
+    // The usual case is unchanged: known by its ed25519 key, verified by that one.
+    const plain = await connectSession(planOf(fleet, 0), quietAuth);
+    await plain.close();
+  } finally {
+    await fleet.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
