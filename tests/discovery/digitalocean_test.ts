@@ -5,6 +5,30 @@ import { runProviderContract } from "./contract.ts";
 import { startDigitalOceanFake } from "./fakes/digitalocean.ts";
 import { fixtureMachines } from "./fakes/fixture.ts";
 
+/** A DigitalOcean source on the fake API with its cache in a fresh state dir. */
+async function withCachedSource(
+  fn: (
+    context: {
+      fake: ReturnType<typeof startDigitalOceanFake>;
+      dir: string;
+      inv: ReturnType<typeof parseInventory>;
+    },
+  ) => Promise<void>,
+): Promise<void> {
+  const fake = startDigitalOceanFake(fixtureMachines());
+  const dir = await Deno.makeTempDir();
+  try {
+    const inv = parseInventory(
+      `[sources.do]\nprovider = "digitalocean"\napi_url = "${fake.apiUrl}"\n${fake.sourceLines}\n`,
+      { file: "/m.toml" },
+    );
+    await fn({ fake, dir, inv });
+  } finally {
+    await fake.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 runProviderContract({
   provider: "digitalocean",
   start: startDigitalOceanFake,
@@ -49,14 +73,8 @@ Deno.test({
   name: "[digitalocean] a cache dated in the future (the clock was ahead) is not fresh forever",
   sanitizeResources: false,
   sanitizeOps: false,
-  fn: async () => {
-    const fake = startDigitalOceanFake(fixtureMachines());
-    const dir = await Deno.makeTempDir();
-    try {
-      const inv = parseInventory(
-        `[sources.do]\nprovider = "digitalocean"\napi_url = "${fake.apiUrl}"\n${fake.sourceLines}\n`,
-        { file: "/m.toml" },
-      );
+  fn: () =>
+    withCachedSource(async ({ fake, dir, inv }) => {
       const now = Date.now();
       const yearAhead = now + 365 * 86_400_000;
       // Written while the clock read a year ahead; read once it is right again.
@@ -75,25 +93,15 @@ Deno.test({
       })).results;
       assert.equal(r.state, "fresh", String(r.error));
       assert.ok(fake.requests.length > sent);
-    } finally {
-      await fake.close();
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "[digitalocean] another account's cache is not served (a switched token)",
   sanitizeResources: false,
   sanitizeOps: false,
-  fn: async () => {
-    const fake = startDigitalOceanFake(fixtureMachines());
-    const dir = await Deno.makeTempDir();
-    try {
-      const inv = parseInventory(
-        `[sources.do]\nprovider = "digitalocean"\napi_url = "${fake.apiUrl}"\n${fake.sourceLines}\n`,
-        { file: "/m.toml" },
-      );
+  fn: () =>
+    withCachedSource(async ({ fake, dir, inv }) => {
       const first = (await discoverInventory(inv, { stateDir: dir, env: fake.env, cache: "use" }))
         .results[0];
       assert.equal(first.state, "fresh", String(first.error));
@@ -117,25 +125,15 @@ Deno.test({
       const none = (await discoverInventory(inv, { stateDir: dir, env: {}, cache: "use" }))
         .results[0];
       assert.equal(none.state, "cached", String(none.error));
-    } finally {
-      await fake.close();
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "[digitalocean] a hand-damaged cache is no cache: refetched, no crash",
   sanitizeResources: false,
   sanitizeOps: false,
-  fn: async () => {
-    const fake = startDigitalOceanFake(fixtureMachines());
-    const dir = await Deno.makeTempDir();
-    try {
-      const inv = parseInventory(
-        `[sources.do]\nprovider = "digitalocean"\napi_url = "${fake.apiUrl}"\n${fake.sourceLines}\n`,
-        { file: "/m.toml" },
-      );
+  fn: () =>
+    withCachedSource(async ({ fake, dir, inv }) => {
       await discoverInventory(inv, { stateDir: dir, env: fake.env, cache: "use" });
       const path = `${dir}/discovery/do.json`;
       const entry = JSON.parse(await Deno.readTextFile(path));
@@ -147,9 +145,5 @@ Deno.test({
         assert.equal(r.state, "fresh", String(r.error));
         assert.ok(fake.requests.length > sent, "refetched");
       }
-    } finally {
-      await fake.close();
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
