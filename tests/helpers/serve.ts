@@ -242,3 +242,15 @@ export async function readEvents(
   }
   return events;
 }
+
+/** `provctl token create NAME --scope SCOPE [MORE...]` in `cli`'s sandbox: the secret. */
+export async function createToken(
+  cli: { run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> },
+  name: string,
+  scope: string,
+  ...more: string[]
+): Promise<string> {
+  const out = await cli.run(["token", "create", name, "--scope", scope, ...more]);
+  assert.equal(out.code, 0, out.stderr);
+  return out.stdout.trim();
+}

@@ -4,9 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { cliSandbox } from "../helpers/cli.ts";
-import { apiClient, OpenApiChecker, type RunningServer, startServer } from "../helpers/serve.ts";
-
-const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
+import {
+  apiClient,
+  createToken,
+  OpenApiChecker,
+  type RunningServer,
+  startServer,
+} from "../helpers/serve.ts";
 
 Deno.test({
   name: "GET /api/v1/token answers the caller's own token record, never a secret",
@@ -16,24 +20,11 @@ Deno.test({
     const cli = await cliSandbox();
     let server: RunningServer | undefined;
     try {
-      const token = async (name: string, scope: string, ...more: string[]) => {
-        const out = await cli.run(["token", "create", name, "--scope", scope, ...more]);
-        assert.equal(out.code, 0, out.stderr);
-        return out.stdout.trim();
-      };
+      const token = (name: string, scope: string, ...more: string[]) =>
+        createToken(cli, name, scope, ...more);
       const read = await token("viewer", "read");
       const operate = await token("ops", "operate", "--expires", "30d");
-      server = await startServer((args) =>
-        new Deno.Command(Deno.execPath(), {
-          args: ["run", "--allow-all", "--quiet", MAIN, ...args],
-          env: cli.env,
-          clearEnv: true,
-          cwd: cli.dir,
-          stdin: "null",
-          stdout: "piped",
-          stderr: "piped",
-        }).spawn()
-      );
+      server = await startServer((args) => cli.spawn(args));
       const api = apiClient(server.url, await OpenApiChecker.load(server.url));
 
       type Token = { name: string; scope: string; expires: string | null };

@@ -5,9 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { cliSandbox } from "../helpers/cli.ts";
-import { apiClient, OpenApiChecker, type RunningServer, startServer } from "../helpers/serve.ts";
-
-const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
+import {
+  apiClient,
+  createToken,
+  OpenApiChecker,
+  type RunningServer,
+  startServer,
+} from "../helpers/serve.ts";
 
 const MACHINES = `
 [machines.m1]
@@ -24,24 +28,9 @@ Deno.test({
     let server: RunningServer | undefined;
     try {
       await Deno.writeTextFile(`${cli.dir}/machines.toml`, MACHINES);
-      const token = async (name: string, scope: string) => {
-        const out = await cli.run(["token", "create", name, "--scope", scope]);
-        assert.equal(out.code, 0, out.stderr);
-        return out.stdout.trim();
-      };
-      const read = await token("viewer", "read");
-      const operate = await token("ops", "operate");
-      server = await startServer((args) =>
-        new Deno.Command(Deno.execPath(), {
-          args: ["run", "--allow-all", "--quiet", MAIN, ...args],
-          env: cli.env,
-          clearEnv: true,
-          cwd: cli.dir,
-          stdin: "null",
-          stdout: "piped",
-          stderr: "piped",
-        }).spawn()
-      );
+      const read = await createToken(cli, "viewer", "read");
+      const operate = await createToken(cli, "ops", "operate");
+      server = await startServer((args) => cli.spawn(args));
       const api = apiClient(server.url, await OpenApiChecker.load(server.url));
       const events = await fetch(`${server.url}/api/v1/events?topics=operation`, {
         headers: { authorization: `Bearer ${read}` },

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { cliSandbox } from "../helpers/cli.ts";
-import { type RunningServer, startServer } from "../helpers/serve.ts";
+import { createToken, type RunningServer, startServer } from "../helpers/serve.ts";
 import { buildApi } from "../../src/serve/app.ts";
 import { EventHub } from "../../src/serve/events.ts";
 import { loadSettings } from "../../src/cli/settings.ts";
@@ -12,8 +12,6 @@ import type { GlobalFlags } from "../../src/cli/global_flags.ts";
 import type { FleetFlags } from "../../src/cli/fleet_flags.ts";
 import { MemoryOperationStore } from "../../src/state/operations.ts";
 import { newToken, type StoredToken } from "../../src/state/tokens.ts";
-
-const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 
 const SERVICES = `
 [services.web]
@@ -50,21 +48,9 @@ Deno.test({
     let server: RunningServer | undefined;
     try {
       await Deno.writeTextFile(`${cli.dir}/provctl.toml`, SERVICES);
-      const out = await cli.run(["token", "create", "ops", "--scope", "operate"]);
-      assert.equal(out.code, 0, out.stderr);
-      const token = out.stdout.trim();
+      const token = await createToken(cli, "ops", "operate");
       const auth = { authorization: `Bearer ${token}` };
-      server = await startServer((args) =>
-        new Deno.Command(Deno.execPath(), {
-          args: ["run", "--allow-all", "--quiet", MAIN, ...args],
-          env: cli.env,
-          clearEnv: true,
-          cwd: cli.dir,
-          stdin: "null",
-          stdout: "piped",
-          stderr: "piped",
-        }).spawn()
-      );
+      server = await startServer((args) => cli.spawn(args));
       const url = server.url;
       const started = await fetch(`${url}/api/v1/services/web/start`, {
         method: "POST",
