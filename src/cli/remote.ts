@@ -54,7 +54,6 @@ export class RemoteTargets {
   /** Retries of connection attempts by target ("user@host:port"), for reports. */
   readonly #retries = new Map<string, number>();
   readonly #noPersist: boolean;
-  #sharedBreakers = false;
   /** The keeper's socket once asked for (undefined: connect directly). */
   #keeper?: Promise<string | undefined>;
   readonly #breakers?: () => Promise<BreakerStore | undefined>;
@@ -100,9 +99,7 @@ export class RemoteTargets {
       .all([import("../ssh/settings.ts"), import("../ssh/target.ts")]);
     const ssh = readSshSettings(this.#settings.config);
     if (this.#breakerStore === undefined) {
-      const store = await this.#breakers?.();
-      this.#breakerStore = store ?? null;
-      if (store) this.#sharedBreakers = true;
+      this.#breakerStore = (await this.#breakers?.()) ?? null;
     }
     const env = this.#ctx.process.env;
     const plan = await resolveConnectionPlan(spec, {
@@ -129,7 +126,7 @@ export class RemoteTargets {
     };
     // Breakers shared through the state backend (postgres) are this process's to keep: the
     // keeper, which cannot reach that store, is not used then.
-    const socket = ssh.persistMs > 0 && !this.#noPersist && !this.#sharedBreakers
+    const socket = ssh.persistMs > 0 && !this.#noPersist && !this.#breakerStore
       ? await this.#keeperSocket()
       : undefined;
     if (socket === undefined) return await direct();

@@ -236,7 +236,7 @@ export async function planHash(plan: ConnectionPlan, sshConfigFile?: string): Pr
   // length-prefixed, so no two sets of files give the same input). Synchronous reads: a
   // few small files, on the path of every warm command.
   const encoder = new TextEncoder();
-  const parts: Uint8Array[] = [encoder.encode(JSON.stringify(plan))];
+  const parts: Uint8Array<ArrayBuffer>[] = [encoder.encode(JSON.stringify(plan))];
   for (const file of [...files].sort()) {
     const content = fileContent(file);
     const head = content
@@ -245,18 +245,13 @@ export async function planHash(plan: ConnectionPlan, sshConfigFile?: string): Pr
     parts.push(encoder.encode(`\n${JSON.stringify(head)}\n`));
     if (content) parts.push(content.bytes);
   }
-  const input = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    input.set(part, at);
-    at += part.length;
-  }
+  const input = await new Blob(parts).arrayBuffer();
   return toBase64(new Uint8Array(await crypto.subtle.digest("SHA-256", input)));
 }
 
 function fileContent(
   path: string,
-): { size: number; mtimeMs: number; bytes: Uint8Array } | undefined {
+): { size: number; mtimeMs: number; bytes: Uint8Array<ArrayBuffer> } | undefined {
   try {
     const info = Deno.statSync(path);
     // Only a regular file is read (/dev/null is a usual GlobalKnownHostsFile; a FIFO
