@@ -105,8 +105,6 @@ export class SshRunner implements ShellRunner {
       stop();
     }, Math.max(0, timeoutMs));
     options.signal?.addEventListener("abort", stop, { once: true });
-    // An abort that came before the call fires no event: the caller has given up already.
-    if (options.signal?.aborted) stop();
     try {
       channel.stderr.on("data", (chunk) => stderr.push(chunk));
       writeStdin(channel, options.stdin);
@@ -153,7 +151,6 @@ export class SshRunner implements ShellRunner {
       proc?.kill();
     };
     options.signal?.addEventListener("abort", kill, { once: true });
-    if (options.signal?.aborted) kill(); // given up before the call: nothing may run
     const done = (async (): Promise<StreamExit> => {
       const started = await this.#start(command, options.signal, (chunk) => out.push(chunk));
       const lease = started.lease;
@@ -206,6 +203,13 @@ export class SshRunner implements ShellRunner {
     signal: AbortSignal | undefined,
     onStdout: (chunk: Uint8Array) => void,
   ): Promise<{ lease: SessionLease; proc: RemoteProcess }> {
+    // Given up before the call (its abort event has fired already): nothing may start.
+    // Killing it once started would race the PID marker the kill needs.
+    if (signal?.aborted) {
+      throw new ProvctlError("ConnectionFailed", "ssh.aborted", {
+        params: { where: endpointLabel(this.plan.target) },
+      });
+    }
     for (let attempt = 0;; attempt++) {
       const lease = await this.#acquire(signal);
       try {
