@@ -1,11 +1,12 @@
 /**
  * provctl entry point. Parses the command line with Stricli and maps its outcome to
  * provctl's documented exit codes (0 ok, 1 failed, 2 usage, 3 not running/not found,
- * 70 internal error).
+ * 70 internal error). `status NAME...` and `version` without flags skip the parser
+ * (cli/fast_path.ts): Stricli and the route table are loaded only for other command lines.
  */
-import { ExitCode as StricliExit, run } from "@stricli/core";
-import { appFor } from "./cli/app.ts";
+import type { ExitCode as StricliExit } from "@stricli/core";
 import { processContext } from "./cli/context.ts";
+import { runFast } from "./cli/fast_path.ts";
 import { ExitCode } from "./core/errors.ts";
 import { VERSION } from "./version.ts";
 
@@ -17,9 +18,21 @@ export async function main(args: readonly string[]): Promise<number> {
     context.process.stdout.write(`${VERSION}\n`);
     return ExitCode.ok;
   }
-  await run(appFor(args), args, context);
+  if (!await runFast(args, context)) {
+    const [{ run }, { appFor }] = await Promise.all([
+      import("@stricli/core"),
+      import("./cli/app.ts"),
+    ]);
+    await run(appFor(args), args, context);
+  }
   return exitCodeOf(context.process.exitCode);
 }
+
+// Stricli's codes for a command line it could not parse or route. Typed by Stricli's own
+// constants, so `deno check` fails if they change; held here so that a command on the
+// fast path does not load Stricli only to read two numbers.
+const INVALID_ARGUMENT: typeof StricliExit.InvalidArgument = -4;
+const UNKNOWN_COMMAND: typeof StricliExit.UnknownCommand = -5;
 
 /**
  * provctl's exit code for what a run left in `process.exitCode`: a command's own code, or
@@ -29,9 +42,7 @@ export async function main(args: readonly string[]): Promise<number> {
  */
 export function exitCodeOf(raw: number | string | null | undefined): number {
   const code = Number(raw ?? 0);
-  if (code === StricliExit.InvalidArgument || code === StricliExit.UnknownCommand) {
-    return ExitCode.usage;
-  }
+  if (code === INVALID_ARGUMENT || code === UNKNOWN_COMMAND) return ExitCode.usage;
   if (!Number.isInteger(code) || code < 0 || code > 255) return ExitCode.internal;
   return code;
 }
