@@ -4,27 +4,45 @@
  * overridden by messages.toml in the config directories. Templates use {name}
  * placeholders; a missing parameter is a bug and shows as {name}.
  */
-import { MESSAGES } from "./_embedded_configs.ts";
+import { MESSAGE_TABLES } from "./_embedded_configs.ts";
 import { type MessageParams, ProvctlError } from "../core/errors.ts";
 import { escapeControl, escapeControlLines } from "../core/terminal_text.ts";
 
 type Tree = { [key: string]: string | Tree };
 
-/** A catalog of flat dotted keys (the compiled embedded messages). */
+/**
+ * A catalog of flat dotted keys grouped by top-level table, each table the JSON text of
+ * { dotted key: template } (the compiled embedded messages): a table is parsed the first
+ * time one of its keys is looked up.
+ */
 export class FlatCatalog {
-  readonly #entries: Readonly<Record<string, string>>;
+  readonly #tables: Readonly<Record<string, string>>;
+  readonly #parsed = new Map<string, Readonly<Record<string, string>>>();
   #all?: ReadonlyMap<string, string>;
 
-  constructor(entries: Readonly<Record<string, string>>) {
-    this.#entries = entries;
+  constructor(tables: Readonly<Record<string, string>>) {
+    this.#tables = tables;
+  }
+
+  #table(name: string): Readonly<Record<string, string>> | undefined {
+    if (!Object.hasOwn(this.#tables, name)) return undefined;
+    let entries = this.#parsed.get(name);
+    if (!entries) {
+      entries = JSON.parse(this.#tables[name]) as Record<string, string>;
+      this.#parsed.set(name, entries);
+    }
+    return entries;
   }
 
   get(key: string): string | undefined {
-    return Object.hasOwn(this.#entries, key) ? this.#entries[key] : undefined;
+    const entries = this.#table(key.split(".", 1)[0]);
+    return entries && Object.hasOwn(entries, key) ? entries[key] : undefined;
   }
 
   all(): ReadonlyMap<string, string> {
-    this.#all ??= new Map(Object.entries(this.#entries));
+    this.#all ??= new Map(
+      Object.keys(this.#tables).flatMap((name) => Object.entries(this.#table(name)!)),
+    );
     return this.#all;
   }
 }
@@ -114,6 +132,6 @@ function flatten(tree: Tree, prefix: string, out: Map<string, string>): void {
 let embeddedCatalog: FlatCatalog | undefined;
 /** The embedded catalog (shared). */
 export function embeddedMessages(): FlatCatalog {
-  embeddedCatalog ??= new FlatCatalog(MESSAGES);
+  embeddedCatalog ??= new FlatCatalog(MESSAGE_TABLES);
   return embeddedCatalog;
 }

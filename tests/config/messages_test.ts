@@ -19,11 +19,13 @@ Deno.test("the compiled catalog answers every key exactly as a parse of messages
   assert.deepEqual(new Map(embeddedMessages().all()), full);
   assert.equal(embeddedMessages().get("no.such.key"), undefined);
   assert.equal(embeddedMessages().get("constructor"), undefined, "no prototype keys");
+  assert.equal(embeddedMessages().get("cli.constructor"), undefined, "no prototype keys");
+  assert.equal(embeddedMessages().get("cli"), undefined, "a table is not a message");
 });
 
 Deno.test("later layers override, unknown keys are a bug, placeholders are filled", () => {
   const m = new Messages(
-    new FlatCatalog({ "a.x": "one {n}", "a.y": "why", "a.b.z": "zed" }),
+    new FlatCatalog({ a: JSON.stringify({ "a.x": "one {n}", "a.y": "why", "a.b.z": "zed" }) }),
     { a: { x: "uno {n}" } },
   );
   assert.equal(m.format("a.x", { n: 1 }), "uno 1");
