@@ -4,6 +4,7 @@
  */
 import type { ProcessStatus } from "../core/process_status.ts";
 import type { StopResult } from "./backend.ts";
+import { isoTime } from "../core/iso_time.ts";
 
 export interface ServiceStatusRecord {
   readonly name: string;
@@ -39,7 +40,7 @@ export function statusRecord(row: {
     backend: row.backend,
     state: row.unreachable !== undefined ? "unreachable" : s.state,
     pid: s.state === "running" ? s.pid : null,
-    since: s.state === "running" && s.since ? s.since.toISOString() : null,
+    since: s.state === "running" && s.since ? isoTime(s.since) : null,
     exit_code: s.state === "exited" ? s.code : s.state === "failed" ? s.code ?? null : null,
     signal: s.state === "terminated" ? s.signal : s.state === "failed" ? s.signal ?? null : null,
     reason: row.unreachable ??
@@ -48,11 +49,13 @@ export function statusRecord(row: {
     last_exit: s.supervision?.lastExit
       ? { code: s.supervision.lastExit.code ?? null, signal: s.supervision.lastExit.signal ?? null }
       : null,
-    last_restart_at: s.supervision?.lastRestartAt?.toISOString() ?? null,
-    next_restart_at: s.supervision?.nextRestartAt?.toISOString() ?? null,
+    last_restart_at: isoOrNull(s.supervision?.lastRestartAt),
+    next_restart_at: isoOrNull(s.supervision?.nextRestartAt),
     supervisor: s.supervision?.supervisor ?? null,
   };
 }
+
+const isoOrNull = (date: Date | undefined) => (date ? isoTime(date) : null);
 
 export interface ServiceStopRecord {
   readonly name: string;
