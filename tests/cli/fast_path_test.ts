@@ -117,3 +117,22 @@ Deno.test({
     }
   },
 });
+
+Deno.test("a command that throws is reported as Stricli reports it, not left uncaught", async () => {
+  // More names than a call can take as arguments (about 127,000 here): the call itself
+  // throws (RangeError) on either path. Invalid names, so that a path that did call the
+  // command would end at once.
+  const args = ["status", ...Array<string>(150_000).fill("bad name")];
+  const { run } = await import("@stricli/core");
+  const { appFor } = await import("../../src/cli/app.ts");
+  const parsed = capturingContext({ NO_COLOR: "1", HOME: "/nonexistent" }, args);
+  await run(appFor(args), args, parsed.context);
+  const fast = capturingContext({ NO_COLOR: "1", HOME: "/nonexistent" }, args);
+  assert.equal(await runFast(args, fast.context), true);
+
+  const firstLine = (err: string[]) => err.join("").split("\n")[0];
+  assert.equal(firstLine(fast.err), firstLine(parsed.err));
+  assert.match(firstLine(fast.err), /^Command failed, RangeError/);
+  assert.deepEqual(fast.out, parsed.out);
+  assert.equal(fast.context.process.exitCode, parsed.context.process.exitCode);
+});
