@@ -24,7 +24,7 @@ function flatten(tree: Tree, prefix: string, out: Record<string, string>): void 
 
 /** Non-ASCII characters as \\u escapes: an all-ASCII module loads as one-byte text. */
 const ascii = (text: string) =>
-  text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  text.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 
 /** The generated module's text for the given config texts. */
 export function generate(defaultsText: string, messagesText: string): string {
