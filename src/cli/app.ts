@@ -35,6 +35,7 @@ import {
 } from "./fleet_flags.ts";
 import { brief } from "./help_text.ts";
 import { applicationText } from "./stricli_text.ts";
+import { ExitCode } from "../core/errors.ts";
 
 const names = (placeholder: string, minimum = 0, briefKey = "arg_names") => ({
   kind: "array" as const,
@@ -785,6 +786,8 @@ function application(only?: RouteName) {
         disableAnsiColor: false,
       },
       localization: { loadText: () => applicationText() },
+      // Commands report their own errors (session.ts `command`): one that escapes is a bug.
+      determineExitCode: () => ExitCode.internal,
     },
   );
 }

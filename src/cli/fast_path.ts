@@ -8,8 +8,8 @@
  * argument that starts with "-" (flags, --help, --), goes through Stricli, which also
  * parses and reports errors.
  */
-import type { ExitCode as StricliExit } from "@stricli/core";
 import type { ProvctlContext } from "./context.ts";
+import { ExitCode } from "../core/errors.ts";
 
 type CommandFunction = (
   this: ProvctlContext,
@@ -66,18 +66,15 @@ export async function runFast(args: readonly string[], context: ProvctlContext):
   } catch (error) {
     // As Stricli's run() for a command that throws (commands report their own errors; this
     // is, say, more names than a call takes as arguments): its "Command failed" text on
-    // stderr, without colour as for any provctl stream, and its exit code.
+    // stderr, without colour as for any provctl stream, and exit code 70 (app.ts).
     const { applicationText } = await import("./stricli_text.ts");
     context.process.stderr.write(
       `${applicationText().exceptionWhileRunningCommand(error, false)}\n`,
     );
-    context.process.exitCode ??= COMMAND_RUN_ERROR;
+    context.process.exitCode ??= ExitCode.internal;
     return true;
   }
   // As Stricli's run(): a command that set no exit code succeeded.
   context.process.exitCode ??= 0;
   return true;
 }
-
-// Stricli's code for a command that threw, typed by its own constant (checked by deno check).
-const COMMAND_RUN_ERROR: typeof StricliExit.CommandRunError = 1;

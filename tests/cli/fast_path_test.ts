@@ -135,4 +135,5 @@ Deno.test("a command that throws is reported as Stricli reports it, not left unc
   assert.match(firstLine(fast.err), /^Command failed, RangeError/);
   assert.deepEqual(fast.out, parsed.out);
   assert.equal(fast.context.process.exitCode, parsed.context.process.exitCode);
+  assert.equal(fast.context.process.exitCode, 70, "an escaped error is a bug (70)");
 });
