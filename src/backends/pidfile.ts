@@ -22,12 +22,7 @@ import { canReadProcesses, localStatus } from "./_pidfile/local_status.ts";
 import type { Backend, BootControl, LogOptions, StartResult, StopResult } from "./backend.ts";
 import { followFile } from "./_log_tail.ts";
 import { parseEnvFile } from "../config/services_file.ts";
-import common from "./_pidfile/common.sh" with { type: "text" };
-import trustPrologue from "./_pidfile/trust.sh" with { type: "text" };
-import startScript from "./_pidfile/start.sh" with { type: "text" };
-import statusScript from "./_pidfile/status.sh" with { type: "text" };
-import stopScript from "./_pidfile/stop.sh" with { type: "text" };
-import superviseScript from "./_pidfile/supervise.sh" with { type: "text" };
+import type * as PidfileScripts from "./_pidfile/scripts.ts";
 
 export interface PidfilePaths {
   /** Directory for definitions (services/) and locks (locks/). */
@@ -64,12 +59,8 @@ export const DEFAULT_BACKOFF: RestartBackoff = {
   minUptimeMs: 5000,
 };
 
-// A function replacement: a string one would read "$$" in the scripts as "$".
-const START = `${common}\n${
-  startScript.replace("@COMMON@", () => common).replace("@SUPERVISE@", () => superviseScript)
-}`;
-const STATUS = `${common}\n${statusScript}`;
-const STOP = `${common}\n${stopScript}`;
+/** A script to run: its text, or one of the backend's scripts (_pidfile/scripts.ts). */
+type Script = string | ((scripts: typeof PidfileScripts) => string);
 // The definition stored by start; a link there is never followed (exit 17).
 const READ_DEFINITION = `[ -L "$1" ] && exit 17; [ -e "$1" ] || exit 3; exec cat -- "$1"`;
 
@@ -159,14 +150,17 @@ export class PidfileBackend implements Backend {
    * and its services/ without a name).
    */
   async #sh(
-    script: string,
+    script: Script,
     args: readonly string[],
     options: { stdin?: string; timeoutMs?: number; name?: ServiceName; create?: boolean } = {},
   ) {
     const { name, create, ...rest } = options;
     let dirs = this.#stateDirs(name);
     if (await this.#trustedHere(dirs, create)) dirs = [];
-    const result = await sh(this.#o.runner, `${trustPrologue}\n${script}`, [
+    // Loaded on first use: a local status runs no script (see _pidfile/scripts.ts).
+    const scripts = await import("./_pidfile/scripts.ts");
+    const text = typeof script === "string" ? script : script(scripts);
+    const result = await sh(this.#o.runner, `${scripts.TRUST_PROLOGUE}\n${text}`, [
       create ? "1" : "0",
       String(dirs.length),
       ...dirs,
@@ -249,7 +243,7 @@ export class PidfileBackend implements Backend {
     );
     const { runner, paths } = this.#o;
     const backoff = { ...(this.#o.restartBackoff ?? DEFAULT_BACKOFF), ...def.restartBackoff };
-    const result = await this.#sh(START, [
+    const result = await this.#sh((s) => s.START, [
       paths.pidFile(def.name),
       this.#exitFile(def.name),
       this.#stateFile(def.name),
@@ -336,7 +330,7 @@ export class PidfileBackend implements Backend {
     const known = def !== undefined || (await this.status(name)).state !== "not-running";
     const signal = def?.stopSignal ?? "SIGTERM";
     const timeoutMs = def?.stopTimeoutMs ?? 10_000;
-    const result = await this.#sh(STOP, [
+    const result = await this.#sh((s) => s.STOP, [
       this.#o.paths.pidFile(name),
       this.#exitFile(name),
       signal.replace(/^SIG/, ""),
@@ -400,7 +394,11 @@ export class PidfileBackend implements Backend {
     if (this.#inProcess && await this.#trustedHere(this.#stateDirs(name))) {
       stdout = localStatus(files);
     } else {
-      const result = await this.#sh(STATUS, [files.pidFile, files.exitFile, files.stateFile], {
+      const result = await this.#sh((s) => s.STATUS, [
+        files.pidFile,
+        files.exitFile,
+        files.stateFile,
+      ], {
         timeoutMs: this.#o.commandTimeoutMs,
         name,
       });

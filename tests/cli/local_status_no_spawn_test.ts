@@ -17,7 +17,10 @@ const strace = ["/usr/bin/strace", "/bin/strace"].find((path) => {
   }
 });
 
-/** Runs provctl under strace; the programs it (and anything it started) executed. */
+/**
+ * Runs provctl under strace; the programs it (and anything it started) executed, and the
+ * files it opened.
+ */
 async function traced(cli: CliSandbox, args: string[]) {
   const log = `${cli.dir}/strace.log`;
   const out = await new Deno.Command(strace!, {
@@ -25,7 +28,7 @@ async function traced(cli: CliSandbox, args: string[]) {
       "-f",
       "-qq",
       "-e",
-      "trace=execve,execveat",
+      "trace=execve,execveat,openat",
       "-e",
       "signal=none",
       "-o",
@@ -43,8 +46,12 @@ async function traced(cli: CliSandbox, args: string[]) {
     stdin: "null",
   }).output();
   const dec = new TextDecoder();
-  const programs = (await Deno.readTextFile(log)).split("\n")
+  const lines = (await Deno.readTextFile(log)).split("\n");
+  const programs = lines
     .map((line) => /execve(?:at)?\((?:\d+, )?"([^"]*)"/.exec(line)?.[1])
+    .filter((p): p is string => p !== undefined);
+  const opened = lines
+    .map((line) => /openat\((?:AT_FDCWD|\d+), "([^"]*)"/.exec(line)?.[1])
     .filter((p): p is string => p !== undefined);
   return {
     code: out.code,
@@ -52,11 +59,13 @@ async function traced(cli: CliSandbox, args: string[]) {
     stderr: dec.decode(out.stderr),
     // The first is provctl itself (deno).
     spawned: programs.slice(1),
+    opened,
   };
 }
 
 Deno.test({
-  name: "status of local PID-file services spawns no process, and answers as before" +
+  name: "status of local PID-file services spawns no process, loads neither the parser nor the " +
+    "scripts, and answers as before" +
     (strace === undefined ? " (ignored: strace is not installed; apt-get install strace)" : ""),
   ignore: strace === undefined,
   fn: async () => {
@@ -77,6 +86,14 @@ Deno.test({
 
       const text = await traced(cli, ["status", "web"]);
       assert.deepEqual(text.spawned, []);
+      // Start-up cost: neither the command-line parser and its route table (a flagless
+      // status skips them, cli/fast_path.ts) nor the backend's shell scripts (it runs none)
+      // are loaded.
+      const modules = text.opened.filter((p) => p.includes("/src/") || p.includes("@stricli"));
+      assert.ok(modules.some((p) => p.endsWith("/src/cli/commands/status.ts")), "no module seen");
+      for (const path of modules) {
+        assert.doesNotMatch(path, /@stricli|\/src\/cli\/app\.ts$|\/_pidfile\/\w+\.sh$/);
+      }
       assert.equal(text.code, 0, text.stderr);
       assert.match(
         text.stdout,
