@@ -35,6 +35,7 @@ import {
 } from "./fleet_flags.ts";
 import { brief } from "./help_text.ts";
 import { applicationText } from "./stricli_text.ts";
+import { MAX_ARGUMENTS } from "./fast_path.ts";
 import { ExitCode } from "../core/errors.ts";
 
 const names = (placeholder: string, minimum = 0, briefKey = "arg_names") => ({
@@ -47,6 +48,7 @@ const names = (placeholder: string, minimum = 0, briefKey = "arg_names") => ({
     placeholder,
   },
   minimum,
+  maximum: MAX_ARGUMENTS,
 });
 
 const usageLines = (usageKey: string) => brief(usageKey).split("\n");
