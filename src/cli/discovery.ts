@@ -24,6 +24,7 @@ export async function discoverWithSession(
     home: env.HOME || undefined,
     cache: options.cache,
     only: options.only,
+    deadlineMs: session.loaded.config.integer("discovery.deadline_ms"),
     onRetry: (source, info) =>
       session.debug(
         session.format("discovery.retrying", {

@@ -90,6 +90,8 @@ export class ApiClient {
       } catch (error) {
         if (error instanceof ProvctlError) throw error;
         if (this.options.signal?.aborted) {
+          // The source's deadline: its own error, whichever request it interrupted.
+          if (this.options.signal.reason instanceof ProvctlError) throw this.options.signal.reason;
           throw this.#error("discovery.timeout", url, {
             seconds: Math.round((this.options.timeoutMs ?? 15_000) / 1000),
           }, "Timeout");

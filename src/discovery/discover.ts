@@ -15,7 +15,7 @@ import { accountOf, fingerprint, readCache, writeCache } from "./cache.ts";
 import { type Credentials, type MachineRecord, type Provider, PROVIDER_INFO } from "./provider.ts";
 import { loadProvider } from "./_registry.ts";
 import { tooManyPages } from "./_util.ts";
-import { readSources, type SourceConfig } from "./sources.ts";
+import { DEFAULT_DEADLINE_MS, readSources, type SourceConfig } from "./sources.ts";
 import { cleanName, type Note, tagsToLabels } from "./tag_labels.ts";
 
 /** A provider that never stops paging (broken or hostile) is cut off here. */
@@ -56,6 +56,9 @@ export interface DiscoverOptions {
   readonly now?: () => number;
   /** Pages read per source before giving up (default MAX_PAGES). */
   readonly maxPages?: number;
+  /** A source's whole fetch, unless it sets its own `deadline` ([discovery] deadline_ms;
+   * default DEFAULT_DEADLINE_MS; 0 = no limit). */
+  readonly deadlineMs?: number;
 }
 
 /** A note about one machine of a source; `error` is why it was skipped, if it was. */
@@ -163,6 +166,7 @@ export async function discoverSource(
   }
   let http: ApiClient | undefined;
   let pages = 0;
+  const deadline = deadlineOf(source, options);
   try {
     if (credentials === undefined) throw credentialsError;
     const secrets = credentials.kind === "token"
@@ -178,6 +182,7 @@ export async function discoverSource(
       timeoutMs: source.timeoutMs,
       retries: source.retries,
       onRetry: options.onRetry && ((info) => options.onRetry!(source.name, info)),
+      signal: deadline.signal,
     });
     const records: MachineRecord[] = [];
     const maxPages = options.maxPages ?? MAX_PAGES;
@@ -195,7 +200,9 @@ export async function discoverSource(
       pages++;
       records.push(...page);
       if (pages > maxPages) throw tooManyPages(source.name, source.provider, maxPages);
+      deadline.signal?.throwIfAborted();
     }
+    deadline.signal?.throwIfAborted();
     const wanted = statusFilter(source);
     const kept = wanted ? records.filter((r) => wanted.includes(r.status.toLowerCase())) : records;
     const fetchedAt = new Date(now()).toISOString();
@@ -227,7 +234,33 @@ export async function discoverSource(
       }
     }
     return done({ state: "failed", records: [], error, pages, requests });
+  } finally {
+    deadline.clear();
   }
+}
+
+/**
+ * The signal of a source's overall deadline (none for 0): aborted with the error the
+ * source fails with, so the request in flight is cancelled and says why.
+ */
+function deadlineOf(
+  source: SourceConfig,
+  options: DiscoverOptions,
+): { signal?: AbortSignal; clear: () => void } {
+  const ms = source.deadlineMs ?? options.deadlineMs ?? DEFAULT_DEADLINE_MS;
+  if (ms <= 0) return { clear: () => {} };
+  const controller = new AbortController();
+  const error = new ProvctlError("Timeout", "discovery.deadline", {
+    params: { source: source.name, provider: source.provider, limit: shownDuration(ms) },
+    hint: "discovery.deadline_hint",
+  });
+  const timer = setTimeout(() => controller.abort(error), ms);
+  return { signal: controller.signal, clear: () => clearTimeout(timer) };
+}
+
+/** 60000 -> "60 s", 1500 -> "1500 ms". */
+function shownDuration(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
 function statusFilter(source: SourceConfig): string[] | undefined {

@@ -1,9 +1,9 @@
 /**
  * `[sources.NAME]` of machines.toml, checked: which provider, where its secret comes from
  * (an environment variable or a 0600 file, never the TOML), filters, which address to
- * connect to, the machine name template, cache lifetime and API URL. The machine settings
- * a source shares with profiles (profile, user, port, labels, ...) are checked by the
- * inventory (src/fleet/inventory.ts).
+ * connect to, the machine name template, cache lifetime, API URL and time limits. The
+ * machine settings a source shares with profiles (profile, user, port, labels, ...) are
+ * checked by the inventory (src/fleet/inventory.ts).
  */
 import {
   coerce,
@@ -46,6 +46,8 @@ export interface SourceConfig {
   readonly timeoutMs: number;
   /** Retries of a request after 429, 5xx, a timeout or a network error. */
   readonly retries: number;
+  /** The whole fetch (all pages, regions, retries); 0 = none; unset = [discovery] deadline_ms. */
+  readonly deadlineMs?: number;
   readonly table: SourceTable;
 }
 
@@ -56,6 +58,8 @@ export const DEFAULT_CONNECT_WITH: readonly AddressKind[] = [
 ];
 export const DEFAULT_CACHE_TTL_MS = 5 * 60_000;
 export const DEFAULT_TIMEOUT_MS = 15_000;
+/** A source's overall limit when neither it nor [discovery] deadline_ms says. */
+export const DEFAULT_DEADLINE_MS = 60_000;
 
 const OPTION_TYPES: Readonly<Record<string, "string" | "string[]" | "table" | "integer">> = {
   provider: "string",
@@ -73,6 +77,7 @@ const OPTION_TYPES: Readonly<Record<string, "string" | "string[]" | "table" | "i
   api_url: "string",
   page_size: "integer",
   timeout: "string",
+  deadline: "string",
   retries: "integer",
 };
 /** Keys that would put a secret in the TOML: refused with a pointer to token_env. */
@@ -310,6 +315,9 @@ function readSource(
     apiUrl,
     pageSize,
     timeoutMs: duration(table, "timeout", s("timeout"), DEFAULT_TIMEOUT_MS),
+    deadlineMs: s("deadline") === undefined
+      ? undefined
+      : duration(table, "deadline", s("deadline"), DEFAULT_DEADLINE_MS),
     table,
   });
 }

@@ -278,3 +278,61 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "a slow provider that keeps paging stops at [discovery] deadline_ms (a source's deadline wins)",
+  ...opts,
+  fn: async () => {
+    const cli = await cliSandbox();
+    // Each page well within the request timeout, and always another one.
+    const fake = startHetznerFake(
+      Array.from({ length: 2000 }, (_, i) => machine(`${i + 1}`, `m${i}`, {})),
+    );
+    fake.pageLimit = 1;
+    fake.delayMs = 150;
+    try {
+      const inventory = `${cli.dir}/machines.toml`;
+      const write = (extra: string) =>
+        Deno.writeTextFile(
+          inventory,
+          `[sources.hz]\nprovider = "hetzner"\napi_url = "${fake.apiUrl}"\n${fake.sourceLines}\n` +
+            `retries = 0\ntimeout = "2s"\n${extra}`,
+        );
+      await write("");
+      await Deno.mkdir(`${cli.dir}/config/provctl`, { recursive: true });
+      await Deno.writeTextFile(
+        `${cli.dir}/config/provctl/defaults.toml`,
+        "[discovery]\ndeadline_ms = 800\n",
+      );
+      const run = (args: string[]) =>
+        cli.run([...args, "--inventory", inventory], { env: fake.env });
+
+      const json = await run(["machines", "refresh", "-o", "json"]);
+      assert.equal(json.code, 1, json.stderr);
+      const record = JSON.parse(json.stdout);
+      assert.equal(record.state, "failed");
+      assert.equal(
+        record.error,
+        "source hz (hetzner): not done within its deadline of 800 ms (all pages and regions together); stopped",
+      );
+      assert.ok(record.duration_ms >= 790 && record.duration_ms < 2500, String(record.duration_ms));
+
+      await write('deadline = "500ms"\n');
+      const list = await run(["machines", "list"]);
+      assert.equal(list.code, 3, list.stderr); // nothing cached: no machines at all
+      assert.match(
+        list.stderr,
+        /no machines from source hz \(nothing cached\): source hz \(hetzner\): not done within its deadline of 500 ms/,
+      );
+
+      await write('deadline = "soon"\n');
+      const bad = await run(["machines", "list"]);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /machines\.toml:7:1: deadline = "soon" is not a duration/);
+    } finally {
+      await fake.close();
+      await Deno.remove(cli.dir, { recursive: true }).catch(() => {});
+    }
+  },
+});

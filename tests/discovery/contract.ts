@@ -19,7 +19,7 @@ import { checkName } from "../../src/fleet/_names.ts";
 import { parseInventory } from "../../src/fleet/inventory.ts";
 import { expectProvctlError } from "../helpers/errors.ts";
 import type { FakeApi } from "./fakes/_server.ts";
-import { type FakeMachine, fixtureMachines, HOSTILE_NAME } from "./fakes/fixture.ts";
+import { type FakeMachine, fixtureMachines, HOSTILE_NAME, manyMachines } from "./fakes/fixture.ts";
 
 export interface ProviderContractOptions {
   readonly provider: ProviderKind;
@@ -37,6 +37,7 @@ export interface ProviderContractOptions {
 }
 
 const messages = new Messages(embeddedMessages());
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function runProviderContract(options: ProviderContractOptions): void {
   const test = (title: string, fn: (fake: FakeApi, dir: string) => Promise<void>) =>
@@ -221,6 +222,46 @@ export function runProviderContract(options: ProviderContractOptions): void {
       }
     },
   );
+
+  test(
+    "a slow API that keeps paging is stopped at the source's deadline, the request in flight cancelled; the cache is served stale",
+    async (fake, dir) => {
+      const first = await run(fake, dir, "", "use");
+      assert.equal(first.results[0].state, "fresh", String(first.results[0].error));
+      // Every page comes well within the request timeout (2s), and there is always another.
+      fake.machines = manyMachines(2000);
+      fake.pageLimit = 1;
+      fake.delayMs = 150;
+      const started = performance.now();
+      const [result] = (await run(fake, dir, 'deadline = "700ms"\nretries = 0\n', "refresh"))
+        .results;
+      const took = performance.now() - started;
+      assert.equal(result.state, "stale", "the cache is the fallback, as for any failure");
+      assert.equal(result.records.length, 7);
+      assert.ok(isProvctlError(result.error, "Timeout"), String(result.error));
+      assert.equal(result.error.key, "discovery.deadline");
+      assert.equal(
+        messages.format(result.error.key, result.error.params),
+        `source cloud (${options.provider}): not done within its deadline of 700 ms ` +
+          "(all pages and regions together); stopped",
+      );
+      assert.ok(took >= 690 && took < 1600, `ended at the deadline (took ${Math.round(took)} ms)`);
+      // The fake saw the request it was delaying given up, and nothing was sent after it.
+      for (let i = 0; i < 50 && fake.cancelled === 0; i++) await delay(20);
+      assert.ok(fake.cancelled >= 1, "the request in flight was cancelled");
+      const sent = fake.requests.length;
+      await delay(300);
+      assert.equal(fake.requests.length, sent, "no request after the deadline");
+    },
+  );
+
+  test("a slow source that finishes within its deadline is unaffected", async (fake, dir) => {
+    fake.delayMs = 60;
+    const [result] = (await run(fake, dir, 'deadline = "5s"\n', "off")).results;
+    assert.equal(result.state, "fresh", String(result.error));
+    assert.equal(result.records.length, 7);
+    assert.equal(fake.cancelled, 0);
+  });
 
   test(
     "a failed source falls back to its cache, marked stale; others are unaffected",

@@ -4,6 +4,7 @@ import { startVultrFake } from "./fakes/vultr.ts";
 import { fixtureMachines } from "./fakes/fixture.ts";
 import {
   discoverInventory,
+  discoverSource,
   machineOf,
   mergeDiscovered,
   missingSourcesError,
@@ -13,6 +14,7 @@ import {
 } from "../../src/discovery/discover.ts";
 import type { MachineRecord } from "../../src/discovery/provider.ts";
 import { parseInventory } from "../../src/fleet/inventory.ts";
+import { isProvctlError } from "../../src/core/errors.ts";
 import { expectProvctlError } from "../helpers/errors.ts";
 
 const inventory = parseInventory(
@@ -143,6 +145,52 @@ Deno.test({
     } finally {
       await ok.close();
       await broken.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "deadline: a wait between retries (Retry-After) is cut short too; 0 = no limit",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const fake = startHetznerFake(fixtureMachines());
+    const dir = await Deno.makeTempDir();
+    try {
+      const source = (extra: string) =>
+        sourcesOf(parseInventory(
+          `[sources.slow]\nprovider = "hetzner"\napi_url = "${fake.apiUrl}"\n${fake.sourceLines}\n` +
+            `retries = 3\n${extra}`,
+          { file: "/m.toml" },
+        ))[0];
+      fake.script = ["429"];
+      fake.retryAfter = "10";
+      const started = performance.now();
+      const cut = await discoverSource(source(""), {
+        stateDir: dir,
+        env: fake.env,
+        cache: "off",
+        deadlineMs: 400,
+      });
+      assert.ok(performance.now() - started < 2000, "did not wait out Retry-After: 10");
+      assert.equal(cut.state, "failed");
+      assert.ok(isProvctlError(cut.error, "Timeout"), String(cut.error));
+      assert.equal(cut.error.key, "discovery.deadline");
+      assert.equal(cut.error.params.limit, "400 ms");
+
+      // A source's "0" lifts the limit: a slow but finite source completes.
+      fake.delayMs = 150;
+      const whole = await discoverSource(source('deadline = "0"\n'), {
+        stateDir: dir,
+        env: fake.env,
+        cache: "off",
+        deadlineMs: 200,
+      });
+      assert.equal(whole.state, "fresh", String(whole.error));
+      assert.equal(whole.records.length, 7);
+    } finally {
+      await fake.close();
       await Deno.remove(dir, { recursive: true });
     }
   },

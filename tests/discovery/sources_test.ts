@@ -46,6 +46,14 @@ Deno.test("sources: defaults (connect_with, name, cache_ttl, timeout, retries)",
   assert.equal(s.timeoutMs, 15_000);
   assert.equal(s.retries, 3);
   assert.equal(s.tokenEnv, undefined);
+  assert.equal(s.deadlineMs, undefined, "unset: [discovery] deadline_ms applies");
+});
+
+Deno.test("sources: deadline is a duration; 0 = no limit", () => {
+  const at = (v: string) => read(`[sources.a]\nprovider = "hetzner"\ndeadline = "${v}"\n`)[0];
+  assert.equal(at("90s").deadlineMs, 90_000);
+  assert.equal(at("0").deadlineMs, 0);
+  assert.throws(() => at("90"), /duration_invalid/);
 });
 
 Deno.test("sources: mistakes are InvalidConfig at file:line:col", async () => {

@@ -52,6 +52,7 @@ export default command<DiscoverFlags, [string]>(async (session, flags, name) => 
         env,
         home: env.HOME || undefined,
         cache: "off",
+        deadlineMs: session.loaded.config.integer("discovery.deadline_ms"),
       })
     ),
   );

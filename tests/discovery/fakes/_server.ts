@@ -2,7 +2,8 @@
  * The shared part of the fake provider APIs: a real HTTP server on 127.0.0.1 (port 0),
  * a log of requests, an auth check, and a script of failures to answer before the real
  * data (401, 403, 429 with Retry-After, 500, or a hang that only ends when the server
- * closes). Each provider's fake (fakes/<provider>.ts) renders the machines of
+ * closes), and a delay before every real answer (a slow API), counting the requests whose
+ * client went away while it waited. Each provider's fake (fakes/<provider>.ts) renders the machines of
  * fixture.ts in that provider's documented field shapes.
  */
 import type { FakeMachine } from "./fixture.ts";
@@ -36,6 +37,10 @@ export interface FakeApi {
   retryAfter: string;
   /** Largest page served, whatever the client asks (default 2: several pages). */
   pageLimit: number;
+  /** Wait this long before each real answer (default 0). */
+  delayMs: number;
+  /** Requests whose connection the client closed during delayMs (it gave up on them). */
+  cancelled: number;
   close(): Promise<void>;
 }
 
@@ -73,6 +78,8 @@ export function startFake(
     script: [],
     retryAfter: "1",
     pageLimit: 2,
+    delayMs: 0,
+    cancelled: 0,
     close: async () => {
       closing.resolve();
       await server.shutdown();
@@ -100,11 +107,30 @@ export function startFake(
       if (failure === "429") return reply(429, { "retry-after": fake.retryAfter });
       if (failure !== undefined) return reply(Number(failure));
       if (!(await handler.authorized(logged))) return reply(401);
+      if (fake.delayMs > 0 && await clientLeft(req, fake.delayMs)) {
+        fake.cancelled++;
+        return reply(503);
+      }
       return await handler.answer(logged, fake.machines, fake);
     },
   );
   (fake as { apiUrl: string }).apiUrl = `http://127.0.0.1:${server.addr.port}${init.path}`;
   return fake;
+}
+
+/** Waits `ms`; true if the client closed the connection meanwhile. */
+function clientLeft(req: Request, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    const timer = setTimeout(() => {
+      req.signal.removeEventListener("abort", onAbort);
+      resolve(false);
+    }, ms);
+    req.signal.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 /** `items` cut into pages of `size` (at least 1). */

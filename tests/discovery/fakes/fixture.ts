@@ -90,3 +90,17 @@ export function fixtureMachines(): FakeMachine[] {
     },
   ];
 }
+
+/** `count` plain running machines (with a page size of 1: as many pages), for paging limits. */
+export function manyMachines(count: number): FakeMachine[] {
+  const regions = ["fsn1", "nbg1"];
+  return Array.from({ length: count }, (_, i) => ({
+    id: String(5000 + i),
+    name: `bulk${i}`,
+    publicV4: `198.51.100.${i % 250}`,
+    running: true,
+    region: regions[i % 2],
+    tags: { env: "prod" },
+    bare: [],
+  }));
+}
