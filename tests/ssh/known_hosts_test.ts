@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { expectProvctlError } from "../helpers/errors.ts";
+import { otherUser } from "../helpers/other_user.ts";
 import { Buffer } from "node:buffer";
 import { embeddedMessages, Messages } from "../../src/config/messages.ts";
 import { fingerprintSha256 } from "../../src/ssh/fingerprint.ts";
@@ -21,9 +22,14 @@ interface Out {
   stderr: string;
 }
 
-async function exec(program: string, args: string[]): Promise<Out> {
+async function exec(
+  program: string,
+  args: string[],
+  env?: Record<string, string>,
+): Promise<Out> {
   const out = await new Deno.Command(program, {
     args,
+    env,
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
@@ -649,6 +655,180 @@ Deno.test("accept-new through a dangling known_hosts symlink creates its target"
     assert.deepEqual(await keygenFind("[127.0.0.1]:2222", `${dir}/dotfiles/known_hosts`), [1]);
     assert.equal((await Deno.stat(`${dir}/dotfiles/known_hosts`)).mode! & 0o777, 0o600);
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("appendKnownHost appends in place like OpenSSH: inode, hard link, owner kept", async () => {
+  // It used to rename a rewritten copy over the file: a new inode, so a hard link kept
+  // the old content.
+  const dir = await Deno.makeTempDir({ prefix: "provctl-kh-inode-" });
+  try {
+    await ok("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/host`]);
+    const blob = await blobOf(`${dir}/host.pub`);
+    const file = `${dir}/known_hosts`;
+    await Deno.writeTextFile(file, "# kept\n");
+    await Deno.chmod(file, 0o640);
+    await Deno.link(file, `${dir}/linked`);
+    const other = otherUser();
+    if (typeof other !== "string") await Deno.chown(file, other.uid, other.gid);
+    const before = await Deno.stat(file);
+    await appendKnownHost(file, "10.1.0.1", 2222, blob);
+    const after = await Deno.stat(file);
+    assert.equal(after.ino, before.ino, "the same file, not a replacement");
+    assert.equal(after.nlink, 2);
+    assert.equal(after.mode! & 0o777, 0o640);
+    // Appending never chowns: as root, another user's file stays theirs.
+    assert.deepEqual([after.uid, after.gid], [before.uid, before.gid]);
+    const text = await Deno.readTextFile(file);
+    assert.match(text, /^# kept\n\|1\|\S+ ssh-ed25519 \S+\n$/);
+    assert.equal(await Deno.readTextFile(`${dir}/linked`), text);
+    assert.deepEqual(await keygenFind("[10.1.0.1]:2222", `${dir}/linked`), [2]);
+    const names = [];
+    for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+    assert.deepEqual(names.sort(), ["host", "host.pub", "known_hosts", "linked"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("appendKnownHost loses no line another program appends meanwhile", async () => {
+  // ssh (accept-new) and `ssh-keyscan >> known_hosts` take no lock. A dash loop appends
+  // lines as they do (O_APPEND, one write per line) while provctl adds hosts, some of
+  // them concurrently; every line of both must survive, exactly once. The old
+  // read-then-rename lost the lines appended between its read and its rename.
+  const dir = await Deno.makeTempDir({ prefix: "provctl-kh-race-" });
+  try {
+    await ok("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/host`]);
+    const blob = await blobOf(`${dir}/host.pub`);
+    const pub = (await Deno.readTextFile(`${dir}/host.pub`)).trim().split(/\s+/).slice(0, 2)
+      .join(" ");
+    const file = `${dir}/known_hosts`;
+    const stop = `${dir}/stop`;
+    const loop = new Deno.Command("/bin/sh", {
+      args: [
+        "-c",
+        // A few hundred lines a second (sleep is a process), never more than 20000.
+        'i=0; while [ ! -e "$2" ] && [ $i -lt 20000 ]; do echo "ext-$i $3" >> "$1"; ' +
+        'i=$((i+1)); sleep 0.001; done; echo "$i"',
+        "sh",
+        file,
+        stop,
+        pub,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let appended = 0;
+    try {
+      while ((await Deno.readTextFile(file).catch(() => "")) === "") {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      for (let round = 0; round < 10; round++) {
+        await Promise.all(
+          Array.from({ length: 4 }, (_, i) => {
+            appended++;
+            return appendKnownHost(file, `10.2.${round}.${i}`, 22, blob);
+          }),
+        );
+      }
+    } finally {
+      await Deno.writeTextFile(stop, "");
+    }
+    const out = await loop.output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const external = Number(new TextDecoder().decode(out.stdout).trim());
+    const lines = (await Deno.readTextFile(file)).split("\n");
+    assert.equal(lines.pop(), "", "ends with a newline");
+    const ext = lines.filter((l) => l.startsWith("ext-"));
+    assert.deepEqual(ext, Array.from({ length: external }, (_, i) => `ext-${i} ${pub}`));
+    const ours = lines.filter((l) => !l.startsWith("ext-"));
+    assert.equal(ours.length, appended);
+    for (const line of ours) assert.match(line, /^\|1\|\S+ ssh-ed25519 \S+$/);
+    for (let round = 0; round < 10; round++) {
+      for (let i = 0; i < 4; i++) {
+        assert.equal((await keygenFind(`10.2.${round}.${i}`, file)).length, 1);
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("appendKnownHost as an unprivileged user: read-only directory and file", async () => {
+  // Run in a child as another user when the tests run as root (root may write anywhere).
+  const other = otherUser();
+  const asOther = Deno.uid() === 0;
+  if (asOther && typeof other === "string") throw new Error(`no second user: ${other}`);
+  const dir = await Deno.makeTempDir({ prefix: "provctl-kh-ro-" });
+  try {
+    await Deno.chmod(dir, 0o755);
+    await ok("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/host`]);
+    const blob = await blobOf(`${dir}/host.pub`);
+    const owned = async (path: string, mode: number) => {
+      if (asOther && typeof other !== "string") await Deno.chown(path, other.uid, other.gid);
+      await Deno.chmod(path, mode);
+    };
+    /** appendKnownHost(file, host, 22) run as the unprivileged user: "ok" or kind key. */
+    const append = async (file: string, host: string): Promise<string> => {
+      const module = new URL("../../src/ssh/known_hosts.ts", import.meta.url).href;
+      const code = `const { appendKnownHost } = await import(${JSON.stringify(module)});
+        const blob = Uint8Array.from(atob(${JSON.stringify(btoa(String.fromCharCode(...blob)))}),
+          (c) => c.charCodeAt(0));
+        try {
+          await appendKnownHost(${JSON.stringify(file)}, ${JSON.stringify(host)}, 22, blob);
+          console.log("ok");
+        } catch (e) {
+          console.log(e.kind + " " + e.key);
+        }`;
+      const command = asOther && typeof other !== "string"
+        ? ["setpriv", `--reuid=${other.uid}`, `--regid=${other.gid}`, "--clear-groups"]
+        : [];
+      const out = await exec(command[0] ?? Deno.execPath(), [
+        ...command.slice(1),
+        ...(command.length > 0 ? [Deno.execPath()] : []),
+        "eval",
+        "--no-config",
+        code,
+      ], { DENO_DIR: `${dir}/deno`, HOME: dir });
+      assert.equal(out.code, 0, out.stderr);
+      return out.stdout.trim();
+    };
+    await Deno.mkdir(`${dir}/deno`);
+    await owned(`${dir}/deno`, 0o700);
+
+    // A read-only directory (a managed ~/.ssh) with a writable file: ssh appends there,
+    // and so does provctl now (it could not create its temp file there before).
+    await Deno.mkdir(`${dir}/ro`);
+    await Deno.writeTextFile(`${dir}/ro/known_hosts`, "# mine\n");
+    await owned(`${dir}/ro/known_hosts`, 0o600);
+    await owned(`${dir}/ro`, 0o500);
+    assert.equal(await append(`${dir}/ro/known_hosts`, "ro.example"), "ok");
+    assert.deepEqual(await keygenFind("ro.example", `${dir}/ro/known_hosts`), [2]);
+    // ...but a missing file cannot be created there.
+    assert.equal(
+      await append(`${dir}/ro/missing`, "ro.example"),
+      "PermissionDenied known_hosts.write_failed",
+    );
+
+    // A read-only file in a writable directory is refused, as ssh refuses it, and kept
+    // as it was (it used to be replaced by a rewritten copy).
+    await Deno.mkdir(`${dir}/rw`);
+    await owned(`${dir}/rw`, 0o700);
+    const locked = `${dir}/rw/known_hosts`;
+    await Deno.writeTextFile(locked, "# pinned\n");
+    await owned(locked, 0o400);
+    assert.equal(await append(locked, "rw.example"), "PermissionDenied known_hosts.write_failed");
+    assert.equal(await Deno.readTextFile(locked), "# pinned\n");
+    assert.equal((await Deno.stat(locked)).mode! & 0o777, 0o400);
+    // A key it already records is no error: nothing needs writing.
+    await Deno.chmod(locked, 0o600);
+    assert.equal(await append(locked, "rw.example"), "ok");
+    await Deno.chmod(locked, 0o400);
+    assert.equal(await append(locked, "rw.example"), "ok");
+    assert.deepEqual(await keygenFind("rw.example", locked), [2]);
+  } finally {
+    await Deno.chmod(`${dir}/ro`, 0o700).catch(() => {});
     await Deno.remove(dir, { recursive: true });
   }
 });
