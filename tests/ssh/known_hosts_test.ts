@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { expectProvctlError } from "../helpers/errors.ts";
 import { otherUser } from "../helpers/other_user.ts";
 import { Buffer } from "node:buffer";
+import { dirname } from "node:path";
 import { embeddedMessages, Messages } from "../../src/config/messages.ts";
 import { fingerprintSha256 } from "../../src/ssh/fingerprint.ts";
 import {
@@ -755,6 +756,41 @@ Deno.test("appendKnownHost loses no line another program appends meanwhile", asy
   }
 });
 
+Deno.test("appendKnownHost from several processes at once: each host once, none lost", async () => {
+  // provctl runs (a fleet command, `hostkey trust`) share the advisory lock on the file.
+  const dir = await Deno.makeTempDir({ prefix: "provctl-kh-procs-" });
+  try {
+    await ok("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/host`]);
+    const blob = await blobOf(`${dir}/host.pub`);
+    const file = `${dir}/.ssh/known_hosts`;
+    const shared = Array.from({ length: 16 }, (_, i) => `shared${i}.example`);
+    const children = [0, 1, 2].map((p) =>
+      appendInChild(file, [...shared, `own${p}.example`], blob, `${dir}/deno`, undefined, {
+        ready: `${dir}/ready${p}`,
+        go: `${dir}/go`,
+      })
+    );
+    for (let p = 0; p < 3; p++) {
+      while (!(await Deno.stat(`${dir}/ready${p}`).catch(() => false))) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    await Deno.writeTextFile(`${dir}/go`, "");
+    const results = await Promise.all(children);
+    for (const r of results) assert.deepEqual(r, Array(17).fill("ok"));
+    const lines = (await Deno.readTextFile(file)).split("\n");
+    assert.equal(lines.pop(), "");
+    assert.equal(lines.length, 19);
+    for (const host of [...shared, "own0.example", "own1.example", "own2.example"]) {
+      assert.equal((await keygenFind(host, file)).length, 1, host);
+    }
+    assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
+    assert.equal((await Deno.stat(`${dir}/.ssh`)).mode! & 0o777, 0o700);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("appendKnownHost as an unprivileged user: read-only directory and file", async () => {
   // Run in a child as another user when the tests run as root (root may write anywhere).
   const other = otherUser();
@@ -769,31 +805,9 @@ Deno.test("appendKnownHost as an unprivileged user: read-only directory and file
       if (asOther && typeof other !== "string") await Deno.chown(path, other.uid, other.gid);
       await Deno.chmod(path, mode);
     };
-    /** appendKnownHost(file, host, 22) run as the unprivileged user: "ok" or kind key. */
-    const append = async (file: string, host: string): Promise<string> => {
-      const module = new URL("../../src/ssh/known_hosts.ts", import.meta.url).href;
-      const code = `const { appendKnownHost } = await import(${JSON.stringify(module)});
-        const blob = Uint8Array.from(atob(${JSON.stringify(btoa(String.fromCharCode(...blob)))}),
-          (c) => c.charCodeAt(0));
-        try {
-          await appendKnownHost(${JSON.stringify(file)}, ${JSON.stringify(host)}, 22, blob);
-          console.log("ok");
-        } catch (e) {
-          console.log(e.kind + " " + e.key);
-        }`;
-      const command = asOther && typeof other !== "string"
-        ? ["setpriv", `--reuid=${other.uid}`, `--regid=${other.gid}`, "--clear-groups"]
-        : [];
-      const out = await exec(command[0] ?? Deno.execPath(), [
-        ...command.slice(1),
-        ...(command.length > 0 ? [Deno.execPath()] : []),
-        "eval",
-        "--no-config",
-        code,
-      ], { DENO_DIR: `${dir}/deno`, HOME: dir });
-      assert.equal(out.code, 0, out.stderr);
-      return out.stdout.trim();
-    };
+    const user = asOther && typeof other !== "string" ? other : undefined;
+    const append = async (file: string, host: string) =>
+      (await appendInChild(file, [host], blob, `${dir}/deno`, user))[0];
     await Deno.mkdir(`${dir}/deno`);
     await owned(`${dir}/deno`, 0o700);
 
@@ -832,6 +846,46 @@ Deno.test("appendKnownHost as an unprivileged user: read-only directory and file
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/**
+ * Runs appendKnownHost(file, host, 22, blob) for all hosts at once in a child Deno
+ * process (as `user`, through setpriv, when given); per host "ok" or "Kind key".
+ */
+async function appendInChild(
+  file: string,
+  hosts: string[],
+  blob: Uint8Array,
+  denoDir: string,
+  user?: { uid: number; gid: number },
+  start?: { ready: string; go: string },
+): Promise<string[]> {
+  const module = new URL("../../src/ssh/known_hosts.ts", import.meta.url).href;
+  // With `start`, the child says it is ready, then waits for go so children overlap.
+  const barrier = start
+    ? `await Deno.writeTextFile(${JSON.stringify(start.ready)}, "");
+      while (!(await Deno.stat(${JSON.stringify(start.go)}).catch(() => false))) {
+        await new Promise((r) => setTimeout(r, 1));
+      }`
+    : "";
+  const code = `const { appendKnownHost } = await import(${JSON.stringify(module)});
+    ${barrier}
+    const blob = Uint8Array.from(atob(${JSON.stringify(btoa(String.fromCharCode(...blob)))}),
+      (c) => c.charCodeAt(0));
+    const results = await Promise.all(${JSON.stringify(hosts)}.map((host) =>
+      appendKnownHost(${JSON.stringify(file)}, host, 22, blob).then(() => "ok",
+        (e) => e.kind + " " + e.key)));
+    console.log(results.join("\\n"));`;
+  const deno = ["eval", "--no-config", code];
+  const out = user
+    ? await exec(
+      "setpriv",
+      [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", Deno.execPath(), ...deno],
+      { DENO_DIR: denoDir, HOME: dirname(denoDir) },
+    )
+    : await exec(Deno.execPath(), deno, { DENO_DIR: denoDir });
+  assert.equal(out.code, 0, out.stderr);
+  return out.stdout.trim().split("\n");
+}
 
 async function waitForPort(port: number): Promise<void> {
   const deadline = Date.now() + 10_000;
