@@ -288,11 +288,11 @@ export async function knownHostKeyTypes(
  * Appends a hashed `|1|salt|hmac keytype base64` line for host (and port) to `file` the
  * way OpenSSH does: the file (a symlink's target, created 0600 if missing, its directory
  * 0700) is opened for appending and the line goes out in ONE write (after a "\n" when the
- * file does not end in one), then fsync. So a line ssh, ssh-keyscan >> or an editor
- * appends meanwhile (they take no lock) is never lost, and the inode, its hard links,
- * owner and mode stay; a read-only directory is no obstacle. provctl writers are
- * serialized (in-process and with an advisory lock on the file) so that a key already
- * recorded for the host is not appended twice.
+ * file does not end in one), then fsync. So a line ssh or ssh-keyscan >> (they take no
+ * lock) appends meanwhile is never lost, and the inode, its hard links, owner and mode
+ * stay; a read-only directory is no obstacle, a read-only file is PermissionDenied.
+ * provctl writers are serialized (in-process and with an advisory lock on the file), so
+ * a key already recorded for the host is not appended twice.
  */
 export async function appendKnownHost(
   file: string,
@@ -404,8 +404,9 @@ async function readAll(handle: Deno.FsFile): Promise<string> {
 
 /**
  * The file a symlink chain ends at, even when that file does not exist yet (a dangling
- * link, e.g. a dotfiles link to a file not written so far): OpenSSH's append creates it
- * there, and the lock below could otherwise never create the link's path itself.
+ * link, e.g. a dotfiles link to a file not written so far; OpenSSH's append creates it
+ * there, and so does ours): writers through different links then queue on one key, its
+ * directory is the one created, and errors name the real file.
  */
 async function resolveSymlink(path: string): Promise<string> {
   let current = path;
