@@ -29,7 +29,7 @@
  *   (their keys, changed keys and @revoked lines count, as in OpenSSH) but never written.
  */
 import { Buffer } from "node:buffer";
-import { basename, dirname, isAbsolute, join } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import { ProvctlError } from "../core/errors.ts";
 import { fingerprintSha256, keyTypeOf } from "./fingerprint.ts";
 import {
@@ -285,12 +285,14 @@ export async function knownHostKeyTypes(
 }
 
 /**
- * Appends a hashed `|1|salt|hmac keytype base64` line for host (and port) to `file`,
- * atomically: the existing content plus the new line go to a temp file in the same
- * directory with the same mode (0600 for a new file), which is then renamed over the
- * original. Creates the directory with mode 0700 when missing. Writers are serialized
- * (in-process and with an advisory lock) so concurrent appends do not lose lines; a key
- * already recorded for the host is not appended twice.
+ * Appends a hashed `|1|salt|hmac keytype base64` line for host (and port) to `file` the
+ * way OpenSSH does: the file (a symlink's target, created 0600 if missing, its directory
+ * 0700) is opened for appending and the line goes out in ONE write (after a "\n" when the
+ * file does not end in one), then fsync. So a line ssh or ssh-keyscan >> (they take no
+ * lock) appends meanwhile is never lost, and the inode, its hard links, owner and mode
+ * stay; a read-only directory is no obstacle, a read-only file is PermissionDenied.
+ * provctl writers are serialized (in-process and with an advisory lock on the file), so
+ * a key already recorded for the host is not appended twice.
  */
 export async function appendKnownHost(
   file: string,
@@ -317,16 +319,25 @@ export async function appendKnownHost(
   }
   const previous = writers.get(path) ?? Promise.resolve();
   const mine = previous.catch(() => {}).then(() =>
-    withFileLock(path, async () => {
-      const existing = await Deno.readTextFile(path);
+    withLockedFile(path, async (handle, writable) => {
+      const existing = await readAll(handle);
       const already = parseKnownHosts(existing).some((e) =>
         e.marker === "none" && "blob" in e.key && sameBytes(e.key.blob, keyBlob) &&
         hostsMatch(e.hosts, name)
       );
       if (already) return;
-      const line = `${hashHost(name)} ${keyType} ${Buffer.from(keyBlob).toString("base64")}\n`;
+      if (writable !== true) throw writable;
       const separator = existing === "" || existing.endsWith("\n") ? "" : "\n";
-      await replaceFile(path, existing + separator + line);
+      const data = new TextEncoder().encode(
+        `${separator}${hashHost(name)} ${keyType} ${Buffer.from(keyBlob).toString("base64")}\n`,
+      );
+      // One write with O_APPEND lands whole at the end, never amid another appender's
+      // line; a second write for a short remainder could, so a short write is an error.
+      const written = await handle.write(data);
+      if (written !== data.length) {
+        throw new Error(`short write (${written} of ${data.length} bytes)`);
+      }
+      await handle.sync();
     })
   );
   writers.set(path, mine);
@@ -341,69 +352,61 @@ export async function appendKnownHost(
 
 const writers = new Map<string, Promise<void>>();
 
-/** Runs `fn` holding an exclusive lock on `path`, creating it (empty, 0600) if missing. */
-async function withFileLock(path: string, fn: () => Promise<void>): Promise<void> {
-  for (let missing = 0;;) {
+/**
+ * Runs `fn` with `path` open for reading and appending (created 0600 if missing) and
+ * exclusively locked. A file that exists but cannot be opened for writing is opened
+ * read-only and `fn` gets the error as `writable`, so that finding the key already
+ * recorded is still no error.
+ */
+async function withLockedFile(
+  path: string,
+  fn: (handle: Deno.FsFile, writable: true | Error) => Promise<void>,
+): Promise<void> {
+  for (let attempt = 1;; attempt++) {
     let handle: Deno.FsFile;
+    let writable: true | Error = true;
     try {
-      handle = await Deno.open(path, { read: true });
+      handle = await Deno.open(path, { read: true, append: true, create: true, mode: 0o600 });
     } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-      // Missing, yet it cannot be created: a dangling symlink that appeared meanwhile.
-      // Give up rather than spin.
-      if (++missing > 3) throw e;
-      try {
-        (await Deno.open(path, { write: true, createNew: true, mode: 0o600 })).close();
-      } catch (e2) {
-        if (!(e2 instanceof Deno.errors.AlreadyExists)) throw e2;
-      }
-      continue;
+      if (!(e instanceof Deno.errors.PermissionDenied)) throw e;
+      handle = await Deno.open(path, { read: true }).catch(() => Promise.reject(e));
+      writable = e;
     }
     try {
       await handle.lock(true);
-      // Another writer may have renamed a new file over the one we locked: retry on it.
+      // ssh-keygen -R (or an older provctl) may have renamed a new file over the one we
+      // opened, or removed it: a line appended to that one would be lost, so retry on
+      // what the path names now (a few times, rather than spin against a loop of renames).
       const held = await handle.stat();
       const current = await Deno.stat(path).catch(() => undefined);
-      if (current === undefined || current.ino !== held.ino) continue;
-      return await fn();
+      const same = current !== undefined && current.ino === held.ino && current.dev === held.dev;
+      if (!same && attempt < 5) continue;
+      if (!same) throw new Error("the file kept being replaced or removed while it was written");
+      return await fn(handle, writable);
     } finally {
       handle.close();
     }
   }
 }
 
-async function replaceFile(path: string, content: string): Promise<void> {
-  const info = await Deno.stat(path);
-  const mode = (info.mode ?? 0o600) & 0o7777;
-  const suffix = Array.from(
-    crypto.getRandomValues(new Uint8Array(6)),
-    (b) => b.toString(16).padStart(2, "0"),
-  ).join("");
-  const tmp = `${dirname(path)}/.${basename(path)}.provctl-${suffix}.tmp`;
-  try {
-    const handle = await Deno.open(tmp, { write: true, createNew: true, mode });
-    try {
-      const data = new TextEncoder().encode(content);
-      for (let done = 0; done < data.length;) done += await handle.write(data.subarray(done));
-      await handle.sync();
-    } finally {
-      handle.close();
-    }
-    await Deno.chmod(tmp, mode); // the create mode was filtered by the umask
-    if (info.uid !== null && info.gid !== null && Deno.uid() === 0) {
-      await Deno.chown(tmp, info.uid, info.gid);
-    }
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
+/** The whole text of an open file, read from its start. */
+async function readAll(handle: Deno.FsFile): Promise<string> {
+  await handle.seek(0, Deno.SeekMode.Start);
+  const chunks: Uint8Array[] = [];
+  const buffer = new Uint8Array(64 * 1024);
+  for (;;) {
+    const n = await handle.read(buffer);
+    if (n === null) break;
+    chunks.push(buffer.slice(0, n));
   }
+  return new TextDecoder().decode(Buffer.concat(chunks));
 }
 
 /**
  * The file a symlink chain ends at, even when that file does not exist yet (a dangling
- * link, e.g. a dotfiles link to a file not written so far): OpenSSH's append creates it
- * there, and the lock below could otherwise never create the link's path itself.
+ * link, e.g. a dotfiles link to a file not written so far; OpenSSH's append creates it
+ * there, and so does ours): writers through different links then queue on one key, its
+ * directory is the one created, and errors name the real file.
  */
 async function resolveSymlink(path: string): Promise<string> {
   let current = path;

@@ -5,7 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { expectProvctlError } from "../helpers/errors.ts";
+import { otherUser } from "../helpers/other_user.ts";
 import { Buffer } from "node:buffer";
+import { dirname } from "node:path";
 import { embeddedMessages, Messages } from "../../src/config/messages.ts";
 import { fingerprintSha256 } from "../../src/ssh/fingerprint.ts";
 import {
@@ -21,9 +23,14 @@ interface Out {
   stderr: string;
 }
 
-async function exec(program: string, args: string[]): Promise<Out> {
+async function exec(
+  program: string,
+  args: string[],
+  env?: Record<string, string>,
+): Promise<Out> {
   const out = await new Deno.Command(program, {
     args,
+    env,
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
@@ -652,6 +659,233 @@ Deno.test("accept-new through a dangling known_hosts symlink creates its target"
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("appendKnownHost appends in place like OpenSSH: inode, hard link, owner kept", async () => {
+  // It used to rename a rewritten copy over the file: a new inode, so a hard link kept
+  // the old content.
+  const dir = await Deno.makeTempDir({ prefix: "provctl-kh-inode-" });
+  try {
+    await ok("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/host`]);
+    const blob = await blobOf(`${dir}/host.pub`);
+    const file = `${dir}/known_hosts`;
+    await Deno.writeTextFile(file, "# kept\n");
+    await Deno.chmod(file, 0o640);
+    await Deno.link(file, `${dir}/linked`);
+    const other = otherUser();
+    if (typeof other !== "string") await Deno.chown(file, other.uid, other.gid);
+    const before = await Deno.stat(file);
+    await appendKnownHost(file, "10.1.0.1", 2222, blob);
+    const after = await Deno.stat(file);
+    assert.equal(after.ino, before.ino, "the same file, not a replacement");
+    assert.equal(after.nlink, 2);
+    assert.equal(after.mode! & 0o777, 0o640);
+    // Appending never chowns: as root, another user's file stays theirs.
+    assert.deepEqual([after.uid, after.gid], [before.uid, before.gid]);
+    const text = await Deno.readTextFile(file);
+    assert.match(text, /^# kept\n\|1\|\S+ ssh-ed25519 \S+\n$/);
+    assert.equal(await Deno.readTextFile(`${dir}/linked`), text);
+    assert.deepEqual(await keygenFind("[10.1.0.1]:2222", `${dir}/linked`), [2]);
+    const names = [];
+    for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+    assert.deepEqual(names.sort(), ["host", "host.pub", "known_hosts", "linked"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("appendKnownHost loses no line another program appends meanwhile", async () => {
+  // ssh (accept-new) and `ssh-keyscan >> known_hosts` take no lock. A dash loop appends
+  // lines as they do (O_APPEND, one write per line) while provctl adds hosts, some of
+  // them concurrently; every line of both must survive, exactly once. The old
+  // read-then-rename lost the lines appended between its read and its rename.
+  const dir = await Deno.makeTempDir({ prefix: "provctl-kh-race-" });
+  try {
+    await ok("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/host`]);
+    const blob = await blobOf(`${dir}/host.pub`);
+    const pub = (await Deno.readTextFile(`${dir}/host.pub`)).trim().split(/\s+/).slice(0, 2)
+      .join(" ");
+    const file = `${dir}/known_hosts`;
+    const stop = `${dir}/stop`;
+    const loop = new Deno.Command("/bin/sh", {
+      args: [
+        "-c",
+        // A few hundred lines a second (sleep is a process), never more than 20000.
+        'i=0; while [ ! -e "$2" ] && [ $i -lt 20000 ]; do echo "ext-$i $3" >> "$1"; ' +
+        'i=$((i+1)); sleep 0.001; done; echo "$i"',
+        "sh",
+        file,
+        stop,
+        pub,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let appended = 0;
+    try {
+      while ((await Deno.readTextFile(file).catch(() => "")) === "") {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      for (let round = 0; round < 10; round++) {
+        await Promise.all(
+          Array.from({ length: 4 }, (_, i) => {
+            appended++;
+            return appendKnownHost(file, `10.2.${round}.${i}`, 22, blob);
+          }),
+        );
+      }
+    } finally {
+      await Deno.writeTextFile(stop, "");
+    }
+    const out = await loop.output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const external = Number(new TextDecoder().decode(out.stdout).trim());
+    const lines = (await Deno.readTextFile(file)).split("\n");
+    assert.equal(lines.pop(), "", "ends with a newline");
+    const ext = lines.filter((l) => l.startsWith("ext-"));
+    assert.deepEqual(ext, Array.from({ length: external }, (_, i) => `ext-${i} ${pub}`));
+    const ours = lines.filter((l) => !l.startsWith("ext-"));
+    assert.equal(ours.length, appended);
+    for (const line of ours) assert.match(line, /^\|1\|\S+ ssh-ed25519 \S+$/);
+    for (let round = 0; round < 10; round++) {
+      for (let i = 0; i < 4; i++) {
+        assert.equal((await keygenFind(`10.2.${round}.${i}`, file)).length, 1);
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("appendKnownHost from several processes at once: each host once, none lost", async () => {
+  // provctl runs (a fleet command, `hostkey trust`) share the advisory lock on the file.
+  const dir = await Deno.makeTempDir({ prefix: "provctl-kh-procs-" });
+  try {
+    await ok("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/host`]);
+    const blob = await blobOf(`${dir}/host.pub`);
+    const file = `${dir}/.ssh/known_hosts`;
+    const shared = Array.from({ length: 16 }, (_, i) => `shared${i}.example`);
+    const children = [0, 1, 2].map((p) =>
+      appendInChild(file, [...shared, `own${p}.example`], blob, `${dir}/deno`, undefined, {
+        ready: `${dir}/ready${p}`,
+        go: `${dir}/go`,
+      })
+    );
+    for (let p = 0; p < 3; p++) {
+      while (!(await Deno.stat(`${dir}/ready${p}`).catch(() => false))) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    await Deno.writeTextFile(`${dir}/go`, "");
+    const results = await Promise.all(children);
+    for (const r of results) assert.deepEqual(r, Array(17).fill("ok"));
+    const lines = (await Deno.readTextFile(file)).split("\n");
+    assert.equal(lines.pop(), "");
+    assert.equal(lines.length, 19);
+    for (const host of [...shared, "own0.example", "own1.example", "own2.example"]) {
+      assert.equal((await keygenFind(host, file)).length, 1, host);
+    }
+    assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
+    assert.equal((await Deno.stat(`${dir}/.ssh`)).mode! & 0o777, 0o700);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("appendKnownHost as an unprivileged user: read-only directory and file", async () => {
+  // Run in a child as another user when the tests run as root (root may write anywhere).
+  const other = otherUser();
+  const asOther = Deno.uid() === 0;
+  if (asOther && typeof other === "string") throw new Error(`no second user: ${other}`);
+  const dir = await Deno.makeTempDir({ prefix: "provctl-kh-ro-" });
+  try {
+    await Deno.chmod(dir, 0o755);
+    await ok("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/host`]);
+    const blob = await blobOf(`${dir}/host.pub`);
+    const owned = async (path: string, mode: number) => {
+      if (asOther && typeof other !== "string") await Deno.chown(path, other.uid, other.gid);
+      await Deno.chmod(path, mode);
+    };
+    const user = asOther && typeof other !== "string" ? other : undefined;
+    const append = async (file: string, host: string) =>
+      (await appendInChild(file, [host], blob, `${dir}/deno`, user))[0];
+    await Deno.mkdir(`${dir}/deno`);
+    await owned(`${dir}/deno`, 0o700);
+
+    // A read-only directory (a managed ~/.ssh) with a writable file: ssh appends there,
+    // and so does provctl now (it could not create its temp file there before).
+    await Deno.mkdir(`${dir}/ro`);
+    await Deno.writeTextFile(`${dir}/ro/known_hosts`, "# mine\n");
+    await owned(`${dir}/ro/known_hosts`, 0o600);
+    await owned(`${dir}/ro`, 0o500);
+    assert.equal(await append(`${dir}/ro/known_hosts`, "ro.example"), "ok");
+    assert.deepEqual(await keygenFind("ro.example", `${dir}/ro/known_hosts`), [2]);
+    // ...but a missing file cannot be created there.
+    assert.equal(
+      await append(`${dir}/ro/missing`, "ro.example"),
+      "PermissionDenied known_hosts.write_failed",
+    );
+
+    // A read-only file in a writable directory is refused, as ssh refuses it, and kept
+    // as it was (it used to be replaced by a rewritten copy).
+    await Deno.mkdir(`${dir}/rw`);
+    await owned(`${dir}/rw`, 0o700);
+    const locked = `${dir}/rw/known_hosts`;
+    await Deno.writeTextFile(locked, "# pinned\n");
+    await owned(locked, 0o400);
+    assert.equal(await append(locked, "rw.example"), "PermissionDenied known_hosts.write_failed");
+    assert.equal(await Deno.readTextFile(locked), "# pinned\n");
+    assert.equal((await Deno.stat(locked)).mode! & 0o777, 0o400);
+    // A key it already records is no error: nothing needs writing.
+    await Deno.chmod(locked, 0o600);
+    assert.equal(await append(locked, "rw.example"), "ok");
+    await Deno.chmod(locked, 0o400);
+    assert.equal(await append(locked, "rw.example"), "ok");
+    assert.deepEqual(await keygenFind("rw.example", locked), [2]);
+  } finally {
+    await Deno.chmod(`${dir}/ro`, 0o700).catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/**
+ * Runs appendKnownHost(file, host, 22, blob) for all hosts at once in a child Deno
+ * process (as `user`, through setpriv, when given); per host "ok" or "Kind key".
+ */
+async function appendInChild(
+  file: string,
+  hosts: string[],
+  blob: Uint8Array,
+  denoDir: string,
+  user?: { uid: number; gid: number },
+  start?: { ready: string; go: string },
+): Promise<string[]> {
+  const module = new URL("../../src/ssh/known_hosts.ts", import.meta.url).href;
+  // With `start`, the child says it is ready, then waits for go so children overlap.
+  const barrier = start
+    ? `await Deno.writeTextFile(${JSON.stringify(start.ready)}, "");
+      while (!(await Deno.stat(${JSON.stringify(start.go)}).catch(() => false))) {
+        await new Promise((r) => setTimeout(r, 1));
+      }`
+    : "";
+  const code = `const { appendKnownHost } = await import(${JSON.stringify(module)});
+    ${barrier}
+    const blob = Uint8Array.from(atob(${JSON.stringify(btoa(String.fromCharCode(...blob)))}),
+      (c) => c.charCodeAt(0));
+    const results = await Promise.all(${JSON.stringify(hosts)}.map((host) =>
+      appendKnownHost(${JSON.stringify(file)}, host, 22, blob).then(() => "ok",
+        (e) => e.kind + " " + e.key)));
+    console.log(results.join("\\n"));`;
+  const deno = ["eval", "--no-config", code];
+  const out = user
+    ? await exec(
+      "setpriv",
+      [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", Deno.execPath(), ...deno],
+      { DENO_DIR: denoDir, HOME: dirname(denoDir) },
+    )
+    : await exec(Deno.execPath(), deno, { DENO_DIR: denoDir });
+  assert.equal(out.code, 0, out.stderr);
+  return out.stdout.trim().split("\n");
+}
 
 async function waitForPort(port: number): Promise<void> {
   const deadline = Date.now() + 10_000;
