@@ -859,7 +859,11 @@ async function appendInChild(
   user?: { uid: number; gid: number },
   start?: { ready: string; go: string },
 ): Promise<string[]> {
-  const module = new URL("../../src/ssh/known_hosts.ts", import.meta.url).href;
+  // Another user may not be able to read the checkout (CI's may live under a private
+  // home): that child imports a bundle of the module written where it can read it.
+  const module = user
+    ? await bundledKnownHosts(dirname(denoDir))
+    : new URL("../../src/ssh/known_hosts.ts", import.meta.url).href;
   // With `start`, the child says it is ready, then waits for go so children overlap.
   const barrier = start
     ? `await Deno.writeTextFile(${JSON.stringify(start.ready)}, "");
@@ -885,6 +889,23 @@ async function appendInChild(
     : await exec(Deno.execPath(), deno, { DENO_DIR: denoDir });
   assert.equal(out.code, 0, out.stderr);
   return out.stdout.trim().split("\n");
+}
+
+/** src/ssh/known_hosts.ts bundled into `dir` (readable by all); its file URL. */
+async function bundledKnownHosts(dir: string): Promise<string> {
+  const out = `${dir}/known_hosts.bundle.js`;
+  const built = await exec(Deno.execPath(), [
+    "bundle",
+    "--quiet",
+    "--platform",
+    "deno",
+    "-o",
+    out,
+    new URL("../../src/ssh/known_hosts.ts", import.meta.url).pathname,
+  ]);
+  assert.equal(built.code, 0, built.stderr);
+  await Deno.chmod(out, 0o644);
+  return new URL(`file://${out}`).href;
 }
 
 async function waitForPort(port: number): Promise<void> {
