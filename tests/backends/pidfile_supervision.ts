@@ -147,6 +147,91 @@ export function runSupervisionCases(options: SupervisionOptions): void {
     await backend.uninstall(n);
   });
 
+  /** The process exists and is not a zombie (an orphan's zombie waits for init to reap it). */
+  const live = async (runner: CommandRunner, pid: number): Promise<boolean> => {
+    const r = await runner.run("ps", ["-o", "stat=", "-p", String(pid)]);
+    const stat = r.stdout.trim();
+    return r.code === 0 && stat !== "" && !stat.startsWith("Z");
+  };
+  /** Ends what a failing test left running (the defect it caught would leave it). */
+  const reap = async (runner: CommandRunner, file: string) => {
+    const left = await pids(runner, file);
+    if (left.length > 0) await runner.run("kill", ["-KILL", ...left.map(String)]);
+  };
+  /** The PIDs a service wrote to its file, one a line (one per run). */
+  const pids = async (runner: CommandRunner, file: string): Promise<number[]> => {
+    const r = await runner.run("cat", [file]);
+    return r.code === 0 ? r.stdout.trim().split("\n").filter(Boolean).map(Number) : [];
+  };
+
+  test("a restart first ends what the last run left in its process group, and so does the limit", async ({ backend, runner, dir }) => {
+    const n = name("leftover");
+    const file = `${dir}/${n}.children`;
+    // Each run leaves a child behind (a port it holds, a worker) and crashes.
+    try {
+      await backend.start(
+        defineService(n).binary("/bin/sh").args([
+          "-c",
+          `sleep 300 & echo $! >> "$0"; sleep 0.3; exit 1`,
+          file,
+        ]).restartPolicy("on-failure").restartBackoff(FAST).build(),
+      );
+      await waitFor("restarted once", async () => (await pids(runner, file)).length >= 2);
+      const [first] = await pids(runner, file);
+      await waitFor("the first run's child ended", async () => !(await live(runner, first)), 3000);
+      // Never two runs' children at once.
+      const now = await pids(runner, file);
+      const running = [];
+      for (const pid of now) if (await live(runner, pid)) running.push(pid);
+      assert.ok(running.length <= 1, `children of several runs alive: ${running}`);
+      await waitFor("failed after the restart limit", async () => {
+        return (await backend.status(n)).state === "failed";
+      });
+      // Giving up, the supervisor also ends what the last run left.
+      const all = await pids(runner, file);
+      assert.equal(all.length, 4, "the first run and 3 restarts");
+      await waitFor("no child left after the limit", async () => {
+        for (const pid of all) if (await live(runner, pid)) return false;
+        return true;
+      }, 3000);
+    } finally {
+      await reap(runner, file);
+      await backend.uninstall(n);
+    }
+  });
+
+  test("a clean exit with restart=no ends the children left behind, SIGKILL after the stop timeout", async ({ backend, runner, dir }) => {
+    const n = name("rest");
+    const file = `${dir}/${n}.children`;
+    // One child ends at the stop signal, the other ignores it and needs the SIGKILL.
+    try {
+      await backend.start(
+        defineService(n).binary("/bin/sh").args([
+          "-c",
+          `sleep 300 & echo $! >> "$0"; (trap '' TERM; exec sleep 301) & echo $! >> "$0"; ` +
+          `sleep 0.5; exit 0`,
+          file,
+        ]).stopTimeoutMs(500).build(),
+      );
+      await waitFor("both children started", async () => (await pids(runner, file)).length === 2);
+      const children = await pids(runner, file);
+      await waitFor("exited", async () => (await backend.status(n)).state === "exited");
+      const ended = Date.now();
+      await waitFor("no child left", async () => {
+        for (const pid of children) if (await live(runner, pid)) return false;
+        return true;
+      }, 5000);
+      // The one that ignores SIGTERM lasts the stop timeout, then SIGKILL.
+      assert.ok(
+        Date.now() - ended >= 200,
+        `the TERM-proof child ended after ${Date.now() - ended} ms`,
+      );
+    } finally {
+      await reap(runner, file);
+      await backend.uninstall(n);
+    }
+  });
+
   test("stop during a backoff wait ends it for good", async ({ backend, runner, dir }) => {
     const n = name("backoff");
     await backend.start(
