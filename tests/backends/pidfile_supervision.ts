@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { waitFor } from "../helpers/cli.ts";
 import type { PidfileBackend } from "../../src/backends/pidfile.ts";
+import { isProvctlError } from "../../src/core/errors.ts";
 import { isRunning, type ProcessStatus } from "../../src/core/process_status.ts";
 import { defineService, type ServiceDefinitionBuilder } from "../../src/core/service_definition.ts";
 import { parseServiceName, type ServiceName } from "../../src/core/service_name.ts";
@@ -229,6 +230,71 @@ export function runSupervisionCases(options: SupervisionOptions): void {
     } finally {
       await reap(runner, file);
       await backend.uninstall(n);
+    }
+  });
+
+  test("on-failure: death by SIGTERM, SIGHUP, SIGINT or SIGPIPE is a clean exit, not restarted; always restarts it", async ({ backend, runner }) => {
+    const sleeper = (n: ServiceName, policy: "on-failure" | "always") =>
+      defineService(n).binary("sleep").args(["300"]).restartPolicy(policy).restartBackoff(FAST)
+        .build();
+    // As systemd's Restart=on-failure: an operator's kill, a shutdown is no failure.
+    // Settled, not all: each case uninstalls its service even when another one fails.
+    const cases = await Promise.allSettled(
+      ["SIGTERM", "SIGHUP", "SIGINT", "SIGPIPE"].map(async (signal) => {
+        const n = name(`clean-${signal.slice(3).toLowerCase()}`);
+        try {
+          await backend.start(sleeper(n, "on-failure"));
+          const first = await backend.status(n);
+          assert.ok(isRunning(first));
+          await runner.run("kill", [`-${signal.slice(3)}`, String(first.pid)]);
+          await waitFor(`ended by ${signal}`, async () => !isRunning(await backend.status(n)));
+          // Longer than the first restart's delay: nothing comes back.
+          await new Promise((r) => setTimeout(r, 600));
+          const after = await backend.status(n);
+          assert.equal(after.state, "terminated", `${signal}: ${JSON.stringify(after)}`);
+          if (after.state === "terminated") assert.equal(after.signal, signal);
+          assert.equal(after.supervision?.restarts, 0, signal);
+          assert.equal(after.supervision?.supervisor, "done", signal);
+          assert.deepEqual(after.supervision?.lastExit, { signal });
+        } finally {
+          await backend.uninstall(n);
+        }
+      }),
+    );
+    for (const c of cases) if (c.status === "rejected") throw c.reason;
+    // always restarts after any end.
+    const always = name("term-always");
+    try {
+      await backend.start(sleeper(always, "always"));
+      const first = await backend.status(always);
+      assert.ok(isRunning(first));
+      await runner.run("kill", ["-TERM", String(first.pid)]);
+      await waitFor("restarted", async () => {
+        const s = await backend.status(always);
+        return isRunning(s) && s.pid !== first.pid;
+      });
+      assert.equal((await backend.status(always)).supervision?.restarts, 1);
+    } finally {
+      await backend.uninstall(always);
+    }
+    // Within the grace period it is a failed start, not a restart announced and never made.
+    const early = name("term-early");
+    try {
+      let error: unknown;
+      try {
+        await backend.start(
+          defineService(early).binary("/bin/sh").args(["-c", "kill -TERM $$; sleep 5"])
+            .restartPolicy("on-failure").restartBackoff(FAST).build(),
+        );
+      } catch (e) {
+        error = e;
+      }
+      assert.ok(isProvctlError(error) && error.kind === "StartFailed", String(error));
+      const s = await backend.status(early);
+      assert.equal(s.state, "terminated");
+      assert.equal(s.supervision?.restarts, 0);
+    } finally {
+      await backend.uninstall(early);
     }
   });
 

@@ -160,7 +160,11 @@ while :; do
   end_rest "$child" "$child_start"
   case $policy:$code in
   always:*) ;;
-  on-failure:0) write_state done && exit 0 ;;
+  # As systemd's on-failure: exit 0 and death by SIGHUP, SIGINT, SIGTERM or SIGPIPE (an
+  # operator's kill, a shutdown) are a clean end, not a failure.
+  on-failure:0 | on-failure:129 | on-failure:130 | on-failure:141 | on-failure:143)
+    write_state done && exit 0
+    ;;
   on-failure:*) ;;
   *) write_state done && exit 0 ;;
   esac
