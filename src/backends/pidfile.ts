@@ -262,6 +262,9 @@ export class PidfileBackend implements Backend {
       String(backoff.minUptimeMs),
       String(this.#o.logMaxBytes ?? 0),
       String(this.#o.logKeep ?? 5),
+      // What the service leaves in its process group is ended as stop would end it.
+      def.stopSignal.replace(/^SIG/, ""),
+      String(def.stopTimeoutMs),
       "--",
       def.binary,
       ...def.args,

@@ -53,7 +53,7 @@ for (const shell of testShells()) {
   });
 
   test(
-    "stop ends the children a service left behind when its main process exited",
+    "stop ends the children a service left behind when its main process exited unsupervised",
     async (dir, path) => {
       const backend = testPidfileBackend(new LocalRunner(), dir, { shell: path });
       const n = parseServiceName("leftover");
@@ -62,16 +62,17 @@ for (const shell of testShells()) {
       await backend.start(
         defineService(n).binary("/bin/sh").args([
           "-c",
-          'sleep 300 & echo $! > "$0"; sleep 0.5',
+          'sleep 300 & echo $! > "$0"; sleep 1.5',
           childFile,
         ]).build(),
       );
       const child = Number((await Deno.readTextFile(childFile)).trim());
       try {
-        await waitFor(
-          "main process exited",
-          async () => (await backend.status(n)).state === "exited",
-        );
+        // Its supervisor (which would end the worker itself) was killed from outside.
+        const recorded = await Deno.readTextFile(`${dir}/run/${n}.pid`);
+        const field = (k: string) => Number(new RegExp(`^${k}=(\\d+)$`, "m").exec(recorded)?.[1]);
+        Deno.kill(field("sup"), "SIGKILL");
+        await waitFor("main process exited", async () => !(await isLive(field("pid"))), 5000);
         assert.ok(await isLive(child));
         await backend.stop(n);
         await waitFor("the worker is gone", async () => !(await isLive(child)), 3000);

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { waitFor } from "../helpers/cli.ts";
 import type { PidfileBackend } from "../../src/backends/pidfile.ts";
+import { isProvctlError } from "../../src/core/errors.ts";
 import { isRunning, type ProcessStatus } from "../../src/core/process_status.ts";
 import { defineService, type ServiceDefinitionBuilder } from "../../src/core/service_definition.ts";
 import { parseServiceName, type ServiceName } from "../../src/core/service_name.ts";
@@ -145,6 +146,156 @@ export function runSupervisionCases(options: SupervisionOptions): void {
     await new Promise((r) => setTimeout(r, 400));
     assert.equal((await backend.status(n)).state, "not-running");
     await backend.uninstall(n);
+  });
+
+  /** The process exists and is not a zombie (an orphan's zombie waits for init to reap it). */
+  const live = async (runner: CommandRunner, pid: number): Promise<boolean> => {
+    const r = await runner.run("ps", ["-o", "stat=", "-p", String(pid)]);
+    const stat = r.stdout.trim();
+    return r.code === 0 && stat !== "" && !stat.startsWith("Z");
+  };
+  /** Ends what a failing test left running (the defect it caught would leave it). */
+  const reap = async (runner: CommandRunner, file: string) => {
+    const left = await pids(runner, file);
+    if (left.length > 0) await runner.run("kill", ["-KILL", ...left.map(String)]);
+  };
+  /** The PIDs a service wrote to its file, one a line (one per run). */
+  const pids = async (runner: CommandRunner, file: string): Promise<number[]> => {
+    const r = await runner.run("cat", [file]);
+    return r.code === 0 ? r.stdout.trim().split("\n").filter(Boolean).map(Number) : [];
+  };
+
+  test("a restart first ends what the last run left in its process group, and so does the limit", async ({ backend, runner, dir }) => {
+    const n = name("leftover");
+    const file = `${dir}/${n}.children`;
+    // Each run leaves a child behind (a port it holds, a worker) and crashes.
+    try {
+      await backend.start(
+        defineService(n).binary("/bin/sh").args([
+          "-c",
+          `sleep 300 & echo $! >> "$0"; sleep 0.3; exit 1`,
+          file,
+        ]).restartPolicy("on-failure").restartBackoff(FAST).build(),
+      );
+      await waitFor("restarted once", async () => (await pids(runner, file)).length >= 2);
+      const [first] = await pids(runner, file);
+      await waitFor("the first run's child ended", async () => !(await live(runner, first)), 3000);
+      // Never two runs' children at once.
+      const now = await pids(runner, file);
+      const running = [];
+      for (const pid of now) if (await live(runner, pid)) running.push(pid);
+      assert.ok(running.length <= 1, `children of several runs alive: ${running}`);
+      await waitFor("failed after the restart limit", async () => {
+        return (await backend.status(n)).state === "failed";
+      });
+      // Giving up, the supervisor also ends what the last run left.
+      const all = await pids(runner, file);
+      assert.equal(all.length, 4, "the first run and 3 restarts");
+      await waitFor("no child left after the limit", async () => {
+        for (const pid of all) if (await live(runner, pid)) return false;
+        return true;
+      }, 3000);
+    } finally {
+      await reap(runner, file);
+      await backend.uninstall(n);
+    }
+  });
+
+  test("a clean exit with restart=no ends the children left behind, SIGKILL after the stop timeout", async ({ backend, runner, dir }) => {
+    const n = name("rest");
+    const file = `${dir}/${n}.children`;
+    // One child ends at the stop signal, the other ignores it and needs the SIGKILL.
+    try {
+      await backend.start(
+        defineService(n).binary("/bin/sh").args([
+          "-c",
+          `sleep 300 & echo $! >> "$0"; (trap '' TERM; exec sleep 301) & echo $! >> "$0"; ` +
+          `sleep 0.5; exit 0`,
+          file,
+        ]).stopTimeoutMs(500).build(),
+      );
+      await waitFor("both children started", async () => (await pids(runner, file)).length === 2);
+      const children = await pids(runner, file);
+      await waitFor("exited", async () => (await backend.status(n)).state === "exited");
+      const ended = Date.now();
+      await waitFor("no child left", async () => {
+        for (const pid of children) if (await live(runner, pid)) return false;
+        return true;
+      }, 5000);
+      // The one that ignores SIGTERM lasts the stop timeout, then SIGKILL.
+      assert.ok(
+        Date.now() - ended >= 200,
+        `the TERM-proof child ended after ${Date.now() - ended} ms`,
+      );
+    } finally {
+      await reap(runner, file);
+      await backend.uninstall(n);
+    }
+  });
+
+  test("on-failure: death by SIGTERM, SIGHUP, SIGINT or SIGPIPE is a clean exit, not restarted; always restarts it", async ({ backend, runner }) => {
+    const sleeper = (n: ServiceName, policy: "on-failure" | "always") =>
+      defineService(n).binary("sleep").args(["300"]).restartPolicy(policy).restartBackoff(FAST)
+        .build();
+    // As systemd's Restart=on-failure: an operator's kill, a shutdown is no failure.
+    // Settled, not all: each case uninstalls its service even when another one fails.
+    const cases = await Promise.allSettled(
+      ["SIGTERM", "SIGHUP", "SIGINT", "SIGPIPE"].map(async (signal) => {
+        const n = name(`clean-${signal.slice(3).toLowerCase()}`);
+        try {
+          await backend.start(sleeper(n, "on-failure"));
+          const first = await backend.status(n);
+          assert.ok(isRunning(first));
+          await runner.run("kill", [`-${signal.slice(3)}`, String(first.pid)]);
+          await waitFor(`ended by ${signal}`, async () => !isRunning(await backend.status(n)));
+          // Longer than the first restart's delay: nothing comes back.
+          await new Promise((r) => setTimeout(r, 600));
+          const after = await backend.status(n);
+          assert.equal(after.state, "terminated", `${signal}: ${JSON.stringify(after)}`);
+          if (after.state === "terminated") assert.equal(after.signal, signal);
+          assert.equal(after.supervision?.restarts, 0, signal);
+          assert.equal(after.supervision?.supervisor, "done", signal);
+          assert.deepEqual(after.supervision?.lastExit, { signal });
+        } finally {
+          await backend.uninstall(n);
+        }
+      }),
+    );
+    for (const c of cases) if (c.status === "rejected") throw c.reason;
+    // always restarts after any end.
+    const always = name("term-always");
+    try {
+      await backend.start(sleeper(always, "always"));
+      const first = await backend.status(always);
+      assert.ok(isRunning(first));
+      await runner.run("kill", ["-TERM", String(first.pid)]);
+      await waitFor("restarted", async () => {
+        const s = await backend.status(always);
+        return isRunning(s) && s.pid !== first.pid;
+      });
+      assert.equal((await backend.status(always)).supervision?.restarts, 1);
+    } finally {
+      await backend.uninstall(always);
+    }
+    // Within the grace period it is a failed start, not a restart announced and never made.
+    const early = name("term-early");
+    try {
+      let error: unknown;
+      try {
+        await backend.start(
+          defineService(early).binary("/bin/sh").args(["-c", "kill -TERM $$; sleep 5"])
+            .restartPolicy("on-failure").restartBackoff(FAST).build(),
+        );
+      } catch (e) {
+        error = e;
+      }
+      assert.ok(isProvctlError(error) && error.kind === "StartFailed", String(error));
+      const s = await backend.status(early);
+      assert.equal(s.state, "terminated");
+      assert.equal(s.supervision?.restarts, 0);
+    } finally {
+      await backend.uninstall(early);
+    }
   });
 
   test("stop during a backoff wait ends it for good", async ({ backend, runner, dir }) => {

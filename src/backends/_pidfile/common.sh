@@ -40,6 +40,25 @@ alive() {
   [ "$p_start" = "$2" ] && [ "$p_pgid" = "$3" ]
 }
 
+# group_alive PID START PGID: the service, or a process it left in its group, is still
+# there. Zombies do not count: an orphan's zombie lingers until init reaps it, which may
+# take a while.
+group_alive() {
+  alive "$1" "$2" "$3" && return 0
+  kill -0 "-$3" 2>/dev/null || return 1
+  ps -A -o pgid= -o stat= 2>/dev/null |
+    awk -v g="$3" '$1 == g && $2 !~ /^Z/ { found = 1 } END { exit !found }'
+}
+
+# leftovers PID START PGID: the main process is gone but processes it started are still in
+# its group (a wrapper that exited, a crashed main): they are the service's, as long as no
+# other process holds the PID (while the group lives, the kernel gives its ID to no new
+# process).
+leftovers() {
+  if ident "$3"; then [ "$p_start" = "$2" ] || return 1; fi
+  group_alive "$1" "$2" "$3"
+}
+
 # load FILE: sets f_pid f_pgid f_start f_started f_code f_at f_sup f_sup_start from a PID
 # or exit file, and f_phase f_restarts f_last_exit f_last_restart_at f_next_restart_at
 # f_reason from a supervision state file (KEY=VALUE lines); unknown keys are ignored,

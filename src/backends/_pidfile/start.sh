@@ -1,8 +1,9 @@
 # start PIDFILE EXITFILE STATEFILE LOGFILE LOCKFILE DEFFILE GRACE_MS LOCK_MS WORKDIR SHELL
 #       POLICY DELAY_MS MAX_DELAY_MS RESTART_MAX WINDOW_MS MIN_UPTIME_MS LOG_MAX LOG_KEEP
-#       -- BINARY [ARG]...
+#       STOP_SIGNAL STOP_TIMEOUT_MS -- BINARY [ARG]...
 # SHELL is the POSIX sh that runs this script, and so also the supervisor (supervise.sh),
-# which gets the restart policy and log rotation settings.
+# which gets the restart policy, log rotation settings and the stop signal and timeout (for
+# what the service leaves in its process group when it ends).
 # stdin: line 1 the service definition (JSON, stored in DEFFILE), then the service's
 # environment as a shell script of `export K='V'` lines (stored next to it, 0600). Secrets
 # never travel in argv, and the environment is applied to the service alone.
@@ -22,6 +23,8 @@ shift 9
 shell=$1 policy=$2 delay_ms=$3 max_delay_ms=$4 restart_max=$5 window_ms=$6 min_uptime_ms=$7
 log_max=$8 log_keep=$9
 shift 9
+stop_sig=$1 stop_timeout_ms=$2
+shift 2
 [ "${1:-}" = -- ] && shift
 envfile=${deffile%.json}.env
 # provctl's state is private (0700 dirs, 0600 files); the service gets the caller's umask.
@@ -122,7 +125,8 @@ launch() {
   # shellcheck disable=SC2086
   $newsession "$shell" "$supfile" "$pidfile" "$exitfile" "$statefile" "$envfile" "$service_umask" \
     "$logfile" "$lockfile" "$lock_ms" "$newsession" "$policy" "$delay_ms" "$max_delay_ms" \
-    "$restart_max" "$window_ms" "$min_uptime_ms" "$log_max" "$log_keep" "$launch_adopt" -- "$@" \
+    "$restart_max" "$window_ms" "$min_uptime_ms" "$log_max" "$log_keep" "$launch_adopt" \
+    "$stop_sig" "$stop_timeout_ms" -- "$@" \
     < /dev/null >> "$logfile" 2>&1 9>&- &
 }
 
@@ -168,7 +172,10 @@ if ! alive "$pid" "$start" "$pgid"; then
     i=$((i + 1))
   done
   load "$exitfile"
+  # As supervise.sh decides: on-failure does not restart a clean end (0, or death by
+  # SIGHUP, SIGINT, SIGTERM or SIGPIPE).
   case $policy:$f_code in
+  on-failure:129 | on-failure:130 | on-failure:141 | on-failure:143) ;;
   always:* | on-failure:[1-9]*)
     echo "code=$f_code restarting=1"
     exit 0

@@ -39,22 +39,7 @@ esac
 signal_group() {
   kill "-$1" "-$pgid" 2>/dev/null || { alive "$pid" "$start" "$pgid" && kill "-$1" "$pid" 2>/dev/null; }
 }
-# group_alive: the service, or a process it left in its group, is still there. Zombies
-# do not count: an orphan's zombie lingers until init reaps it, which may take a while.
-group_alive() {
-  alive "$pid" "$start" "$pgid" && return 0
-  kill -0 "-$pgid" 2>/dev/null || return 1
-  ps -A -o pgid= -o stat= 2>/dev/null |
-    awk -v g="$pgid" '$1 == g && $2 !~ /^Z/ { found = 1 } END { exit !found }'
-}
-# leftovers: the main process is gone but processes it started are still in its group
-# (a wrapper that exited, a crashed main): they are the service's, as long as no other
-# process holds the PID (while the group lives, the kernel gives its ID to no new process).
-leftovers() {
-  if ident "$pgid"; then [ "$p_start" = "$start" ] || return 1; fi
-  group_alive
-}
-if ! alive "$pid" "$start" "$pgid" && ! leftovers; then
+if ! alive "$pid" "$start" "$pgid" && ! leftovers "$pid" "$start" "$pgid"; then
   rm -f "$pidfile" "$exitfile"
   if [ -n "$cancelled" ]; then
     echo "result=cancelled"
@@ -67,7 +52,7 @@ signal_group "$sig"
 # Poll every 50 ms until the whole group is gone (the service may leave children behind
 # when it exits) or the stop timeout passes.
 waited=0
-while group_alive; do
+while group_alive "$pid" "$start" "$pgid"; do
   if [ "$waited" -ge "$timeout_ms" ]; then
     signal_group KILL
     i=0

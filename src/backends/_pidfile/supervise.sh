@@ -2,11 +2,13 @@
 # records it, waits for it, records how it ended, and restarts it as its policy says.
 # supervise PIDFILE EXITFILE STATEFILE ENVFILE UMASK LOGFILE LOCKFILE LOCK_MS NEWSESSION
 #           POLICY DELAY_MS MAX_DELAY_MS RESTART_MAX WINDOW_MS MIN_UPTIME_MS
-#           LOG_MAX_BYTES LOG_KEEP ADOPT_PID -- CMD [ARG]...
+#           LOG_MAX_BYTES LOG_KEEP ADOPT_PID STOP_SIGNAL STOP_TIMEOUT_MS -- CMD [ARG]...
 # The service gets a session (and process group) of its own, so `stop` signals the service
 # and its children but never the supervisor; stop ends the supervisor first (SIGTERM),
 # under the service's lock, which the supervisor also holds while it launches a restart,
-# so no restart can race a stop. STATEFILE (KEY=VALUE) tells `status` what it is doing:
+# so no restart can race a stop. When the service's main process ends, what it left in
+# its process group is ended too (STOP_SIGNAL, then SIGKILL after STOP_TIMEOUT_MS), before
+# any restart. STATEFILE (KEY=VALUE) tells `status` what it is doing:
 # phase=running|backoff|failed|done, restarts, last_exit, last_restart_at,
 # next_restart_at, reason.
 pidfile=$1 exitfile=$2 statefile=$3 envfile=$4 service_umask=$5 logfile=$6 lockfile=$7
@@ -15,14 +17,16 @@ shift 9
 policy=$1 delay_ms=$2 max_delay_ms=$3 restart_max=$4 window_ms=$5 min_uptime_ms=$6
 log_max=$7 log_keep=$8 adopt=$9
 shift 9
+stop_sig=$1 stop_timeout_ms=$2
+shift 2
 [ "${1:-}" = -- ] && shift
 
 sleeper=''
 # SIGTERM from stop: end supervision at once (a pending backoff sleep too); the service
 # itself is stopped by stop, and its end is not a failure.
 trap '[ -z "$sleeper" ] || kill "$sleeper" 2>/dev/null; exit 0' TERM
-ident $$ || p_start=-
-sup_start=$p_start
+ident $$ || p_start=- p_pgid=$$
+sup_start=$p_start sup_pgid=$p_pgid
 
 # env by its path: the service's PATH (applied just before it runs) need not find it.
 env_path=$(command -v env 2>/dev/null) || env_path=env
@@ -67,6 +71,34 @@ if [ "$log_max" -gt 0 ] 2>/dev/null; then
     exec >&8 2>&8 8>&-
   fi
 fi
+
+# end_rest PID START: ends what the run that just ended left in its process group (the
+# service's children: a port still held, workers), as stop does and as systemd's
+# KillMode=control-group does, so the next run never starts beside them. The group's ID
+# is the main process's PID; it is signalled only while no other process holds that PID
+# (leftovers), and never when it is this supervisor or its group (nor 0 or 1, which kill
+# reads as every process).
+end_rest() {
+  case $1 in '' | 0 | 1 | *[!0-9]*) return 0 ;; esac
+  [ "$1" != "$$" ] && [ "$1" != "$sup_pgid" ] || return 0
+  leftovers "$1" "$2" "$1" || return 0
+  kill "-$stop_sig" "-$1" 2>/dev/null
+  rest_waited=0
+  while leftovers "$1" "$2" "$1"; do
+    if [ "$rest_waited" -ge "$stop_timeout_ms" ]; then
+      kill -KILL "-$1" 2>/dev/null
+      # Until the kernel has ended them (up to 5 s): the next run may need what they held.
+      i=0
+      while leftovers "$1" "$2" "$1" && [ $i -lt 100 ]; do
+        sleep 0.05
+        i=$((i + 1))
+      done
+      return 0
+    fi
+    sleep 0.05
+    rest_waited=$((rest_waited + 50))
+  done
+}
 
 # write_state PHASE [NEXT REASON]: the supervision state for status.
 restarts=0 last_exit='' last_restart_at=''
@@ -124,9 +156,15 @@ while :; do
     printf 'pid=%s\ncode=%s\nat=%s\n' "$child" "$code" "$at" | write_atomic "$exitfile"
   fi
   last_exit=$code
+  # Whatever the policy: a restart, the restart limit and the end of supervision alike.
+  end_rest "$child" "$child_start"
   case $policy:$code in
   always:*) ;;
-  on-failure:0) write_state done && exit 0 ;;
+  # As systemd's on-failure: exit 0 and death by SIGHUP, SIGINT, SIGTERM or SIGPIPE (an
+  # operator's kill, a shutdown) are a clean end, not a failure.
+  on-failure:0 | on-failure:129 | on-failure:130 | on-failure:141 | on-failure:143)
+    write_state done && exit 0
+    ;;
   on-failure:*) ;;
   *) write_state done && exit 0 ;;
   esac
