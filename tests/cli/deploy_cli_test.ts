@@ -60,13 +60,11 @@ Deno.test({
       assert.deepEqual(await s.get(1, "cli_port", "/version.txt"), { status: 200, body: "one" });
       assert.deepEqual(await s.get(2, "cli_port", "/version.txt"), { status: 200, body: "two" });
 
-      // A failed deploy records no new version: rollback has nothing before "one".
-      const none = await run(["rollback", "site"]);
-      assert.equal(none.code, 3, none.stderr);
-      assert.match(none.stderr, /no previous version recorded/);
-      const back = await run(["rollback", "site", "--to", one.version, "-o", "json"]);
+      // m1 and m3 kept "two": the state names it, so a rollback goes back to "one".
+      const back = await run(["rollback", "site", "-o", "json"]);
       assert.equal(back.code, 0, back.stderr + back.stdout);
       assert.equal(JSON.parse(back.stdout).ok, true);
+      assert.equal(JSON.parse(back.stdout).version, one.version);
       for (const [i] of s.hosts.entries()) {
         assert.deepEqual(await s.get(i, "cli_port", "/version.txt"), { status: 200, body: "one" });
       }
@@ -217,6 +215,128 @@ args = ["-c", "test ! -e {deploy_root}/.sick"]
       assert.match(within.stdout, /could not be rolled back \(see below; within max_failures/);
       assert.equal(await s.current(1, "app"), "releases/v1", "m2 rolled back within the budget");
     } finally {
+      await s.stop();
+    }
+  },
+});
+
+/** The recorded state of deployment `name` (files backend) in sandbox `s`'s state dir. */
+async function stateOf(s: { stateDir: string }, name: string) {
+  return JSON.parse(await Deno.readTextFile(`${s.stateDir}/deploy/${name}.json`));
+}
+
+// One machine per batch; a `.refuse` file fails the before step, a `.hold` file makes it
+// wait (telling so by `.waiting`) until the file goes.
+const PARTIAL = `
+[deployments.app]
+artifact = "artifacts/app"
+deploy_root = "{deploy_root}/app"
+batch = 1
+max_failures = 1
+target = { all = true }
+steps = { before = ["test ! -e {deploy_root}/.refuse", "if test -e {deploy_root}/.hold; then touch {deploy_root}/.waiting; while test -e {deploy_root}/.hold; do sleep 0.1; done; fi"] }
+`;
+
+Deno.test({
+  name: "provctl rollback after a rolling deploy that failed part-way: back to the release before",
+  ignore: Boolean(unavailable),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const s = await deploySandbox(3);
+    const run = (args: string[]) => s.run(args);
+    const deploy = async (version: string) => {
+      await s.artifact("app", version);
+      return await run(["deploy", "app", "--version", version, "-o", "json"]);
+    };
+    const currents = () => Promise.all(s.hosts.map((_, i) => s.current(i, "app")));
+    try {
+      await s.writeServices(PARTIAL);
+      for (const v of ["v1", "v2"]) assert.equal((await deploy(v)).code, 0);
+      // m2 fails v3 (within max_failures = 1): m1 and m3 keep it, m2 stays on v2.
+      await Deno.writeTextFile(`${s.hosts[1].root}/app/.refuse`, "");
+      const v3 = await deploy("v3");
+      assert.equal(v3.code, 1, v3.stderr + v3.stdout);
+      const result = JSON.parse(v3.stdout);
+      assert.deepEqual(
+        result.machines.map((m: { status: string; current: string }) => [m.status, m.current]),
+        [["deployed", "v3"], ["failed", "v2"], ["deployed", "v3"]],
+      );
+      assert.deepEqual(await currents(), ["releases/v3", "releases/v2", "releases/v3"]);
+      // Machines run v3: the state says so, and that v2 is what they ran before.
+      const state = await stateOf(s, "app");
+      assert.equal(state.version, "v3");
+      assert.equal(state.previous, "v2");
+      assert.equal(state.result, "failed");
+      assert.equal(state.deploymentId, result.deployment_id);
+
+      await Deno.remove(`${s.hosts[1].root}/app/.refuse`);
+      const back = await run(["rollback", "app", "-o", "json"]);
+      assert.equal(back.code, 0, back.stderr + back.stdout);
+      assert.equal(JSON.parse(back.stdout).version, "v2");
+      assert.deepEqual(await currents(), ["releases/v2", "releases/v2", "releases/v2"]);
+      const after = await stateOf(s, "app");
+      assert.equal(after.version, "v2");
+      assert.equal(after.result, "rollback");
+
+      // Past the budget everything goes back to v2: the state stays on v2 (previous v1).
+      await Deno.writeTextFile(`${s.hosts[1].root}/app/.refuse`, "");
+      await Deno.writeTextFile(`${s.hosts[2].root}/app/.refuse`, "");
+      await s.writeServices(PARTIAL.replace("max_failures = 1", "max_failures = 0"));
+      const v4 = await deploy("v4");
+      assert.equal(v4.code, 1, v4.stderr + v4.stdout);
+      assert.equal(JSON.parse(v4.stdout).rolled_back, true);
+      assert.deepEqual(await currents(), ["releases/v2", "releases/v2", "releases/v2"]);
+      const reverted = await stateOf(s, "app");
+      assert.equal(reverted.version, "v2");
+      assert.equal(reverted.result, "rolled-back");
+    } finally {
+      await s.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "provctl rollback after a rolling deploy interrupted by Ctrl-C: back to the release before",
+  ignore: Boolean(unavailable),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const s = await deploySandbox(3);
+    const run = (args: string[]) => s.run(args);
+    const currents = () => Promise.all(s.hosts.map((_, i) => s.current(i, "app")));
+    const hold = `${s.hosts[1].root}/app/.hold`;
+    try {
+      await s.writeServices(PARTIAL);
+      for (const v of ["v1", "v2"]) {
+        await s.artifact("app", v);
+        assert.equal((await run(["deploy", "app", "--version", v])).code, 0);
+      }
+      // v3 switches m1, then waits in m2's before step: Ctrl-C there.
+      await Deno.writeTextFile(hold, "");
+      await s.artifact("app", "v3");
+      const child = s.spawn(["deploy", "app", "--version", "v3"]);
+      const waiting = `${s.hosts[1].root}/app/.waiting`;
+      for (let i = 0; !await Deno.stat(waiting).then(() => true, () => false); i++) {
+        assert.ok(i < 300, "m2's step never started");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      child.kill("SIGINT");
+      const out = await child.output();
+      await Deno.remove(hold);
+      assert.equal(out.code, 130, new TextDecoder().decode(out.stderr));
+      assert.deepEqual(await currents(), ["releases/v3", "releases/v2", "releases/v2"]);
+      const state = await stateOf(s, "app");
+      assert.equal(state.version, "v3");
+      assert.equal(state.previous, "v2");
+
+      const back = await run(["rollback", "app", "-o", "json"]);
+      assert.equal(back.code, 0, back.stderr + back.stdout);
+      assert.equal(JSON.parse(back.stdout).version, "v2");
+      assert.deepEqual(await currents(), ["releases/v2", "releases/v2", "releases/v2"]);
+      assert.equal((await stateOf(s, "app")).version, "v2");
+    } finally {
+      await Deno.remove(hold).catch(() => {});
       await s.stop();
     }
   },

@@ -519,7 +519,13 @@ export async function runDeploy(
       plan,
       "deploy",
       [lock],
-      () => engine.deploy(plan),
+      async () => {
+        // Recorded before any machine changes: a run killed midway (Ctrl-C, SIGKILL, a
+        // lost controller) leaves machines on the new release, and a default rollback
+        // must then go back to the one they ran before, not to the one before that.
+        if (!plan.blueGreen) await record(loaded, switchedState(loaded, plan, "running"), version);
+        return await engine.deploy(plan);
+      },
       hooks.signal,
     );
     await finished(session, plan, "deploy", result);
@@ -591,7 +597,13 @@ function nextState(loaded: Loaded, plan: DeployPlan, result: DeployResult): Depl
     result: runOutcome(result),
     updated: new Date().toISOString(),
   };
-  if (!result.ok) return { ...before, ...common };
+  if (plan.blueGreen && !result.ok) return { ...before, ...common };
+  if (!result.ok) {
+    // Machines this run left on the new release (failures within the budget, or a
+    // rollback that failed): the state names it, and what they ran before for rollback.
+    const kept = result.hosts.some((h) => h.current === plan.version);
+    return kept ? switchedState(loaded, plan, common.result) : { ...before, ...common };
+  }
   if (plan.blueGreen) {
     const bg = plan.blueGreen;
     return {
@@ -603,9 +615,21 @@ function nextState(loaded: Loaded, plan: DeployPlan, result: DeployResult): Depl
       previous: bg.live ? before.groups?.[bg.live] : before.previous,
     };
   }
+  return switchedState(loaded, plan, common.result);
+}
+
+/**
+ * Rolling and canary: the state once machines run `plan.version` (maybe not all of them):
+ * `previous` is the release they ran before (the recorded one; a redeploy keeps its own).
+ */
+function switchedState(loaded: Loaded, plan: DeployPlan, result: string): DeploymentState {
+  const before = loaded.state ?? { deployment: plan.deployment };
   return {
     ...before,
-    ...common,
+    deployment: plan.deployment,
+    deploymentId: plan.deploymentId,
+    result,
+    updated: new Date().toISOString(),
     version: plan.version,
     previous: before.version !== plan.version ? before.version : before.previous,
   };
