@@ -147,13 +147,14 @@ Deno.test({
           "m",
         ),
       );
-      // The recorded state: one deploy, revision 1, seen by both controllers.
+      // The recorded state: one deploy (what it switches to, then how it ended: two
+      // revisions), seen by both controllers.
       assert.equal(
         await c.pg.psql(
           "select revision || ' ' || (state->>'version') from provctl_deployments",
           c.db,
         ),
-        "1 v1",
+        "2 v1",
       );
       for (const e of [c.a, c.b]) {
         const dry = await c.s.run(["deploy", "site", "--version", "v2", "--dry-run"], e);
@@ -183,7 +184,7 @@ Deno.test({
           "select revision || ' ' || (state->>'version') from provctl_deployments",
           c.db,
         ),
-        /^3 v1$/,
+        /^5 v1$/,
       );
     } finally {
       await c.s.stop();
@@ -232,7 +233,7 @@ Deno.test({
           "select revision || ' ' || (state->>'version') from provctl_deployments",
           c.db,
         ),
-        "1 v2",
+        "2 v2", // B: what it was about to switch to, then how it ended
       );
 
       // A record written locally in the instant before the kill, not yet sent, goes with

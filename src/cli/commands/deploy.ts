@@ -519,13 +519,16 @@ export async function runDeploy(
       plan,
       "deploy",
       [lock],
-      async () => {
-        // Recorded before any machine changes: a run killed midway (Ctrl-C, SIGKILL, a
-        // lost controller) leaves machines on the new release, and a default rollback
-        // must then go back to the one they ran before, not to the one before that.
-        if (!plan.blueGreen) await record(loaded, switchedState(loaded, plan, "running"), version);
-        return await engine.deploy(plan);
-      },
+      () =>
+        engine.deploy(plan, {
+          // Recorded before the first machine switches: a run killed midway (Ctrl-C,
+          // SIGKILL, a lost controller) leaves machines on the new release, and a default
+          // rollback must then go back to the one they ran before, not the one before that.
+          // (Blue-green's live group is untouched until its switch command.)
+          beforeSwitch: plan.blueGreen
+            ? undefined
+            : () => record(loaded, switchedState(loaded, plan, "running"), version),
+        }),
       hooks.signal,
     );
     await finished(session, plan, "deploy", result);

@@ -293,6 +293,9 @@ export class DeployEngine {
   }
 
   #deploymentId?: string;
+  /** deploy()'s `beforeSwitch`, and its one call (awaited by every machine's switch). */
+  #beforeSwitch?: () => Promise<void>;
+  #announced?: Promise<void>;
 
   /** Deploys one machine; throws with run.stage set to where it failed. */
   async #deployHost(plan: DeployPlan, h: HostPlan): Promise<void> {
@@ -317,6 +320,8 @@ export class DeployEngine {
     for (const command of h.before) await this.#step(run, h, command, plan);
     run.op = "deploy.switch";
     run.stage = "switch";
+    // Before the first machine changes, once: a run killed from here on has said so.
+    if (this.#beforeSwitch) await (this.#announced ??= this.#beforeSwitch());
     // Marked before the call: if the answer is lost the switch may have happened.
     run.switched = true;
     try {
@@ -397,10 +402,19 @@ export class DeployEngine {
     void plan;
   }
 
-  /** Runs `plan`; never throws for a machine's failure (see the result). */
-  async deploy(plan: DeployPlan): Promise<DeployResult> {
+  /**
+   * Runs `plan`; never throws for a machine's failure (see the result). `beforeSwitch`
+   * runs once, before the first machine's `current` changes (no machine switches if it
+   * fails): e.g. to record that machines may be on the new release from now on.
+   */
+  async deploy(
+    plan: DeployPlan,
+    options: { beforeSwitch?: () => Promise<void> } = {},
+  ): Promise<DeployResult> {
     const started = performance.now();
     this.#deploymentId = plan.deploymentId;
+    this.#beforeSwitch = options.beforeSwitch;
+    this.#announced = undefined;
     const result: DeployResult = {
       deployment: plan.deployment,
       deploymentId: plan.deploymentId,
