@@ -241,7 +241,7 @@ export function runSupervisionCases(options: SupervisionOptions): void {
     const def = defineService(n).binary("/bin/sh").args([
       "-c",
       `(trap '' TERM; exec sleep 301) & echo $! >> "$0"; ` +
-      `if [ -e "$0.stay" ]; then exec sleep 300; fi; sleep 0.4; exit 1`,
+      `if [ -e "$0.stay" ]; then exec sleep 300; fi; sleep 1; exit 1`,
       file,
     ]).stopTimeoutMs(2000).build();
     try {
