@@ -270,7 +270,10 @@ export class PidfileBackend implements Backend {
       ...def.args,
     ], {
       stdin: `${JSON.stringify(def)}\n${envScript}`,
-      timeoutMs: this.#o.commandTimeoutMs + this.#o.lockMs + this.#o.startGraceMs,
+      // Before it starts, start ends what the last run left (up to the stop timeout, then
+      // up to 5 s after SIGKILL).
+      timeoutMs: this.#o.commandTimeoutMs + this.#o.lockMs + this.#o.startGraceMs +
+        def.stopTimeoutMs + 5000,
       name: def.name,
       create: true,
     });

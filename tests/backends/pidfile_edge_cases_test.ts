@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { testPidfileBackend, testShells } from "../helpers/pidfile.ts";
 import { LocalRunner } from "../../src/exec/local_runner.ts";
+import { isProvctlError } from "../../src/core/errors.ts";
 import { isRunning } from "../../src/core/process_status.ts";
 import { defineService } from "../../src/core/service_definition.ts";
 import { parseServiceName } from "../../src/core/service_name.ts";
@@ -80,6 +81,55 @@ for (const shell of testShells()) {
         try {
           Deno.kill(child, "SIGKILL");
         } catch { /* gone */ }
+        await backend.uninstall(n);
+      }
+    },
+  );
+
+  test(
+    "two concurrent starts during the last run's clean-up: one new run, the old child gone",
+    async (dir, path) => {
+      const backend = testPidfileBackend(new LocalRunner(), dir, { shell: path });
+      const n = parseServiceName("cleanup-race");
+      const file = `${dir}/children`;
+      // Each run leaves a child that ignores SIGTERM; the first run then ends (restart=no,
+      // so its supervisor waits out the stop timeout for that child), later runs stay up.
+      const def = defineService(n).binary("/bin/sh").args([
+        "-c",
+        `(trap '' TERM; exec sleep 301) & echo $! >> "$0"; ` +
+        `if [ -e "$0.stay" ]; then exec sleep 300; fi; sleep 1; exit 1`,
+        file,
+      ]).stopTimeoutMs(1500).build();
+      const children = async () =>
+        (await Deno.readTextFile(file).catch(() => "")).trim().split("\n").filter(Boolean)
+          .map(Number);
+      try {
+        const started = await backend.start(def);
+        assert.ok(isRunning(started.status));
+        const main = started.status.pid;
+        await waitFor("the first run's main process ended", async () => !(await isLive(main)));
+        const [old] = await children();
+        assert.ok(await isLive(old), "still within the supervisor's clean-up");
+        await Deno.writeTextFile(`${file}.stay`, "");
+        const results = await Promise.allSettled([backend.start(def), backend.start(def)]);
+        const ok = results.filter((r) => r.status === "fulfilled");
+        const refused = results.filter((r) => r.status === "rejected");
+        assert.equal(ok.length, 1, JSON.stringify(results));
+        assert.equal(refused.length, 1);
+        const reason = (refused[0] as PromiseRejectedResult).reason;
+        assert.ok(isProvctlError(reason) && reason.kind === "AlreadyRunning", String(reason));
+        assert.ok(!(await isLive(old)), `the last run's child ${old} runs beside the new run`);
+        const all = await children();
+        assert.equal(all.length, 2, `one new run: ${all}`);
+        assert.ok(await isLive(all[1]));
+        const now = await backend.status(n);
+        assert.ok(isRunning(now) && now.pid !== main);
+      } finally {
+        for (const pid of await children()) {
+          try {
+            Deno.kill(pid, "SIGKILL");
+          } catch { /* gone */ }
+        }
         await backend.uninstall(n);
       }
     },

@@ -233,6 +233,78 @@ export function runSupervisionCases(options: SupervisionOptions): void {
     }
   });
 
+  test("start during the last run's cleanup ends its leftovers first (SIGKILL after the stop timeout)", async ({ backend, runner, dir }) => {
+    const n = name("restart-cleanup");
+    const file = `${dir}/${n}.children`;
+    // Each run leaves a child that ignores the stop signal; the first run ends at once, the
+    // second (once `.stay` exists) stays up. restart=no: the supervisor only cleans up.
+    const def = defineService(n).binary("/bin/sh").args([
+      "-c",
+      `(trap '' TERM; exec sleep 301) & echo $! >> "$0"; ` +
+      `if [ -e "$0.stay" ]; then exec sleep 300; fi; sleep 1; exit 1`,
+      file,
+    ]).stopTimeoutMs(2000).build();
+    try {
+      const started = await backend.start(def);
+      assert.ok(isRunning(started.status));
+      const main = started.status.pid;
+      await waitFor("the first run's main process ended", async () => !(await live(runner, main)));
+      const [old] = await pids(runner, file);
+      // Within the supervisor's stop timeout: its leftover still runs.
+      assert.ok(await live(runner, old), "the leftover is still being waited out");
+      await runner.run("touch", [`${file}.stay`]);
+      const again = await backend.start(def);
+      assert.ok(isRunning(again.status), JSON.stringify(again.status));
+      assert.ok(!(await live(runner, old)), `the last run's child ${old} runs beside the new run`);
+      const now = await backend.status(n);
+      assert.ok(isRunning(now) && now.pid === again.status.pid && now.pid !== main);
+      const all = await pids(runner, file);
+      assert.equal(all.length, 2);
+      assert.ok(await live(runner, all[1]), "the new run's own child is left alone");
+    } finally {
+      await reap(runner, file);
+      await backend.uninstall(n);
+    }
+  });
+
+  test("start after a killed supervisor ends what the unsupervised run left behind", async ({ backend, runner, dir }) => {
+    const n = name("orphan-rest");
+    const file = `${dir}/${n}.children`;
+    // The first run waits for `.go`, then exits and leaves its child; the next one stays up.
+    const def = defineService(n).binary("/bin/sh").args([
+      "-c",
+      `sleep 300 & echo $! >> "$0"; if [ -e "$0.stay" ]; then exec sleep 300; fi; ` +
+      `while [ ! -e "$0.go" ]; do sleep 0.05; done; exit 1`,
+      file,
+    ]).restartPolicy("on-failure").restartBackoff(FAST).build();
+    try {
+      const started = await backend.start(def);
+      assert.ok(isRunning(started.status));
+      const main = started.status.pid;
+      const sup = await runner.run("sed", ["-n", "s/^sup=//p", `${dir}/run/${n}.pid`]);
+      await runner.run("kill", ["-KILL", sup.stdout.trim()]);
+      await waitFor(
+        "supervisor gone",
+        async () => (await backend.status(n)).supervision?.supervisor === "gone",
+      );
+      await runner.run("touch", [`${file}.go`]);
+      await waitFor("the main process ended", async () => !(await live(runner, main)));
+      const [old] = await pids(runner, file);
+      assert.ok(await live(runner, old), "nothing ended the child of the unsupervised run");
+      await runner.run("touch", [`${file}.stay`]);
+      const again = await backend.start(def);
+      assert.ok(isRunning(again.status) && again.status.pid !== main);
+      assert.ok(!(await live(runner, old)), `the last run's child ${old} runs beside the new run`);
+      assert.equal((await backend.status(n)).supervision?.supervisor, "running");
+      const all = await pids(runner, file);
+      assert.equal(all.length, 2);
+      assert.ok(await live(runner, all[1]), "the new run's own child is left alone");
+    } finally {
+      await reap(runner, file);
+      await backend.uninstall(n);
+    }
+  });
+
   test("on-failure: death by SIGTERM, SIGHUP, SIGINT or SIGPIPE is a clean exit, not restarted; always restarts it", async ({ backend, runner }) => {
     const sleeper = (n: ServiceName, policy: "on-failure" | "always") =>
       defineService(n).binary("sleep").args(["300"]).restartPolicy(policy).restartBackoff(FAST)

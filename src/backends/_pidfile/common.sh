@@ -59,6 +59,34 @@ leftovers() {
   group_alive "$1" "$2" "$3"
 }
 
+# end_leftovers PID START PGID SIG TIMEOUT_MS: ends what a run whose main process is gone
+# left in its process group (workers, a child still holding its port), as stop and
+# systemd's KillMode=control-group do: SIG, then SIGKILL after TIMEOUT_MS, then up to 5 s
+# more for the kernel to end them (whatever comes next may need what they held). The
+# group is signalled only while no other process holds its ID (leftovers), and never when
+# it is the caller's own process or group (nor 0 or 1, which kill reads as every process).
+end_leftovers() {
+  case $3 in '' | 0 | 1 | *[!0-9]*) return 0 ;; esac
+  [ "$3" != "$$" ] || return 0
+  ident $$ && [ "$3" != "$p_pgid" ] || return 0
+  leftovers "$1" "$2" "$3" || return 0
+  kill "-$4" "-$3" 2>/dev/null
+  el_waited=0
+  while leftovers "$1" "$2" "$3"; do
+    if [ "$el_waited" -ge "$5" ]; then
+      kill -KILL "-$3" 2>/dev/null
+      el_waited=0
+      while leftovers "$1" "$2" "$3" && [ $el_waited -lt 5000 ]; do
+        sleep 0.05
+        el_waited=$((el_waited + 50))
+      done
+      return 0
+    fi
+    sleep 0.05
+    el_waited=$((el_waited + 50))
+  done
+}
+
 # load FILE: sets f_pid f_pgid f_start f_started f_code f_at f_sup f_sup_start from a PID
 # or exit file, and f_phase f_restarts f_last_exit f_last_restart_at f_next_restart_at
 # f_reason from a supervision state file (KEY=VALUE lines); unknown keys are ignored,

@@ -3,7 +3,8 @@
 #       STOP_SIGNAL STOP_TIMEOUT_MS -- BINARY [ARG]...
 # SHELL is the POSIX sh that runs this script, and so also the supervisor (supervise.sh),
 # which gets the restart policy, log rotation settings and the stop signal and timeout (for
-# what the service leaves in its process group when it ends).
+# what the service leaves in its process group when it ends; this start ends what the last
+# run left there the same way before it starts a new run).
 # stdin: line 1 the service definition (JSON, stored in DEFFILE), then the service's
 # environment as a shell script of `export K='V'` lines (stored next to it, 0600). Secrets
 # never travel in argv, and the environment is applied to the service alone.
@@ -144,6 +145,12 @@ if [ -n "$adopt" ]; then
   exit 0
 fi
 
+# What the last run left in its process group is ended before the new run starts, as
+# systemd does (its supervisor may have been ended above mid-way through that, or killed
+# from outside before its service exited): the new run never runs beside it.
+if load "$pidfile"; then
+  case $f_pid in '' | *[!0-9]*) ;; *) end_leftovers "$f_pid" "$f_start" "$f_pgid" "$stop_sig" "$stop_timeout_ms" ;; esac
+fi
 rm -f -- "$pidfile" "$exitfile" "$statefile"
 launch '' "$@"
 

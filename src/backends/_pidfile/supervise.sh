@@ -72,32 +72,11 @@ if [ "$log_max" -gt 0 ] 2>/dev/null; then
   fi
 fi
 
-# end_rest PID START: ends what the run that just ended left in its process group (the
-# service's children: a port still held, workers), as stop does and as systemd's
-# KillMode=control-group does, so the next run never starts beside them. The group's ID
-# is the main process's PID; it is signalled only while no other process holds that PID
-# (leftovers), and never when it is this supervisor or its group (nor 0 or 1, which kill
-# reads as every process).
+# end_rest PID START: ends what the run that just ended left in its process group (its
+# ID is the main process's PID), so the next run never starts beside it (end_leftovers).
 end_rest() {
-  case $1 in '' | 0 | 1 | *[!0-9]*) return 0 ;; esac
-  [ "$1" != "$$" ] && [ "$1" != "$sup_pgid" ] || return 0
-  leftovers "$1" "$2" "$1" || return 0
-  kill "-$stop_sig" "-$1" 2>/dev/null
-  rest_waited=0
-  while leftovers "$1" "$2" "$1"; do
-    if [ "$rest_waited" -ge "$stop_timeout_ms" ]; then
-      kill -KILL "-$1" 2>/dev/null
-      # Until the kernel has ended them (up to 5 s): the next run may need what they held.
-      i=0
-      while leftovers "$1" "$2" "$1" && [ $i -lt 100 ]; do
-        sleep 0.05
-        i=$((i + 1))
-      done
-      return 0
-    fi
-    sleep 0.05
-    rest_waited=$((rest_waited + 50))
-  done
+  [ "$1" != "$sup_pgid" ] || return 0
+  end_leftovers "$1" "$2" "$1" "$stop_sig" "$stop_timeout_ms"
 }
 
 # write_state PHASE [NEXT REASON]: the supervision state for status.
