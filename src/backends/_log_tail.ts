@@ -7,7 +7,7 @@
 import type { ProvctlError } from "../core/errors.ts";
 import { sh } from "../exec/host_fs.ts";
 import type { CommandRunner } from "../exec/runner.ts";
-import type { LogOptions } from "./backend.ts";
+import type { LogOptions, LogSink } from "./backend.ts";
 
 // tail N [follow] LOG: the last N lines across LOG.K ... LOG.1 LOG, then (follow) the
 // rest of LOG as it grows and after it is replaced.
@@ -35,7 +35,7 @@ export async function followFile(
   runner: CommandRunner,
   path: string,
   options: LogOptions,
-  sink: (chunk: Uint8Array) => void,
+  sink: LogSink,
   missing: () => ProvctlError,
   shell = "/bin/sh",
 ): Promise<void> {
@@ -53,7 +53,7 @@ export async function followFile(
     signal: options.signal,
   });
   const pump = async () => {
-    for await (const chunk of proc.stdout) sink(chunk);
+    for await (const chunk of proc.stdout) await sink(chunk);
   };
   const drainErr = async () => {
     for await (const _ of proc.stderr) { /* tail's complaints are not log lines */ }

@@ -32,6 +32,11 @@ export interface LogOptions {
   readonly signal?: AbortSignal;
 }
 
+/** Takes a chunk of log output; a promise it returns holds back the next read until settled. */
+export type LogSink =
+  | ((chunk: Uint8Array) => void)
+  | ((chunk: Uint8Array) => Promise<void>);
+
 /** A backend's answer to enable: a message key (with params) the CLI shows as a warning. */
 export interface EnableResult {
   readonly changed: boolean;
@@ -65,8 +70,12 @@ export interface Backend {
   /** Stops if running, then starts; a definition replaces the stored one. */
   restart(name: ServiceName, def?: ServiceDefinition): Promise<StartResult>;
   status(name: ServiceName): Promise<ProcessStatus>;
-  /** Writes log lines to `sink` as they are read; resolves at the end (or on abort when following). */
-  logs(name: ServiceName, options: LogOptions, sink: (chunk: Uint8Array) => void): Promise<void>;
+  /**
+   * Writes log lines to `sink` as they are read; resolves at the end (or on abort when
+   * following). A sink that returns a promise is awaited before more is read: a slow
+   * reader pauses the source (backpressure) instead of having it buffered.
+   */
+  logs(name: ServiceName, options: LogOptions, sink: LogSink): Promise<void>;
   /** Services this backend knows provctl manages. */
   list(): Promise<ServiceName[]>;
   /** Removes what the backend keeps for a service (unit file, state); stops it first. */

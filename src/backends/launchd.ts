@@ -18,6 +18,7 @@ import type {
   BootControl,
   EnableResult,
   LogOptions,
+  LogSink,
   StartResult,
   StopResult,
 } from "./backend.ts";
@@ -213,7 +214,7 @@ export class LaunchdBackend implements Backend {
   async logs(
     name: ServiceName,
     options: LogOptions,
-    sink: (chunk: Uint8Array) => void,
+    sink: LogSink,
   ): Promise<void> {
     const job = await this.#job(name);
     const printed = await this.#print(job);
@@ -236,7 +237,7 @@ export class LaunchdBackend implements Backend {
           params: { action: "read", path, reason: launchctlReason(result) },
         });
       }
-      sink(new TextEncoder().encode(result.stdout));
+      await sink(new TextEncoder().encode(result.stdout));
       return;
     }
     if (options.signal?.aborted) return;
@@ -250,7 +251,7 @@ export class LaunchdBackend implements Backend {
       while (true) {
         const { value, done } = await reader.read();
         if (done) break;
-        sink(value);
+        await sink(value);
       }
       await proc.done;
     } finally {

@@ -19,7 +19,14 @@ import type { CommandRunner } from "../exec/runner.ts";
 import { LocalRunner } from "../exec/local_runner.ts";
 import { trustDir } from "../core/state_trust.ts";
 import { canReadProcesses, localStatus } from "./_pidfile/local_status.ts";
-import type { Backend, BootControl, LogOptions, StartResult, StopResult } from "./backend.ts";
+import type {
+  Backend,
+  BootControl,
+  LogOptions,
+  LogSink,
+  StartResult,
+  StopResult,
+} from "./backend.ts";
 import { followFile } from "./_log_tail.ts";
 import { parseEnvFile } from "../config/services_file.ts";
 import type * as PidfileScripts from "./_pidfile/scripts.ts";
@@ -445,7 +452,7 @@ export class PidfileBackend implements Backend {
   async logs(
     name: ServiceName,
     options: LogOptions,
-    sink: (chunk: Uint8Array) => void,
+    sink: LogSink,
   ): Promise<void> {
     await followFile(
       this.#o.runner,

@@ -16,6 +16,7 @@ import type {
   BootControl,
   EnableResult,
   LogOptions,
+  LogSink,
   StartResult,
   StopResult,
 } from "./backend.ts";
@@ -150,7 +151,7 @@ export class SystemdBackend implements Backend {
   async logs(
     name: ServiceName,
     options: LogOptions,
-    sink: (chunk: Uint8Array) => void,
+    sink: LogSink,
   ): Promise<void> {
     const unit = unitNameOf(name);
     const args = [
@@ -168,7 +169,7 @@ export class SystemdBackend implements Backend {
       const result = await this.#run("journalctl", args, { command: "journalctl", unit });
       if (result.code !== 0) throw systemctlError(result, this.#failure("journalctl", unit));
       if (result.stdout === "") await this.#known(unit);
-      sink(new TextEncoder().encode(result.stdout));
+      await sink(new TextEncoder().encode(result.stdout));
       return;
     }
     await this.#known(unit);
@@ -182,7 +183,7 @@ export class SystemdBackend implements Backend {
       while (true) {
         const { value, done } = await reader.read();
         if (done) break;
-        sink(value);
+        await sink(value);
       }
       const end = await proc.done;
       const stderr = await drainErr;

@@ -30,6 +30,14 @@ import {
   type RouteSpec,
 } from "./_http.ts";
 import { setBounded } from "./_bounded_map.ts";
+import { sinkStream } from "./_log_stream.ts";
+
+/**
+ * A streamed log waits for its client once this much is unread (the source pauses), and
+ * ends with a notice if a source that cannot pause gets this far ahead of it.
+ */
+const LOG_STREAM_HIGH_WATER = 256 * 1024;
+const LOG_STREAM_MAX_QUEUED = 8 * 1024 * 1024;
 
 /** How many health verdicts (machine and check) are remembered to tell transitions. */
 const MAX_HEALTH_VERDICTS = 10_000;
@@ -331,28 +339,16 @@ export function apiRoutes(deps: ApiDeps, fail: Fail): RouteSpec[] {
               return new Response(null, { headers });
             }
             const lines = linesText === undefined ? deps.settings.logLines : Number(linesText);
-            const abort = new AbortController();
-            const stop = () => abort.abort();
-            deps.closing.addEventListener("abort", stop);
-            const body = new ReadableStream<Uint8Array>({
-              start(controller) {
-                backend.logs(name, { lines, follow, signal: abort.signal }, (chunk) => {
-                  try {
-                    controller.enqueue(chunk);
-                  } catch { /* the client went away */ }
-                }).catch((error) => {
-                  if (!abort.signal.aborted) deps.log(`provctl serve: logs ${name}: ${error}`);
-                }).finally(() => {
-                  deps.closing.removeEventListener("abort", stop);
-                  close();
-                  try {
-                    controller.close();
-                  } catch { /* already closed */ }
-                });
-              },
-              cancel() {
-                abort.abort();
-              },
+            const body = sinkStream({
+              highWaterBytes: LOG_STREAM_HIGH_WATER,
+              maxQueuedBytes: LOG_STREAM_MAX_QUEUED,
+              overflowLine: messages.format("serve.logs_overflow", {
+                bytes: LOG_STREAM_MAX_QUEUED,
+              }),
+              closing: deps.closing,
+              produce: (sink, signal) => backend.logs(name, { lines, follow, signal }, sink),
+              onError: (error) => deps.log(`provctl serve: logs ${name}: ${error}`),
+              onEnd: close,
             });
             return new Response(body, { headers });
           } catch (error) {

@@ -73,20 +73,26 @@ export function sseFrame(event: StreamEvent): Uint8Array {
   );
 }
 
+/** What may wait unread for one subscriber before it is dropped (frames can carry output). */
+export const EVENT_QUEUE_MAX_BYTES = 4 * 1024 * 1024;
+
 /**
  * An SSE response body: replay, then live events of `topics`, heartbeats, until the
  * client goes away or `closed` aborts. A client that stops reading (more than
- * `maxQueued` frames waiting) is disconnected; it can resume with Last-Event-ID.
+ * `maxQueuedBytes` waiting) gets a last `dropped` event and is disconnected; it can
+ * resume with Last-Event-ID.
  */
 export function eventStream(hub: EventHub, options: {
   topics: ReadonlySet<Topic>;
   lastId?: number;
   heartbeatMs: number;
   signal: AbortSignal;
-  maxQueued?: number;
+  maxQueuedBytes?: number;
 }): ReadableStream<Uint8Array> {
-  const maxQueued = options.maxQueued ?? 1000;
+  const maxQueued = options.maxQueuedBytes ?? EVENT_QUEUE_MAX_BYTES;
   let cleanup = () => {};
+  // The id of the last event queued: where a dropped client resumes from.
+  let lastQueued = 0;
   return new ReadableStream<Uint8Array>({
     start(controller) {
       let open = true;
@@ -98,10 +104,21 @@ export function eventStream(hub: EventHub, options: {
           controller.close();
         } catch { /* already closed */ }
       };
-      const send = (bytes: Uint8Array) => {
+      const send = (bytes: Uint8Array, id?: number) => {
         if (!open) return;
-        if ((controller.desiredSize ?? 0) < -maxQueued) return close();
+        // desiredSize is minus the bytes waiting (high-water mark 0); an empty queue always
+        // takes the next frame, however large.
+        const waiting = -(controller.desiredSize ?? 0);
+        if (waiting > 0 && waiting + bytes.length > maxQueued) {
+          controller.enqueue(encoder.encode(
+            `event: dropped\ndata: ${
+              JSON.stringify({ reason: "client_too_slow", last_event_id: lastQueued })
+            }\n\n`,
+          ));
+          return close();
+        }
         controller.enqueue(bytes);
+        if (id !== undefined) lastQueued = id;
       };
       const wanted = (e: StreamEvent) => options.topics.has(e.topic);
       // Subscribe before replaying so nothing published in between is lost.
@@ -110,9 +127,10 @@ export function eventStream(hub: EventHub, options: {
       const unsubscribe = hub.subscribe((e) => {
         if (!wanted(e)) return;
         if (replaying) pending.push(e);
-        else send(sseFrame(e));
+        else send(sseFrame(e), e.id);
       });
       const replay = hub.since(options.lastId);
+      lastQueued = replay.resumeFrom;
       // The retry hint and a comment open the stream at once (proxies, EventSource).
       send(encoder.encode(`retry: 2000\n: provctl events\n\n`));
       if (replay.reset) {
@@ -124,11 +142,11 @@ export function eventStream(hub: EventHub, options: {
       }
       let sent = replay.resumeFrom;
       for (const e of replay.events) {
-        if (wanted(e)) send(sseFrame(e));
+        if (wanted(e)) send(sseFrame(e), e.id);
         sent = e.id;
       }
       replaying = false;
-      for (const e of pending) if (e.id > sent) send(sseFrame(e));
+      for (const e of pending) if (e.id > sent) send(sseFrame(e), e.id);
       const heartbeat = setInterval(
         () => send(encoder.encode(`: heartbeat ${new Date().toISOString()}\n\n`)),
         options.heartbeatMs,
@@ -145,5 +163,5 @@ export function eventStream(hub: EventHub, options: {
     cancel() {
       cleanup();
     },
-  }, { highWaterMark: 0 });
+  }, { highWaterMark: 0, size: (chunk) => chunk.byteLength });
 }

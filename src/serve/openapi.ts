@@ -349,7 +349,9 @@ function build(): Json {
               "(its topic) and `data:` (an Event as JSON). Comments (`: heartbeat`) keep the " +
               "connection open. Reconnect with Last-Event-ID to get what was missed; when " +
               "that id is no longer kept, a `reset` event (data: {reason, last_event_id}) " +
-              "comes first, then every event still kept.",
+              "comes first, then every event still kept. A client that falls more than 4 MiB " +
+              "behind gets a `dropped` event (data: {reason: client_too_slow, last_event_id}) " +
+              "and the stream ends; it reconnects with Last-Event-ID.",
             content: {
               "text/event-stream": {
                 schema: { type: "string" },

@@ -155,7 +155,7 @@ export class KeeperRunner implements ShellRunner {
         ? runner.stream(command.program, command.args, options)
         : runner.streamShell(command.script, options);
       if (killed) directProc.kill();
-      await Promise.all([pipe(directProc.stdout, out), pipe(directProc.stderr, err)]);
+      await Promise.all([pipe(directProc.stdout, out, true), pipe(directProc.stderr, err)]);
       return await directProc.done;
     };
     const done = (async (): Promise<StreamExit> => {
@@ -214,6 +214,9 @@ export class KeeperRunner implements ShellRunner {
             case "out":
             case "err":
               (frame.t === "out" ? out : err).push(fromBase64(frame.d));
+              // A reader that falls behind stops the reading of the socket, so the keeper
+              // (and its SSH channel) wait too; only stdout's, as readers may leave stderr.
+              await out.ready();
               // Output means the command runs: its limit counts from no later than now.
               if (!outputSeen && timeoutMs !== undefined && !killed) {
                 outputSeen = true;
@@ -466,6 +469,14 @@ async function text(stream: ReadableStream<Uint8Array>): Promise<string> {
   return new TextDecoder().decode(all);
 }
 
-async function pipe(from: ReadableStream<Uint8Array>, to: ReturnType<typeof pushStream>) {
-  for await (const chunk of from) to.push(chunk);
+/** Copies `from` to `to`; with `wait`, as fast as `to` is read (stderr's readers may leave it). */
+async function pipe(
+  from: ReadableStream<Uint8Array>,
+  to: ReturnType<typeof pushStream>,
+  wait = false,
+) {
+  for await (const chunk of from) {
+    to.push(chunk);
+    if (wait) await to.ready();
+  }
 }

@@ -141,7 +141,13 @@ export class SshRunner implements ShellRunner {
     let proc: RemoteProcess | undefined;
     let killed = false;
     let timedOut = false;
-    const out = pushStream();
+    // A reader that falls behind pauses the channel (the remote program then blocks on
+    // its output) instead of its output piling up here.
+    let pausedEarly = false;
+    const out = pushStream({
+      pause: () => proc ? proc.channel.pause() : void (pausedEarly = true),
+      resume: () => proc ? proc.channel.resume() : void (pausedEarly = false),
+    });
     const err = pushStream();
     let ended = false;
     const kill = () => {
@@ -156,6 +162,7 @@ export class SshRunner implements ShellRunner {
       const lease = started.lease;
       proc = started.proc;
       const channel = proc.channel;
+      if (pausedEarly) channel.pause();
       if (killed) proc.kill();
       channel.stderr.on("data", (chunk) => err.push(chunk));
       writeStdin(channel, options.stdin);

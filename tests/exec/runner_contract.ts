@@ -256,6 +256,27 @@ export function runRunnerContract(options: RunnerContractOptions): void {
           assert.deepEqual(await exitOf(proc.done), { code: 0 });
         });
 
+        await step("stream: unread stdout holds the program back (nothing piles up)", async () => {
+          const mark = `${scratchDir}/wrote-all`;
+          const total = 20_000_000;
+          const proc = runner.stream("sh", [
+            "-c",
+            `head -c ${total} /dev/zero; : > "$1"`,
+            "sh",
+            mark,
+          ]);
+          // Nothing reads stdout: pipes and windows fill and the program waits on its write.
+          await new Promise((r) => setTimeout(r, 2500));
+          const finished = await Deno.stat(mark).then(() => true, () => false);
+          assert.equal(finished, false, "the program wrote 20 MB nobody read (buffered)");
+          let got = 0;
+          for await (const chunk of proc.stdout) got += chunk.length;
+          assert.equal(got, total);
+          assert.equal(await readAll(proc.stderr), "");
+          assert.deepEqual(await exitOf(proc.done), { code: 0 });
+          await Deno.stat(mark);
+        });
+
         await step("stream: exit code, stdin, env and cwd as run() has them", async () => {
           const proc = runner.stream("sh", ["-c", 'cat; printf "%s:" "$V"; pwd; exit 3'], {
             stdin: "in\n",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { EventHub, eventStream } from "../../src/serve/events.ts";
+import { EVENT_QUEUE_MAX_BYTES, EventHub, eventStream } from "../../src/serve/events.ts";
 
 Deno.test("the ring replays what a client missed, or says reset when it is gone", () => {
   const hub = new EventHub(3);
@@ -38,4 +38,34 @@ Deno.test("a stream replays, then goes live, filtered by topic, and ends on abor
     ["3", "deploy"],
   ]);
   assert.equal(hub.listeners, 0);
+});
+
+Deno.test("a subscriber that stops reading is dropped with a notice, not buffered", async () => {
+  const hub = new EventHub(1000);
+  const abort = new AbortController();
+  const stream = eventStream(hub, {
+    topics: new Set(["operation"]),
+    heartbeatMs: 60_000,
+    signal: abort.signal,
+  });
+  // 40 MB of events (exec output can be large) while nobody reads.
+  const output = "x".repeat(100_000);
+  for (let i = 0; i < 400; i++) hub.publish("operation", "machine", { stdout: output });
+  // Dropped already: the hub no longer feeds it.
+  assert.equal(hub.listeners, 0);
+  const timer = setTimeout(() => abort.abort(), 2000);
+  const text = await new Response(stream).text();
+  clearTimeout(timer);
+  assert.ok(text.length < EVENT_QUEUE_MAX_BYTES + 200_000, `${text.length} bytes were queued`);
+  const ids = [...text.matchAll(/^id: (\d+)\nevent: operation/gm)].map((m) => Number(m[1]));
+  assert.ok(ids.length > 0);
+  assert.deepEqual(ids, ids.map((_, i) => i + 1), "the events before the drop, in order");
+  const last = /event: dropped\ndata: (.*)\n\n$/.exec(text);
+  assert.ok(last, `no dropped notice at the end: ${text.slice(-200)}`);
+  assert.deepEqual(JSON.parse(last[1]), {
+    reason: "client_too_slow",
+    last_event_id: ids[ids.length - 1],
+  });
+  // Resuming from there replays the rest.
+  assert.equal(hub.since(ids[ids.length - 1]).events.length, 400 - ids.length);
 });
