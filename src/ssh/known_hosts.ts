@@ -40,6 +40,7 @@ import {
   parseKnownHosts,
   sameBytes,
 } from "./_known_hosts_parse.ts";
+import { readAll } from "./_read_all.ts";
 
 export type HostKeyPolicy = "strict" | "accept-new" | "off";
 
@@ -320,7 +321,7 @@ export async function appendKnownHost(
   const previous = writers.get(path) ?? Promise.resolve();
   const mine = previous.catch(() => {}).then(() =>
     withLockedFile(path, async (handle, writable) => {
-      const existing = await readAll(handle);
+      const existing = await readText(handle);
       const already = parseKnownHosts(existing).some((e) =>
         e.marker === "none" && "blob" in e.key && sameBytes(e.key.blob, keyBlob) &&
         hostsMatch(e.hosts, name)
@@ -390,16 +391,9 @@ async function withLockedFile(
 }
 
 /** The whole text of an open file, read from its start. */
-async function readAll(handle: Deno.FsFile): Promise<string> {
+async function readText(handle: Deno.FsFile): Promise<string> {
   await handle.seek(0, Deno.SeekMode.Start);
-  const chunks: Uint8Array[] = [];
-  const buffer = new Uint8Array(64 * 1024);
-  for (;;) {
-    const n = await handle.read(buffer);
-    if (n === null) break;
-    chunks.push(buffer.slice(0, n));
-  }
-  return new TextDecoder().decode(Buffer.concat(chunks));
+  return new TextDecoder().decode(await readAll(handle));
 }
 
 /**

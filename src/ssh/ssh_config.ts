@@ -35,6 +35,7 @@ import { localAccount } from "../core/local_account.ts";
 import { matchPattern, matchPatternList } from "./_known_hosts_pattern.ts";
 import { type ConfigLine, lexLine } from "./_ssh_config_lexer.ts";
 import { glob } from "./_glob.ts";
+import { readAll } from "./_read_all.ts";
 
 export interface SshHostConfig {
   /** What the user typed. */
@@ -345,23 +346,6 @@ function soleMemberGroup(gid: number | null, me: number, owner: number): boolean
     members++;
   }
   return members > 0;
-}
-
-async function readAll(handle: Deno.FsFile): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  const buffer = new Uint8Array(64 * 1024);
-  for (;;) {
-    const n = await handle.read(buffer);
-    if (n === null) break;
-    chunks.push(buffer.slice(0, n));
-  }
-  const out = new Uint8Array(chunks.reduce((sum, c) => sum + c.length, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
 }
 
 /**
