@@ -87,6 +87,20 @@ end_leftovers() {
   done
 }
 
+# run_over PIDFILE STATEFILE: the supervisor of the run PIDFILE records has ended what that
+# run left in its process group (its state says done, failed or backoff, each written only
+# after end_leftovers): the group's ID is then no longer the service's, and a group that
+# has it now (the PID reused, say by a daemon whose leader exited) is someone else's.
+# Clobbers the f_* of load.
+run_over() {
+  load "$1" || return 1
+  ro_sup=$f_sup ro_sup_start=$f_sup_start
+  load "$2" && [ -n "$ro_sup" ] && [ "$f_sup" = "$ro_sup" ] && [ "$f_sup_start" = "$ro_sup_start" ] ||
+    return 1
+  case $f_phase in done | failed | backoff) return 0 ;; esac
+  return 1
+}
+
 # load FILE: sets f_pid f_pgid f_start f_started f_code f_at f_sup f_sup_start from a PID
 # or exit file, and f_phase f_restarts f_last_exit f_last_restart_at f_next_restart_at
 # f_reason from a supervision state file (KEY=VALUE lines); unknown keys are ignored,

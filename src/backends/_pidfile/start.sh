@@ -147,8 +147,9 @@ fi
 
 # What the last run left in its process group is ended before the new run starts, as
 # systemd does (its supervisor may have been ended above mid-way through that, or killed
-# from outside before its service exited): the new run never runs beside it.
-if load "$pidfile"; then
+# from outside before its service exited): the new run never runs beside it. Not when its
+# supervisor did that already (run_over): the group's ID may belong to others since.
+if ! run_over "$pidfile" "$statefile" && load "$pidfile"; then
   case $f_pid in '' | *[!0-9]*) ;; *) end_leftovers "$f_pid" "$f_start" "$f_pgid" "$stop_sig" "$stop_timeout_ms" ;; esac
 fi
 rm -f -- "$pidfile" "$exitfile" "$statefile"

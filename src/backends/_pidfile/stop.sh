@@ -14,6 +14,9 @@ umask 077
 if [ -e "$lockfile" ] || [ -e "$lockfile.d" ]; then
   take_lock "$lockfile" "$lock_ms" || exit 12
 fi
+# What the run left in its group is stop's to end unless its supervisor ended it already.
+over=''
+run_over "$pidfile" "$statefile" && over=1
 cancelled=''
 if load "$statefile" && sup_alive; then
   kill -TERM "$f_sup" 2>/dev/null
@@ -39,7 +42,7 @@ esac
 signal_group() {
   kill "-$1" "-$pgid" 2>/dev/null || { alive "$pid" "$start" "$pgid" && kill "-$1" "$pid" 2>/dev/null; }
 }
-if ! alive "$pid" "$start" "$pgid" && ! leftovers "$pid" "$start" "$pgid"; then
+if ! alive "$pid" "$start" "$pgid" && { [ -n "$over" ] || ! leftovers "$pid" "$start" "$pgid"; }; then
   rm -f "$pidfile" "$exitfile"
   if [ -n "$cancelled" ]; then
     echo "result=cancelled"
