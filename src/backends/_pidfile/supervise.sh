@@ -140,7 +140,8 @@ while :; do
   case $policy:$code in
   always:*) ;;
   # As systemd's on-failure: exit 0 and death by SIGHUP, SIGINT, SIGTERM or SIGPIPE (an
-  # operator's kill, a shutdown) are a clean end, not a failure.
+  # operator's kill, a shutdown) are a clean end, not a failure. `wait` gives 128+N for both
+  # death by signal N and exit(128+N): a service's own exit 143 counts as SIGTERM here.
   on-failure:0 | on-failure:129 | on-failure:130 | on-failure:141 | on-failure:143)
     write_state done && exit 0
     ;;
