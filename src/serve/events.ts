@@ -129,6 +129,7 @@ export function eventStream(hub: EventHub, options: {
         if (replaying) pending.push(e);
         else send(sseFrame(e), e.id);
       });
+      cleanup = unsubscribe;
       const replay = hub.since(options.lastId);
       lastQueued = replay.resumeFrom;
       // The retry hint and a comment open the stream at once (proxies, EventSource).
@@ -147,6 +148,8 @@ export function eventStream(hub: EventHub, options: {
       }
       replaying = false;
       for (const e of pending) if (e.id > sent) send(sseFrame(e), e.id);
+      // Dropped while replaying (a resume from far back): unsubscribed, nothing to start.
+      if (!open) return;
       const heartbeat = setInterval(
         () => send(encoder.encode(`: heartbeat ${new Date().toISOString()}\n\n`)),
         options.heartbeatMs,

@@ -69,3 +69,27 @@ Deno.test("a subscriber that stops reading is dropped with a notice, not buffere
   // Resuming from there replays the rest.
   assert.equal(hub.since(ids[ids.length - 1]).events.length, 400 - ids.length);
 });
+
+Deno.test("a resume whose replay alone is too much is dropped and leaves nothing behind", async () => {
+  const hub = new EventHub(1000);
+  const output = "x".repeat(100_000);
+  for (let i = 0; i < 100; i++) hub.publish("operation", "machine", { stdout: output });
+  const abort = new AbortController();
+  const stream = eventStream(hub, {
+    topics: new Set(["operation"]),
+    lastId: 0,
+    heartbeatMs: 50,
+    signal: abort.signal,
+    maxQueuedBytes: 1_000_000,
+  });
+  // Dropped while replaying: no subscription, heartbeat or abort listener stays behind
+  // (the test's op and resource sanitizers see a leaked interval).
+  assert.equal(hub.listeners, 0);
+  const text = await new Response(stream).text();
+  const last = /event: dropped\ndata: (.*)\n\n$/.exec(text);
+  assert.ok(last, `no dropped notice at the end: ${text.slice(-200)}`);
+  const resumeFrom = JSON.parse(last[1]).last_event_id;
+  const ids = [...text.matchAll(/^id: (\d+)\nevent: operation/gm)].map((m) => Number(m[1]));
+  assert.equal(resumeFrom, ids[ids.length - 1]);
+  assert.ok(resumeFrom < 100);
+});
