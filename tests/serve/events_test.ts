@@ -93,3 +93,35 @@ Deno.test("a resume whose replay alone is too much is dropped and leaves nothing
   assert.equal(resumeFrom, ids[ids.length - 1]);
   assert.ok(resumeFrom < 100);
 });
+
+Deno.test("a resume past an event larger than the bound makes progress (no reconnect loop)", async () => {
+  const hub = new EventHub(1000);
+  hub.publish("operation", "machine", { stdout: "x".repeat(300_000) });
+  hub.publish("operation", "machine", { stdout: "small" });
+  let lastId = 0;
+  const seen: number[] = [];
+  // As an EventSource would: reconnect with the last id it got, a few times at most.
+  for (let attempt = 0; attempt < 3 && !seen.includes(2); attempt++) {
+    const abort = new AbortController();
+    const stream = eventStream(hub, {
+      topics: new Set(["operation"]),
+      lastId,
+      heartbeatMs: 60_000,
+      signal: abort.signal,
+      maxQueuedBytes: 100_000,
+    });
+    const reader = stream.getReader();
+    let text = "";
+    const decoder = new TextDecoder();
+    while (!/event: dropped|"small"/.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    abort.abort();
+    await reader.cancel();
+    for (const m of text.matchAll(/^id: (\d+)\nevent: operation/gm)) seen.push(Number(m[1]));
+    lastId = seen.length > 0 ? seen[seen.length - 1] : lastId;
+  }
+  assert.deepEqual(seen, [1, 2]);
+});
