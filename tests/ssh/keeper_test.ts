@@ -595,3 +595,33 @@ Deno.test("keeper: socket and lock are per machine (a state dir on a shared home
   assert.equal(keeperSocket("/s/keeper"), `/s/keeper/keeper-v2-${host}.sock`);
   assert.equal(keeperLock("/s/keeper"), `/s/keeper/keeper-${host}.lock`);
 });
+
+Deno.test({
+  name: "keeper: a client that stops reading holds back its own command only",
+  ignore: Boolean(skip),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const fleet = await startSshdFleet({ count: 1 });
+    const dir = await privateDir();
+    try {
+      const stalled = await keeperRunner(dir, planOf(fleet, 0));
+      const other = await keeperRunner(dir, planOf(fleet, 0));
+      const total = 20_000_000;
+      const proc = stalled.stream("sh", ["-c", `head -c ${total} /dev/zero`]);
+      await new Promise((r) => setTimeout(r, 1500));
+      // The same keeper, the same machine: the other client's command runs meanwhile.
+      const started = performance.now();
+      const result = await other.run("echo", ["b"]);
+      assert.equal(result.stdout, "b\n");
+      assert.ok(performance.now() - started < 5000, "the other client waited for the stalled one");
+      let got = 0;
+      for await (const chunk of proc.stdout) got += chunk.length;
+      assert.equal(got, total);
+      assert.equal((await proc.done).code, 0);
+    } finally {
+      await removeKeeperBase(dir);
+      await fleet.stop();
+    }
+  },
+});
