@@ -134,7 +134,9 @@ export class KeeperRunner implements ShellRunner {
       cancelTimer();
       cancelTimer = startTimer(ms, () => {
         gaveUp = why;
-        out.release(); // a frames loop waiting for the reader sees the closed socket
+        // A frames loop waiting for the reader sees the closed socket (not before a
+        // start: the command then runs directly, with backpressure).
+        if (why !== "no_start") out.release();
         try {
           conn?.close();
         } catch { /* closed */ }

@@ -19,6 +19,7 @@ import {
   heldConnections,
   KeeperRunner,
   openKeeper,
+  STARTED_WAIT_MS,
   stopKeeper,
 } from "../../src/ssh/keeper_runner.ts";
 import {
@@ -244,7 +245,24 @@ Deno.test({
         assert.equal((await runner.run("echo", ["kept"])).stdout, "kept\n");
         const pid = keeperPid(hung)!;
         Deno.kill(pid, "SIGSTOP"); // its socket still accepts (the listen backlog)
+        const scratch = await Deno.makeTempDir();
         try {
+          // Run directly once the keeper does not answer, still held back by its reader.
+          const mark = `${scratch}/wrote-all`;
+          const total = 20_000_000;
+          const proc = runner.stream("sh", [
+            "-c",
+            `head -c ${total} /dev/zero; : > "$1"`,
+            "sh",
+            mark,
+          ]);
+          await new Promise((r) => setTimeout(r, STARTED_WAIT_MS + 2500));
+          const finished = await Deno.stat(mark).then(() => true, () => false);
+          assert.equal(finished, false, "the program wrote 20 MB nobody read (buffered)");
+          let got = 0;
+          for await (const chunk of proc.stdout) got += chunk.length;
+          assert.equal(got, total);
+          assert.equal((await proc.done).code, 0);
           let started = Date.now();
           assert.equal((await runner.run("echo", ["direct"])).stdout, "direct\n");
           assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
@@ -262,6 +280,7 @@ Deno.test({
           Deno.kill(pid, "SIGKILL");
           Deno.kill(pid, "SIGCONT");
           await removeKeeperBase(hung);
+          await Deno.remove(scratch, { recursive: true });
         }
       });
 
