@@ -93,6 +93,7 @@ export function eventStream(hub: EventHub, options: {
   let cleanup = () => {};
   // The id of the last event queued: where a dropped client resumes from.
   let lastQueued = 0;
+  let tookEvent = false;
   return new ReadableStream<Uint8Array>({
     start(controller) {
       let open = true;
@@ -107,9 +108,11 @@ export function eventStream(hub: EventHub, options: {
       const send = (bytes: Uint8Array, id?: number) => {
         if (!open) return;
         // desiredSize is minus the bytes waiting (high-water mark 0); an empty queue always
-        // takes the next frame, however large.
+        // takes the next frame, however large, and so does a stream's first event (behind
+        // the opening lines): a resume always gets past an event larger than the bound.
         const waiting = -(controller.desiredSize ?? 0);
-        if (waiting > 0 && waiting + bytes.length > maxQueued) {
+        const first = id !== undefined && !tookEvent;
+        if (waiting > 0 && waiting + bytes.length > maxQueued && !first) {
           controller.enqueue(encoder.encode(
             `event: dropped\ndata: ${
               JSON.stringify({ reason: "client_too_slow", last_event_id: lastQueued })
@@ -118,7 +121,10 @@ export function eventStream(hub: EventHub, options: {
           return close();
         }
         controller.enqueue(bytes);
-        if (id !== undefined) lastQueued = id;
+        if (id !== undefined) {
+          lastQueued = id;
+          tookEvent = true;
+        }
       };
       const wanted = (e: StreamEvent) => options.topics.has(e.topic);
       // Subscribe before replaying so nothing published in between is lost.
@@ -129,6 +135,7 @@ export function eventStream(hub: EventHub, options: {
         if (replaying) pending.push(e);
         else send(sseFrame(e), e.id);
       });
+      cleanup = unsubscribe;
       const replay = hub.since(options.lastId);
       lastQueued = replay.resumeFrom;
       // The retry hint and a comment open the stream at once (proxies, EventSource).
@@ -147,6 +154,8 @@ export function eventStream(hub: EventHub, options: {
       }
       replaying = false;
       for (const e of pending) if (e.id > sent) send(sseFrame(e), e.id);
+      // Dropped while replaying (a resume from far back): unsubscribed, nothing to start.
+      if (!open) return;
       const heartbeat = setInterval(
         () => send(encoder.encode(`: heartbeat ${new Date().toISOString()}\n\n`)),
         options.heartbeatMs,

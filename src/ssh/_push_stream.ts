@@ -6,6 +6,8 @@
  * stops taking data, so its window closes and the remote program blocks on its output)
  * and `ready()` waits; when the reader takes enough, `resume` is called and `ready()`
  * resolves. A reader that cancels unpauses the source (what comes then is dropped).
+ * `release()` ends the backpressure for good (a killed program's last output is taken
+ * in, so its exit is seen whether or not anyone reads).
  */
 export interface PushStreamOptions {
   readonly highWaterBytes?: number;
@@ -20,6 +22,7 @@ export function pushStream(options: PushStreamOptions = {}) {
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let finished = false;
   let paused = false;
+  let released = false;
   let waiters: (() => void)[] = [];
   const unpause = () => {
     if (paused) {
@@ -30,7 +33,7 @@ export function pushStream(options: PushStreamOptions = {}) {
     waiters = [];
     for (const w of wake) w();
   };
-  const full = () => !finished && (controller.desiredSize ?? 1) <= 0;
+  const full = () => !finished && !released && (controller.desiredSize ?? 1) <= 0;
   const stream = new ReadableStream<Uint8Array>(
     {
       start: (c) => void (controller = c),
@@ -57,6 +60,11 @@ export function pushStream(options: PushStreamOptions = {}) {
     /** Resolves once the queue is below the high-water mark (or the stream is done). */
     ready(): Promise<void> {
       return full() ? new Promise((resolve) => waiters.push(resolve)) : Promise.resolve();
+    },
+    /** Never pauses the source again; what it sends from now on is queued unread. */
+    release() {
+      released = true;
+      unpause();
     },
     close() {
       if (finished) return;

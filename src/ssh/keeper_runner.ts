@@ -134,6 +134,9 @@ export class KeeperRunner implements ShellRunner {
       cancelTimer();
       cancelTimer = startTimer(ms, () => {
         gaveUp = why;
+        // A frames loop waiting for the reader sees the closed socket (not before a
+        // start: the command then runs directly, with backpressure).
+        if (why !== "no_start") out.release();
         try {
           conn?.close();
         } catch { /* closed */ }
@@ -141,6 +144,8 @@ export class KeeperRunner implements ShellRunner {
     };
     const kill = () => {
       killed = true;
+      // The socket is read on, whether or not anyone reads stdout, so the exit is seen.
+      out.release();
       directProc?.kill();
       if (!write) return;
       write({ op: "kill" }).catch(() => {});
@@ -187,6 +192,7 @@ export class KeeperRunner implements ShellRunner {
       giveUpIn(STARTED_WAIT_MS + Math.floor(size / 10_000), "no_start");
       let started = false;
       let outputSeen = false;
+      let cancelRelease = () => {};
       const timeoutMs = options.timeoutMs !== undefined && options.timeoutMs > 0
         ? options.timeoutMs
         : undefined;
@@ -214,14 +220,17 @@ export class KeeperRunner implements ShellRunner {
             case "out":
             case "err":
               (frame.t === "out" ? out : err).push(fromBase64(frame.d));
-              // A reader that falls behind stops the reading of the socket, so the keeper
-              // (and its SSH channel) wait too; only stdout's, as readers may leave stderr.
-              await out.ready();
               // Output means the command runs: its limit counts from no later than now.
               if (!outputSeen && timeoutMs !== undefined && !killed) {
                 outputSeen = true;
                 giveUpIn(timeoutMs + DEADLINE_GRACE_MS, "deadline");
+                // By then the keeper has killed it: its last output and exit are read
+                // whether or not anyone reads stdout (else the deadline above fires).
+                cancelRelease = startTimer(timeoutMs, () => out.release());
               }
+              // A reader that falls behind stops the reading of the socket, so the keeper
+              // (and its SSH channel) wait too; only stdout's, as readers may leave stderr.
+              await out.ready();
               break;
             case "notice":
               this.#o.notices[frame.kind](frame.key, frame.params);
@@ -256,6 +265,7 @@ export class KeeperRunner implements ShellRunner {
         if (error instanceof ProvctlError) throw error;
       } finally {
         cancelTimer();
+        cancelRelease();
       }
       if (!started) {
         try {

@@ -154,6 +154,9 @@ export class SshRunner implements ShellRunner {
       // After the exit, the PID and group may belong to the command's daemons (or others).
       if (ended) return;
       killed = true;
+      // Its exit is seen only once the channel's output is taken in: no longer wait for
+      // the reader (what is left is bounded by the channel's window).
+      out.release();
       proc?.kill();
     };
     options.signal?.addEventListener("abort", kill, { once: true });

@@ -273,3 +273,55 @@ test("a fleet start that fails shows each machine's last log lines, as a local s
     await f.stop();
   }
 });
+
+test("exec --stream: a reader that goes away ends provctl and every remote command", async () => {
+  const f = await fleetSandbox(2, () => ({}), () => ({}));
+  try {
+    const pids = `${f.cli.dir}/pids`;
+    const child = f.cli.spawn([
+      "exec",
+      "--all",
+      "--stream",
+      "--timeout",
+      "0",
+      "--inventory",
+      f.inventory,
+      "--ssh-config",
+      f.sshConfig,
+      "--shell",
+      `echo $$ >> '${pids}'; exec yes`,
+    ], { env: { PROVCTL_STATE_DIR: "", XDG_STATE_HOME: `${f.cli.dir}/local-state` } });
+    const reader = child.stdout.getReader();
+    let got = 0;
+    while (got < 200_000) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      got += value.length;
+    }
+    const read = async () => (await Deno.readTextFile(pids)).trim().split("\n").map(Number);
+    for (let i = 0; i < 100 && (await read().catch(() => [])).length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (got < 200_000) throw new Error(await new Response(child.stderr).text());
+    await reader.cancel(); // as `| head` does
+    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+    const status = await child.status;
+    clearTimeout(timer);
+    await child.stderr.cancel();
+    assert.notEqual(status.signal, "SIGKILL", "provctl went on after its reader left");
+    const alive = (pid: number) => {
+      try {
+        Deno.kill(pid, "SIGCONT");
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 50 && (await read()).some(alive); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual((await read()).filter(alive), [], "remote commands still run");
+  } finally {
+    await f.stop();
+  }
+});

@@ -4,7 +4,7 @@
  * and an unsafe socket dir is refused with a warning (the command connects directly).
  */
 import assert from "node:assert/strict";
-import { cliSandbox } from "../helpers/cli.ts";
+import { cliSandbox, processAlive, waitFor } from "../helpers/cli.ts";
 import { fleetUnavailable } from "../helpers/fleet.ts";
 import { startSshdFleet } from "../fixtures/sshd.ts";
 import { keeperSocket } from "../../src/ssh/_keeper_wire.ts";
@@ -69,6 +69,29 @@ Deno.test({
         const status = await run(["status", "api", "--host", "web"]);
         assert.equal(status.code, 3, status.stderr);
         assert.equal(logins() - start, 1);
+      });
+
+      await t.step("a client killed while its output waits unread: the command ends", async () => {
+        const pidFile = `${cli.dir}/yes.pid`;
+        const child = cli.spawn(
+          ["exec", "--host", "web", "--ssh-config", config, "--timeout", "0", "--shell"].concat(
+            `echo $$ > '${pidFile}'; exec yes`,
+          ),
+          { env: { SSH_AUTH_SOCK: "" } },
+        );
+        // Nothing reads provctl's stdout: the pipe, the keeper's socket and the channel fill.
+        await waitFor("the remote command", async () => {
+          const text = await Deno.readTextFile(pidFile).catch(() => "");
+          return text.endsWith("\n");
+        });
+        await new Promise((r) => setTimeout(r, 1500));
+        const pid = Number((await Deno.readTextFile(pidFile)).trim());
+        assert.ok(processAlive(pid));
+        child.kill("SIGKILL");
+        await child.status;
+        await child.stdout.cancel();
+        await child.stderr.cancel();
+        await waitFor("the remote command to end", () => !processAlive(pid));
       });
 
       await t.step("hosts connections lists what the keeper holds", async () => {

@@ -219,6 +219,40 @@ Deno.test({
         await waitFor("remote sleep killed", () => !processAlive(sleepPid));
       });
 
+      await t.step(
+        "a reader that goes away (| head) ends provctl and the remote command",
+        async () => {
+          const child = s.spawn([
+            "exec",
+            "--host",
+            "target",
+            "--timeout",
+            "0",
+            "--shell",
+            "echo $$; exec yes",
+          ]);
+          const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+          let seen = "";
+          while (!/^\d+\n/.test(seen)) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            seen += value;
+          }
+          const remotePid = Number(/^(\d+)\n/.exec(seen)?.[1]);
+          assert.ok(remotePid > 0 && processAlive(remotePid), seen);
+          // As `| head -1` does: read no more, close the pipe.
+          await reader.cancel();
+          const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+          const status = await child.status;
+          clearTimeout(timer);
+          const stderr = await new Response(child.stderr).text();
+          assert.notEqual(status.signal, "SIGKILL", "provctl went on after its reader left");
+          assert.equal(status.code, 128 + 13, stderr); // as a program ended by SIGPIPE
+          assert.equal(stderr, "");
+          await waitFor("remote yes ended", () => !processAlive(remotePid));
+        },
+      );
+
       await t.step("ssh.command_timeout_ms kills the remote command: 255, named", async () => {
         const dir = `${s.cli.dir}/short-timeout`;
         await Deno.mkdir(dir);

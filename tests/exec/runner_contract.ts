@@ -277,6 +277,37 @@ export function runRunnerContract(options: RunnerContractOptions): void {
           await Deno.stat(mark);
         });
 
+        await step("stream: kill() or a timeout while stdout waits unread ends it", async () => {
+          // done resolves while the unread output still waits (a caller may kill, await
+          // done, and only then drop or read the streams), and the program is gone.
+          const within = <T>(p: Promise<T>, what: string) => {
+            let timer: ReturnType<typeof setTimeout> | undefined;
+            return Promise.race([
+              p,
+              new Promise<never>((_, reject) => {
+                timer = setTimeout(() => reject(new Error(`${what}: done never resolved`)), 8000);
+              }),
+            ]).finally(() => clearTimeout(timer));
+          };
+          const script = 'echo $$ > "$1"; exec cat /dev/zero';
+          const pidFiles = [`${scratchDir}/killed.pid`, `${scratchDir}/timed.pid`];
+          const killed = runner.stream("sh", ["-c", script, "sh", pidFiles[0]]);
+          const timed = runner.stream("sh", ["-c", script, "sh", pidFiles[1]], {
+            timeoutMs: 1500,
+          });
+          await new Promise((r) => setTimeout(r, 1000));
+          killed.kill();
+          const k = await within(killed.done, "kill()");
+          assert.notEqual(k.code, 0);
+          const t = await within(timed.done, "timeout");
+          assert.equal(t.timedOut, true);
+          for (const proc of [killed, timed]) {
+            await proc.stdout.cancel();
+            await proc.stderr.cancel();
+          }
+          for (const file of pidFiles) await waitGone(Number(await Deno.readTextFile(file)));
+        });
+
         await step("stream: exit code, stdin, env and cwd as run() has them", async () => {
           const proc = runner.stream("sh", ["-c", 'cat; printf "%s:" "$V"; pwd; exit 3'], {
             stdin: "in\n",

@@ -69,3 +69,59 @@ Deno.test("a subscriber that stops reading is dropped with a notice, not buffere
   // Resuming from there replays the rest.
   assert.equal(hub.since(ids[ids.length - 1]).events.length, 400 - ids.length);
 });
+
+Deno.test("a resume whose replay alone is too much is dropped and leaves nothing behind", async () => {
+  const hub = new EventHub(1000);
+  const output = "x".repeat(100_000);
+  for (let i = 0; i < 100; i++) hub.publish("operation", "machine", { stdout: output });
+  const abort = new AbortController();
+  const stream = eventStream(hub, {
+    topics: new Set(["operation"]),
+    lastId: 0,
+    heartbeatMs: 50,
+    signal: abort.signal,
+    maxQueuedBytes: 1_000_000,
+  });
+  // Dropped while replaying: no subscription, heartbeat or abort listener stays behind
+  // (the test's op and resource sanitizers see a leaked interval).
+  assert.equal(hub.listeners, 0);
+  const text = await new Response(stream).text();
+  const last = /event: dropped\ndata: (.*)\n\n$/.exec(text);
+  assert.ok(last, `no dropped notice at the end: ${text.slice(-200)}`);
+  const resumeFrom = JSON.parse(last[1]).last_event_id;
+  const ids = [...text.matchAll(/^id: (\d+)\nevent: operation/gm)].map((m) => Number(m[1]));
+  assert.equal(resumeFrom, ids[ids.length - 1]);
+  assert.ok(resumeFrom < 100);
+});
+
+Deno.test("a resume past an event larger than the bound makes progress (no reconnect loop)", async () => {
+  const hub = new EventHub(1000);
+  hub.publish("operation", "machine", { stdout: "x".repeat(300_000) });
+  hub.publish("operation", "machine", { stdout: "small" });
+  let lastId = 0;
+  const seen: number[] = [];
+  // As an EventSource would: reconnect with the last id it got, a few times at most.
+  for (let attempt = 0; attempt < 3 && !seen.includes(2); attempt++) {
+    const abort = new AbortController();
+    const stream = eventStream(hub, {
+      topics: new Set(["operation"]),
+      lastId,
+      heartbeatMs: 60_000,
+      signal: abort.signal,
+      maxQueuedBytes: 100_000,
+    });
+    const reader = stream.getReader();
+    let text = "";
+    const decoder = new TextDecoder();
+    while (!/event: dropped|"small"/.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    abort.abort();
+    await reader.cancel();
+    for (const m of text.matchAll(/^id: (\d+)\nevent: operation/gm)) seen.push(Number(m[1]));
+    lastId = seen.length > 0 ? seen[seen.length - 1] : lastId;
+  }
+  assert.deepEqual(seen, [1, 2]);
+});

@@ -190,3 +190,67 @@ Deno.test({
     }
   },
 });
+
+/** The server's `tail` children (the followed logs' sources). */
+function tailsOf(pid: number): number[] {
+  const found: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (comm === "tail" && ppid === pid) found.push(Number(entry.name));
+    } catch { /* gone */ }
+  }
+  return found;
+}
+
+Deno.test({
+  name: "a stalled log follower that disconnects ends its tail (nothing left running)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const cli = await cliSandbox();
+    let server: RunningServer | undefined;
+    try {
+      await Deno.writeTextFile(`${cli.dir}/provctl.toml`, SERVICES(cli.dir));
+      await Deno.mkdir(`${cli.dir}/config/provctl`, { recursive: true });
+      await Deno.writeTextFile(
+        `${cli.dir}/config/provctl/defaults.toml`,
+        "[logs]\nmax_bytes = 0\n",
+      );
+      const token = await createToken(cli, "ops", "operate");
+      server = await startServer((args) => cli.spawn(args));
+      const url = new URL(server.url);
+      const started = await fetch(`${url.origin}/api/v1/services/fast/start`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}` },
+      });
+      assert.equal(started.status, 200, await started.text());
+      const socket = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
+      await socket.write(new TextEncoder().encode(
+        `GET /api/v1/services/fast/logs?follow=1&lines=0 HTTP/1.1\r\nHost: ${url.host}\r\n` +
+          `Authorization: Bearer ${token}\r\n\r\n`,
+      ));
+      const pid = server.proc.pid;
+      await waitFor("the follow's tail to start", () => tailsOf(pid).length === 1, 10_000);
+      await Deno.writeTextFile(`${cli.dir}/go`, "");
+      await waitFor("the service to write its log", async () => {
+        try {
+          await Deno.stat(`${cli.dir}/written`);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 20_000);
+      // Stalled (the tail waits on its pipe), then gone.
+      socket.close();
+      await waitFor("the tail to end", () => tailsOf(pid).length === 0, 10_000);
+    } finally {
+      if (server) await server.stop();
+      await cli.run(["stop", "fast"]).catch(() => {});
+      await cli.cleanup();
+    }
+  },
+});

@@ -19,6 +19,7 @@ import {
   heldConnections,
   KeeperRunner,
   openKeeper,
+  STARTED_WAIT_MS,
   stopKeeper,
 } from "../../src/ssh/keeper_runner.ts";
 import {
@@ -244,7 +245,24 @@ Deno.test({
         assert.equal((await runner.run("echo", ["kept"])).stdout, "kept\n");
         const pid = keeperPid(hung)!;
         Deno.kill(pid, "SIGSTOP"); // its socket still accepts (the listen backlog)
+        const scratch = await Deno.makeTempDir();
         try {
+          // Run directly once the keeper does not answer, still held back by its reader.
+          const mark = `${scratch}/wrote-all`;
+          const total = 20_000_000;
+          const proc = runner.stream("sh", [
+            "-c",
+            `head -c ${total} /dev/zero; : > "$1"`,
+            "sh",
+            mark,
+          ]);
+          await new Promise((r) => setTimeout(r, STARTED_WAIT_MS + 2500));
+          const finished = await Deno.stat(mark).then(() => true, () => false);
+          assert.equal(finished, false, "the program wrote 20 MB nobody read (buffered)");
+          let got = 0;
+          for await (const chunk of proc.stdout) got += chunk.length;
+          assert.equal(got, total);
+          assert.equal((await proc.done).code, 0);
           let started = Date.now();
           assert.equal((await runner.run("echo", ["direct"])).stdout, "direct\n");
           assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
@@ -262,6 +280,7 @@ Deno.test({
           Deno.kill(pid, "SIGKILL");
           Deno.kill(pid, "SIGCONT");
           await removeKeeperBase(hung);
+          await Deno.remove(scratch, { recursive: true });
         }
       });
 
@@ -594,4 +613,34 @@ Deno.test("keeper: socket and lock are per machine (a state dir on a shared home
   const host = Deno.hostname().replace(/[^A-Za-z0-9._-]/g, "_");
   assert.equal(keeperSocket("/s/keeper"), `/s/keeper/keeper-v2-${host}.sock`);
   assert.equal(keeperLock("/s/keeper"), `/s/keeper/keeper-${host}.lock`);
+});
+
+Deno.test({
+  name: "keeper: a client that stops reading holds back its own command only",
+  ignore: Boolean(skip),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const fleet = await startSshdFleet({ count: 1 });
+    const dir = await privateDir();
+    try {
+      const stalled = await keeperRunner(dir, planOf(fleet, 0));
+      const other = await keeperRunner(dir, planOf(fleet, 0));
+      const total = 20_000_000;
+      const proc = stalled.stream("sh", ["-c", `head -c ${total} /dev/zero`]);
+      await new Promise((r) => setTimeout(r, 1500));
+      // The same keeper, the same machine: the other client's command runs meanwhile.
+      const started = performance.now();
+      const result = await other.run("echo", ["b"]);
+      assert.equal(result.stdout, "b\n");
+      assert.ok(performance.now() - started < 5000, "the other client waited for the stalled one");
+      let got = 0;
+      for await (const chunk of proc.stdout) got += chunk.length;
+      assert.equal(got, total);
+      assert.equal((await proc.done).code, 0);
+    } finally {
+      await removeKeeperBase(dir);
+      await fleet.stop();
+    }
+  },
 });

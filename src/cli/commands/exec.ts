@@ -68,6 +68,7 @@ export default command<ExecFlags, string[]>(async (session, flags, ...positional
     const exit = await finish(proc, session);
     timedOut = exit.timedOut === true;
     if (interrupted) return 128 + SIGNALS[interrupted];
+    if (exit.readerGone) return EXIT_READER_GONE;
     if (timedOut) {
       throw new ProvctlError("Timeout", "ssh.timeout", {
         params: { which: "command", where: flags.host, ms: timeoutMs },
@@ -83,27 +84,48 @@ export default command<ExecFlags, string[]>(async (session, flags, ...positional
   }
 });
 
+/** As a program killed by SIGPIPE: the reader of provctl's output went away (`| head`). */
+const EXIT_READER_GONE = 128 + 13;
+
 /** Copies both output streams as they come; resolves with the exit status. */
-async function finish(proc: StreamingProcess, session: Session): Promise<StreamExit> {
+async function finish(
+  proc: StreamingProcess,
+  session: Session,
+): Promise<StreamExit & { readerGone?: boolean }> {
   const { stdout, stderr } = session.ctx.process;
+  // Output nobody can take any more (a closed pipe): the remote command is ended, as
+  // `ssh host cmd | head` ends by SIGPIPE, instead of running on unread.
+  let readerGone = false;
+  const gone = () => {
+    readerGone = true;
+    proc.kill();
+  };
   // A failed connection errors the streams too: the error is taken from `done`.
-  await Promise.all([pump(proc.stdout, stdout), pump(proc.stderr, stderr)]).catch(() => {});
-  return await proc.done;
+  await Promise.all([pump(proc.stdout, stdout, gone), pump(proc.stderr, stderr, gone)])
+    .catch(() => {});
+  const exit = await proc.done;
+  return readerGone ? { ...exit, readerGone } : exit;
 }
 
-async function pump(stream: ReadableStream<Uint8Array>, out: Writable): Promise<void> {
-  if (out.writeBytes) {
-    // Binary-safe: the remote output may not be text (e.g. tar c).
-    for await (const chunk of stream) out.writeBytes(chunk);
-    return;
-  }
+async function pump(
+  stream: ReadableStream<Uint8Array>,
+  out: Writable,
+  gone: () => void,
+): Promise<void> {
   const decoder = new TextDecoder();
-  for await (const chunk of stream) {
-    const text = decoder.decode(chunk, { stream: true });
+  const write = (chunk: Uint8Array | undefined) => {
+    // Binary-safe: the remote output may not be text (e.g. tar c).
+    if (out.writeBytes) return chunk && out.writeBytes(chunk);
+    const text = decoder.decode(chunk, { stream: chunk !== undefined });
     if (text !== "") out.write(text);
+  };
+  try {
+    for await (const chunk of stream) write(chunk);
+    write(undefined);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+    gone();
   }
-  const rest = decoder.decode();
-  if (rest !== "") out.write(rest);
 }
 
 /** Prints why the command could not run; 255, except for usage mistakes and bugs. */
