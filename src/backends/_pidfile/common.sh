@@ -87,6 +87,15 @@ end_leftovers() {
   done
 }
 
+# clean_end CODE: how a run that ended with CODE (as `wait` gives it) ends under
+# restart=on-failure without a restart, as systemd's: exit 0, or death by SIGHUP, SIGINT,
+# SIGPIPE or SIGTERM (an operator's kill, a shutdown). `wait` gives 128+N both for death by
+# signal N and for exit(128+N): a service's own exit 143 counts as SIGTERM here.
+clean_end() {
+  case $1 in 0 | 129 | 130 | 141 | 143) return 0 ;; esac
+  return 1
+}
+
 # run_over PIDFILE STATEFILE: the supervisor of the run PIDFILE records has ended what that
 # run left in its process group (its state says done, failed or backoff, each written only
 # after end_leftovers): the group's ID is then no longer the service's, and a group that

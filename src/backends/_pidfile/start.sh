@@ -180,13 +180,13 @@ if ! alive "$pid" "$start" "$pgid"; then
     i=$((i + 1))
   done
   load "$exitfile"
-  # As supervise.sh decides: on-failure does not restart a clean end (0, or death by
-  # SIGHUP, SIGINT, SIGTERM or SIGPIPE).
+  # As supervise.sh decides: on-failure does not restart a clean end (clean_end).
   case $policy:$f_code in
-  on-failure:129 | on-failure:130 | on-failure:141 | on-failure:143) ;;
   always:* | on-failure:[1-9]*)
-    echo "code=$f_code restarting=1"
-    exit 0
+    if [ "$policy" = always ] || ! clean_end "$f_code"; then
+      echo "code=$f_code restarting=1"
+      exit 0
+    fi
     ;;
   esac
   echo "code=$f_code"

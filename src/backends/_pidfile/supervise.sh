@@ -137,15 +137,10 @@ while :; do
   last_exit=$code
   # Whatever the policy: a restart, the restart limit and the end of supervision alike.
   end_rest "$child" "$child_start"
-  case $policy:$code in
-  always:*) ;;
-  # As systemd's on-failure: exit 0 and death by SIGHUP, SIGINT, SIGTERM or SIGPIPE (an
-  # operator's kill, a shutdown) are a clean end, not a failure. `wait` gives 128+N for both
-  # death by signal N and exit(128+N): a service's own exit 143 counts as SIGTERM here.
-  on-failure:0 | on-failure:129 | on-failure:130 | on-failure:141 | on-failure:143)
-    write_state done && exit 0
-    ;;
-  on-failure:*) ;;
+  case $policy in
+  always) ;;
+  # A clean end (clean_end: exit 0, an operator's kill, a shutdown) is not a failure.
+  on-failure) ! clean_end "$code" || { write_state done && exit 0; } ;;
   *) write_state done && exit 0 ;;
   esac
   # A run longer than min_uptime starts the backoff over.
