@@ -594,12 +594,7 @@ async function record(loaded: Loaded, state: DeploymentState, version: string): 
 
 function nextState(loaded: Loaded, plan: DeployPlan, result: DeployResult): DeploymentState {
   const before = loaded.state ?? { deployment: plan.deployment };
-  const common = {
-    deployment: plan.deployment,
-    deploymentId: plan.deploymentId,
-    result: runOutcome(result),
-    updated: new Date().toISOString(),
-  };
+  const common = runFields(plan, runOutcome(result));
   if (plan.blueGreen && !result.ok) return { ...before, ...common };
   if (!result.ok) {
     // Machines this run left on the new release (failures within the budget, or a
@@ -629,12 +624,19 @@ function switchedState(loaded: Loaded, plan: DeployPlan, result: string): Deploy
   const before = loaded.state ?? { deployment: plan.deployment };
   return {
     ...before,
+    ...runFields(plan, result),
+    version: plan.version,
+    previous: before.version !== plan.version ? before.version : before.previous,
+  };
+}
+
+/** What every state write of a run records: which run, how it went (so far), when. */
+function runFields(plan: DeployPlan, result: string) {
+  return {
     deployment: plan.deployment,
     deploymentId: plan.deploymentId,
     result,
     updated: new Date().toISOString(),
-    version: plan.version,
-    previous: before.version !== plan.version ? before.version : before.previous,
   };
 }
 
