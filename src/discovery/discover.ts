@@ -15,6 +15,7 @@ import { accountOf, fingerprint, readCache, writeCache } from "./cache.ts";
 import { type Credentials, type MachineRecord, type Provider, PROVIDER_INFO } from "./provider.ts";
 import { loadProvider } from "./_registry.ts";
 import { tooManyPages } from "./_util.ts";
+import { startTimer } from "../core/timer.ts";
 import { DEFAULT_DEADLINE_MS, readSources, type SourceConfig } from "./sources.ts";
 import { cleanName, type Note, tagsToLabels } from "./tag_labels.ts";
 
@@ -254,8 +255,9 @@ function deadlineOf(
     params: { source: source.name, provider: source.provider, limit: shownDuration(ms) },
     hint: "discovery.deadline_hint",
   });
-  const timer = setTimeout(() => controller.abort(error), ms);
-  return { signal: controller.signal, clear: () => clearTimeout(timer) };
+  // Not setTimeout: its first use loads Node's timers (core/timer.ts says why).
+  const clear = startTimer(ms, () => controller.abort(error));
+  return { signal: controller.signal, clear };
 }
 
 /** 60000 -> "60 s", 1500 -> "1500 ms". */
